@@ -1,0 +1,284 @@
+//! The event model: one enum, one variant per fact, each with an explicit wire name and
+//! version. Events are serialized forever: a change to a payload gets a new version, the old
+//! payload type stays decodable (see `infra::codec`) and is upcast on read; golden files of
+//! every (type, version) live in the tests.
+//!
+//! Every event names the stream that guards its invariant ([`Event::stream`]): a block's
+//! allocations, releases and holds live in the block's stream, a policy's rules in the
+//! policy's stream, and an idempotency key in a stream of its own, so that several nodes
+//! sharing one log stay correct with optimistic concurrency on a single stream per decision.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::records::{BlockType, Reply};
+use crate::Timestamp;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockCreated {
+    pub block_id: Uuid,
+    pub tenant_id: String,
+    pub cidr: IpNet,
+    pub block_type: BlockType,
+    pub network_id: Option<String>,
+    pub policy_id: Option<Uuid>,
+    pub gateway: Option<IpAddr>,
+    pub dns1: Option<IpAddr>,
+    pub dns2: Option<IpAddr>,
+    pub parent_id: Option<Uuid>,
+    pub created_at: Timestamp,
+}
+
+/// The full set of updatable fields after the update, so that applying it needs no history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockUpdated {
+    pub block_id: Uuid,
+    pub block_type: BlockType,
+    pub network_id: Option<String>,
+    pub policy_id: Option<Uuid>,
+    pub gateway: Option<IpAddr>,
+    pub dns1: Option<IpAddr>,
+    pub dns2: Option<IpAddr>,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockDeleted {
+    pub block_id: Uuid,
+    pub deleted_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressAllocated {
+    pub block_id: Uuid,
+    pub address_id: Uuid,
+    pub address: IpAddr,
+    pub interface_id: Option<String>,
+    /// The lessee: the tenant using the address, as opposed to the block's owner.
+    pub used_by_tenant: String,
+    pub used_by_device: Option<String>,
+    pub mac_address: Option<String>,
+    pub allocated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressDeallocated {
+    pub block_id: Uuid,
+    pub address: IpAddr,
+    pub deallocated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressRestored {
+    pub block_id: Uuid,
+    pub address: IpAddr,
+    pub restored_at: Timestamp,
+}
+
+/// A soft-deallocated address removed for good (retention expired, or its block deleted);
+/// the address is allocatable again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressPurged {
+    pub block_id: Uuid,
+    pub address: IpAddr,
+    pub purged_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyCreated {
+    pub policy_id: Uuid,
+    pub tenant_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyUpdated {
+    pub policy_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub updated_at: Timestamp,
+}
+
+/// Deleting a policy removes its ranges and octets and detaches it from every block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDeleted {
+    pub policy_id: Uuid,
+    pub deleted_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnusableRangeCreated {
+    pub policy_id: Uuid,
+    pub range_id: Uuid,
+    pub offset: i64,
+    pub length: u64,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnusableRangeUpdated {
+    pub policy_id: Uuid,
+    pub range_id: Uuid,
+    pub offset: i64,
+    pub length: u64,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnusableRangeDeleted {
+    pub policy_id: Uuid,
+    pub range_id: Uuid,
+    pub deleted_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnusableOctetCreated {
+    pub policy_id: Uuid,
+    pub octet_id: Uuid,
+    pub octet: u8,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnusableOctetUpdated {
+    pub policy_id: Uuid,
+    pub octet_id: Uuid,
+    pub octet: u8,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnusableOctetDeleted {
+    pub policy_id: Uuid,
+    pub octet_id: Uuid,
+    pub deleted_at: Timestamp,
+}
+
+/// The outcome of a command sent with an `Idempotency-Key`, appended atomically with the
+/// command's own events so a retry (also after a restart) is answered from here and appends
+/// nothing. `fingerprint` identifies the request (method, path, body) so a reused key with a
+/// different request can be refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRecorded {
+    pub key: String,
+    pub fingerprint: String,
+    pub reply: Reply,
+    pub recorded_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    BlockCreated(BlockCreated),
+    BlockUpdated(BlockUpdated),
+    BlockDeleted(BlockDeleted),
+    AddressAllocated(AddressAllocated),
+    AddressDeallocated(AddressDeallocated),
+    AddressRestored(AddressRestored),
+    AddressPurged(AddressPurged),
+    PolicyCreated(PolicyCreated),
+    PolicyUpdated(PolicyUpdated),
+    PolicyDeleted(PolicyDeleted),
+    UnusableRangeCreated(UnusableRangeCreated),
+    UnusableRangeUpdated(UnusableRangeUpdated),
+    UnusableRangeDeleted(UnusableRangeDeleted),
+    UnusableOctetCreated(UnusableOctetCreated),
+    UnusableOctetUpdated(UnusableOctetUpdated),
+    UnusableOctetDeleted(UnusableOctetDeleted),
+    CommandRecorded(CommandRecorded),
+}
+
+/// Every (wire name, current version) pair; the golden-file test checks that each has a file.
+pub const EVENT_TYPES: &[(&str, u16)] = &[
+    ("BlockCreated", 1),
+    ("BlockUpdated", 1),
+    ("BlockDeleted", 1),
+    ("AddressAllocated", 1),
+    ("AddressDeallocated", 1),
+    ("AddressRestored", 1),
+    ("AddressPurged", 1),
+    ("PolicyCreated", 1),
+    ("PolicyUpdated", 1),
+    ("PolicyDeleted", 1),
+    ("UnusableRangeCreated", 1),
+    ("UnusableRangeUpdated", 1),
+    ("UnusableRangeDeleted", 1),
+    ("UnusableOctetCreated", 1),
+    ("UnusableOctetUpdated", 1),
+    ("UnusableOctetDeleted", 1),
+    ("CommandRecorded", 1),
+];
+
+pub fn block_stream(block_id: Uuid) -> String {
+    format!("block-{block_id}")
+}
+
+pub fn policy_stream(policy_id: Uuid) -> String {
+    format!("policy-{policy_id}")
+}
+
+pub fn idempotency_stream(key: &str) -> String {
+    format!("idempotency-{key}")
+}
+
+impl Event {
+    /// The wire name of the event type; stable forever.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::BlockCreated(_) => "BlockCreated",
+            Event::BlockUpdated(_) => "BlockUpdated",
+            Event::BlockDeleted(_) => "BlockDeleted",
+            Event::AddressAllocated(_) => "AddressAllocated",
+            Event::AddressDeallocated(_) => "AddressDeallocated",
+            Event::AddressRestored(_) => "AddressRestored",
+            Event::AddressPurged(_) => "AddressPurged",
+            Event::PolicyCreated(_) => "PolicyCreated",
+            Event::PolicyUpdated(_) => "PolicyUpdated",
+            Event::PolicyDeleted(_) => "PolicyDeleted",
+            Event::UnusableRangeCreated(_) => "UnusableRangeCreated",
+            Event::UnusableRangeUpdated(_) => "UnusableRangeUpdated",
+            Event::UnusableRangeDeleted(_) => "UnusableRangeDeleted",
+            Event::UnusableOctetCreated(_) => "UnusableOctetCreated",
+            Event::UnusableOctetUpdated(_) => "UnusableOctetUpdated",
+            Event::UnusableOctetDeleted(_) => "UnusableOctetDeleted",
+            Event::CommandRecorded(_) => "CommandRecorded",
+        }
+    }
+
+    /// The version written for new events of this type.
+    pub fn version(&self) -> u16 {
+        let name = self.type_name();
+        EVENT_TYPES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .expect("every event type is listed in EVENT_TYPES")
+    }
+
+    /// The stream whose expected version guards this event's invariant.
+    pub fn stream(&self) -> String {
+        match self {
+            Event::BlockCreated(e) => block_stream(e.block_id),
+            Event::BlockUpdated(e) => block_stream(e.block_id),
+            Event::BlockDeleted(e) => block_stream(e.block_id),
+            Event::AddressAllocated(e) => block_stream(e.block_id),
+            Event::AddressDeallocated(e) => block_stream(e.block_id),
+            Event::AddressRestored(e) => block_stream(e.block_id),
+            Event::AddressPurged(e) => block_stream(e.block_id),
+            Event::PolicyCreated(e) => policy_stream(e.policy_id),
+            Event::PolicyUpdated(e) => policy_stream(e.policy_id),
+            Event::PolicyDeleted(e) => policy_stream(e.policy_id),
+            Event::UnusableRangeCreated(e) => policy_stream(e.policy_id),
+            Event::UnusableRangeUpdated(e) => policy_stream(e.policy_id),
+            Event::UnusableRangeDeleted(e) => policy_stream(e.policy_id),
+            Event::UnusableOctetCreated(e) => policy_stream(e.policy_id),
+            Event::UnusableOctetUpdated(e) => policy_stream(e.policy_id),
+            Event::UnusableOctetDeleted(e) => policy_stream(e.policy_id),
+            Event::CommandRecorded(e) => idempotency_stream(&e.key),
+        }
+    }
+}

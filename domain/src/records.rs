@@ -1,0 +1,109 @@
+//! The records the projections keep and the API renders. They are plain data: computed
+//! fields of the wire format (broadcast, netmask, version) are derived by the renderer.
+//! A command's [`Reply`] carries them, so an idempotent retry can be answered with exactly
+//! the original outcome.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockType {
+    Public,
+    Private,
+}
+
+impl BlockType {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(BlockType::Public),
+            "private" => Some(BlockType::Private),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockType::Public => "public",
+            BlockType::Private => "private",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockRecord {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub cidr: IpNet,
+    pub block_type: BlockType,
+    pub network_id: Option<String>,
+    pub policy_id: Option<Uuid>,
+    pub gateway: Option<IpAddr>,
+    pub dns1: Option<IpAddr>,
+    pub dns2: Option<IpAddr>,
+    pub parent_id: Option<Uuid>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressRecord {
+    pub id: Uuid,
+    pub block_id: Uuid,
+    pub address: IpAddr,
+    pub interface_id: Option<String>,
+    pub used_by_tenant: String,
+    pub used_by_device: Option<String>,
+    pub mac_address: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Set while the address is soft-deallocated (decision 14).
+    pub deallocated_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeRecord {
+    pub id: Uuid,
+    pub policy_id: Uuid,
+    pub offset: i64,
+    pub length: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OctetRecord {
+    pub id: Uuid,
+    pub policy_id: Uuid,
+    pub octet: u8,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What a command answers once its events are durable. Stored with an idempotency key so
+/// a retry gets the very same answer, even after the objects changed or the process restarted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    /// Success with an empty body (delete, deallocate, restore).
+    Done,
+    Block(BlockRecord),
+    Address(AddressRecord),
+    Policy(PolicyRecord),
+    Range(RangeRecord),
+    Octet(OctetRecord),
+}

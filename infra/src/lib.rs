@@ -1,0 +1,8 @@
+//! Everything that touches the outside world below the API: the event store trait and its
+//! backends (the embedded file log first), the event codec, and configuration.
+
+pub mod codec;
+pub mod filelog;
+pub mod store;
+
+pub use store::{AppendError, EventStore, StoreError, StreamAppend};

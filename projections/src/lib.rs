@@ -1,0 +1,14 @@
+//! State rebuilt from events: per-block free maps and the query views the API reads.
+//!
+//! The same [`State`] type serves the single writer (its working copy, against which commands
+//! are decided) and the readers (a published copy updated only with durable events). Both are
+//! folds of the log with [`State::apply`], which cannot fail: folding events one by one gives
+//! exactly what a rebuild from position 0 gives.
+
+pub mod bitmap;
+pub mod page;
+pub mod state;
+mod views;
+
+pub use page::Page;
+pub use state::{BlockState, PolicyState, State};

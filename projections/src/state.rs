@@ -1,0 +1,335 @@
+//! The state folded from the log: blocks with their free maps and address records, policies
+//! with their rules, idempotency outcomes and stream versions. `apply` is total: it never
+//! fails and never looks at anything but the event, so replay is deterministic.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ipledger_domain::block;
+use ipledger_domain::events::*;
+use ipledger_domain::records::{
+    AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord, Reply,
+};
+use ipledger_domain::{Envelope, Event};
+use uuid::Uuid;
+
+use crate::bitmap::FreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockState {
+    pub record: BlockRecord,
+    pub children: BTreeSet<Uuid>,
+    /// Occupied offsets: allocated or soft-deallocated addresses.
+    pub free: FreeMap,
+    /// Address records by offset in the block.
+    pub by_offset: BTreeMap<u128, Uuid>,
+    /// Soft-deallocated addresses still holding their place.
+    pub deallocated: usize,
+}
+
+impl BlockState {
+    pub fn live_allocations(&self) -> usize {
+        self.by_offset.len() - self.deallocated
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyState {
+    pub record: PolicyRecord,
+    pub ranges: BTreeMap<Uuid, RangeRecord>,
+    pub octets: BTreeMap<Uuid, OctetRecord>,
+}
+
+impl PolicyState {
+    pub fn range_rules(&self) -> Vec<(i64, u64)> {
+        self.ranges.values().map(|r| (r.offset, r.length)).collect()
+    }
+
+    pub fn octet_rules(&self) -> Vec<u8> {
+        self.octets.values().map(|o| o.octet).collect()
+    }
+}
+
+/// A recorded command outcome, for idempotent retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCommand {
+    pub fingerprint: String,
+    pub reply: Reply,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    pub blocks: HashMap<Uuid, BlockState>,
+    /// (owner tenant, block id): the tenant's block list in id order.
+    pub blocks_by_tenant: BTreeSet<(String, Uuid)>,
+    pub addresses: HashMap<Uuid, AddressRecord>,
+    /// Live (not soft-deallocated) addresses in id order, for the provider-wide list.
+    pub live_addresses: BTreeSet<Uuid>,
+    /// (lessee tenant, address id) of live addresses.
+    pub live_by_tenant: BTreeSet<(String, Uuid)>,
+    pub policies: HashMap<Uuid, PolicyState>,
+    pub policies_by_tenant: BTreeSet<(String, Uuid)>,
+    pub commands: HashMap<String, RecordedCommand>,
+    /// Last version of every stream (the writer's expected versions).
+    pub stream_versions: HashMap<String, u64>,
+    /// The position the next event will get: events folded so far.
+    pub next_position: u64,
+}
+
+impl State {
+    /// Folds one stored event. Events must arrive in log order.
+    pub fn apply(&mut self, envelope: &Envelope) {
+        self.apply_event(&envelope.event);
+        self.stream_versions.insert(envelope.stream.clone(), envelope.version);
+        self.next_position = envelope.position + 1;
+    }
+
+    /// Folds one event's effect on the objects (no log bookkeeping): the writer uses this to
+    /// let later commands of a batch see earlier ones before the batch is appended.
+    pub fn apply_event(&mut self, event: &Event) {
+        match event {
+            Event::BlockCreated(e) => self.block_created(e),
+            Event::BlockUpdated(e) => self.block_updated(e),
+            Event::BlockDeleted(e) => self.block_deleted(e),
+            Event::AddressAllocated(e) => self.address_allocated(e),
+            Event::AddressDeallocated(e) => self.address_deallocated(e),
+            Event::AddressRestored(e) => self.address_restored(e),
+            Event::AddressPurged(e) => self.address_purged(e),
+            Event::PolicyCreated(e) => self.policy_created(e),
+            Event::PolicyUpdated(e) => self.policy_updated(e),
+            Event::PolicyDeleted(e) => self.policy_deleted(e),
+            Event::UnusableRangeCreated(e) => self.range_created(e),
+            Event::UnusableRangeUpdated(e) => self.range_updated(e),
+            Event::UnusableRangeDeleted(e) => self.with_policy(e.policy_id, |p| {
+                p.ranges.remove(&e.range_id);
+            }),
+            Event::UnusableOctetCreated(e) => self.octet_created(e),
+            Event::UnusableOctetUpdated(e) => self.octet_updated(e),
+            Event::UnusableOctetDeleted(e) => self.with_policy(e.policy_id, |p| {
+                p.octets.remove(&e.octet_id);
+            }),
+            Event::CommandRecorded(e) => {
+                let recorded =
+                    RecordedCommand { fingerprint: e.fingerprint.clone(), reply: e.reply.clone() };
+                self.commands.insert(e.key.clone(), recorded);
+            }
+        }
+    }
+
+    fn block_created(&mut self, e: &BlockCreated) {
+        let record = BlockRecord {
+            id: e.block_id,
+            tenant_id: e.tenant_id.clone(),
+            cidr: e.cidr,
+            block_type: e.block_type,
+            network_id: e.network_id.clone(),
+            policy_id: e.policy_id,
+            gateway: e.gateway,
+            dns1: e.dns1,
+            dns2: e.dns2,
+            parent_id: e.parent_id,
+            created_at: e.created_at,
+            updated_at: e.created_at,
+        };
+        if let Some(parent) = e.parent_id.and_then(|p| self.blocks.get_mut(&p)) {
+            parent.children.insert(e.block_id);
+        }
+        self.blocks_by_tenant.insert((e.tenant_id.clone(), e.block_id));
+        let state = BlockState {
+            record,
+            children: BTreeSet::new(),
+            free: FreeMap::new(block::size(&e.cidr)),
+            by_offset: BTreeMap::new(),
+            deallocated: 0,
+        };
+        self.blocks.insert(e.block_id, state);
+    }
+
+    fn block_updated(&mut self, e: &BlockUpdated) {
+        if let Some(b) = self.blocks.get_mut(&e.block_id) {
+            let r = &mut b.record;
+            r.block_type = e.block_type;
+            r.network_id = e.network_id.clone();
+            r.policy_id = e.policy_id;
+            r.gateway = e.gateway;
+            r.dns1 = e.dns1;
+            r.dns2 = e.dns2;
+            r.updated_at = e.updated_at;
+        }
+    }
+
+    /// Removes the block and whatever address records it still held (all deallocated: the
+    /// writer refuses to delete a block with live allocations or subnets).
+    fn block_deleted(&mut self, e: &BlockDeleted) {
+        let Some(b) = self.blocks.remove(&e.block_id) else { return };
+        for id in b.by_offset.values() {
+            if let Some(rec) = self.addresses.remove(id) {
+                self.forget_live(&rec);
+            }
+        }
+        if let Some(parent) = b.record.parent_id.and_then(|p| self.blocks.get_mut(&p)) {
+            parent.children.remove(&e.block_id);
+        }
+        self.blocks_by_tenant.remove(&(b.record.tenant_id, e.block_id));
+    }
+
+    fn address_allocated(&mut self, e: &AddressAllocated) {
+        let Some(b) = self.blocks.get_mut(&e.block_id) else { return };
+        let Some(offset) = block::offset_of(&b.record.cidr, e.address) else { return };
+        // Breaking this would mean the log holds one address twice: stop rather than serve it.
+        assert!(b.free.set_used(offset), "address {} allocated twice in block {}", e.address, e.block_id);
+        b.by_offset.insert(offset, e.address_id);
+        let record = AddressRecord {
+            id: e.address_id,
+            block_id: e.block_id,
+            address: e.address,
+            interface_id: e.interface_id.clone(),
+            used_by_tenant: e.used_by_tenant.clone(),
+            used_by_device: e.used_by_device.clone(),
+            mac_address: e.mac_address.clone(),
+            created_at: e.allocated_at,
+            updated_at: e.allocated_at,
+            deallocated_at: None,
+        };
+        self.live_addresses.insert(e.address_id);
+        self.live_by_tenant.insert((e.used_by_tenant.clone(), e.address_id));
+        self.addresses.insert(e.address_id, record);
+    }
+
+    fn address_id(&self, block_id: Uuid, address: std::net::IpAddr) -> Option<Uuid> {
+        let b = self.blocks.get(&block_id)?;
+        let offset = block::offset_of(&b.record.cidr, address)?;
+        b.by_offset.get(&offset).copied()
+    }
+
+    fn address_deallocated(&mut self, e: &AddressDeallocated) {
+        let Some(id) = self.address_id(e.block_id, e.address) else { return };
+        let Some(rec) = self.addresses.get_mut(&id) else { return };
+        let was_live = rec.deallocated_at.is_none();
+        rec.deallocated_at = Some(e.deallocated_at);
+        rec.updated_at = e.deallocated_at;
+        if was_live {
+            let rec = rec.clone();
+            self.forget_live(&rec);
+            if let Some(b) = self.blocks.get_mut(&e.block_id) {
+                b.deallocated += 1;
+            }
+        }
+    }
+
+    fn address_restored(&mut self, e: &AddressRestored) {
+        let Some(id) = self.address_id(e.block_id, e.address) else { return };
+        let Some(rec) = self.addresses.get_mut(&id) else { return };
+        if rec.deallocated_at.take().is_some() {
+            rec.updated_at = e.restored_at;
+            self.live_addresses.insert(id);
+            self.live_by_tenant.insert((rec.used_by_tenant.clone(), id));
+            if let Some(b) = self.blocks.get_mut(&e.block_id) {
+                b.deallocated -= 1;
+            }
+        }
+    }
+
+    fn address_purged(&mut self, e: &AddressPurged) {
+        let Some(b) = self.blocks.get_mut(&e.block_id) else { return };
+        let Some(offset) = block::offset_of(&b.record.cidr, e.address) else { return };
+        let Some(id) = b.by_offset.remove(&offset) else { return };
+        b.free.set_free(offset);
+        let Some(rec) = self.addresses.remove(&id) else { return };
+        if rec.deallocated_at.is_some() {
+            if let Some(b) = self.blocks.get_mut(&e.block_id) {
+                b.deallocated -= 1;
+            }
+        }
+        self.forget_live(&rec);
+    }
+
+    fn forget_live(&mut self, rec: &AddressRecord) {
+        self.live_addresses.remove(&rec.id);
+        self.live_by_tenant.remove(&(rec.used_by_tenant.clone(), rec.id));
+    }
+
+    fn policy_created(&mut self, e: &PolicyCreated) {
+        let record = PolicyRecord {
+            id: e.policy_id,
+            tenant_id: e.tenant_id.clone(),
+            name: e.name.clone(),
+            description: e.description.clone(),
+            created_at: e.created_at,
+            updated_at: e.created_at,
+        };
+        self.policies_by_tenant.insert((e.tenant_id.clone(), e.policy_id));
+        let state = PolicyState { record, ranges: BTreeMap::new(), octets: BTreeMap::new() };
+        self.policies.insert(e.policy_id, state);
+    }
+
+    fn policy_updated(&mut self, e: &PolicyUpdated) {
+        self.with_policy(e.policy_id, |p| {
+            p.record.name = e.name.clone();
+            p.record.description = e.description.clone();
+            p.record.updated_at = e.updated_at;
+        });
+    }
+
+    fn policy_deleted(&mut self, e: &PolicyDeleted) {
+        if let Some(p) = self.policies.remove(&e.policy_id) {
+            self.policies_by_tenant.remove(&(p.record.tenant_id, e.policy_id));
+        }
+        for b in self.blocks.values_mut() {
+            if b.record.policy_id == Some(e.policy_id) {
+                b.record.policy_id = None;
+            }
+        }
+    }
+
+    fn with_policy(&mut self, id: Uuid, f: impl FnOnce(&mut PolicyState)) {
+        if let Some(p) = self.policies.get_mut(&id) {
+            f(p);
+        }
+    }
+
+    fn range_created(&mut self, e: &UnusableRangeCreated) {
+        let record = RangeRecord {
+            id: e.range_id,
+            policy_id: e.policy_id,
+            offset: e.offset,
+            length: e.length,
+            created_at: e.created_at,
+            updated_at: e.created_at,
+        };
+        self.with_policy(e.policy_id, |p| {
+            p.ranges.insert(e.range_id, record);
+        });
+    }
+
+    fn range_updated(&mut self, e: &UnusableRangeUpdated) {
+        self.with_policy(e.policy_id, |p| {
+            if let Some(r) = p.ranges.get_mut(&e.range_id) {
+                r.offset = e.offset;
+                r.length = e.length;
+                r.updated_at = e.updated_at;
+            }
+        });
+    }
+
+    fn octet_created(&mut self, e: &UnusableOctetCreated) {
+        let record = OctetRecord {
+            id: e.octet_id,
+            policy_id: e.policy_id,
+            octet: e.octet,
+            created_at: e.created_at,
+            updated_at: e.created_at,
+        };
+        self.with_policy(e.policy_id, |p| {
+            p.octets.insert(e.octet_id, record);
+        });
+    }
+
+    fn octet_updated(&mut self, e: &UnusableOctetUpdated) {
+        self.with_policy(e.policy_id, |p| {
+            if let Some(o) = p.octets.get_mut(&e.octet_id) {
+                o.octet = e.octet;
+                o.updated_at = e.updated_at;
+            }
+        });
+    }
+}

@@ -1,0 +1,105 @@
+//! Read queries over [`State`], indexed the way the routes ask: by tenant, block, lessee and
+//! device. Tenant scoping happens here: a query for another tenant's object finds nothing.
+
+use std::ops::Bound;
+
+use ipledger_domain::records::{AddressRecord, BlockRecord, BlockType, OctetRecord, PolicyRecord, RangeRecord};
+use uuid::Uuid;
+
+use crate::page::{Page, PageRequest};
+use crate::state::{BlockState, PolicyState, State};
+
+fn after(marker: Option<Uuid>) -> (Bound<Uuid>, Bound<Uuid>) {
+    match marker {
+        Some(m) => (Bound::Excluded(m), Bound::Unbounded),
+        None => (Bound::Unbounded, Bound::Unbounded),
+    }
+}
+
+fn tenant_range(tenant: &str, marker: Option<Uuid>) -> (Bound<(String, Uuid)>, Bound<(String, Uuid)>) {
+    let start = match marker {
+        Some(m) => Bound::Excluded((tenant.to_string(), m)),
+        None => Bound::Included((tenant.to_string(), Uuid::nil())),
+    };
+    (start, Bound::Included((tenant.to_string(), Uuid::max())))
+}
+
+impl State {
+    /// The tenant's block, or None (also when another tenant owns it).
+    pub fn block_of(&self, tenant: &str, id: Uuid) -> Option<&BlockState> {
+        self.blocks.get(&id).filter(|b| b.record.tenant_id == tenant)
+    }
+
+    pub fn list_blocks(&self, tenant: &str, kind: Option<BlockType>, page: PageRequest) -> Page<&BlockRecord> {
+        let items = self
+            .blocks_by_tenant
+            .range(tenant_range(tenant, page.marker))
+            .filter_map(|(_, id)| self.blocks.get(id).map(|b| (*id, &b.record)))
+            .filter(|(_, r)| kind.is_none_or(|k| r.block_type == k));
+        page.take(items)
+    }
+
+    /// Direct children of a block, whatever their tenant (Melange's behaviour).
+    pub fn subnets(&self, block: &BlockState) -> Vec<&BlockRecord> {
+        block.children.iter().filter_map(|id| self.blocks.get(id)).map(|b| &b.record).collect()
+    }
+
+    /// Allocated and soft-deallocated addresses of a block, in id order.
+    pub fn block_addresses(&self, block: &BlockState, page: PageRequest) -> Page<&AddressRecord> {
+        let mut records: Vec<&AddressRecord> =
+            block.by_offset.values().filter_map(|id| self.addresses.get(id)).collect();
+        records.sort_unstable_by_key(|r| r.id);
+        page.take(records.into_iter().map(|r| (r.id, r)))
+    }
+
+    pub fn address_in(&self, block: &BlockState, address: std::net::IpAddr) -> Option<&AddressRecord> {
+        let offset = ipledger_domain::block::offset_of(&block.record.cidr, address)?;
+        block.by_offset.get(&offset).and_then(|id| self.addresses.get(id))
+    }
+
+    /// Live addresses leased to `tenant` (or to anyone), optionally used by one device.
+    pub fn allocated_addresses(
+        &self,
+        tenant: Option<&str>,
+        device: Option<&str>,
+        page: PageRequest,
+    ) -> Page<&AddressRecord> {
+        let device_ok = |r: &&AddressRecord| device.is_none_or(|d| r.used_by_device.as_deref() == Some(d));
+        match tenant {
+            Some(t) => page.take(
+                self.live_by_tenant
+                    .range(tenant_range(t, page.marker))
+                    .filter_map(|(_, id)| self.addresses.get(id))
+                    .filter(device_ok)
+                    .map(|r| (r.id, r)),
+            ),
+            None => page.take(
+                self.live_addresses
+                    .range(after(page.marker))
+                    .filter_map(|id| self.addresses.get(id))
+                    .filter(device_ok)
+                    .map(|r| (r.id, r)),
+            ),
+        }
+    }
+
+    pub fn policy_of(&self, tenant: &str, id: Uuid) -> Option<&PolicyState> {
+        self.policies.get(&id).filter(|p| p.record.tenant_id == tenant)
+    }
+
+    pub fn list_policies(&self, tenant: &str, page: PageRequest) -> Page<&PolicyRecord> {
+        page.take(
+            self.policies_by_tenant
+                .range(tenant_range(tenant, page.marker))
+                .filter_map(|(_, id)| self.policies.get(id).map(|p| (*id, &p.record))),
+        )
+    }
+
+    pub fn list_ranges<'a>(&'a self, policy: &'a PolicyState, page: PageRequest) -> Page<&'a RangeRecord> {
+        page.take(policy.ranges.range(after(page.marker)).map(|(id, r)| (*id, r)))
+    }
+
+    pub fn list_octets<'a>(&'a self, policy: &'a PolicyState, page: PageRequest) -> Page<&'a OctetRecord> {
+        page.take(policy.octets.range(after(page.marker)).map(|(id, r)| (*id, r)))
+    }
+}
