@@ -1,1 +1,16 @@
+//! The HTTP surface of ipledger: one warp filter that takes every request, a router that
+//! dispatches on method and path segments, the Melange v0.1 handlers, wire formats, and the
+//! single place that maps errors to HTTP. Also the configuration and the CLI's subcommands;
+//! `main.rs` is the composition root.
 
+pub mod app;
+pub mod body;
+pub mod cli;
+pub mod config;
+pub mod fault;
+pub mod melange;
+pub mod melange_policies;
+pub mod ops;
+pub mod request;
+pub mod server;
+pub mod wire;

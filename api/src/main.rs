@@ -1,1 +1,33 @@
-fn main() {}
+//! The composition root: the only place that names concrete infrastructure (the embedded
+//! file log, the system clock) and wires it to the writer and the HTTP server.
+
+use clap::Parser;
+use ipledger_api::cli::{Cli, Cmd};
+use ipledger_api::config::Config;
+use ipledger_api::ops;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Serve { data_dir, listen, config } => Config::load(config.as_deref()).and_then(|mut c| {
+            if let Some(d) = data_dir {
+                c.data_dir = d;
+            }
+            if let Some(l) = listen {
+                c.listen = l;
+            }
+            ops::init_logging(&c.log_format);
+            ops::serve_blocking(c)
+        }),
+        Cmd::Replay { data_dir } => ops::replay(&data_dir),
+        Cmd::Verify { data_dir } => ops::verify(&data_dir),
+        Cmd::Events { data_dir, stream, from } => ops::events(&data_dir, stream.as_deref(), from),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ipledger: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

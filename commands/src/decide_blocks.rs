@@ -106,8 +106,9 @@ pub fn create(state: &State, c: &CreateBlock, ctx: &mut Context) -> Result<Decis
     };
     let mut errors = FieldErrors::default();
     let cidr = match non_empty(&c.cidr) {
+        // Melange's IPNetwork(None) fails like any bad cidr: one message for both.
         None => {
-            errors.add("cidr", "cidr can't be blank");
+            errors.add("cidr", "cidr is invalid");
             None
         }
         Some(text) => parse_cidr(text).or_else(|| {
@@ -211,6 +212,11 @@ pub fn update(state: &State, c: &UpdateBlock, ctx: &mut Context) -> Result<Decis
     let dns1 = pick(&mut errors, "dns1", &c.dns1, current.dns1, ctx.settings.dns1, "dns1 is not a valid address");
     let dns2 = pick(&mut errors, "dns2", &c.dns2, current.dns2, ctx.settings.dns2, "dns2 is not a valid address");
     let parent = current.parent_id.and_then(|id| state.blocks.get(&id)).map(|b| &b.record);
+    if let Some(parent_network) = parent.and_then(|p| p.network_id.as_deref()) {
+        if network_id.as_deref() != Some(parent_network) {
+            errors.add("network_id", "network_id should be same as that of parent");
+        }
+    }
     let placement = Placement { id: Some(current.id), cidr, block_type, network_id: network_id.as_deref(), parent };
     check_placement(state, &placement, &mut errors);
     dedup(errors)?;

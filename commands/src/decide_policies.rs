@@ -15,7 +15,7 @@ fn policy<'a>(state: &'a State, tenant: &str, id: Uuid) -> Result<&'a PolicyStat
 fn required_name(name: &Option<String>) -> Result<String, Rejection> {
     match name.as_deref().map(str::trim) {
         Some(n) if !n.is_empty() => Ok(n.to_string()),
-        _ => Err(Rejection::invalid("name", "Please provide a value for name")),
+        _ => Err(Rejection::invalid("name", "name should be present")),
     }
 }
 

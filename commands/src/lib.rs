@@ -11,6 +11,9 @@ mod decide_blocks;
 mod decide_policies;
 pub mod writer;
 
+#[cfg(test)]
+mod tests;
+
 pub use clock::{Clock, ManualClock, SystemClock, UuidV7Source};
 pub use command::*;
 pub use decide::{decide, Context, Decision};

@@ -10,5 +10,8 @@ pub mod page;
 pub mod state;
 mod views;
 
+#[cfg(test)]
+mod fold_tests;
+
 pub use page::Page;
 pub use state::{BlockState, PolicyState, State};

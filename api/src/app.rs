@@ -1,0 +1,12 @@
+//! What every handler needs: the writer (commands) and its published views (queries).
+
+use std::sync::Arc;
+
+use ipledger_commands::Writer;
+use ipledger_infra::EventStore;
+
+#[derive(Clone)]
+pub struct App {
+    pub writer: Writer,
+    pub store: Arc<dyn EventStore>,
+}

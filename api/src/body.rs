@@ -1,0 +1,209 @@
+//! Request bodies: their types (separate from the domain's, `deny_unknown_fields`, no
+//! server-owned fields except the ones Melange clients are known to send and that are
+//! ignored) and the one function that turns bytes into them with a clear 4xx on any problem.
+
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::fault::Fault;
+use crate::request::Request;
+use warp::http::StatusCode;
+
+/// Parses the body as JSON into `T`. An empty body gives `Ok(None)`; a body without a JSON
+/// Content-Type is 415, malformed JSON 400 "Malformed request body", an unknown field or a
+/// wrong type 400 naming it.
+pub fn parse<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, Fault> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let content_type = req.header("content-type").unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let is_json = mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
+    if !is_json {
+        let shown = if content_type.is_empty() { "none" } else { content_type };
+        return Err(Fault::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Type must be application/json (got {shown})"),
+        ));
+    }
+    let value: Value = serde_json::from_slice(&req.body).map_err(|_| Fault::bad_request("Malformed request body"))?;
+    serde_json::from_value(value).map(Some).map_err(|e| Fault::bad_request(format!("Invalid request body: {e}")))
+}
+
+/// Like [`parse`] but the body is required: a missing body is 400 naming the root key.
+pub fn required<T: DeserializeOwned>(req: &Request, root: &str) -> Result<T, Fault> {
+    parse(req)?.ok_or_else(|| missing(root))
+}
+
+pub fn missing(root: &str) -> Fault {
+    Fault::bad_request(format!("Required params are missing: {root}"))
+}
+
+/// Distinguishes an absent field (`None`) from an explicit null (`Some(None)`).
+pub fn double<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(string_like(d)?))
+}
+
+/// "Any string accepted": numbers are taken as their text, null as absent.
+pub fn string_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<Value>::deserialize(d)?;
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+        Some(_) => Err(serde::de::Error::custom("expected a string")),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockBody {
+    #[serde(default, deserialize_with = "string_like")]
+    pub cidr: Option<String>,
+    #[serde(default, rename = "type", deserialize_with = "string_like")]
+    pub block_type: Option<String>,
+    #[serde(default, deserialize_with = "string_like")]
+    pub network_id: Option<String>,
+    #[serde(default, deserialize_with = "string_like")]
+    pub policy_id: Option<String>,
+    #[serde(default, deserialize_with = "string_like")]
+    pub gateway: Option<String>,
+    #[serde(default, deserialize_with = "string_like")]
+    pub dns1: Option<String>,
+    #[serde(default, deserialize_with = "string_like")]
+    pub dns2: Option<String>,
+    /// Ignored on a root block (the tenant comes from the URL); a subnet's own tenant.
+    #[serde(default, deserialize_with = "string_like")]
+    pub tenant_id: Option<String>,
+    /// Ignored: the parent comes from the URL.
+    #[serde(default, deserialize_with = "string_like")]
+    pub parent_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockEnvelope {
+    pub ip_block: BlockBody,
+}
+
+/// Decision 4: a subnet body under `"subnet"` (what Melange read) or `"ip_block"` (the spec).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetEnvelope {
+    pub subnet: Option<BlockBody>,
+    pub ip_block: Option<BlockBody>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockUpdateBody {
+    #[serde(default, rename = "type", deserialize_with = "string_like")]
+    pub block_type: Option<String>,
+    #[serde(default, deserialize_with = "double")]
+    pub network_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double")]
+    pub policy_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double")]
+    pub gateway: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double")]
+    pub dns1: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double")]
+    pub dns2: Option<Option<String>>,
+    /// Not updatable (the spec); accepted and ignored so a client can send back what it got.
+    #[serde(default)]
+    pub cidr: Option<Value>,
+    #[serde(default)]
+    pub tenant_id: Option<Value>,
+    #[serde(default)]
+    pub parent_id: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockUpdateEnvelope {
+    pub ip_block: BlockUpdateBody,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBody {
+    #[serde(default, deserialize_with = "string_like")]
+    pub interface_id: Option<String>,
+    #[serde(default, deserialize_with = "string_like")]
+    pub address: Option<String>,
+    #[serde(default, deserialize_with = "string_like")]
+    pub tenant_id: Option<String>,
+    #[serde(default, deserialize_with = "string_like")]
+    pub used_by_device: Option<String>,
+    #[serde(default, deserialize_with = "string_like")]
+    pub mac_address: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressEnvelope {
+    #[serde(default)]
+    pub ip_address: Option<AddressBody>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyBody {
+    #[serde(default, deserialize_with = "string_like")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double")]
+    pub description: Option<Option<String>>,
+    /// Ignored: the tenant comes from the URL.
+    #[serde(default)]
+    pub tenant_id: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyEnvelope {
+    pub policy: PolicyBody,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeBody {
+    #[serde(default)]
+    pub offset: Option<Value>,
+    #[serde(default)]
+    pub length: Option<Value>,
+    /// Ignored: the policy comes from the URL.
+    #[serde(default)]
+    pub policy_id: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeEnvelope {
+    pub ip_range: RangeBody,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OctetBody {
+    #[serde(default)]
+    pub octet: Option<Value>,
+    #[serde(default)]
+    pub policy_id: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OctetEnvelope {
+    pub ip_octet: OctetBody,
+}
+
+/// An integer given as a number or a numeric string ("10" is 10, as Melange converted).
+pub fn integer(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}

@@ -1,0 +1,88 @@
+//! Configuration: defaults, then the TOML config file, then `IPLEDGER_*` environment
+//! variables, then command-line flags — each later source overriding the earlier.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DATA_DIR_DEFAULT: &str = "./data";
+pub const LISTEN_DEFAULT: &str = "127.0.0.1:9898";
+
+/// The config file's shape; every field optional.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub dns1: Option<IpAddr>,
+    pub dns2: Option<IpAddr>,
+    pub keep_deallocated_ips_for_days: Option<u32>,
+    pub segment_bytes_max: Option<u64>,
+    pub batch_commands_max: Option<usize>,
+    /// `text` (default) or `json`.
+    pub log_format: Option<String>,
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub dns1: Option<IpAddr>,
+    pub dns2: Option<IpAddr>,
+    pub keep_deallocated_ips_for_days: u32,
+    pub segment_bytes_max: u64,
+    pub batch_commands_max: usize,
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from(DATA_DIR_DEFAULT),
+            listen: LISTEN_DEFAULT.parse().expect("valid default address"),
+            dns1: None,
+            dns2: None,
+            keep_deallocated_ips_for_days: 2,
+            segment_bytes_max: 256 << 20,
+            batch_commands_max: 8192,
+            log_format: "text".into(),
+        }
+    }
+}
+
+fn env<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("environment variable {name} has an invalid value: {v}")),
+        _ => Ok(None),
+    }
+}
+
+impl Config {
+    /// Defaults ← file (if given) ← environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut fc = FileConfig::default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+            fc = toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+        }
+        let d = Config::default();
+        Ok(Config {
+            data_dir: env("IPLEDGER_DATA_DIR")?.or(fc.data_dir).unwrap_or(d.data_dir),
+            listen: env("IPLEDGER_LISTEN")?.or(fc.listen).unwrap_or(d.listen),
+            dns1: env("IPLEDGER_DNS1")?.or(fc.dns1),
+            dns2: env("IPLEDGER_DNS2")?.or(fc.dns2),
+            keep_deallocated_ips_for_days: env("IPLEDGER_KEEP_DEALLOCATED_IPS_FOR_DAYS")?
+                .or(fc.keep_deallocated_ips_for_days)
+                .unwrap_or(d.keep_deallocated_ips_for_days),
+            segment_bytes_max: env("IPLEDGER_SEGMENT_BYTES_MAX")?.or(fc.segment_bytes_max).unwrap_or(d.segment_bytes_max),
+            batch_commands_max: env("IPLEDGER_BATCH_COMMANDS_MAX")?.or(fc.batch_commands_max).unwrap_or(d.batch_commands_max),
+            log_format: env("IPLEDGER_LOG_FORMAT")?.or(fc.log_format).unwrap_or(d.log_format),
+        })
+    }
+}

@@ -1,0 +1,199 @@
+//! What the subcommands do: start the service, replay, verify and export the log. The
+//! service start is also what the integration tests call to run a real server in-process.
+
+use std::collections::HashSet;
+use std::io::{IsTerminal, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use ipledger_commands::decide::Settings;
+use ipledger_commands::{Clock, SystemClock, Writer, WriterConfig};
+use ipledger_domain::{Envelope, Event};
+use ipledger_infra::filelog::{FileLog, FileLogOptions};
+use ipledger_infra::EventStore;
+use ipledger_projections::State;
+use tokio::sync::oneshot;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::server;
+
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IPLEDGER_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// A running service: its address, and a handle to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub app: App,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting connections and waits for in-flight requests.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Opens the log, folds it into the state, starts the writer and the HTTP server.
+pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let opts = FileLogOptions { segment_bytes_max: config.segment_bytes_max, ..FileLogOptions::default() };
+    let dir = config.data_dir.clone();
+    let (log, state, elapsed) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let started = Instant::now();
+        let log = FileLog::open(&dir, opts).with_context(|| format!("opening the event log in {}", dir.display()))?;
+        let mut state = State::default();
+        log.replay(0, |env| state.apply(&env))?;
+        Ok((log, state, started.elapsed()))
+    })
+    .await??;
+    tracing::info!(events = state.next_position, blocks = state.blocks.len(), millis = elapsed.as_millis() as u64, "projections rebuilt from the log");
+    let store: Arc<dyn EventStore> = Arc::new(log);
+    let settings = Settings { dns1: config.dns1, dns2: config.dns2 };
+    let writer_config = WriterConfig { batch_commands_max: config.batch_commands_max, settings, ..WriterConfig::default() };
+    let writer = Writer::start(store.clone(), state, clock, writer_config);
+    let app = App { writer, store };
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve_on(app.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    tracing::info!(%addr, "ipledger listening");
+    Ok(Running { addr, app, stop: Some(stop), task })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let running = start(&config, Arc::new(SystemClock)).await?;
+        println!("ipledger listening on http://{} (data in {})", running.addr, config.data_dir.display());
+        let _ = std::io::stdout().flush();
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        running.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `ipledger replay`: rebuilds the projections and reports counts and events/s.
+pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
+    let log = FileLog::open(dir, FileLogOptions::default())?;
+    let total = log.head();
+    let bar = std::io::stderr().is_terminal().then(|| indicatif::ProgressBar::new(total));
+    let started = Instant::now();
+    let mut state = State::default();
+    let mut n = 0u64;
+    log.replay(0, |env| {
+        state.apply(&env);
+        n += 1;
+        if n % 65_536 == 0 {
+            if let Some(b) = &bar {
+                b.set_position(n);
+            }
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let addresses: usize = state.blocks.values().map(|b| b.by_offset.len()).sum();
+    println!("events: {n}");
+    println!("blocks: {}", state.blocks.len());
+    println!("addresses: {addresses} ({} live)", state.live_addresses.len());
+    println!("policies: {}", state.policies.len());
+    println!("seconds: {secs:.3}");
+    println!("events_per_second: {:.0}", n as f64 / secs.max(1e-9));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Folds the log without trusting it: reports every address held twice instead of stopping.
+fn held_twice(envelopes: &[Envelope], held: &mut HashSet<(uuid::Uuid, IpAddr)>, problems: &mut Vec<String>) {
+    for env in envelopes {
+        match &env.event {
+            Event::AddressAllocated(e) if !held.insert((e.block_id, e.address)) => problems.push(format!(
+                "position {}: address {} allocated in block {} while already held",
+                env.position, e.address, e.block_id
+            )),
+            Event::AddressPurged(e) => {
+                held.remove(&(e.block_id, e.address));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `ipledger verify`: every record's frame and checksum, then the no-duplicate invariant.
+pub fn verify(dir: &Path) -> anyhow::Result<ExitCode> {
+    let report = FileLog::verify(dir)?;
+    println!("{report}");
+    let mut problems: Vec<String> = report.problems.clone();
+    if problems.is_empty() {
+        let log = FileLog::open_read_only(dir)?;
+        let mut held = HashSet::new();
+        let mut chunk = Vec::with_capacity(4096);
+        log.replay(0, |env| {
+            chunk.push(env);
+            if chunk.len() == 4096 {
+                held_twice(&chunk, &mut held, &mut problems);
+                chunk.clear();
+            }
+        })?;
+        held_twice(&chunk, &mut held, &mut problems);
+        println!("addresses held: {}", held.len());
+    }
+    for p in &problems {
+        println!("PROBLEM: {p}");
+    }
+    Ok(if problems.is_empty() {
+        println!("ok");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `ipledger events`: the log as JSON lines.
+pub fn events(dir: &Path, stream: Option<&str>, from: u64) -> anyhow::Result<ExitCode> {
+    let log = FileLog::open_read_only(dir)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut failed = None;
+    log.replay(from, |env| {
+        if failed.is_some() || stream.is_some_and(|s| s != env.stream) {
+            return;
+        }
+        if let Err(e) = serde_json::to_writer(&mut out, &env).map_err(anyhow::Error::from).and_then(|_| Ok(out.write_all(b"\n")?)) {
+            failed = Some(e);
+        }
+    })?;
+    out.flush()?;
+    match failed {
+        // A closed pipe (`| head`) is not an error for a listing.
+        Some(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => Ok(ExitCode::SUCCESS),
+        Some(e) => Err(e),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}

@@ -1,0 +1,115 @@
+//! Wire rendering of records in Melange's JSON shapes: field names as the spec shows them,
+//! computed fields (broadcast, netmask, version), timestamps as `YYYY-MM-DDTHH:MM:SS` UTC
+//! (decision 21) and IPv6 in RFC 5952 compressed form (decision 11).
+
+use ipledger_domain::block;
+use ipledger_domain::records::{AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord, Reply};
+use ipledger_domain::Timestamp;
+use ipledger_projections::Page;
+use serde_json::{json, Value};
+
+use crate::request::Request;
+
+pub fn timestamp(t: &Timestamp) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+fn opt_ts(t: &Option<Timestamp>) -> Value {
+    t.as_ref().map_or(Value::Null, |t| json!(timestamp(t)))
+}
+
+fn opt_str<T: ToString>(v: &Option<T>) -> Value {
+    v.as_ref().map_or(Value::Null, |v| json!(v.to_string()))
+}
+
+pub fn block(b: &BlockRecord) -> Value {
+    json!({
+        "id": b.id,
+        "cidr": b.cidr.to_string(),
+        "network_id": b.network_id,
+        "policy_id": b.policy_id,
+        "tenant_id": b.tenant_id,
+        "gateway": opt_str(&b.gateway),
+        "parent_id": b.parent_id,
+        "type": b.block_type.as_str(),
+        "dns1": opt_str(&b.dns1),
+        "dns2": opt_str(&b.dns2),
+        "broadcast": block::broadcast(&b.cidr).to_string(),
+        "netmask": block::netmask(&b.cidr),
+        "created_at": timestamp(&b.created_at),
+        "updated_at": timestamp(&b.updated_at),
+    })
+}
+
+/// A deallocated address shows null interface fields and when it was deallocated
+/// (decision 14); restore brings the interface link back.
+pub fn address(a: &AddressRecord) -> Value {
+    let live = a.deallocated_at.is_none();
+    json!({
+        "id": a.id,
+        "ip_block_id": a.block_id,
+        "address": a.address.to_string(),
+        "version": if a.address.is_ipv4() { 4 } else { 6 },
+        "created_at": timestamp(&a.created_at),
+        "updated_at": timestamp(&a.updated_at),
+        "used_by_tenant": a.used_by_tenant,
+        "used_by_device": if live { json!(a.used_by_device) } else { Value::Null },
+        "interface_id": if live { json!(a.interface_id) } else { Value::Null },
+        "deallocated_at": opt_ts(&a.deallocated_at),
+    })
+}
+
+pub fn policy(p: &PolicyRecord) -> Value {
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "tenant_id": p.tenant_id,
+        "created_at": timestamp(&p.created_at),
+        "updated_at": timestamp(&p.updated_at),
+    })
+}
+
+pub fn range(r: &RangeRecord) -> Value {
+    json!({
+        "id": r.id,
+        "offset": r.offset,
+        "length": r.length,
+        "policy_id": r.policy_id,
+        "created_at": timestamp(&r.created_at),
+        "updated_at": timestamp(&r.updated_at),
+    })
+}
+
+pub fn octet(o: &OctetRecord) -> Value {
+    json!({
+        "id": o.id,
+        "octet": o.octet,
+        "policy_id": o.policy_id,
+        "created_at": timestamp(&o.created_at),
+        "updated_at": timestamp(&o.updated_at),
+    })
+}
+
+/// `{"<key>": <rendered reply>}`, or None for an empty-body success.
+pub fn reply(key: &str, reply: &Reply) -> Option<Value> {
+    let v = match reply {
+        Reply::Done => return None,
+        Reply::Block(b) => block(b),
+        Reply::Address(a) => address(a),
+        Reply::Policy(p) => policy(p),
+        Reply::Range(r) => range(r),
+        Reply::Octet(o) => octet(o),
+    };
+    Some(json!({ key: v }))
+}
+
+/// A paginated collection with its `<collection>_links` next link when more remain.
+pub fn collection<T>(req: &Request, key: &str, page: Page<T>, render: impl Fn(&T) -> Value) -> Value {
+    let items: Vec<Value> = page.items.iter().map(render).collect();
+    let mut out = json!({ key: items });
+    if let Some(marker) = page.next_marker {
+        out[format!("{key}_links")] = json!([{"rel": "next", "href": req.next_href(marker)}]);
+    }
+    out
+}

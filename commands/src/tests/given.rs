@@ -1,0 +1,401 @@
+//! The given/when/then harness for `decide`.
+//!
+//! `given(&[commands])` decides each command against the state so far and folds its events
+//! (a given command that is rejected fails the test: the scenario itself is wrong), `when`
+//! decides one more command without changing the scenario, and the `then_*` methods check
+//! the events or the rejection. Everything is deterministic: ids come from
+//! [`SequentialIds`], so the n-th id handed out in a scenario is `id(n)` (every created
+//! block, address, policy, range and octet takes one), and the time is always [`now`].
+
+use std::net::IpAddr;
+
+use chrono::{TimeZone, Utc};
+use ipledger_domain::events::*;
+use ipledger_domain::ids::SequentialIds;
+use ipledger_domain::records::Reply;
+use ipledger_domain::{Envelope, Event, Rejection, Timestamp};
+use ipledger_projections::State;
+use uuid::Uuid;
+
+use crate::command::{AllocateAddress, Command, CreateBlock, UpdateBlock};
+use crate::decide::{decide, Context, Decision, Settings};
+
+pub const T1: &str = "tenant-1";
+pub const T2: &str = "tenant-2";
+
+/// The time every command of every scenario is decided at.
+pub fn now() -> Timestamp {
+    Utc.with_ymd_and_hms(2012, 2, 14, 12, 0, 0).unwrap()
+}
+
+/// The deployment settings of every scenario: the sample config's DNS servers.
+pub fn settings() -> Settings {
+    Settings {
+        dns1: Some(ip("8.8.8.8")),
+        dns2: Some(ip("8.8.4.4")),
+    }
+}
+
+/// The n-th id handed out in a scenario (1-based).
+pub fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+pub fn ip(text: &str) -> IpAddr {
+    text.parse()
+        .unwrap_or_else(|_| panic!("test address {text:?} does not parse"))
+}
+
+pub fn some(text: &str) -> Option<String> {
+    Some(text.to_string())
+}
+
+/// A `Rejection::Invalid` with these fields and messages.
+pub fn invalid(fields: &[(&str, &[&str])]) -> Rejection {
+    let map = fields
+        .iter()
+        .map(|(field, msgs)| {
+            (
+                field.to_string(),
+                msgs.iter().map(|m| m.to_string()).collect(),
+            )
+        })
+        .collect();
+    Rejection::Invalid(map)
+}
+
+#[derive(Default)]
+pub struct Scenario {
+    pub state: State,
+    ids: SequentialIds,
+}
+
+pub fn given(commands: &[Command]) -> Scenario {
+    Scenario::default().and(commands)
+}
+
+impl Scenario {
+    /// Decides and folds more commands; each must be accepted.
+    pub fn and(mut self, commands: &[Command]) -> Self {
+        for command in commands {
+            if let Err(rejection) = self.run(command) {
+                panic!("given command was rejected: {rejection:?}\ncommand: {command:?}");
+            }
+        }
+        self
+    }
+
+    /// Folds events that no command produces (e.g. the retention purge).
+    pub fn and_events(mut self, events: &[Event]) -> Self {
+        for event in events {
+            self.fold(event);
+        }
+        self
+    }
+
+    /// Decides `command` and, if accepted, folds its events into the scenario.
+    pub fn run(&mut self, command: &Command) -> Result<Decision, Rejection> {
+        let settings = settings();
+        let mut ctx = Context {
+            now: now(),
+            ids: &mut self.ids,
+            settings: &settings,
+        };
+        let decision = decide(&self.state, command, &mut ctx)?;
+        for event in &decision.events {
+            self.fold(event);
+        }
+        Ok(decision)
+    }
+
+    /// Folds one event as the writer's published views do: in an envelope with the next
+    /// position and the next version of its stream.
+    fn fold(&mut self, event: &Event) {
+        let stream = event.stream();
+        let version = self.state.stream_versions.get(&stream).map_or(0, |v| v + 1);
+        let position = self.state.next_position;
+        let envelope = Envelope {
+            position,
+            stream,
+            version,
+            event_id: Uuid::from_u128(1 << 64 | position as u128),
+            recorded_at: now(),
+            actor: "test".into(),
+            correlation_id: None,
+            idempotency_key: None,
+            event: event.clone(),
+        };
+        self.state.apply(&envelope);
+    }
+
+    /// Decides `command` against the scenario, leaving the scenario as it was.
+    pub fn when(&self, command: Command) -> Then {
+        let mut ids = self.ids.clone();
+        let settings = settings();
+        let mut ctx = Context {
+            now: now(),
+            ids: &mut ids,
+            settings: &settings,
+        };
+        let result = decide(&self.state, &command, &mut ctx);
+        Then {
+            before: self.state.clone(),
+            result,
+        }
+    }
+
+    /// Allocates the next free address until the block refuses: the addresses handed out in
+    /// order, and the refusal that ended it. Stops after `max` addresses.
+    pub fn allocate_until_refused(
+        &mut self,
+        tenant: &str,
+        block: Uuid,
+        max: usize,
+    ) -> (Vec<String>, Option<Rejection>) {
+        let mut out = Vec::new();
+        while out.len() < max {
+            match self.run(&allocate(tenant, block)) {
+                Ok(decision) => match &decision.events[..] {
+                    [Event::AddressAllocated(e)] => out.push(e.address.to_string()),
+                    other => panic!("an allocation gave {other:?}"),
+                },
+                Err(rejection) => return (out, Some(rejection)),
+            }
+        }
+        (out, None)
+    }
+}
+
+/// The outcome of `when`.
+pub struct Then {
+    before: State,
+    result: Result<Decision, Rejection>,
+}
+
+impl Then {
+    pub fn decision(&self) -> &Decision {
+        match &self.result {
+            Ok(decision) => decision,
+            Err(rejection) => {
+                panic!("expected the command to be accepted, it was rejected: {rejection:?}")
+            }
+        }
+    }
+
+    pub fn events(&self) -> &[Event] {
+        &self.decision().events
+    }
+
+    pub fn then_events(&self, expected: &[Event]) {
+        assert_eq!(self.events(), expected);
+    }
+
+    pub fn then_no_events(&self) {
+        assert_eq!(self.events(), &[] as &[Event]);
+        assert_eq!(self.decision().reply, Reply::Done);
+    }
+
+    pub fn then_rejected(&self, expected: Rejection) {
+        match &self.result {
+            Ok(decision) => panic!(
+                "expected {expected:?}, the command was accepted: {:?}",
+                decision.events
+            ),
+            Err(rejection) => assert_eq!(rejection, &expected),
+        }
+    }
+
+    /// The single event, which must be a `BlockCreated`.
+    pub fn then_block_created(&self) -> &BlockCreated {
+        match self.events() {
+            [Event::BlockCreated(e)] => e,
+            other => panic!("expected one BlockCreated, got {other:?}"),
+        }
+    }
+
+    /// The single event, which must be a `BlockUpdated`.
+    pub fn then_block_updated(&self) -> &BlockUpdated {
+        match self.events() {
+            [Event::BlockUpdated(e)] => e,
+            other => panic!("expected one BlockUpdated, got {other:?}"),
+        }
+    }
+
+    /// The single event, which must allocate `address`.
+    pub fn then_allocated(&self, address: &str) -> &AddressAllocated {
+        match self.events() {
+            [Event::AddressAllocated(e)] => {
+                assert_eq!(e.address, ip(address), "allocated address");
+                e
+            }
+            other => panic!("expected one AddressAllocated, got {other:?}"),
+        }
+    }
+
+    /// The state once the decided events are folded.
+    pub fn then_state(&self) -> State {
+        let mut scenario = Scenario {
+            state: self.before.clone(),
+            ids: SequentialIds::default(),
+        };
+        for event in self.events() {
+            scenario.fold(event);
+        }
+        scenario.state
+    }
+}
+
+// Commands.
+
+pub fn private(tenant: &str, cidr: &str) -> CreateBlock {
+    CreateBlock {
+        tenant: tenant.into(),
+        cidr: some(cidr),
+        block_type: some("private"),
+        ..Default::default()
+    }
+}
+
+pub fn public(tenant: &str, cidr: &str) -> CreateBlock {
+    CreateBlock {
+        block_type: some("public"),
+        ..private(tenant, cidr)
+    }
+}
+
+/// A subnet of `parent`, created under the parent owner's tenant path.
+pub fn subnet(tenant: &str, parent: Uuid, cidr: &str) -> CreateBlock {
+    CreateBlock {
+        tenant: tenant.into(),
+        parent_id: Some(parent),
+        cidr: some(cidr),
+        ..Default::default()
+    }
+}
+
+pub fn create(block: CreateBlock) -> Command {
+    Command::CreateBlock(block)
+}
+
+pub fn update(tenant: &str, block: Uuid) -> UpdateBlock {
+    UpdateBlock {
+        tenant: tenant.into(),
+        block_id: block,
+        ..Default::default()
+    }
+}
+
+pub fn attach_policy(tenant: &str, block: Uuid, policy: Uuid) -> Command {
+    Command::UpdateBlock(UpdateBlock {
+        policy_id: Some(Some(policy.to_string())),
+        ..update(tenant, block)
+    })
+}
+
+pub fn delete_block(tenant: &str, block: Uuid) -> Command {
+    Command::DeleteBlock {
+        tenant: tenant.into(),
+        block_id: block,
+    }
+}
+
+pub fn allocation(tenant: &str, block: Uuid) -> AllocateAddress {
+    AllocateAddress {
+        tenant: tenant.into(),
+        block_id: block,
+        ..Default::default()
+    }
+}
+
+/// The next free address.
+pub fn allocate(tenant: &str, block: Uuid) -> Command {
+    Command::AllocateAddress(allocation(tenant, block))
+}
+
+pub fn allocate_at(tenant: &str, block: Uuid, address: &str) -> Command {
+    Command::AllocateAddress(AllocateAddress {
+        address: Some(ip(address)),
+        ..allocation(tenant, block)
+    })
+}
+
+pub fn deallocate(tenant: &str, block: Uuid, address: &str) -> Command {
+    Command::DeallocateAddress {
+        tenant: tenant.into(),
+        block_id: block,
+        address: ip(address),
+    }
+}
+
+pub fn restore(tenant: &str, block: Uuid, address: &str) -> Command {
+    Command::RestoreAddress {
+        tenant: tenant.into(),
+        block_id: block,
+        address: ip(address),
+    }
+}
+
+pub fn create_policy(tenant: &str, name: &str) -> Command {
+    Command::CreatePolicy {
+        tenant: tenant.into(),
+        name: some(name),
+        description: None,
+    }
+}
+
+pub fn delete_policy(tenant: &str, policy: Uuid) -> Command {
+    Command::DeletePolicy {
+        tenant: tenant.into(),
+        policy_id: policy,
+    }
+}
+
+pub fn unusable_range(tenant: &str, policy: Uuid, offset: i64, length: u64) -> Command {
+    Command::CreateUnusableRange {
+        tenant: tenant.into(),
+        policy_id: policy,
+        offset,
+        length,
+    }
+}
+
+pub fn unusable_octet(tenant: &str, policy: Uuid, octet: u8) -> Command {
+    Command::CreateUnusableOctet {
+        tenant: tenant.into(),
+        policy_id: policy,
+        octet,
+    }
+}
+
+// Expected events.
+
+pub fn deallocated(block: Uuid, address: &str) -> Event {
+    Event::AddressDeallocated(AddressDeallocated {
+        block_id: block,
+        address: ip(address),
+        deallocated_at: now(),
+    })
+}
+
+pub fn restored(block: Uuid, address: &str) -> Event {
+    Event::AddressRestored(AddressRestored {
+        block_id: block,
+        address: ip(address),
+        restored_at: now(),
+    })
+}
+
+pub fn purged(block: Uuid, address: &str) -> Event {
+    Event::AddressPurged(AddressPurged {
+        block_id: block,
+        address: ip(address),
+        purged_at: now(),
+    })
+}
+
+pub fn block_deleted(block: Uuid) -> Event {
+    Event::BlockDeleted(BlockDeleted {
+        block_id: block,
+        deleted_at: now(),
+    })
+}

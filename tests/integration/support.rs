@@ -1,0 +1,221 @@
+//! Test harness: an in-process server on 127.0.0.1:0 over a temporary data directory, the
+//! real binary as a child process, and a small JSON client.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipledger_api::config::Config;
+use ipledger_api::ops::{self, Running};
+use ipledger_commands::{Clock, ManualClock, SystemClock};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// A JSON client bound to one server.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// A response: status, headers and the body parsed as JSON (Null when empty or not JSON).
+#[derive(Debug)]
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Client {
+    pub fn new(base: String) -> Self {
+        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
+        Client { base, http }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends `body` as JSON (with Content-Type) when given; extra headers as pairs.
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Res {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request sent");
+        Res::read(resp).await
+    }
+
+    pub async fn get(&self, path: &str) -> Res {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Res {
+        self.send(Method::POST, path, Some(&body), &[]).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Res {
+        self.send(Method::PUT, path, Some(&body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Res {
+        self.send(Method::DELETE, path, None, &[]).await
+    }
+
+    /// Sends raw bytes with an optional Content-Type (for malformed-input tests).
+    pub async fn raw(&self, method: Method, path: &str, content_type: Option<&str>, body: &str) -> Res {
+        let mut req = self.http.request(method, self.url(path)).body(body.to_string());
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        Res::read(req.send().await.expect("request sent")).await
+    }
+}
+
+impl Res {
+    async fn read(resp: reqwest::Response) -> Res {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Res { status, headers, text, json }
+    }
+}
+
+/// A real server in this process, over its own data directory.
+pub struct TestServer {
+    pub client: Client,
+    pub dir: PathBuf,
+    running: Option<Running>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut s = TestServer::start_in(&dir, Arc::new(SystemClock)).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// A server whose clock only moves when the test says so.
+    pub async fn start_with_clock(clock: Arc<ManualClock>) -> TestServer {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut s = TestServer::start_in(&dir, clock).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    pub async fn start_in(dir: &Path, clock: Arc<dyn Clock>) -> TestServer {
+        let config = Config {
+            data_dir: dir.to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            dns1: Some("8.8.8.8".parse().unwrap()),
+            dns2: Some("8.8.4.4".parse().unwrap()),
+            ..Config::default()
+        };
+        let running = ops::start(&config, clock).await.expect("server starts");
+        let client = Client::new(format!("http://{}", running.addr));
+        TestServer { client, dir: dir.to_path_buf(), running: Some(running), _tmp: None }
+    }
+
+    /// Stops the server and starts a new one over the same directory (a clean restart).
+    pub async fn restart(mut self) -> TestServer {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+        let tmp = self._tmp.take();
+        let mut s = TestServer::start_in(&self.dir, Arc::new(SystemClock)).await;
+        s._tmp = tmp;
+        s
+    }
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// The `ipledger` binary built by `scripts/test` next to this test executable.
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("ipledger");
+    assert!(bin.exists(), "{} is missing: build it first (scripts/test does)", bin.display());
+    bin
+}
+
+/// The real binary as a child process over `dir`, listening on a free loopback port.
+pub struct Process {
+    pub child: Child,
+    pub client: Client,
+}
+
+impl Process {
+    pub fn spawn(dir: &Path) -> Process {
+        let mut child = Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env("IPLEDGER_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn ipledger");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected first line from ipledger: {line:?}"))
+            .to_string();
+        Process { child, client: Client::new(format!("http://{addr}")) }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `ipledger <args>` to completion: (exit success, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(binary()).args(args).output().expect("run ipledger");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
