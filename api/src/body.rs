@@ -28,6 +28,11 @@ pub fn parse<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, Fault> {
         ));
     }
     let value: Value = serde_json::from_slice(&req.body).map_err(|_| Fault::bad_request("Malformed request body"))?;
+    // serde's derived structs also accept a JSON array (fields by position), which would
+    // read `[]` as `{}`: every body of the API is an object with a root key.
+    if !value.is_object() {
+        return Err(Fault::bad_request("Invalid request body: expected a JSON object"));
+    }
     serde_json::from_value(value).map(Some).map_err(|e| Fault::bad_request(format!("Invalid request body: {e}")))
 }
 

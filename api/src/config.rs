@@ -42,8 +42,9 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from(DATA_DIR_DEFAULT),
             listen: LISTEN_DEFAULT.parse().expect("valid default address"),
-            dns1: None,
-            dns2: None,
+            // Melange's sample configuration, which the spec's examples show.
+            dns1: Some(IpAddr::from([8, 8, 8, 8])),
+            dns2: Some(IpAddr::from([8, 8, 4, 4])),
             keep_deallocated_ips_for_days: 2,
             segment_bytes_max: 256 << 20,
             batch_commands_max: 8192,
@@ -75,8 +76,8 @@ impl Config {
         Ok(Config {
             data_dir: env("IPLEDGER_DATA_DIR")?.or(fc.data_dir).unwrap_or(d.data_dir),
             listen: env("IPLEDGER_LISTEN")?.or(fc.listen).unwrap_or(d.listen),
-            dns1: env("IPLEDGER_DNS1")?.or(fc.dns1),
-            dns2: env("IPLEDGER_DNS2")?.or(fc.dns2),
+            dns1: env("IPLEDGER_DNS1")?.or(fc.dns1).or(d.dns1),
+            dns2: env("IPLEDGER_DNS2")?.or(fc.dns2).or(d.dns2),
             keep_deallocated_ips_for_days: env("IPLEDGER_KEEP_DEALLOCATED_IPS_FOR_DAYS")?
                 .or(fc.keep_deallocated_ips_for_days)
                 .unwrap_or(d.keep_deallocated_ips_for_days),
