@@ -33,8 +33,39 @@ pub fn parse<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, Fault> {
     if !value.is_object() {
         return Err(Fault::bad_request("Invalid request body: expected a JSON object"));
     }
+    if let Some(key) = misplaced_list(&value) {
+        return Err(Fault::bad_request(format!("Invalid request body: {key} must be an object")));
+    }
     serde_json::from_value(value).map(Some).map_err(|e| Fault::bad_request(format!("Invalid request body: {e}")))
 }
+
+/// Keys whose value is a struct. serde's derived structs would read a list there by position
+/// (`{"ip_block": ["10.0.0.0/24", "private"]}` as cidr and type), so anything but an object is
+/// refused before deserializing.
+const STRUCT_KEYS: &[&str] = &[
+    "ip_block", "subnet", "ip_address", "policy", "ip_range", "ip_octet", "interface", "network",
+    "instance", "allowed_ip", "mac_address_range", "ip_route",
+];
+
+fn misplaced_list(value: &Value) -> Option<String> {
+    let Value::Object(map) = value else { return None };
+    for (key, v) in map {
+        match v {
+            Value::Array(_) if STRUCT_KEYS.contains(&key.as_str()) => return Some(key.clone()),
+            Value::Object(_) => {
+                if let Some(bad) = misplaced_list(v) {
+                    return Some(bad);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// No string field of a request body may be longer than this: it bounds every event's size
+/// well below the log's record limit.
+pub const STRING_BYTES_MAX: usize = 4096;
 
 /// Like [`parse`] but the body is required: a missing body is 400 naming the root key.
 pub fn required<T: DeserializeOwned>(req: &Request, root: &str) -> Result<T, Fault> {
@@ -55,6 +86,9 @@ pub fn string_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
     let v = Option::<Value>::deserialize(d)?;
     match v {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() > STRING_BYTES_MAX => {
+            Err(serde::de::Error::custom(format!("a value is longer than {STRING_BYTES_MAX} bytes")))
+        }
         Some(Value::String(s)) => Ok(Some(s)),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::Bool(b)) => Ok(Some(b.to_string())),

@@ -81,8 +81,14 @@ where
     encode(req.format, answer)
 }
 
+/// No path segment (a tenant id, an address, ...) may be longer than this.
+pub const SEGMENT_BYTES_MAX: usize = 255;
+
 async fn dispatch(app: &App, req: &Request) -> Answer {
     let segments = req.seg();
+    if segments.iter().any(|s| s.len() > SEGMENT_BYTES_MAX) {
+        return Err(Fault::bad_request(format!("A path segment is longer than {SEGMENT_BYTES_MAX} bytes")));
+    }
     match segments.as_slice() {
         [] => get_only(&req.method, || Ok(Resp::ok(versions(req)))),
         ["healthz"] => get_only(&req.method, || health(app)),

@@ -36,7 +36,7 @@ fn choose_offset(state: &State, b: &BlockState, wanted: Option<IpAddr>) -> Resul
     };
     let offset = block::offset_of(cidr, addr)
         .ok_or_else(|| Rejection::Unprocessable("Address does not belong to IpBlock".into()))?;
-    let reserved = b.record.gateway == Some(addr) || offset == block::size(cidr) - 1;
+    let reserved = b.record.gateway == Some(addr) || offset == block::last_offset(cidr);
     if reserved || b.free.is_used(offset) {
         return Err(Rejection::Conflict("Address is already allocated".into()));
     }

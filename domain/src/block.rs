@@ -55,6 +55,15 @@ pub fn size(cidr: &IpNet) -> u128 {
     }
 }
 
+/// The offset of the last (broadcast) address; `u128::MAX` for `::/0`, whose size saturates.
+pub fn last_offset(cidr: &IpNet) -> u128 {
+    if host_bits(cidr) >= 128 {
+        u128::MAX
+    } else {
+        size(cidr) - 1
+    }
+}
+
 pub fn to_u128(addr: IpAddr) -> u128 {
     match addr {
         IpAddr::V4(a) => u32::from(a) as u128,
@@ -110,7 +119,7 @@ pub fn overlaps(a: &IpNet, b: &IpNet) -> bool {
 /// the broadcast (last) address, and the IPv4 network address of a /30 or shorter block
 /// (decision 7). A specific request may still name the network address.
 pub fn reserved_offsets(cidr: &IpNet, gateway: Option<IpAddr>) -> Vec<u128> {
-    let mut reserved = vec![size(cidr) - 1];
+    let mut reserved = vec![last_offset(cidr)];
     if let Some(offset) = gateway.and_then(|g| offset_of(cidr, g)) {
         reserved.push(offset);
     }

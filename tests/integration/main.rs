@@ -7,3 +7,7 @@ mod durability;
 mod concurrency;
 mod idempotency;
 mod cli;
+mod http_addresses;
+mod http_blocks;
+mod http_errors;
+mod http_policies;
