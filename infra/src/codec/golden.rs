@@ -1,0 +1,332 @@
+//! Golden files: the frozen wire form of every `(event type, version)` the log may hold.
+//! Each pair has `{name}.v{version}.msgpack` (payload bytes as once written) and
+//! `{name}.v{version}.json` (what they must decode to). Files are written once, from the
+//! samples below, only when `IPLEDGER_WRITE_GOLDEN=1`; they are never overwritten, so a
+//! codec change that breaks old data fails here instead of on a production log.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use ipledger_domain::events::{self as ev, EVENT_TYPES};
+use ipledger_domain::records::{AddressRecord, BlockType, Reply};
+use ipledger_domain::Event;
+use uuid::Uuid;
+
+use super::{decode_event, encode_event};
+
+const GOLDEN_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/golden");
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n)
+}
+
+fn ts(secs: i64) -> DateTime<Utc> {
+    // Microsecond precision: what the domain's clock hands out.
+    DateTime::from_timestamp(1_714_566_896 + secs, 123_456_000).expect("valid sample time")
+}
+
+fn some_ip(text: &str) -> Option<std::net::IpAddr> {
+    Some(text.parse().expect("valid sample address"))
+}
+
+/// A representative event of each type, every field filled and every option `Some`.
+/// `None` for a name means "no sample yet": the coverage test below fails.
+pub(crate) fn sample_of(name: &str) -> Option<Event> {
+    block_sample(name)
+        .or_else(|| address_sample(name))
+        .or_else(|| policy_sample(name))
+}
+
+fn block_sample(name: &str) -> Option<Event> {
+    Some(match name {
+        "BlockCreated" => Event::BlockCreated(ev::BlockCreated {
+            block_id: id(1),
+            tenant_id: "tenant-a".into(),
+            cidr: "10.20.0.0/22".parse().expect("valid sample cidr"),
+            block_type: BlockType::Private,
+            network_id: Some("net-7".into()),
+            policy_id: Some(id(2)),
+            gateway: some_ip("10.20.0.1"),
+            dns1: some_ip("10.20.0.2"),
+            dns2: some_ip("2001:db8::53"),
+            parent_id: Some(id(3)),
+            created_at: ts(0),
+        }),
+        "BlockUpdated" => Event::BlockUpdated(ev::BlockUpdated {
+            block_id: id(1),
+            block_type: BlockType::Public,
+            network_id: Some("net-8".into()),
+            policy_id: Some(id(2)),
+            gateway: some_ip("10.20.0.254"),
+            dns1: some_ip("1.1.1.1"),
+            dns2: some_ip("8.8.8.8"),
+            updated_at: ts(10),
+        }),
+        "BlockDeleted" => Event::BlockDeleted(ev::BlockDeleted {
+            block_id: id(1),
+            deleted_at: ts(20),
+        }),
+        _ => return None,
+    })
+}
+
+fn address_sample(name: &str) -> Option<Event> {
+    let address = "10.20.0.17".parse().expect("valid sample address");
+    Some(match name {
+        "AddressAllocated" => Event::AddressAllocated(ev::AddressAllocated {
+            block_id: id(1),
+            address_id: id(4),
+            address,
+            interface_id: Some("eth0".into()),
+            used_by_tenant: "tenant-b".into(),
+            used_by_device: Some("vm-42".into()),
+            mac_address: Some("02:00:00:ab:cd:ef".into()),
+            allocated_at: ts(30),
+        }),
+        "AddressDeallocated" => Event::AddressDeallocated(ev::AddressDeallocated {
+            block_id: id(1),
+            address,
+            deallocated_at: ts(40),
+        }),
+        "AddressRestored" => Event::AddressRestored(ev::AddressRestored {
+            block_id: id(1),
+            address,
+            restored_at: ts(50),
+        }),
+        "AddressPurged" => Event::AddressPurged(ev::AddressPurged {
+            block_id: id(1),
+            address: "2001:db8::17".parse().expect("valid sample address"),
+            purged_at: ts(60),
+        }),
+        "CommandRecorded" => Event::CommandRecorded(ev::CommandRecorded {
+            key: "idem-key-1".into(),
+            fingerprint: "sha256:0f1e2d3c4b5a".into(),
+            reply: Reply::Address(AddressRecord {
+                id: id(4),
+                block_id: id(1),
+                address,
+                interface_id: Some("eth0".into()),
+                used_by_tenant: "tenant-b".into(),
+                used_by_device: Some("vm-42".into()),
+                mac_address: Some("02:00:00:ab:cd:ef".into()),
+                created_at: ts(30),
+                updated_at: ts(35),
+                deallocated_at: Some(ts(40)),
+            }),
+            recorded_at: ts(30),
+        }),
+        _ => return None,
+    })
+}
+
+fn policy_sample(name: &str) -> Option<Event> {
+    let (policy_id, range_id, octet_id) = (id(2), id(5), id(6));
+    Some(match name {
+        "PolicyCreated" => Event::PolicyCreated(ev::PolicyCreated {
+            policy_id,
+            tenant_id: "tenant-a".into(),
+            name: "edge".into(),
+            description: Some("skip the first addresses".into()),
+            created_at: ts(70),
+        }),
+        "PolicyUpdated" => Event::PolicyUpdated(ev::PolicyUpdated {
+            policy_id,
+            name: "edge-2".into(),
+            description: Some("and the last".into()),
+            updated_at: ts(80),
+        }),
+        "PolicyDeleted" => Event::PolicyDeleted(ev::PolicyDeleted {
+            policy_id,
+            deleted_at: ts(90),
+        }),
+        "UnusableRangeCreated" => Event::UnusableRangeCreated(ev::UnusableRangeCreated {
+            policy_id,
+            range_id,
+            offset: -5,
+            length: 5,
+            created_at: ts(100),
+        }),
+        "UnusableRangeUpdated" => Event::UnusableRangeUpdated(ev::UnusableRangeUpdated {
+            policy_id,
+            range_id,
+            offset: 1,
+            length: 10,
+            updated_at: ts(110),
+        }),
+        "UnusableRangeDeleted" => Event::UnusableRangeDeleted(ev::UnusableRangeDeleted {
+            policy_id,
+            range_id,
+            deleted_at: ts(120),
+        }),
+        "UnusableOctetCreated" => Event::UnusableOctetCreated(ev::UnusableOctetCreated {
+            policy_id,
+            octet_id,
+            octet: 255,
+            created_at: ts(130),
+        }),
+        "UnusableOctetUpdated" => Event::UnusableOctetUpdated(ev::UnusableOctetUpdated {
+            policy_id,
+            octet_id,
+            octet: 0,
+            updated_at: ts(140),
+        }),
+        "UnusableOctetDeleted" => Event::UnusableOctetDeleted(ev::UnusableOctetDeleted {
+            policy_id,
+            octet_id,
+            deleted_at: ts(150),
+        }),
+        _ => return None,
+    })
+}
+
+/// One sample per entry of `EVENT_TYPES` (all current versions).
+pub(crate) fn all_samples() -> Vec<Event> {
+    EVENT_TYPES
+        .iter()
+        .filter_map(|(name, _)| sample_of(name))
+        .collect()
+}
+
+/// The variant names of [`Event`], read from its `Deserialize` impl so that a variant added
+/// to the enum is seen here without anyone updating a list.
+fn event_variants() -> &'static [&'static str] {
+    use serde::de::{Deserialize, Deserializer, Error as _, Visitor};
+    #[derive(Debug)]
+    struct Captured(&'static [&'static str]);
+    impl std::fmt::Display for Captured {
+        fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "{:?}", self.0)
+        }
+    }
+    impl std::error::Error for Captured {}
+    impl serde::de::Error for Captured {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Captured(&[])
+        }
+    }
+    struct Spy;
+    impl<'de> Deserializer<'de> for Spy {
+        type Error = Captured;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Captured> {
+            Err(Captured::custom("not an enum"))
+        }
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            variants: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Captured> {
+            Err(Captured(variants))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+            struct identifier ignored_any
+        }
+    }
+    match Event::deserialize(Spy) {
+        Err(Captured(variants)) => variants,
+        Ok(_) => unreachable!("the spy deserializer never yields a value"),
+    }
+}
+
+#[test]
+fn every_event_variant_has_a_sample_and_a_version() {
+    let variants = event_variants();
+    assert!(variants.len() >= 17, "variants not captured: {variants:?}");
+    let listed: BTreeSet<&str> = EVENT_TYPES.iter().map(|(n, _)| *n).collect();
+    for name in variants {
+        assert!(
+            listed.contains(name),
+            "Event::{name} is missing from EVENT_TYPES"
+        );
+        let sample = sample_of(name).unwrap_or_else(|| {
+            panic!("Event::{name} has no sample in infra/src/codec/golden.rs: add one")
+        });
+        assert_eq!(
+            sample.type_name(),
+            *name,
+            "sample for {name} has the wrong type"
+        );
+    }
+}
+
+fn golden_paths(name: &str, version: u16) -> (PathBuf, PathBuf) {
+    let dir = Path::new(GOLDEN_DIR);
+    (
+        dir.join(format!("{name}.v{version}.msgpack")),
+        dir.join(format!("{name}.v{version}.json")),
+    )
+}
+
+/// Writes a missing golden file from the current sample, refusing to touch an existing
+/// one (`create_new`), or explains why it cannot.
+fn write_missing(path: &Path, name: &str, version: u16, json: bool) -> Result<(), String> {
+    let sample = sample_of(name).ok_or_else(|| format!("no sample for {name}"))?;
+    let (_, current, payload) = encode_event(&sample);
+    if current != version {
+        return Err(format!(
+            "{} is missing and cannot be made from the current v{current} sample",
+            path.display()
+        ));
+    }
+    let bytes = if json {
+        serde_json::to_vec_pretty(&sample).map_err(|e| e.to_string())?
+    } else {
+        payload
+    };
+    fs::create_dir_all(GOLDEN_DIR).map_err(|e| e.to_string())?;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut file, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn ensure_exists(path: &Path, name: &str, version: u16, json: bool) -> Result<(), String> {
+    if path.exists() {
+        return Ok(());
+    }
+    if std::env::var("IPLEDGER_WRITE_GOLDEN").as_deref() == Ok("1") {
+        return write_missing(path, name, version, json);
+    }
+    Err(format!(
+        "missing golden file {} (run with IPLEDGER_WRITE_GOLDEN=1 to create it)",
+        path.display()
+    ))
+}
+
+fn check_golden(name: &str, version: u16) -> Result<(), String> {
+    let (msgpack, json) = golden_paths(name, version);
+    ensure_exists(&msgpack, name, version, false)?;
+    ensure_exists(&json, name, version, true)?;
+    let bytes = fs::read(&msgpack).map_err(|e| format!("{}: {e}", msgpack.display()))?;
+    let text = fs::read_to_string(&json).map_err(|e| format!("{}: {e}", json.display()))?;
+    let decoded = decode_event(name, version, &bytes)?;
+    let expected: Event =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json.display()))?;
+    if decoded != expected {
+        return Err(format!(
+            "{} decodes to\n{decoded:#?}\nbut {} says\n{expected:#?}",
+            msgpack.display(),
+            json.display()
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn golden_files_decode_to_their_json() {
+    let failures: Vec<String> = EVENT_TYPES
+        .iter()
+        .filter_map(|(name, version)| check_golden(name, *version).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "golden files:\n{}",
+        failures.join("\n")
+    );
+}

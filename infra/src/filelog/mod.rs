@@ -1,0 +1,272 @@
+//! The embedded event store: an append-only log of checksummed, framed records in segment
+//! files, implementing [`EventStore`] for a single node. This module owns the public face
+//! (open, options, verify, replay, the trait impl) and the shared state; framing, segment
+//! files, the index, the scan at open, appending and reading live in the submodules.
+//!
+//! Durability model: one `append` call is one write and one `fdatasync`, its last record
+//! flagged COMMIT, so a crash leaves either the whole call or a torn tail that the next
+//! open cuts off. A failed write or sync closes the log for writes (fail-stop).
+
+mod frame;
+mod index;
+mod reader;
+mod recovery;
+mod segment;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ipledger_domain::Envelope;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+
+use crate::{AppendError, EventStore, StoreError, StreamAppend};
+
+use index::Index;
+pub use recovery::TornTail;
+use writer::Writer;
+
+/// Tuning of the file log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileLogOptions {
+    /// A new segment is started when an append would grow the current one past this
+    /// (a single append larger than this still goes into one segment).
+    pub segment_bytes_max: u64,
+    /// How long `open` waits for another writer (in this process or another) to release
+    /// the log before failing.
+    pub lock_wait: Duration,
+}
+
+impl Default for FileLogOptions {
+    fn default() -> Self {
+        FileLogOptions {
+            segment_bytes_max: 256 << 20,
+            lock_wait: Duration::from_secs(3),
+        }
+    }
+}
+
+/// What [`verify`] found. Read-only: nothing is repaired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub segments: u64,
+    pub records: u64,
+    /// Bytes of committed records (a torn tail is not counted).
+    pub bytes: u64,
+    pub streams: u64,
+    /// An incomplete final append, which the next open would drop.
+    pub torn_tail: Option<TornTail>,
+    /// Human-readable problems; empty when the log is clean.
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "segments: {}", self.segments)?;
+        writeln!(f, "records: {}", self.records)?;
+        writeln!(f, "bytes: {}", self.bytes)?;
+        write!(f, "streams: {}", self.streams)
+    }
+}
+
+/// Checks every record of the log in `dir` (lengths, checksums, positions, stream
+/// versions, and that every payload decodes) without changing anything. Corruption is an
+/// error naming segment and offset; a torn tail is a problem in the report. Run it on a
+/// log no process is appending to, or an in-flight append shows up as a torn tail.
+pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
+    let files = segment::list_segments(dir)?;
+    let scan = recovery::scan(&files, true)?;
+    let problems = scan
+        .torn
+        .iter()
+        .map(|t| {
+            format!(
+                "torn tail in {} at offset {}: {} bytes would be dropped ({})",
+                t.segment, t.offset, t.dropped_bytes, t.reason
+            )
+        })
+        .collect();
+    Ok(VerifyReport {
+        segments: files.len() as u64,
+        records: scan.index.head,
+        bytes: scan.bytes,
+        streams: scan.index.streams.len() as u64,
+        torn_tail: scan.torn,
+        problems,
+    })
+}
+
+/// The embedded file log. Cheap to clone: clones share one log.
+#[derive(Clone)]
+pub struct FileLog {
+    shared: Arc<Shared>,
+}
+
+/// State shared by the writer, readers and clones.
+pub(crate) struct Shared {
+    dir: PathBuf,
+    opts: FileLogOptions,
+    writer: Mutex<Writer>,
+    index: RwLock<Index>,
+    /// Mirrors `index.head` for lock-free `head()`.
+    head: AtomicU64,
+    head_tx: watch::Sender<u64>,
+    /// What the open cut off, if anything.
+    torn: Option<TornTail>,
+    /// Holds the directory lock while the log is open for writing.
+    _lock: Option<File>,
+}
+
+impl FileLog {
+    /// Opens (creating if needed) the log in `dir`: scans and verifies every segment,
+    /// cuts off a torn tail, and builds the read index. Blocking; call it before serving.
+    /// Fails if another writer (process or `FileLog` in this process) keeps the log open
+    /// for longer than `opts.lock_wait`.
+    pub fn open(dir: &Path, opts: FileLogOptions) -> Result<FileLog, StoreError> {
+        fs::create_dir_all(dir)?;
+        let lock = segment::lock_dir(dir, opts.lock_wait)?;
+        let mut files = segment::list_segments(dir)?;
+        if files.is_empty() {
+            files.push(segment::create_segment(dir, 0)?.0);
+        }
+        let scan = recovery::scan(&files, false)?;
+        if let Some(torn) = &scan.torn {
+            recovery::truncate(dir, torn)?;
+        }
+        let last = files.last().map(|f| f.path.clone());
+        let last = last.ok_or_else(|| StoreError::Io(std::io::Error::other("no segment")))?;
+        let file = OpenOptions::new().write(true).open(last)?;
+        Ok(Self::assemble(dir, opts, scan, Some(file), Some(lock)))
+    }
+
+    /// Opens an existing log for reading only (the `events` and `verify` commands): no
+    /// lock, nothing created or truncated, so it can run beside the service. A torn tail is
+    /// left in place and not read. Appends fail with [`StoreError::Closed`].
+    pub fn open_read_only(dir: &Path) -> Result<FileLog, StoreError> {
+        let files = segment::list_segments(dir)?;
+        let scan = recovery::scan(&files, false)?;
+        Ok(Self::assemble(
+            dir,
+            FileLogOptions::default(),
+            scan,
+            None,
+            None,
+        ))
+    }
+
+    /// See the free function [`verify`].
+    pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
+        verify(dir)
+    }
+
+    fn assemble(
+        dir: &Path,
+        opts: FileLogOptions,
+        scan: recovery::Scan,
+        file: Option<File>,
+        lock: Option<File>,
+    ) -> FileLog {
+        let index = scan.index;
+        let len = index.segments.last().map_or(0, |s| s.len);
+        let head = index.head;
+        let shared = Shared {
+            dir: dir.to_path_buf(),
+            opts,
+            writer: Mutex::new(Writer::new(file, len)),
+            index: RwLock::new(index),
+            head: AtomicU64::new(head),
+            head_tx: watch::Sender::new(head),
+            torn: scan.torn,
+            _lock: lock,
+        };
+        FileLog {
+            shared: Arc::new(shared),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The torn tail the open found: cut off (and logged as a warning) by [`FileLog::open`],
+    /// left in place and unread by [`FileLog::open_read_only`].
+    pub fn torn_tail(&self) -> Option<&TornTail> {
+        self.shared.torn.as_ref()
+    }
+
+    /// Streams every event from position `from` on to `f`, in order, with large buffered
+    /// reads (for start-up and the `replay` command). Blocking. Returns the position to
+    /// continue from: the head when the replay started (or `from`, if later).
+    pub fn replay(&self, from: u64, f: impl FnMut(Envelope)) -> Result<u64, StoreError> {
+        self.shared.replay_sync(from, f)
+    }
+
+    /// The appending half of [`EventStore::append`], blocking.
+    pub fn append_blocking(&self, batch: Vec<StreamAppend>) -> Result<Vec<Envelope>, AppendError> {
+        self.shared.append_sync(batch)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn break_writer(&self) -> std::io::Result<()> {
+        self.shared.break_writer()
+    }
+}
+
+/// Runs blocking file I/O from async code. On a multi-threaded runtime `block_in_place`
+/// keeps the work on the calling thread and hands the worker's other tasks to another
+/// thread: no hop to the blocking pool and back, which measured ~35% more single-event
+/// appends per second here. `block_in_place` panics on a current-thread runtime (as in
+/// `#[tokio::test]`), so there the blocking pool is used instead.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(_) => tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?,
+        Err(_) => f(),
+    }
+}
+
+#[async_trait]
+impl EventStore for FileLog {
+    async fn append(&self, batch: Vec<StreamAppend>) -> Result<Vec<Envelope>, AppendError> {
+        let shared = self.shared.clone();
+        // Conflicts travel inside the Ok so that `blocking` only carries store errors.
+        blocking(move || Ok(shared.append_sync(batch))).await?
+    }
+
+    async fn read_all(&self, from: u64, max: usize) -> Result<Vec<Envelope>, StoreError> {
+        let shared = self.shared.clone();
+        blocking(move || shared.read_all_sync(from, max)).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        max: usize,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let shared = self.shared.clone();
+        let stream = stream.to_owned();
+        blocking(move || shared.read_stream_sync(&stream, from_version, max)).await
+    }
+
+    fn head(&self) -> u64 {
+        self.shared.head.load(Ordering::Acquire)
+    }
+
+    fn follow(&self) -> watch::Receiver<u64> {
+        self.shared.head_tx.subscribe()
+    }
+}
