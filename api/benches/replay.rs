@@ -86,7 +86,7 @@ fn main() {
 
     let t = Instant::now();
     let mut state = State::default();
-    log.replay(0, |env| state.apply(&env)).unwrap();
+    log.replay(0, |env| state.apply_owned(env)).unwrap();
     let fold_secs = t.elapsed().as_secs_f64();
     assert_eq!(state.next_position, n);
 

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::server;
 
 pub fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IPLEDGER_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IPLEDGER_LOG").unwrap_or_else(|_| "info,warp::server=off".into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
@@ -54,7 +54,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         let started = Instant::now();
         let log = FileLog::open(&dir, opts).with_context(|| format!("opening the event log in {}", dir.display()))?;
         let mut state = State::default();
-        log.replay(0, |env| state.apply(&env))?;
+        log.replay(0, |env| state.apply_owned(env))?;
         Ok((log, state, started.elapsed()))
     })
     .await??;
@@ -107,7 +107,7 @@ pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
     let mut state = State::default();
     let mut n = 0u64;
     log.replay(0, |env| {
-        state.apply(&env);
+        state.apply_owned(env);
         n += 1;
         if n % 65_536 == 0 {
             if let Some(b) = &bar {

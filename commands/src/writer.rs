@@ -187,7 +187,7 @@ impl Task {
         }
         let stored: Vec<Envelope> = self.store.append(batch.appends).await.map_err(|e| e.to_string())?;
         for env in &stored {
-            self.state.stream_versions.insert(env.stream.clone(), env.version);
+            self.state.record_version(&env.stream, env.version);
             self.state.next_position = env.position + 1;
         }
         let mut views = self.views.write();

@@ -29,6 +29,7 @@ pub struct BlockCreated {
     pub dns1: Option<IpAddr>,
     pub dns2: Option<IpAddr>,
     pub parent_id: Option<Uuid>,
+    #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
 }
 
@@ -42,12 +43,14 @@ pub struct BlockUpdated {
     pub gateway: Option<IpAddr>,
     pub dns1: Option<IpAddr>,
     pub dns2: Option<IpAddr>,
+    #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockDeleted {
     pub block_id: Uuid,
+    #[serde(with = "crate::time_format")]
     pub deleted_at: Timestamp,
 }
 
@@ -61,6 +64,7 @@ pub struct AddressAllocated {
     pub used_by_tenant: String,
     pub used_by_device: Option<String>,
     pub mac_address: Option<String>,
+    #[serde(with = "crate::time_format")]
     pub allocated_at: Timestamp,
 }
 
@@ -68,6 +72,7 @@ pub struct AddressAllocated {
 pub struct AddressDeallocated {
     pub block_id: Uuid,
     pub address: IpAddr,
+    #[serde(with = "crate::time_format")]
     pub deallocated_at: Timestamp,
 }
 
@@ -75,6 +80,7 @@ pub struct AddressDeallocated {
 pub struct AddressRestored {
     pub block_id: Uuid,
     pub address: IpAddr,
+    #[serde(with = "crate::time_format")]
     pub restored_at: Timestamp,
 }
 
@@ -84,6 +90,7 @@ pub struct AddressRestored {
 pub struct AddressPurged {
     pub block_id: Uuid,
     pub address: IpAddr,
+    #[serde(with = "crate::time_format")]
     pub purged_at: Timestamp,
 }
 
@@ -93,6 +100,7 @@ pub struct PolicyCreated {
     pub tenant_id: String,
     pub name: String,
     pub description: Option<String>,
+    #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
 }
 
@@ -101,6 +109,7 @@ pub struct PolicyUpdated {
     pub policy_id: Uuid,
     pub name: String,
     pub description: Option<String>,
+    #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
 }
 
@@ -108,6 +117,7 @@ pub struct PolicyUpdated {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyDeleted {
     pub policy_id: Uuid,
+    #[serde(with = "crate::time_format")]
     pub deleted_at: Timestamp,
 }
 
@@ -117,6 +127,7 @@ pub struct UnusableRangeCreated {
     pub range_id: Uuid,
     pub offset: i64,
     pub length: u64,
+    #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
 }
 
@@ -126,6 +137,7 @@ pub struct UnusableRangeUpdated {
     pub range_id: Uuid,
     pub offset: i64,
     pub length: u64,
+    #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
 }
 
@@ -133,6 +145,7 @@ pub struct UnusableRangeUpdated {
 pub struct UnusableRangeDeleted {
     pub policy_id: Uuid,
     pub range_id: Uuid,
+    #[serde(with = "crate::time_format")]
     pub deleted_at: Timestamp,
 }
 
@@ -141,6 +154,7 @@ pub struct UnusableOctetCreated {
     pub policy_id: Uuid,
     pub octet_id: Uuid,
     pub octet: u8,
+    #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
 }
 
@@ -149,6 +163,7 @@ pub struct UnusableOctetUpdated {
     pub policy_id: Uuid,
     pub octet_id: Uuid,
     pub octet: u8,
+    #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
 }
 
@@ -156,6 +171,7 @@ pub struct UnusableOctetUpdated {
 pub struct UnusableOctetDeleted {
     pub policy_id: Uuid,
     pub octet_id: Uuid,
+    #[serde(with = "crate::time_format")]
     pub deleted_at: Timestamp,
 }
 
@@ -168,6 +184,7 @@ pub struct CommandRecorded {
     pub key: String,
     pub fingerprint: String,
     pub reply: Reply,
+    #[serde(with = "crate::time_format")]
     pub recorded_at: Timestamp,
 }
 

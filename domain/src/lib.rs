@@ -12,6 +12,7 @@ pub mod ids;
 pub mod policy;
 pub mod records;
 pub mod rejection;
+pub mod time_format;
 
 pub use envelope::{Envelope, ExpectedVersion, NewEvent};
 pub use events::Event;

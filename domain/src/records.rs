@@ -47,7 +47,9 @@ pub struct BlockRecord {
     pub dns1: Option<IpAddr>,
     pub dns2: Option<IpAddr>,
     pub parent_id: Option<Uuid>,
+    #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
+    #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
 }
 
@@ -60,9 +62,12 @@ pub struct AddressRecord {
     pub used_by_tenant: String,
     pub used_by_device: Option<String>,
     pub mac_address: Option<String>,
+    #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
+    #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
     /// Set while the address is soft-deallocated (decision 14).
+    #[serde(default, with = "crate::time_format::option")]
     pub deallocated_at: Option<Timestamp>,
 }
 
@@ -72,7 +77,9 @@ pub struct PolicyRecord {
     pub tenant_id: String,
     pub name: String,
     pub description: Option<String>,
+    #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
+    #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
 }
 
@@ -82,7 +89,9 @@ pub struct RangeRecord {
     pub policy_id: Uuid,
     pub offset: i64,
     pub length: u64,
+    #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
+    #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
 }
 
@@ -91,7 +100,9 @@ pub struct OctetRecord {
     pub id: Uuid,
     pub policy_id: Uuid,
     pub octet: u8,
+    #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
+    #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
 }
 

@@ -2,7 +2,9 @@
 //! with their rules, idempotency outcomes and stream versions. `apply` is total: it never
 //! fails and never looks at anything but the event, so replay is deterministic.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use ipledger_domain::block;
 use ipledger_domain::events::*;
@@ -79,8 +81,30 @@ impl State {
     /// Folds one stored event. Events must arrive in log order.
     pub fn apply(&mut self, envelope: &Envelope) {
         self.apply_event(&envelope.event);
-        self.stream_versions.insert(envelope.stream.clone(), envelope.version);
+        self.record_version(&envelope.stream, envelope.version);
         self.next_position = envelope.position + 1;
+    }
+
+    /// Like [`State::apply`] but takes the envelope by value, moving its strings into the
+    /// records instead of copying them: the replay path at start-up.
+    pub fn apply_owned(&mut self, envelope: Envelope) {
+        self.record_version(&envelope.stream, envelope.version);
+        self.next_position = envelope.position + 1;
+        match envelope.event {
+            Event::AddressAllocated(e) => self.address_allocated(e),
+            other => self.apply_event(&other),
+        }
+    }
+
+    /// Notes a stream's new version without allocating when the stream is known (the common
+    /// case: replay spends its time here otherwise).
+    pub fn record_version(&mut self, stream: &str, version: u64) {
+        match self.stream_versions.get_mut(stream) {
+            Some(v) => *v = version,
+            None => {
+                self.stream_versions.insert(stream.to_string(), version);
+            }
+        }
     }
 
     /// Folds one event's effect on the objects (no log bookkeeping): the writer uses this to
@@ -90,7 +114,7 @@ impl State {
             Event::BlockCreated(e) => self.block_created(e),
             Event::BlockUpdated(e) => self.block_updated(e),
             Event::BlockDeleted(e) => self.block_deleted(e),
-            Event::AddressAllocated(e) => self.address_allocated(e),
+            Event::AddressAllocated(e) => self.address_allocated(e.clone()),
             Event::AddressDeallocated(e) => self.address_deallocated(e),
             Event::AddressRestored(e) => self.address_restored(e),
             Event::AddressPurged(e) => self.address_purged(e),
@@ -172,26 +196,26 @@ impl State {
         self.blocks_by_tenant.remove(&(b.record.tenant_id, e.block_id));
     }
 
-    fn address_allocated(&mut self, e: &AddressAllocated) {
+    fn address_allocated(&mut self, e: AddressAllocated) {
         let Some(b) = self.blocks.get_mut(&e.block_id) else { return };
         let Some(offset) = block::offset_of(&b.record.cidr, e.address) else { return };
         // Breaking this would mean the log holds one address twice: stop rather than serve it.
         assert!(b.free.set_used(offset), "address {} allocated twice in block {}", e.address, e.block_id);
         b.by_offset.insert(offset, e.address_id);
+        self.live_addresses.insert(e.address_id);
+        self.live_by_tenant.insert((e.used_by_tenant.clone(), e.address_id));
         let record = AddressRecord {
             id: e.address_id,
             block_id: e.block_id,
             address: e.address,
-            interface_id: e.interface_id.clone(),
-            used_by_tenant: e.used_by_tenant.clone(),
-            used_by_device: e.used_by_device.clone(),
-            mac_address: e.mac_address.clone(),
+            interface_id: e.interface_id,
+            used_by_tenant: e.used_by_tenant,
+            used_by_device: e.used_by_device,
+            mac_address: e.mac_address,
             created_at: e.allocated_at,
             updated_at: e.allocated_at,
             deallocated_at: None,
         };
-        self.live_addresses.insert(e.address_id);
-        self.live_by_tenant.insert((e.used_by_tenant.clone(), e.address_id));
         self.addresses.insert(e.address_id, record);
     }
 
