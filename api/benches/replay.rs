@@ -17,7 +17,14 @@ use ipledger_projections::State;
 use uuid::Uuid;
 
 fn new_event(event: Event) -> NewEvent {
-    NewEvent { event_id: Uuid::now_v7(), recorded_at: Utc::now(), actor: "bench".into(), correlation_id: None, idempotency_key: None, event }
+    NewEvent {
+        event_id: Uuid::now_v7(),
+        recorded_at: Utc::now(),
+        actor: "bench".into(),
+        correlation_id: None,
+        idempotency_key: None,
+        event,
+    }
 }
 
 fn write_log(log: &FileLog, n: u64) {
@@ -36,7 +43,12 @@ fn write_log(log: &FileLog, n: u64) {
         parent_id: None,
         created_at: Utc::now(),
     });
-    log.append_blocking(vec![StreamAppend { stream: stream.clone(), expected: ExpectedVersion::NoStream, events: vec![new_event(created)] }]).unwrap();
+    log.append_blocking(vec![StreamAppend {
+        stream: stream.clone(),
+        expected: ExpectedVersion::NoStream,
+        events: vec![new_event(created)],
+    }])
+    .unwrap();
     let mut written = 1u64;
     let mut offset = 2u32;
     while written < n {
@@ -57,7 +69,12 @@ fn write_log(log: &FileLog, n: u64) {
                 }))
             })
             .collect();
-        log.append_blocking(vec![StreamAppend { stream: stream.clone(), expected: ExpectedVersion::Any, events }]).unwrap();
+        log.append_blocking(vec![StreamAppend {
+            stream: stream.clone(),
+            expected: ExpectedVersion::Any,
+            events,
+        }])
+        .unwrap();
         written += count;
     }
 }
@@ -66,8 +83,14 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let n: u64 = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let tmp = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string())).unwrap();
+    let n: u64 = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let tmp = tempfile::tempdir_in(
+        std::env::var("BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+    )
+    .unwrap();
     let started = Instant::now();
     {
         let log = FileLog::open(tmp.path(), FileLogOptions::default()).unwrap();
@@ -90,7 +113,12 @@ fn main() {
     let fold_secs = t.elapsed().as_secs_f64();
     assert_eq!(state.next_position, n);
 
-    let bytes: u64 = std::fs::read_dir(tmp.path()).unwrap().flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum();
+    let bytes: u64 = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
     println!(
         "{{\"events\": {n}, \"log_bytes\": {bytes}, \"write_seconds\": {write_secs:.2}, \"open_seconds\": {open_secs:.3}, \
          \"decode_seconds\": {decode_secs:.3}, \"decode_events_per_second\": {:.0}, \"replay_fold_seconds\": {fold_secs:.3}, \

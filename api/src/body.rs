@@ -18,37 +18,66 @@ pub fn parse<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, Fault> {
         return Ok(None);
     }
     let content_type = req.header("content-type").unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let is_json = mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let is_json =
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
     if !is_json {
-        let shown = if content_type.is_empty() { "none" } else { content_type };
+        let shown = if content_type.is_empty() {
+            "none"
+        } else {
+            content_type
+        };
         return Err(Fault::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("Content-Type must be application/json (got {shown})"),
         ));
     }
-    let value: Value = serde_json::from_slice(&req.body).map_err(|_| Fault::bad_request("Malformed request body"))?;
+    let value: Value = serde_json::from_slice(&req.body)
+        .map_err(|_| Fault::bad_request("Malformed request body"))?;
     // serde's derived structs also accept a JSON array (fields by position), which would
     // read `[]` as `{}`: every body of the API is an object with a root key.
     if !value.is_object() {
-        return Err(Fault::bad_request("Invalid request body: expected a JSON object"));
+        return Err(Fault::bad_request(
+            "Invalid request body: expected a JSON object",
+        ));
     }
     if let Some(key) = misplaced_list(&value) {
-        return Err(Fault::bad_request(format!("Invalid request body: {key} must be an object")));
+        return Err(Fault::bad_request(format!(
+            "Invalid request body: {key} must be an object"
+        )));
     }
-    serde_json::from_value(value).map(Some).map_err(|e| Fault::bad_request(format!("Invalid request body: {e}")))
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| Fault::bad_request(format!("Invalid request body: {e}")))
 }
 
 /// Keys whose value is a struct. serde's derived structs would read a list there by position
 /// (`{"ip_block": ["10.0.0.0/24", "private"]}` as cidr and type), so anything but an object is
 /// refused before deserializing.
 const STRUCT_KEYS: &[&str] = &[
-    "ip_block", "subnet", "ip_address", "policy", "ip_range", "ip_octet", "interface", "network",
-    "instance", "allowed_ip", "mac_address_range", "ip_route",
+    "ip_block",
+    "subnet",
+    "ip_address",
+    "policy",
+    "ip_range",
+    "ip_octet",
+    "interface",
+    "network",
+    "instance",
+    "allowed_ip",
+    "mac_address_range",
+    "ip_route",
 ];
 
 fn misplaced_list(value: &Value) -> Option<String> {
-    let Value::Object(map) = value else { return None };
+    let Value::Object(map) = value else {
+        return None;
+    };
     for (key, v) in map {
         match v {
             Value::Array(_) if STRUCT_KEYS.contains(&key.as_str()) => return Some(key.clone()),
@@ -86,9 +115,9 @@ pub fn string_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
     let v = Option::<Value>::deserialize(d)?;
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.len() > STRING_BYTES_MAX => {
-            Err(serde::de::Error::custom(format!("a value is longer than {STRING_BYTES_MAX} bytes")))
-        }
+        Some(Value::String(s)) if s.len() > STRING_BYTES_MAX => Err(serde::de::Error::custom(
+            format!("a value is longer than {STRING_BYTES_MAX} bytes"),
+        )),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::Bool(b)) => Ok(Some(b.to_string())),

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "ipledger", version, about = "Event-sourced IP address management")]
+#[command(
+    name = "ipledger",
+    version,
+    about = "Event-sourced IP address management"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Cmd,

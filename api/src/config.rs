@@ -70,20 +70,29 @@ impl Config {
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-            fc = toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+            fc = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
         }
         let d = Config::default();
         Ok(Config {
-            data_dir: env("IPLEDGER_DATA_DIR")?.or(fc.data_dir).unwrap_or(d.data_dir),
+            data_dir: env("IPLEDGER_DATA_DIR")?
+                .or(fc.data_dir)
+                .unwrap_or(d.data_dir),
             listen: env("IPLEDGER_LISTEN")?.or(fc.listen).unwrap_or(d.listen),
             dns1: env("IPLEDGER_DNS1")?.or(fc.dns1).or(d.dns1),
             dns2: env("IPLEDGER_DNS2")?.or(fc.dns2).or(d.dns2),
             keep_deallocated_ips_for_days: env("IPLEDGER_KEEP_DEALLOCATED_IPS_FOR_DAYS")?
                 .or(fc.keep_deallocated_ips_for_days)
                 .unwrap_or(d.keep_deallocated_ips_for_days),
-            segment_bytes_max: env("IPLEDGER_SEGMENT_BYTES_MAX")?.or(fc.segment_bytes_max).unwrap_or(d.segment_bytes_max),
-            batch_commands_max: env("IPLEDGER_BATCH_COMMANDS_MAX")?.or(fc.batch_commands_max).unwrap_or(d.batch_commands_max),
-            log_format: env("IPLEDGER_LOG_FORMAT")?.or(fc.log_format).unwrap_or(d.log_format),
+            segment_bytes_max: env("IPLEDGER_SEGMENT_BYTES_MAX")?
+                .or(fc.segment_bytes_max)
+                .unwrap_or(d.segment_bytes_max),
+            batch_commands_max: env("IPLEDGER_BATCH_COMMANDS_MAX")?
+                .or(fc.batch_commands_max)
+                .unwrap_or(d.batch_commands_max),
+            log_format: env("IPLEDGER_LOG_FORMAT")?
+                .or(fc.log_format)
+                .unwrap_or(d.log_format),
         })
     }
 }

@@ -21,7 +21,12 @@ pub struct Fault {
 
 impl Fault {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Fault { status, detail: detail.into(), errors: None, retry_after: None }
+        Fault {
+            status,
+            detail: detail.into(),
+            errors: None,
+            retry_after: None,
+        }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -58,7 +63,8 @@ impl Fault {
     /// The fault as a JSON value: `{Name: {code, message, detail[, errors]}}`.
     pub fn body(&self) -> Value {
         let (name, message) = self.name_and_message();
-        let mut inner = json!({"code": self.status.as_u16(), "message": message, "detail": self.detail});
+        let mut inner =
+            json!({"code": self.status.as_u16(), "message": message, "detail": self.detail});
         if let Some(errors) = &self.errors {
             inner["errors"] = json!(errors);
         }
@@ -79,7 +85,10 @@ fn invalid_detail(errors: &BTreeMap<String, Vec<String>>) -> String {
             format!("'{k}': [{}]", msgs.join(", "))
         })
         .collect();
-    format!("The following values are invalid: {{{}}}", fields.join(", "))
+    format!(
+        "The following values are invalid: {{{}}}",
+        fields.join(", ")
+    )
 }
 
 impl From<Rejection> for Fault {

@@ -9,7 +9,11 @@ use ipledger_api::ops;
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Serve { data_dir, listen, config } => Config::load(config.as_deref()).and_then(|mut c| {
+        Cmd::Serve {
+            data_dir,
+            listen,
+            config,
+        } => Config::load(config.as_deref()).and_then(|mut c| {
             if let Some(d) = data_dir {
                 c.data_dir = d;
             }
@@ -21,7 +25,11 @@ fn main() -> std::process::ExitCode {
         }),
         Cmd::Replay { data_dir } => ops::replay(&data_dir),
         Cmd::Verify { data_dir } => ops::verify(&data_dir),
-        Cmd::Events { data_dir, stream, from } => ops::events(&data_dir, stream.as_deref(), from),
+        Cmd::Events {
+            data_dir,
+            stream,
+            from,
+        } => ops::events(&data_dir, stream.as_deref(), from),
     };
     match result {
         Ok(code) => code,

@@ -27,14 +27,20 @@ pub struct Resp {
 
 impl Resp {
     pub fn ok(body: Value) -> Self {
-        Resp { status: StatusCode::OK, body: Some(body) }
+        Resp {
+            status: StatusCode::OK,
+            body: Some(body),
+        }
     }
 }
 
 pub type Answer = Result<Resp, Fault>;
 
 pub fn method_not_allowed() -> Fault {
-    Fault::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed on this resource")
+    Fault::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed on this resource",
+    )
 }
 
 /// Idempotency-Key header limits: printable ASCII, at most this many bytes.
@@ -60,14 +66,27 @@ pub fn meta(req: &Request, actor: &str) -> Result<Meta, Fault> {
         }
     };
     let correlation_id = req.header("x-correlation-id").map(str::to_string);
-    Ok(Meta { actor: actor.to_string(), correlation_id, idempotency })
+    Ok(Meta {
+        actor: actor.to_string(),
+        correlation_id,
+        idempotency,
+    })
 }
 
 /// Sends a command and renders its reply under `key` with `status`.
-pub async fn exec(app: &App, req: &Request, command: Command, key: &str, status: StatusCode) -> Answer {
+pub async fn exec(
+    app: &App,
+    req: &Request,
+    command: Command,
+    key: &str,
+    status: StatusCode,
+) -> Answer {
     let meta = meta(req, "anonymous")?;
     let reply = app.writer.submit(command, meta).await?;
-    Ok(Resp { status, body: wire::reply(key, &reply) })
+    Ok(Resp {
+        status,
+        body: wire::reply(key, &reply),
+    })
 }
 
 fn uuid_or(text: &str, model: &str) -> Result<Uuid, Fault> {
@@ -75,17 +94,20 @@ fn uuid_or(text: &str, model: &str) -> Result<Uuid, Fault> {
 }
 
 fn address_param(text: &str) -> Result<IpAddr, Fault> {
-    parse_address(text).ok_or_else(|| Fault::invalid_field("address", format!("{text} is not a valid IP address")))
+    parse_address(text)
+        .ok_or_else(|| Fault::invalid_field("address", format!("{text} is not a valid IP address")))
 }
 
 fn block_in<'a>(v: &'a State, tenant: &str, id: &str) -> Result<&'a BlockState, Fault> {
     let id = uuid_or(id, "IpBlock")?;
-    v.block_of(tenant, id).ok_or_else(|| Fault::not_found("IpBlock Not Found"))
+    v.block_of(tenant, id)
+        .ok_or_else(|| Fault::not_found("IpBlock Not Found"))
 }
 
 fn policy_in<'a>(v: &'a State, tenant: &str, id: &str) -> Result<&'a PolicyState, Fault> {
     let id = uuid_or(id, "Policy")?;
-    v.policy_of(tenant, id).ok_or_else(|| Fault::not_found("Policy Not Found"))
+    v.policy_of(tenant, id)
+        .ok_or_else(|| Fault::not_found("Policy Not Found"))
 }
 
 pub async fn ipam(app: &App, req: &Request, rest: &[&str]) -> Answer {
@@ -123,7 +145,9 @@ pub async fn ipam(app: &App, req: &Request, rest: &[&str]) -> Answer {
         },
         ["tenants", t, "allocated_ip_addresses"] => get_only(m, || allocated(app, req, Some(t))),
         ["allocated_ip_addresses"] => get_only(m, || allocated(app, req, None)),
-        ["tenants", t, "policies", rest @ ..] => crate::melange_policies::route(app, req, t, rest).await,
+        ["tenants", t, "policies", rest @ ..] => {
+            crate::melange_policies::route(app, req, t, rest).await
+        }
         _ => Err(Fault::not_found("The resource could not be found.")),
     }
 }
@@ -139,12 +163,16 @@ pub fn get_only(m: &Method, f: impl FnOnce() -> Answer) -> Answer {
 fn list_blocks(app: &App, req: &Request, tenant: &str) -> Answer {
     let kind = match req.query.get("type").map(String::as_str) {
         None | Some("") => None,
-        Some(t) => Some(BlockType::parse(t).ok_or_else(|| Fault::invalid_field("type", "type should be one among public, private"))?),
+        Some(t) => Some(BlockType::parse(t).ok_or_else(|| {
+            Fault::invalid_field("type", "type should be one among public, private")
+        })?),
     };
     let page = req.page()?;
     let v = app.writer.views().read();
     let listed = v.list_blocks(tenant, kind, page);
-    Ok(Resp::ok(wire::collection(req, "ip_blocks", listed, |b| wire::block(b))))
+    Ok(Resp::ok(wire::collection(req, "ip_blocks", listed, |b| {
+        wire::block(b)
+    })))
 }
 
 fn show_block(app: &App, tenant: &str, id: &str) -> Answer {
@@ -164,9 +192,17 @@ async fn create_block(app: &App, req: &Request, tenant: &str, parent: Option<&st
     let parent_id = parent.map(|p| uuid_or(p, "IpBlock")).transpose()?;
     let (body, key) = if parent_id.is_some() {
         let env: body::SubnetEnvelope = body::required(req, "subnet")?;
-        (env.subnet.or(env.ip_block).ok_or_else(|| body::missing("subnet"))?, "subnet")
+        (
+            env.subnet
+                .or(env.ip_block)
+                .ok_or_else(|| body::missing("subnet"))?,
+            "subnet",
+        )
     } else {
-        (body::required::<body::BlockEnvelope>(req, "ip_block")?.ip_block, "ip_block")
+        (
+            body::required::<body::BlockEnvelope>(req, "ip_block")?.ip_block,
+            "ip_block",
+        )
     };
     let command = Command::CreateBlock(CreateBlock {
         tenant: tenant.to_string(),
@@ -178,7 +214,11 @@ async fn create_block(app: &App, req: &Request, tenant: &str, parent: Option<&st
         gateway: body.gateway,
         dns1: body.dns1,
         dns2: body.dns2,
-        subnet_tenant: if parent_id.is_some() { body.tenant_id } else { None },
+        subnet_tenant: if parent_id.is_some() {
+            body.tenant_id
+        } else {
+            None
+        },
     });
     exec(app, req, command, key, StatusCode::CREATED).await
 }
@@ -201,7 +241,10 @@ async fn update_block(app: &App, req: &Request, tenant: &str, id: &str) -> Answe
 
 async fn delete_block(app: &App, req: &Request, tenant: &str, id: &str) -> Answer {
     let block_id = uuid_or(id, "IpBlock")?;
-    let command = Command::DeleteBlock { tenant: tenant.to_string(), block_id };
+    let command = Command::DeleteBlock {
+        tenant: tenant.to_string(),
+        block_id,
+    };
     exec(app, req, command, "ip_block", StatusCode::OK).await
 }
 
@@ -210,21 +253,35 @@ fn list_addresses(app: &App, req: &Request, tenant: &str, id: &str) -> Answer {
     let v = app.writer.views().read();
     let b = block_in(&v, tenant, id)?;
     let listed = v.block_addresses(b, page);
-    Ok(Resp::ok(wire::collection(req, "ip_addresses", listed, |a| wire::address(a))))
+    Ok(Resp::ok(wire::collection(
+        req,
+        "ip_addresses",
+        listed,
+        |a| wire::address(a),
+    )))
 }
 
 fn show_address(app: &App, tenant: &str, id: &str, address: &str) -> Answer {
     let v = app.writer.views().read();
     let b = block_in(&v, tenant, id)?;
     let addr = address_param(address)?;
-    let a = v.address_in(b, addr).ok_or_else(|| Fault::not_found("IpAddress Not Found"))?;
+    let a = v
+        .address_in(b, addr)
+        .ok_or_else(|| Fault::not_found("IpAddress Not Found"))?;
     Ok(Resp::ok(json!({"ip_address": wire::address(a)})))
 }
 
 async fn allocate(app: &App, req: &Request, tenant: &str, id: &str) -> Answer {
     let block_id = uuid_or(id, "IpBlock")?;
-    let body = body::parse::<body::AddressEnvelope>(req)?.and_then(|e| e.ip_address).unwrap_or_default();
-    let address = body.address.as_deref().filter(|a| !a.trim().is_empty()).map(address_param).transpose()?;
+    let body = body::parse::<body::AddressEnvelope>(req)?
+        .and_then(|e| e.ip_address)
+        .unwrap_or_default();
+    let address = body
+        .address
+        .as_deref()
+        .filter(|a| !a.trim().is_empty())
+        .map(address_param)
+        .transpose()?;
     let command = Command::AllocateAddress(AllocateAddress {
         tenant: tenant.to_string(),
         block_id,
@@ -237,14 +294,29 @@ async fn allocate(app: &App, req: &Request, tenant: &str, id: &str) -> Answer {
     exec(app, req, command, "ip_address", StatusCode::CREATED).await
 }
 
-async fn address_command(app: &App, req: &Request, tenant: &str, id: &str, address: &str, restore: bool) -> Answer {
+async fn address_command(
+    app: &App,
+    req: &Request,
+    tenant: &str,
+    id: &str,
+    address: &str,
+    restore: bool,
+) -> Answer {
     let block_id = uuid_or(id, "IpBlock")?;
     let address = address_param(address)?;
     let tenant = tenant.to_string();
     let command = if restore {
-        Command::RestoreAddress { tenant, block_id, address }
+        Command::RestoreAddress {
+            tenant,
+            block_id,
+            address,
+        }
     } else {
-        Command::DeallocateAddress { tenant, block_id, address }
+        Command::DeallocateAddress {
+            tenant,
+            block_id,
+            address,
+        }
     };
     exec(app, req, command, "ip_address", StatusCode::OK).await
 }
@@ -254,14 +326,21 @@ fn allocated(app: &App, req: &Request, tenant: Option<&str>) -> Answer {
     let device = req.query.get("used_by_device").map(String::as_str);
     let v = app.writer.views().read();
     let listed = v.allocated_addresses(tenant, device, page);
-    Ok(Resp::ok(wire::collection(req, "ip_addresses", listed, |a| wire::address(a))))
+    Ok(Resp::ok(wire::collection(
+        req,
+        "ip_addresses",
+        listed,
+        |a| wire::address(a),
+    )))
 }
 
 /// An integer field of a range or octet body, with Melange's messages.
 pub fn int_field(v: &Option<Value>, field: &str, message: &str) -> Result<Option<i64>, Fault> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => integer(v).map(Some).ok_or_else(|| Fault::invalid_field(field, message)),
+        Some(v) => integer(v)
+            .map(Some)
+            .ok_or_else(|| Fault::invalid_field(field, message)),
     }
 }
 

@@ -26,7 +26,10 @@ pub async fn route(app: &App, req: &Request, tenant: &str, rest: &[&str]) -> Ans
             Method::PUT => update(app, req, tenant, p).await,
             Method::DELETE => {
                 let policy_id = parse_id(p, "Policy")?;
-                let command = Command::DeletePolicy { tenant: tenant.to_string(), policy_id };
+                let command = Command::DeletePolicy {
+                    tenant: tenant.to_string(),
+                    policy_id,
+                };
                 exec(app, req, command, "policy", StatusCode::OK).await
             }
             _ => Err(method_not_allowed()),
@@ -41,7 +44,9 @@ fn list(app: &App, req: &Request, tenant: &str) -> Answer {
     let page = req.page()?;
     let v = app.writer.views().read();
     let listed = v.list_policies(tenant, page);
-    Ok(Resp::ok(wire::collection(req, "policies", listed, |p| wire::policy(p))))
+    Ok(Resp::ok(wire::collection(req, "policies", listed, |p| {
+        wire::policy(p)
+    })))
 }
 
 fn show(app: &App, tenant: &str, id: &str) -> Answer {
@@ -63,7 +68,12 @@ async fn create(app: &App, req: &Request, tenant: &str) -> Answer {
 async fn update(app: &App, req: &Request, tenant: &str, id: &str) -> Answer {
     let policy_id = parse_id(id, "Policy")?;
     let body = body::required::<body::PolicyEnvelope>(req, "policy")?.policy;
-    let command = Command::UpdatePolicy { tenant: tenant.to_string(), policy_id, name: body.name, description: body.description };
+    let command = Command::UpdatePolicy {
+        tenant: tenant.to_string(),
+        policy_id,
+        name: body.name,
+        description: body.description,
+    };
     exec(app, req, command, "policy", StatusCode::OK).await
 }
 
@@ -88,32 +98,63 @@ async fn ranges(app: &App, req: &Request, tenant: &str, policy: &str, rest: &[&s
             let page = req.page()?;
             let v = app.writer.views().read();
             let p = policy_scope(&v, tenant, policy)?;
-            Ok(Resp::ok(wire::collection(req, "ip_ranges", v.list_ranges(p, page), |r| wire::range(r))))
+            Ok(Resp::ok(wire::collection(
+                req,
+                "ip_ranges",
+                v.list_ranges(p, page),
+                |r| wire::range(r),
+            )))
         }
         ([], Method::POST) => {
             let body = body::required::<body::RangeEnvelope>(req, "ip_range")?.ip_range;
             let (offset, length) = range_values(&body)?;
             let offset = offset.ok_or_else(|| Fault::invalid_field("offset", OFFSET_MESSAGE))?;
             let length = length.ok_or_else(|| Fault::invalid_field("length", LENGTH_MESSAGE))?;
-            let command = Command::CreateUnusableRange { tenant: t, policy_id, offset, length };
+            let command = Command::CreateUnusableRange {
+                tenant: t,
+                policy_id,
+                offset,
+                length,
+            };
             exec(app, req, command, "ip_range", StatusCode::CREATED).await
         }
         ([id], Method::GET) => {
             let v = app.writer.views().read();
             let p = policy_scope(&v, tenant, policy)?;
-            let r = item_id(id, "IpRange").and_then(|id| p.ranges.get(&id).ok_or_else(|| Fault::not_found("IpRange Not Found")))?;
+            let r = item_id(id, "IpRange").and_then(|id| {
+                p.ranges
+                    .get(&id)
+                    .ok_or_else(|| Fault::not_found("IpRange Not Found"))
+            })?;
             Ok(Resp::ok(json!({"ip_range": wire::range(r)})))
         }
         ([id], Method::PUT) => {
             let range_id = item_id(id, "IpRange")?;
             let body = body::required::<body::RangeEnvelope>(req, "ip_range")?.ip_range;
             let (offset, length) = range_values(&body)?;
-            let command = Command::UpdateUnusableRange { tenant: t, policy_id, range_id, offset, length };
+            let command = Command::UpdateUnusableRange {
+                tenant: t,
+                policy_id,
+                range_id,
+                offset,
+                length,
+            };
             exec(app, req, command, "ip_range", StatusCode::OK).await
         }
         ([id], Method::DELETE) => {
             let range_id = item_id(id, "IpRange")?;
-            exec(app, req, Command::DeleteUnusableRange { tenant: t, policy_id, range_id }, "ip_range", StatusCode::OK).await
+            exec(
+                app,
+                req,
+                Command::DeleteUnusableRange {
+                    tenant: t,
+                    policy_id,
+                    range_id,
+                },
+                "ip_range",
+                StatusCode::OK,
+            )
+            .await
         }
         ([] | [_], _) => Err(method_not_allowed()),
         _ => Err(Fault::not_found("The resource could not be found.")),
@@ -129,7 +170,9 @@ const OCTET_MESSAGE: &str = "octet should be an integer between 0 and 255";
 fn octet_value(body: &body::OctetBody) -> Result<Option<u8>, Fault> {
     match int_field(&body.octet, "octet", OCTET_MESSAGE)? {
         None => Ok(None),
-        Some(o) => u8::try_from(o).map(Some).map_err(|_| Fault::invalid_field("octet", OCTET_MESSAGE)),
+        Some(o) => u8::try_from(o)
+            .map(Some)
+            .map_err(|_| Fault::invalid_field("octet", OCTET_MESSAGE)),
     }
 }
 
@@ -142,29 +185,66 @@ async fn octets(app: &App, req: &Request, tenant: &str, policy: &str, rest: &[&s
             let page = req.page()?;
             let v = app.writer.views().read();
             let p = policy_scope(&v, tenant, policy)?;
-            Ok(Resp::ok(wire::collection(req, "ip_octets", v.list_octets(p, page), |o| wire::octet(o))))
+            Ok(Resp::ok(wire::collection(
+                req,
+                "ip_octets",
+                v.list_octets(p, page),
+                |o| wire::octet(o),
+            )))
         }
         ([], Method::POST) => {
             let body = body::required::<body::OctetEnvelope>(req, "ip_octet")?.ip_octet;
-            let octet = octet_value(&body)?.ok_or_else(|| Fault::invalid_field("octet", OCTET_MESSAGE))?;
-            exec(app, req, Command::CreateUnusableOctet { tenant: t, policy_id, octet }, "ip_octet", StatusCode::CREATED).await
+            let octet =
+                octet_value(&body)?.ok_or_else(|| Fault::invalid_field("octet", OCTET_MESSAGE))?;
+            exec(
+                app,
+                req,
+                Command::CreateUnusableOctet {
+                    tenant: t,
+                    policy_id,
+                    octet,
+                },
+                "ip_octet",
+                StatusCode::CREATED,
+            )
+            .await
         }
         ([id], Method::GET) => {
             let v = app.writer.views().read();
             let p = policy_scope(&v, tenant, policy)?;
-            let o = item_id(id, "IpOctet").and_then(|id| p.octets.get(&id).ok_or_else(|| Fault::not_found("IpOctet Not Found")))?;
+            let o = item_id(id, "IpOctet").and_then(|id| {
+                p.octets
+                    .get(&id)
+                    .ok_or_else(|| Fault::not_found("IpOctet Not Found"))
+            })?;
             Ok(Resp::ok(json!({"ip_octet": wire::octet(o)})))
         }
         ([id], Method::PUT | Method::POST) => {
             let octet_id = item_id(id, "IpOctet")?;
             let body = body::required::<body::OctetEnvelope>(req, "ip_octet")?.ip_octet;
             let octet = octet_value(&body)?;
-            let command = Command::UpdateUnusableOctet { tenant: t, policy_id, octet_id, octet };
+            let command = Command::UpdateUnusableOctet {
+                tenant: t,
+                policy_id,
+                octet_id,
+                octet,
+            };
             exec(app, req, command, "ip_octet", StatusCode::OK).await
         }
         ([id], Method::DELETE) => {
             let octet_id = item_id(id, "IpOctet")?;
-            exec(app, req, Command::DeleteUnusableOctet { tenant: t, policy_id, octet_id }, "ip_octet", StatusCode::OK).await
+            exec(
+                app,
+                req,
+                Command::DeleteUnusableOctet {
+                    tenant: t,
+                    policy_id,
+                    octet_id,
+                },
+                "ip_octet",
+                StatusCode::OK,
+            )
+            .await
         }
         ([] | [_], _) => Err(method_not_allowed()),
         _ => Err(Fault::not_found("The resource could not be found.")),

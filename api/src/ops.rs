@@ -23,9 +23,16 @@ use crate::config::Config;
 use crate::server;
 
 pub fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IPLEDGER_LOG").unwrap_or_else(|_| "info,warp::server=off".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IPLEDGER_LOG")
+        .unwrap_or_else(|_| "info,warp::server=off".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// A running service: its address, and a handle to stop it.
@@ -48,37 +55,61 @@ impl Running {
 
 /// Opens the log, folds it into the state, starts the writer and the HTTP server.
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
-    let opts = FileLogOptions { segment_bytes_max: config.segment_bytes_max, ..FileLogOptions::default() };
+    let opts = FileLogOptions {
+        segment_bytes_max: config.segment_bytes_max,
+        ..FileLogOptions::default()
+    };
     let dir = config.data_dir.clone();
     let (log, state, elapsed) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let started = Instant::now();
-        let log = FileLog::open(&dir, opts).with_context(|| format!("opening the event log in {}", dir.display()))?;
+        let log = FileLog::open(&dir, opts)
+            .with_context(|| format!("opening the event log in {}", dir.display()))?;
         let mut state = State::default();
         log.replay(0, |env| state.apply_owned(env))?;
         Ok((log, state, started.elapsed()))
     })
     .await??;
-    tracing::info!(events = state.next_position, blocks = state.blocks.len(), millis = elapsed.as_millis() as u64, "projections rebuilt from the log");
+    tracing::info!(
+        events = state.next_position,
+        blocks = state.blocks.len(),
+        millis = elapsed.as_millis() as u64,
+        "projections rebuilt from the log"
+    );
     let store: Arc<dyn EventStore> = Arc::new(log);
-    let settings = Settings { dns1: config.dns1, dns2: config.dns2 };
-    let writer_config = WriterConfig { batch_commands_max: config.batch_commands_max, settings, ..WriterConfig::default() };
+    let settings = Settings {
+        dns1: config.dns1,
+        dns2: config.dns2,
+    };
+    let writer_config = WriterConfig {
+        batch_commands_max: config.batch_commands_max,
+        settings,
+        ..WriterConfig::default()
+    };
     let writer = Writer::start(store.clone(), state, clock, writer_config);
     let app = App { writer, store };
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server::serve_on(app.clone(), listener, async {
         let _ = stopped.await;
     }));
     tracing::info!(%addr, "ipledger listening");
-    Ok(Running { addr, app, stop: Some(stop), task })
+    Ok(Running {
+        addr,
+        app,
+        stop: Some(stop),
+        task,
+    })
 }
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]
@@ -86,10 +117,16 @@ async fn shutdown_signal() {
 }
 
 pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let running = start(&config, Arc::new(SystemClock)).await?;
-        println!("ipledger listening on http://{} (data in {})", running.addr, config.data_dir.display());
+        println!(
+            "ipledger listening on http://{} (data in {})",
+            running.addr,
+            config.data_dir.display()
+        );
         let _ = std::io::stdout().flush();
         shutdown_signal().await;
         tracing::info!("shutting down");
@@ -102,7 +139,9 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
 pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
     let log = FileLog::open(dir, FileLogOptions::default())?;
     let total = log.head();
-    let bar = std::io::stderr().is_terminal().then(|| indicatif::ProgressBar::new(total));
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| indicatif::ProgressBar::new(total));
     let started = Instant::now();
     let mut state = State::default();
     let mut n = 0u64;
@@ -122,7 +161,10 @@ pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
     let addresses: usize = state.blocks.values().map(|b| b.by_offset.len()).sum();
     println!("events: {n}");
     println!("blocks: {}", state.blocks.len());
-    println!("addresses: {addresses} ({} live)", state.live_addresses.len());
+    println!(
+        "addresses: {addresses} ({} live)",
+        state.live_addresses.len()
+    );
     println!("policies: {}", state.policies.len());
     println!("seconds: {secs:.3}");
     println!("events_per_second: {:.0}", n as f64 / secs.max(1e-9));
@@ -130,13 +172,19 @@ pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Folds the log without trusting it: reports every address held twice instead of stopping.
-fn held_twice(envelopes: &[Envelope], held: &mut HashSet<(uuid::Uuid, IpAddr)>, problems: &mut Vec<String>) {
+fn held_twice(
+    envelopes: &[Envelope],
+    held: &mut HashSet<(uuid::Uuid, IpAddr)>,
+    problems: &mut Vec<String>,
+) {
     for env in envelopes {
         match &env.event {
-            Event::AddressAllocated(e) if !held.insert((e.block_id, e.address)) => problems.push(format!(
-                "position {}: address {} allocated in block {} while already held",
-                env.position, e.address, e.block_id
-            )),
+            Event::AddressAllocated(e) if !held.insert((e.block_id, e.address)) => {
+                problems.push(format!(
+                    "position {}: address {} allocated in block {} while already held",
+                    env.position, e.address, e.block_id
+                ))
+            }
             Event::AddressPurged(e) => {
                 held.remove(&(e.block_id, e.address));
             }
@@ -185,14 +233,22 @@ pub fn events(dir: &Path, stream: Option<&str>, from: u64) -> anyhow::Result<Exi
         if failed.is_some() || stream.is_some_and(|s| s != env.stream) {
             return;
         }
-        if let Err(e) = serde_json::to_writer(&mut out, &env).map_err(anyhow::Error::from).and_then(|_| Ok(out.write_all(b"\n")?)) {
+        if let Err(e) = serde_json::to_writer(&mut out, &env)
+            .map_err(anyhow::Error::from)
+            .and_then(|_| Ok(out.write_all(b"\n")?))
+        {
             failed = Some(e);
         }
     })?;
     out.flush()?;
     match failed {
         // A closed pipe (`| head`) is not an error for a listing.
-        Some(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => Ok(ExitCode::SUCCESS),
+        Some(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(ExitCode::SUCCESS)
+        }
         Some(e) => Err(e),
         None => Ok(ExitCode::SUCCESS),
     }

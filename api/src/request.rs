@@ -29,13 +29,24 @@ pub struct Request {
 }
 
 fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl Request {
-    pub fn new(method: Method, path: &str, raw_query: String, headers: HeaderMap, body: Bytes) -> Self {
-        let mut segments: Vec<String> =
-            path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    pub fn new(
+        method: Method,
+        path: &str,
+        raw_query: String,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Self {
+        let mut segments: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode)
+            .collect();
         let mut format = accept_format(&headers);
         if let Some(last) = segments.last_mut() {
             // The extension wins over Accept (the spec's rule).
@@ -51,7 +62,16 @@ impl Request {
             .unwrap_or_default()
             .into_iter()
             .collect();
-        Request { method, path: path.to_string(), segments, format, query, raw_query, headers, body }
+        Request {
+            method,
+            path: path.to_string(),
+            segments,
+            format,
+            query,
+            raw_query,
+            headers,
+            body,
+        }
     }
 
     pub fn seg(&self) -> Vec<&str> {
@@ -68,22 +88,31 @@ impl Request {
             None => PAGE_LIMIT_DEFAULT,
             Some(v) => match v.parse::<usize>() {
                 Ok(n) if n > 0 => n.min(PAGE_LIMIT_MAX),
-                _ => return Err(Fault::invalid_field("limit", "limit should be a positive integer")),
+                _ => {
+                    return Err(Fault::invalid_field(
+                        "limit",
+                        "limit should be a positive integer",
+                    ))
+                }
             },
         };
         // A marker need not exist; one that is not an id lies before every id.
-        let marker = self.query.get("marker").map(|m| Uuid::parse_str(m).unwrap_or(Uuid::nil()));
+        let marker = self
+            .query
+            .get("marker")
+            .map(|m| Uuid::parse_str(m).unwrap_or(Uuid::nil()));
         Ok(PageRequest { limit, marker })
     }
 
     /// The absolute URL of the next page: this request's URL with `marker` replaced.
     pub fn next_href(&self, marker: Uuid) -> String {
         let host = self.header("host").unwrap_or("localhost");
-        let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str::<Vec<(String, String)>>(&self.raw_query)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(k, _)| k != "marker")
-            .collect();
+        let mut pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str::<Vec<(String, String)>>(&self.raw_query)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(k, _)| k != "marker")
+                .collect();
         pairs.push(("marker".into(), marker.to_string()));
         let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
         format!("http://{host}{}?{query}", self.path)
@@ -91,7 +120,10 @@ impl Request {
 }
 
 fn accept_format(headers: &HeaderMap) -> Format {
-    let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let xml = accept.contains("application/xml") || accept.contains("+xml");
     let json = accept.contains("application/json") || accept.contains("+json");
     if xml && !json {

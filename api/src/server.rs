@@ -49,7 +49,10 @@ where
     while let Some(chunk) = body.next().await {
         let mut chunk = chunk.map_err(|_| Fault::bad_request("Could not read the request body"))?;
         if buf.len() + chunk.remaining() > BODY_BYTES_MAX {
-            return Err(Fault::new(StatusCode::PAYLOAD_TOO_LARGE, format!("Request body exceeds {BODY_BYTES_MAX} bytes")));
+            return Err(Fault::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body exceeds {BODY_BYTES_MAX} bytes"),
+            ));
         }
         while chunk.has_remaining() {
             let part = chunk.chunk();
@@ -61,7 +64,14 @@ where
     Ok(buf.freeze())
 }
 
-async fn handle<S, B>(app: App, method: Method, path: String, query: String, headers: HeaderMap, body: S) -> Reply
+async fn handle<S, B>(
+    app: App,
+    method: Method,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    body: S,
+) -> Reply
 where
     S: Stream<Item = Result<B, warp::Error>> + Unpin,
     B: bytes::Buf,
@@ -87,15 +97,21 @@ pub const SEGMENT_BYTES_MAX: usize = 255;
 async fn dispatch(app: &App, req: &Request) -> Answer {
     let segments = req.seg();
     if segments.iter().any(|s| s.len() > SEGMENT_BYTES_MAX) {
-        return Err(Fault::bad_request(format!("A path segment is longer than {SEGMENT_BYTES_MAX} bytes")));
+        return Err(Fault::bad_request(format!(
+            "A path segment is longer than {SEGMENT_BYTES_MAX} bytes"
+        )));
     }
     match segments.as_slice() {
         [] => get_only(&req.method, || Ok(Resp::ok(versions(req)))),
         ["healthz"] => get_only(&req.method, || health(app)),
-        ["v0.1"] => get_only(&req.method, || Ok(Resp::ok(json!({"version": version(req)})))),
+        ["v0.1"] => get_only(&req.method, || {
+            Ok(Resp::ok(json!({"version": version(req)})))
+        }),
         ["v0.1", "extensions"] => get_only(&req.method, || Ok(Resp::ok(json!({"extensions": []})))),
         ["v0.1", "extensions", alias] => get_only(&req.method, || {
-            Err(Fault::not_found(format!("Extension with alias {alias} does not exist")))
+            Err(Fault::not_found(format!(
+                "Extension with alias {alias} does not exist"
+            )))
         }),
         ["v0.1", "ipam", rest @ ..] => melange::ipam(app, req, rest).await,
         ["v1", "events"] if req.method == Method::GET => events(app, req).await,
@@ -110,7 +126,11 @@ pub const EVENTS_PAGE_MAX: usize = 1000;
 /// `GET /v1/events?from=POSITION&stream=S&limit=N`: the log for auditors, oldest first.
 async fn events(app: &App, req: &Request) -> Answer {
     let number = |name: &str, default: u64| -> Result<u64, Fault> {
-        req.query.get(name).map_or(Ok(default), |v| v.parse().map_err(|_| Fault::invalid_field(name, format!("{name} should be a non-negative integer"))))
+        req.query.get(name).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| {
+                Fault::invalid_field(name, format!("{name} should be a non-negative integer"))
+            })
+        })
     };
     let from = number("from", 0)?;
     let limit = (number("limit", EVENTS_PAGE_MAX as u64)? as usize).clamp(1, EVENTS_PAGE_MAX);
@@ -119,7 +139,10 @@ async fn events(app: &App, req: &Request) -> Answer {
         None => app.store.read_all(from, limit).await,
     }
     .map_err(|e| Fault::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    let events: Vec<Value> = listed.iter().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)).collect();
+    let events: Vec<Value> = listed
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+        .collect();
     Ok(Resp::ok(json!({ "events": events })))
 }
 
@@ -134,7 +157,10 @@ fn versions(req: &Request) -> Value {
 
 fn health(app: &App) -> Answer {
     if app.writer.is_stopped() {
-        return Err(Fault::new(StatusCode::SERVICE_UNAVAILABLE, "the writer has stopped after a log failure"));
+        return Err(Fault::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the writer has stopped after a log failure",
+        ));
     }
     let position = app.writer.views().read().next_position;
     Ok(Resp::ok(json!({"status": "ok", "events": position})))
@@ -151,25 +177,40 @@ pub fn encode(format: Format, answer: Answer) -> Reply {
         Some(v) => {
             let bytes = serde_json::to_vec(&v).unwrap_or_default();
             let mut r = Reply::new(bytes.into());
-            r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
             r
         }
         None => Reply::new(Bytes::new().into()),
     };
     *response.status_mut() = status;
     if let Some(secs) = retry_after {
-        response.headers_mut().insert("retry-after", HeaderValue::from(secs));
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from(secs));
     }
     response
 }
 
 /// Serves until `shutdown` resolves; returns the bound address through `bound`.
-pub async fn serve(app: App, listen: SocketAddr, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    app: App,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     serve_on(app, listener, shutdown).await;
     Ok(())
 }
 
-pub async fn serve_on(app: App, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
-    warp::serve(routes(app)).incoming(listener).graceful(shutdown).run().await;
+pub async fn serve_on(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    warp::serve(routes(app))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
 }

@@ -3,7 +3,9 @@
 //! (decision 21) and IPv6 in RFC 5952 compressed form (decision 11).
 
 use ipledger_domain::block;
-use ipledger_domain::records::{AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord, Reply};
+use ipledger_domain::records::{
+    AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord, Reply,
+};
 use ipledger_domain::Timestamp;
 use ipledger_projections::Page;
 use serde_json::{json, Value};
@@ -105,7 +107,12 @@ pub fn reply(key: &str, reply: &Reply) -> Option<Value> {
 }
 
 /// A paginated collection with its `<collection>_links` next link when more remain.
-pub fn collection<T>(req: &Request, key: &str, page: Page<T>, render: impl Fn(&T) -> Value) -> Value {
+pub fn collection<T>(
+    req: &Request,
+    key: &str,
+    page: Page<T>,
+    render: impl Fn(&T) -> Value,
+) -> Value {
     let items: Vec<Value> = page.items.iter().map(render).collect();
     let mut out = json!({ key: items });
     if let Some(marker) = page.next_marker {

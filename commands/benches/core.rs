@@ -23,7 +23,11 @@ fn state_with_block(cidr: &str) -> (State, uuid::Uuid, SequentialIds) {
         block_type: Some("private".into()),
         ..CreateBlock::default()
     });
-    let mut ctx = Context { now, ids: &mut ids, settings: &settings };
+    let mut ctx = Context {
+        now,
+        ids: &mut ids,
+        settings: &settings,
+    };
     let d = decide(&state, &create, &mut ctx).expect("block");
     for e in &d.events {
         state.apply_event(e);
@@ -41,12 +45,20 @@ fn decide_apply(c: &mut Criterion) {
         let (state, block_id, ids) = state_with_block("10.0.0.0/8");
         let now = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let settings = Settings::default();
-        let command = Command::AllocateAddress(AllocateAddress { tenant: "bench".into(), block_id, ..Default::default() });
+        let command = Command::AllocateAddress(AllocateAddress {
+            tenant: "bench".into(),
+            block_id,
+            ..Default::default()
+        });
         b.iter_batched(
             || (state.clone(), ids.clone()),
             |(mut state, mut ids)| {
                 for _ in 0..BATCH {
-                    let mut ctx = Context { now, ids: &mut ids, settings: &settings };
+                    let mut ctx = Context {
+                        now,
+                        ids: &mut ids,
+                        settings: &settings,
+                    };
                     let d = decide(&state, &command, &mut ctx).expect("allocated");
                     for e in &d.events {
                         state.apply_event(e);
@@ -69,7 +81,9 @@ fn nearly_full_slash8() -> FreeMap {
     }
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     for _ in 0..(size / 1000) {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         map.set_free(((x >> 33) as u128) % size);
     }
     map
@@ -81,7 +95,9 @@ fn next_free(c: &mut Criterion) {
     group.bench_function("slash8_99_9_percent_full_random_start", |b| {
         let mut x: u64 = 12345;
         b.iter(|| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             black_box(map.next_free(((x >> 33) as u128) % (1 << 24)))
         })
     });

@@ -34,7 +34,10 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn main() {
-    let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let now = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let settings = Settings::default();
     let mut ids = SequentialIds::default();
@@ -45,7 +48,16 @@ fn main() {
         block_type: Some("private".into()),
         ..CreateBlock::default()
     });
-    let d = decide(&state, &create, &mut Context { now, ids: &mut ids, settings: &settings }).unwrap();
+    let d = decide(
+        &state,
+        &create,
+        &mut Context {
+            now,
+            ids: &mut ids,
+            settings: &settings,
+        },
+    )
+    .unwrap();
     d.events.iter().for_each(|e| state.apply_event(e));
     let block_id = *state.blocks.keys().next().unwrap();
     let before = LIVE.load(Ordering::Relaxed);
@@ -57,7 +69,16 @@ fn main() {
         ..Default::default()
     });
     for _ in 0..n {
-        let d = decide(&state, &command, &mut Context { now, ids: &mut ids, settings: &settings }).unwrap();
+        let d = decide(
+            &state,
+            &command,
+            &mut Context {
+                now,
+                ids: &mut ids,
+                settings: &settings,
+            },
+        )
+        .unwrap();
         d.events.iter().for_each(|e| state.apply_event(e));
     }
     let after = LIVE.load(Ordering::Relaxed);
@@ -66,5 +87,8 @@ fn main() {
     println!("heap_bytes_before: {before}");
     println!("heap_bytes_after: {after}");
     println!("bytes_per_allocated_address_one_copy: {per:.1}");
-    println!("bytes_per_allocated_address_writer_plus_views: {:.1}", per * 2.0);
+    println!(
+        "bytes_per_allocated_address_writer_plus_views: {:.1}",
+        per * 2.0
+    );
 }

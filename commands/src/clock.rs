@@ -37,7 +37,9 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc.timestamp_micros(self.0.load(Ordering::SeqCst)).single().unwrap_or_default()
+        Utc.timestamp_micros(self.0.load(Ordering::SeqCst))
+            .single()
+            .unwrap_or_default()
     }
 }
 
@@ -52,7 +54,11 @@ impl IdSource for UuidV7Source {
     fn next_id(&mut self) -> Uuid {
         let fresh = Uuid::now_v7().as_u128();
         // Keep the version/variant bits intact by bumping the random tail when needed.
-        self.last = if fresh > self.last { fresh } else { self.last + 1 };
+        self.last = if fresh > self.last {
+            fresh
+        } else {
+            self.last + 1
+        };
         Uuid::from_u128(self.last)
     }
 }

@@ -10,19 +10,70 @@ use uuid::Uuid;
 pub enum Command {
     CreateBlock(CreateBlock),
     UpdateBlock(UpdateBlock),
-    DeleteBlock { tenant: String, block_id: Uuid },
+    DeleteBlock {
+        tenant: String,
+        block_id: Uuid,
+    },
     AllocateAddress(AllocateAddress),
-    DeallocateAddress { tenant: String, block_id: Uuid, address: IpAddr },
-    RestoreAddress { tenant: String, block_id: Uuid, address: IpAddr },
-    CreatePolicy { tenant: String, name: Option<String>, description: Option<String> },
-    UpdatePolicy { tenant: String, policy_id: Uuid, name: Option<String>, description: Option<Option<String>> },
-    DeletePolicy { tenant: String, policy_id: Uuid },
-    CreateUnusableRange { tenant: String, policy_id: Uuid, offset: i64, length: u64 },
-    UpdateUnusableRange { tenant: String, policy_id: Uuid, range_id: Uuid, offset: Option<i64>, length: Option<u64> },
-    DeleteUnusableRange { tenant: String, policy_id: Uuid, range_id: Uuid },
-    CreateUnusableOctet { tenant: String, policy_id: Uuid, octet: u8 },
-    UpdateUnusableOctet { tenant: String, policy_id: Uuid, octet_id: Uuid, octet: Option<u8> },
-    DeleteUnusableOctet { tenant: String, policy_id: Uuid, octet_id: Uuid },
+    DeallocateAddress {
+        tenant: String,
+        block_id: Uuid,
+        address: IpAddr,
+    },
+    RestoreAddress {
+        tenant: String,
+        block_id: Uuid,
+        address: IpAddr,
+    },
+    CreatePolicy {
+        tenant: String,
+        name: Option<String>,
+        description: Option<String>,
+    },
+    UpdatePolicy {
+        tenant: String,
+        policy_id: Uuid,
+        name: Option<String>,
+        description: Option<Option<String>>,
+    },
+    DeletePolicy {
+        tenant: String,
+        policy_id: Uuid,
+    },
+    CreateUnusableRange {
+        tenant: String,
+        policy_id: Uuid,
+        offset: i64,
+        length: u64,
+    },
+    UpdateUnusableRange {
+        tenant: String,
+        policy_id: Uuid,
+        range_id: Uuid,
+        offset: Option<i64>,
+        length: Option<u64>,
+    },
+    DeleteUnusableRange {
+        tenant: String,
+        policy_id: Uuid,
+        range_id: Uuid,
+    },
+    CreateUnusableOctet {
+        tenant: String,
+        policy_id: Uuid,
+        octet: u8,
+    },
+    UpdateUnusableOctet {
+        tenant: String,
+        policy_id: Uuid,
+        octet_id: Uuid,
+        octet: Option<u8>,
+    },
+    DeleteUnusableOctet {
+        tenant: String,
+        policy_id: Uuid,
+        octet_id: Uuid,
+    },
 }
 
 /// Create a root block (`parent_id: None`) or a subnet of `parent_id`.

@@ -38,7 +38,10 @@ impl Decision {
 
     /// A command that changes nothing (e.g. restoring an address that is not deallocated).
     pub fn nothing() -> Self {
-        Decision { events: Vec::new(), reply: Reply::Done }
+        Decision {
+            events: Vec::new(),
+            reply: Reply::Done,
+        }
     }
 }
 
@@ -48,36 +51,63 @@ pub fn decide(state: &State, command: &Command, ctx: &mut Context) -> Result<Dec
         Command::UpdateBlock(c) => blocks::update(state, c, ctx),
         Command::DeleteBlock { tenant, block_id } => blocks::delete(state, tenant, *block_id, ctx),
         Command::AllocateAddress(c) => addresses::allocate(state, c, ctx),
-        Command::DeallocateAddress { tenant, block_id, address } => {
-            addresses::deallocate(state, tenant, *block_id, *address, ctx)
+        Command::DeallocateAddress {
+            tenant,
+            block_id,
+            address,
+        } => addresses::deallocate(state, tenant, *block_id, *address, ctx),
+        Command::RestoreAddress {
+            tenant,
+            block_id,
+            address,
+        } => addresses::restore(state, tenant, *block_id, *address, ctx),
+        Command::CreatePolicy {
+            tenant,
+            name,
+            description,
+        } => policies::create(state, tenant, name, description, ctx),
+        Command::UpdatePolicy {
+            tenant,
+            policy_id,
+            name,
+            description,
+        } => policies::update(state, tenant, *policy_id, name, description, ctx),
+        Command::DeletePolicy { tenant, policy_id } => {
+            policies::delete(state, tenant, *policy_id, ctx)
         }
-        Command::RestoreAddress { tenant, block_id, address } => {
-            addresses::restore(state, tenant, *block_id, *address, ctx)
-        }
-        Command::CreatePolicy { tenant, name, description } => {
-            policies::create(state, tenant, name, description, ctx)
-        }
-        Command::UpdatePolicy { tenant, policy_id, name, description } => {
-            policies::update(state, tenant, *policy_id, name, description, ctx)
-        }
-        Command::DeletePolicy { tenant, policy_id } => policies::delete(state, tenant, *policy_id, ctx),
-        Command::CreateUnusableRange { tenant, policy_id, offset, length } => {
-            policies::create_range(state, tenant, *policy_id, *offset, *length, ctx)
-        }
-        Command::UpdateUnusableRange { tenant, policy_id, range_id, offset, length } => {
-            policies::update_range(state, tenant, *policy_id, *range_id, *offset, *length, ctx)
-        }
-        Command::DeleteUnusableRange { tenant, policy_id, range_id } => {
-            policies::delete_range(state, tenant, *policy_id, *range_id, ctx)
-        }
-        Command::CreateUnusableOctet { tenant, policy_id, octet } => {
-            policies::create_octet(state, tenant, *policy_id, *octet, ctx)
-        }
-        Command::UpdateUnusableOctet { tenant, policy_id, octet_id, octet } => {
-            policies::update_octet(state, tenant, *policy_id, *octet_id, *octet, ctx)
-        }
-        Command::DeleteUnusableOctet { tenant, policy_id, octet_id } => {
-            policies::delete_octet(state, tenant, *policy_id, *octet_id, ctx)
-        }
+        Command::CreateUnusableRange {
+            tenant,
+            policy_id,
+            offset,
+            length,
+        } => policies::create_range(state, tenant, *policy_id, *offset, *length, ctx),
+        Command::UpdateUnusableRange {
+            tenant,
+            policy_id,
+            range_id,
+            offset,
+            length,
+        } => policies::update_range(state, tenant, *policy_id, *range_id, *offset, *length, ctx),
+        Command::DeleteUnusableRange {
+            tenant,
+            policy_id,
+            range_id,
+        } => policies::delete_range(state, tenant, *policy_id, *range_id, ctx),
+        Command::CreateUnusableOctet {
+            tenant,
+            policy_id,
+            octet,
+        } => policies::create_octet(state, tenant, *policy_id, *octet, ctx),
+        Command::UpdateUnusableOctet {
+            tenant,
+            policy_id,
+            octet_id,
+            octet,
+        } => policies::update_octet(state, tenant, *policy_id, *octet_id, *octet, ctx),
+        Command::DeleteUnusableOctet {
+            tenant,
+            policy_id,
+            octet_id,
+        } => policies::delete_octet(state, tenant, *policy_id, *octet_id, ctx),
     }
 }

@@ -14,7 +14,9 @@ use crate::command::AllocateAddress;
 use crate::decide::{Context, Decision};
 
 fn block<'a>(state: &'a State, tenant: &str, id: Uuid) -> Result<&'a BlockState, Rejection> {
-    state.block_of(tenant, id).ok_or_else(|| Rejection::not_found("IpBlock"))
+    state
+        .block_of(tenant, id)
+        .ok_or_else(|| Rejection::not_found("IpBlock"))
 }
 
 fn exclusions(state: &State, b: &BlockState, automatic: bool) -> Exclusions {
@@ -41,19 +43,30 @@ fn choose_offset(state: &State, b: &BlockState, wanted: Option<IpAddr>) -> Resul
         return Err(Rejection::Conflict("Address is already allocated".into()));
     }
     if exclusions(state, b, false).policy_refuses(offset) {
-        return Err(Rejection::Unprocessable("Block policy does not allow this address".into()));
+        return Err(Rejection::Unprocessable(
+            "Block policy does not allow this address".into(),
+        ));
     }
     Ok(offset)
 }
 
-pub fn allocate(state: &State, c: &AllocateAddress, ctx: &mut Context) -> Result<Decision, Rejection> {
+pub fn allocate(
+    state: &State,
+    c: &AllocateAddress,
+    ctx: &mut Context,
+) -> Result<Decision, Rejection> {
     let b = block(state, &c.tenant, c.block_id)?;
     if !b.children.is_empty() {
-        return Err(Rejection::Unprocessable("Subnetted block cannot allocate IPAddress".into()));
+        return Err(Rejection::Unprocessable(
+            "Subnetted block cannot allocate IPAddress".into(),
+        ));
     }
     let offset = choose_offset(state, b, c.address)?;
     let address = block::address_at(&b.record.cidr, offset);
-    let used_by_tenant = c.used_by_tenant.clone().unwrap_or_else(|| b.record.tenant_id.clone());
+    let used_by_tenant = c
+        .used_by_tenant
+        .clone()
+        .unwrap_or_else(|| b.record.tenant_id.clone());
     let e = AddressAllocated {
         block_id: c.block_id,
         address_id: ctx.ids.next_id(),
@@ -76,29 +89,61 @@ pub fn allocate(state: &State, c: &AllocateAddress, ctx: &mut Context) -> Result
         updated_at: ctx.now,
         deallocated_at: None,
     };
-    Ok(Decision::new(vec![Event::AddressAllocated(e)], Reply::Address(record)))
+    Ok(Decision::new(
+        vec![Event::AddressAllocated(e)],
+        Reply::Address(record),
+    ))
 }
 
-fn existing<'a>(state: &'a State, b: &BlockState, address: IpAddr) -> Result<&'a AddressRecord, Rejection> {
-    state.address_in(b, address).ok_or_else(|| Rejection::not_found("IpAddress"))
+fn existing<'a>(
+    state: &'a State,
+    b: &BlockState,
+    address: IpAddr,
+) -> Result<&'a AddressRecord, Rejection> {
+    state
+        .address_in(b, address)
+        .ok_or_else(|| Rejection::not_found("IpAddress"))
 }
 
 /// Soft deallocation: the address keeps its place until purged; deallocating again restarts
 /// the retention clock, as in Melange.
-pub fn deallocate(state: &State, tenant: &str, block_id: Uuid, address: IpAddr, ctx: &mut Context) -> Result<Decision, Rejection> {
+pub fn deallocate(
+    state: &State,
+    tenant: &str,
+    block_id: Uuid,
+    address: IpAddr,
+    ctx: &mut Context,
+) -> Result<Decision, Rejection> {
     let b = block(state, tenant, block_id)?;
     let rec = existing(state, b, address)?;
-    let e = AddressDeallocated { block_id, address: rec.address, deallocated_at: ctx.now };
-    Ok(Decision::new(vec![Event::AddressDeallocated(e)], Reply::Done))
+    let e = AddressDeallocated {
+        block_id,
+        address: rec.address,
+        deallocated_at: ctx.now,
+    };
+    Ok(Decision::new(
+        vec![Event::AddressDeallocated(e)],
+        Reply::Done,
+    ))
 }
 
 /// Restoring an address that is not deallocated is a no-op success.
-pub fn restore(state: &State, tenant: &str, block_id: Uuid, address: IpAddr, ctx: &mut Context) -> Result<Decision, Rejection> {
+pub fn restore(
+    state: &State,
+    tenant: &str,
+    block_id: Uuid,
+    address: IpAddr,
+    ctx: &mut Context,
+) -> Result<Decision, Rejection> {
     let b = block(state, tenant, block_id)?;
     let rec = existing(state, b, address)?;
     if rec.deallocated_at.is_none() {
         return Ok(Decision::nothing());
     }
-    let e = AddressRestored { block_id, address: rec.address, restored_at: ctx.now };
+    let e = AddressRestored {
+        block_id,
+        address: rec.address,
+        restored_at: ctx.now,
+    };
     Ok(Decision::new(vec![Event::AddressRestored(e)], Reply::Done))
 }

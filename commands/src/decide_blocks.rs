@@ -16,7 +16,9 @@ use crate::command::{CreateBlock, UpdateBlock};
 use crate::decide::{Context, Decision};
 
 fn block<'a>(state: &'a State, tenant: &str, id: Uuid) -> Result<&'a BlockState, Rejection> {
-    state.block_of(tenant, id).ok_or_else(|| Rejection::not_found("IpBlock"))
+    state
+        .block_of(tenant, id)
+        .ok_or_else(|| Rejection::not_found("IpBlock"))
 }
 
 /// Empty strings count as absent, as Melange's `dns1 or Config["dns1"]` did.
@@ -24,7 +26,12 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn optional_address(errors: &mut FieldErrors, field: &str, value: Option<&str>, message: &str) -> Option<IpAddr> {
+fn optional_address(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: Option<&str>,
+    message: &str,
+) -> Option<IpAddr> {
     let text = value?;
     let parsed = parse_address(text);
     if parsed.is_none() {
@@ -33,9 +40,17 @@ fn optional_address(errors: &mut FieldErrors, field: &str, value: Option<&str>, 
     parsed
 }
 
-fn policy_ref(state: &State, errors: &mut FieldErrors, tenant: &str, value: Option<&str>) -> Option<Uuid> {
+fn policy_ref(
+    state: &State,
+    errors: &mut FieldErrors,
+    tenant: &str,
+    value: Option<&str>,
+) -> Option<Uuid> {
     let text = value?;
-    match Uuid::parse_str(text).ok().filter(|id| state.policy_of(tenant, *id).is_some()) {
+    match Uuid::parse_str(text)
+        .ok()
+        .filter(|id| state.policy_of(tenant, *id).is_some())
+    {
         Some(id) => Some(id),
         None => {
             errors.add("policy_id", format!("Policy with id {text} doesn't exist"));
@@ -54,24 +69,54 @@ struct Placement<'a> {
 }
 
 fn check_placement(state: &State, p: &Placement, errors: &mut FieldErrors) {
-    let others = state.blocks.values().map(|b| &b.record).filter(|r| Some(r.id) != p.id);
+    let others = state
+        .blocks
+        .values()
+        .map(|b| &b.record)
+        .filter(|r| Some(r.id) != p.id);
     for other in others {
         let overlap = block::overlaps(&p.cidr, &other.cidr);
-        if overlap && p.parent.is_none() && p.block_type == BlockType::Public
-            && other.block_type == BlockType::Public && other.parent_id.is_none()
+        if overlap
+            && p.parent.is_none()
+            && p.block_type == BlockType::Public
+            && other.block_type == BlockType::Public
+            && other.parent_id.is_none()
         {
-            errors.add("cidr", format!("cidr overlaps with public block {}", other.cidr));
+            errors.add(
+                "cidr",
+                format!("cidr overlaps with public block {}", other.cidr),
+            );
         }
         if overlap && p.parent.is_some() && other.parent_id == p.parent.map(|x| x.id) {
             errors.add("cidr", format!("cidr overlaps with sibling {}", other.cidr));
         }
-        if let Some(net) = p.network_id.filter(|_| is_top_level(state, p.parent, p.network_id)) {
-            let other_top = is_top_level(state, other.parent_id.and_then(|id| state.blocks.get(&id)).map(|b| &b.record), other.network_id.as_deref());
-            if overlap && other.network_id.as_deref() == Some(net) && other_top && p.parent.map(|x| x.id) != Some(other.id) {
-                errors.add("cidr", format!("cidr overlaps with block {} in same network", other.cidr));
+        if let Some(net) = p
+            .network_id
+            .filter(|_| is_top_level(state, p.parent, p.network_id))
+        {
+            let other_top = is_top_level(
+                state,
+                other
+                    .parent_id
+                    .and_then(|id| state.blocks.get(&id))
+                    .map(|b| &b.record),
+                other.network_id.as_deref(),
+            );
+            if overlap
+                && other.network_id.as_deref() == Some(net)
+                && other_top
+                && p.parent.map(|x| x.id) != Some(other.id)
+            {
+                errors.add(
+                    "cidr",
+                    format!("cidr overlaps with block {} in same network", other.cidr),
+                );
             }
         }
-        if p.network_id.is_some() && other.network_id.as_deref() == p.network_id && other.block_type != p.block_type {
+        if p.network_id.is_some()
+            && other.network_id.as_deref() == p.network_id
+            && other.block_type != p.block_type
+        {
             errors.add("type", "type should be same within a network");
         }
     }
@@ -127,7 +172,9 @@ pub fn create(state: &State, c: &CreateBlock, ctx: &mut Context) -> Result<Decis
             None
         }
     };
-    let network_id = non_empty(&c.network_id).map(str::to_string).or_else(|| parent.and_then(|p| p.network_id.clone()));
+    let network_id = non_empty(&c.network_id)
+        .map(str::to_string)
+        .or_else(|| parent.and_then(|p| p.network_id.clone()));
     if let (Some(p), Some(n)) = (parent, &network_id) {
         if p.network_id.as_ref().is_some_and(|pn| pn != n) {
             errors.add("network_id", "network_id should be same as that of parent");
@@ -135,20 +182,50 @@ pub fn create(state: &State, c: &CreateBlock, ctx: &mut Context) -> Result<Decis
     }
     if let Some(p) = c.parent_id.and_then(|id| state.blocks.get(&id)) {
         if !p.by_offset.is_empty() {
-            errors.add("parent_id", "parent is not subnettable since it has allocated ips");
+            errors.add(
+                "parent_id",
+                "parent is not subnettable since it has allocated ips",
+            );
         }
     }
     let tenant = match parent {
-        Some(p) => non_empty(&c.subnet_tenant).map(str::to_string).unwrap_or_else(|| p.tenant_id.clone()),
+        Some(p) => non_empty(&c.subnet_tenant)
+            .map(str::to_string)
+            .unwrap_or_else(|| p.tenant_id.clone()),
         None => c.tenant.clone(),
     };
     // A subnet's policy is not inherited from the body (Melange ignored it), a root's is checked.
-    let policy_id = if parent.is_none() { policy_ref(state, &mut errors, &tenant, non_empty(&c.policy_id)) } else { None };
-    let gateway = optional_address(&mut errors, "gateway", non_empty(&c.gateway), "Gateway is not a valid address");
-    let dns1 = optional_address(&mut errors, "dns1", non_empty(&c.dns1), "dns1 is not a valid address");
-    let dns2 = optional_address(&mut errors, "dns2", non_empty(&c.dns2), "dns2 is not a valid address");
+    let policy_id = if parent.is_none() {
+        policy_ref(state, &mut errors, &tenant, non_empty(&c.policy_id))
+    } else {
+        None
+    };
+    let gateway = optional_address(
+        &mut errors,
+        "gateway",
+        non_empty(&c.gateway),
+        "Gateway is not a valid address",
+    );
+    let dns1 = optional_address(
+        &mut errors,
+        "dns1",
+        non_empty(&c.dns1),
+        "dns1 is not a valid address",
+    );
+    let dns2 = optional_address(
+        &mut errors,
+        "dns2",
+        non_empty(&c.dns2),
+        "dns2 is not a valid address",
+    );
     if let (Some(cidr), Some(block_type)) = (cidr, block_type) {
-        let placement = Placement { id: None, cidr, block_type, network_id: network_id.as_deref(), parent };
+        let placement = Placement {
+            id: None,
+            cidr,
+            block_type,
+            network_id: network_id.as_deref(),
+            parent,
+        };
         check_placement(state, &placement, &mut errors);
     }
     dedup(errors)?;
@@ -182,7 +259,10 @@ pub fn create(state: &State, c: &CreateBlock, ctx: &mut Context) -> Result<Decis
         created_at: ctx.now,
         updated_at: ctx.now,
     };
-    Ok(Decision::new(vec![Event::BlockCreated(e)], Reply::Block(record)))
+    Ok(Decision::new(
+        vec![Event::BlockCreated(e)],
+        Reply::Block(record),
+    ))
 }
 
 pub fn update(state: &State, c: &UpdateBlock, ctx: &mut Context) -> Result<Decision, Rejection> {
@@ -204,20 +284,55 @@ pub fn update(state: &State, c: &UpdateBlock, ctx: &mut Context) -> Result<Decis
         None => current.policy_id,
     };
     let cidr = current.cidr;
-    let pick = |errors: &mut FieldErrors, field: &str, v: &Option<Option<String>>, cur: Option<IpAddr>, default: Option<IpAddr>, msg: &str| match v {
+    let pick = |errors: &mut FieldErrors,
+                field: &str,
+                v: &Option<Option<String>>,
+                cur: Option<IpAddr>,
+                default: Option<IpAddr>,
+                msg: &str| match v {
         Some(v) => optional_address(errors, field, non_empty(v), msg).or(default),
         None => cur,
     };
-    let gateway = pick(&mut errors, "gateway", &c.gateway, current.gateway, block::default_gateway(&cidr), "Gateway is not a valid address");
-    let dns1 = pick(&mut errors, "dns1", &c.dns1, current.dns1, ctx.settings.dns1, "dns1 is not a valid address");
-    let dns2 = pick(&mut errors, "dns2", &c.dns2, current.dns2, ctx.settings.dns2, "dns2 is not a valid address");
-    let parent = current.parent_id.and_then(|id| state.blocks.get(&id)).map(|b| &b.record);
+    let gateway = pick(
+        &mut errors,
+        "gateway",
+        &c.gateway,
+        current.gateway,
+        block::default_gateway(&cidr),
+        "Gateway is not a valid address",
+    );
+    let dns1 = pick(
+        &mut errors,
+        "dns1",
+        &c.dns1,
+        current.dns1,
+        ctx.settings.dns1,
+        "dns1 is not a valid address",
+    );
+    let dns2 = pick(
+        &mut errors,
+        "dns2",
+        &c.dns2,
+        current.dns2,
+        ctx.settings.dns2,
+        "dns2 is not a valid address",
+    );
+    let parent = current
+        .parent_id
+        .and_then(|id| state.blocks.get(&id))
+        .map(|b| &b.record);
     if let Some(parent_network) = parent.and_then(|p| p.network_id.as_deref()) {
         if network_id.as_deref() != Some(parent_network) {
             errors.add("network_id", "network_id should be same as that of parent");
         }
     }
-    let placement = Placement { id: Some(current.id), cidr, block_type, network_id: network_id.as_deref(), parent };
+    let placement = Placement {
+        id: Some(current.id),
+        cidr,
+        block_type,
+        network_id: network_id.as_deref(),
+        parent,
+    };
     check_placement(state, &placement, &mut errors);
     dedup(errors)?;
     let mut record = current.clone();
@@ -228,13 +343,30 @@ pub fn update(state: &State, c: &UpdateBlock, ctx: &mut Context) -> Result<Decis
     record.dns1 = dns1;
     record.dns2 = dns2;
     record.updated_at = ctx.now;
-    let e = BlockUpdated { block_id: current.id, block_type, network_id, policy_id, gateway, dns1, dns2, updated_at: ctx.now };
-    Ok(Decision::new(vec![Event::BlockUpdated(e)], Reply::Block(record)))
+    let e = BlockUpdated {
+        block_id: current.id,
+        block_type,
+        network_id,
+        policy_id,
+        gateway,
+        dns1,
+        dns2,
+        updated_at: ctx.now,
+    };
+    Ok(Decision::new(
+        vec![Event::BlockUpdated(e)],
+        Reply::Block(record),
+    ))
 }
 
 /// Decision 6: a block with live allocations or subnets is refused with 409; its
 /// soft-deallocated addresses are purged with it, each as an event of its own.
-pub fn delete(state: &State, tenant: &str, id: Uuid, ctx: &mut Context) -> Result<Decision, Rejection> {
+pub fn delete(
+    state: &State,
+    tenant: &str,
+    id: Uuid,
+    ctx: &mut Context,
+) -> Result<Decision, Rejection> {
     let b = block(state, tenant, id)?;
     if !b.children.is_empty() {
         return Err(Rejection::Conflict(format!(
@@ -253,9 +385,16 @@ pub fn delete(state: &State, tenant: &str, id: Uuid, ctx: &mut Context) -> Resul
         .keys()
         .map(|offset| {
             let address = block::address_at(&b.record.cidr, *offset);
-            Event::AddressPurged(AddressPurged { block_id: id, address, purged_at: ctx.now })
+            Event::AddressPurged(AddressPurged {
+                block_id: id,
+                address,
+                purged_at: ctx.now,
+            })
         })
         .collect();
-    events.push(Event::BlockDeleted(BlockDeleted { block_id: id, deleted_at: ctx.now }));
+    events.push(Event::BlockDeleted(BlockDeleted {
+        block_id: id,
+        deleted_at: ctx.now,
+    }));
     Ok(Decision::new(events, Reply::Done))
 }

@@ -9,7 +9,9 @@ use uuid::Uuid;
 use crate::decide::{Context, Decision};
 
 fn policy<'a>(state: &'a State, tenant: &str, id: Uuid) -> Result<&'a PolicyState, Rejection> {
-    state.policy_of(tenant, id).ok_or_else(|| Rejection::not_found("Policy"))
+    state
+        .policy_of(tenant, id)
+        .ok_or_else(|| Rejection::not_found("Policy"))
 }
 
 fn required_name(name: &Option<String>) -> Result<String, Rejection> {
@@ -42,7 +44,10 @@ pub fn create(
         created_at: ctx.now,
         updated_at: ctx.now,
     };
-    Ok(Decision::new(vec![Event::PolicyCreated(e)], Reply::Policy(record)))
+    Ok(Decision::new(
+        vec![Event::PolicyCreated(e)],
+        Reply::Policy(record),
+    ))
 }
 
 pub fn update(
@@ -58,18 +63,36 @@ pub fn update(
         Some(_) => required_name(name)?,
         None => p.record.name.clone(),
     };
-    let description = description.clone().unwrap_or_else(|| p.record.description.clone());
+    let description = description
+        .clone()
+        .unwrap_or_else(|| p.record.description.clone());
     let mut record = p.record.clone();
     record.name = name.clone();
     record.description = description.clone();
     record.updated_at = ctx.now;
-    let e = PolicyUpdated { policy_id: id, name, description, updated_at: ctx.now };
-    Ok(Decision::new(vec![Event::PolicyUpdated(e)], Reply::Policy(record)))
+    let e = PolicyUpdated {
+        policy_id: id,
+        name,
+        description,
+        updated_at: ctx.now,
+    };
+    Ok(Decision::new(
+        vec![Event::PolicyUpdated(e)],
+        Reply::Policy(record),
+    ))
 }
 
-pub fn delete(state: &State, tenant: &str, id: Uuid, ctx: &mut Context) -> Result<Decision, Rejection> {
+pub fn delete(
+    state: &State,
+    tenant: &str,
+    id: Uuid,
+    ctx: &mut Context,
+) -> Result<Decision, Rejection> {
     policy(state, tenant, id)?;
-    let e = PolicyDeleted { policy_id: id, deleted_at: ctx.now };
+    let e = PolicyDeleted {
+        policy_id: id,
+        deleted_at: ctx.now,
+    };
     Ok(Decision::new(vec![Event::PolicyDeleted(e)], Reply::Done))
 }
 
@@ -83,9 +106,25 @@ pub fn create_range(
 ) -> Result<Decision, Rejection> {
     policy(state, tenant, policy_id)?;
     let range_id = ctx.ids.next_id();
-    let e = UnusableRangeCreated { policy_id, range_id, offset, length, created_at: ctx.now };
-    let record = RangeRecord { id: range_id, policy_id, offset, length, created_at: ctx.now, updated_at: ctx.now };
-    Ok(Decision::new(vec![Event::UnusableRangeCreated(e)], Reply::Range(record)))
+    let e = UnusableRangeCreated {
+        policy_id,
+        range_id,
+        offset,
+        length,
+        created_at: ctx.now,
+    };
+    let record = RangeRecord {
+        id: range_id,
+        policy_id,
+        offset,
+        length,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    Ok(Decision::new(
+        vec![Event::UnusableRangeCreated(e)],
+        Reply::Range(record),
+    ))
 }
 
 pub fn update_range(
@@ -98,7 +137,10 @@ pub fn update_range(
     ctx: &mut Context,
 ) -> Result<Decision, Rejection> {
     let p = policy(state, tenant, policy_id)?;
-    let current = p.ranges.get(&range_id).ok_or_else(|| Rejection::not_found("IpRange"))?;
+    let current = p
+        .ranges
+        .get(&range_id)
+        .ok_or_else(|| Rejection::not_found("IpRange"))?;
     let mut record = current.clone();
     record.offset = offset.unwrap_or(current.offset);
     record.length = length.unwrap_or(current.length);
@@ -110,7 +152,10 @@ pub fn update_range(
         length: record.length,
         updated_at: ctx.now,
     };
-    Ok(Decision::new(vec![Event::UnusableRangeUpdated(e)], Reply::Range(record)))
+    Ok(Decision::new(
+        vec![Event::UnusableRangeUpdated(e)],
+        Reply::Range(record),
+    ))
 }
 
 pub fn delete_range(
@@ -121,9 +166,18 @@ pub fn delete_range(
     ctx: &mut Context,
 ) -> Result<Decision, Rejection> {
     let p = policy(state, tenant, policy_id)?;
-    p.ranges.get(&range_id).ok_or_else(|| Rejection::not_found("IpRange"))?;
-    let e = UnusableRangeDeleted { policy_id, range_id, deleted_at: ctx.now };
-    Ok(Decision::new(vec![Event::UnusableRangeDeleted(e)], Reply::Done))
+    p.ranges
+        .get(&range_id)
+        .ok_or_else(|| Rejection::not_found("IpRange"))?;
+    let e = UnusableRangeDeleted {
+        policy_id,
+        range_id,
+        deleted_at: ctx.now,
+    };
+    Ok(Decision::new(
+        vec![Event::UnusableRangeDeleted(e)],
+        Reply::Done,
+    ))
 }
 
 pub fn create_octet(
@@ -135,9 +189,23 @@ pub fn create_octet(
 ) -> Result<Decision, Rejection> {
     policy(state, tenant, policy_id)?;
     let octet_id = ctx.ids.next_id();
-    let e = UnusableOctetCreated { policy_id, octet_id, octet, created_at: ctx.now };
-    let record = OctetRecord { id: octet_id, policy_id, octet, created_at: ctx.now, updated_at: ctx.now };
-    Ok(Decision::new(vec![Event::UnusableOctetCreated(e)], Reply::Octet(record)))
+    let e = UnusableOctetCreated {
+        policy_id,
+        octet_id,
+        octet,
+        created_at: ctx.now,
+    };
+    let record = OctetRecord {
+        id: octet_id,
+        policy_id,
+        octet,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    Ok(Decision::new(
+        vec![Event::UnusableOctetCreated(e)],
+        Reply::Octet(record),
+    ))
 }
 
 pub fn update_octet(
@@ -149,12 +217,23 @@ pub fn update_octet(
     ctx: &mut Context,
 ) -> Result<Decision, Rejection> {
     let p = policy(state, tenant, policy_id)?;
-    let current = p.octets.get(&octet_id).ok_or_else(|| Rejection::not_found("IpOctet"))?;
+    let current = p
+        .octets
+        .get(&octet_id)
+        .ok_or_else(|| Rejection::not_found("IpOctet"))?;
     let mut record = current.clone();
     record.octet = octet.unwrap_or(current.octet);
     record.updated_at = ctx.now;
-    let e = UnusableOctetUpdated { policy_id, octet_id, octet: record.octet, updated_at: ctx.now };
-    Ok(Decision::new(vec![Event::UnusableOctetUpdated(e)], Reply::Octet(record)))
+    let e = UnusableOctetUpdated {
+        policy_id,
+        octet_id,
+        octet: record.octet,
+        updated_at: ctx.now,
+    };
+    Ok(Decision::new(
+        vec![Event::UnusableOctetUpdated(e)],
+        Reply::Octet(record),
+    ))
 }
 
 pub fn delete_octet(
@@ -165,7 +244,16 @@ pub fn delete_octet(
     ctx: &mut Context,
 ) -> Result<Decision, Rejection> {
     let p = policy(state, tenant, policy_id)?;
-    p.octets.get(&octet_id).ok_or_else(|| Rejection::not_found("IpOctet"))?;
-    let e = UnusableOctetDeleted { policy_id, octet_id, deleted_at: ctx.now };
-    Ok(Decision::new(vec![Event::UnusableOctetDeleted(e)], Reply::Done))
+    p.octets
+        .get(&octet_id)
+        .ok_or_else(|| Rejection::not_found("IpOctet"))?;
+    let e = UnusableOctetDeleted {
+        policy_id,
+        octet_id,
+        deleted_at: ctx.now,
+    };
+    Ok(Decision::new(
+        vec![Event::UnusableOctetDeleted(e)],
+        Reply::Done,
+    ))
 }

@@ -33,7 +33,11 @@ pub struct WriterConfig {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        WriterConfig { queue_commands_max: 65_536, batch_commands_max: 8_192, settings: Settings::default() }
+        WriterConfig {
+            queue_commands_max: 65_536,
+            batch_commands_max: 8_192,
+            settings: Settings::default(),
+        }
     }
 }
 
@@ -71,11 +75,24 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer task over `state` (already folded from the whole log).
-    pub fn start(store: Arc<dyn EventStore>, state: State, clock: Arc<dyn Clock>, config: WriterConfig) -> Writer {
+    pub fn start(
+        store: Arc<dyn EventStore>,
+        state: State,
+        clock: Arc<dyn Clock>,
+        config: WriterConfig,
+    ) -> Writer {
         let (tx, rx) = mpsc::channel(config.queue_commands_max);
         let views = Arc::new(RwLock::new(state.clone()));
         let stopped = Arc::new(AtomicBool::new(false));
-        let task = Task { store, state, views: views.clone(), clock, ids: UuidV7Source::default(), config, stopped: stopped.clone() };
+        let task = Task {
+            store,
+            state,
+            views: views.clone(),
+            clock,
+            ids: UuidV7Source::default(),
+            config,
+            stopped: stopped.clone(),
+        };
         tokio::spawn(task.run(rx));
         Writer { tx, views, stopped }
     }
@@ -84,7 +101,14 @@ impl Writer {
     pub async fn submit(&self, command: Command, meta: Meta) -> Result<Reply, CommandError> {
         let (reply, rx) = oneshot::channel();
         let unavailable = || CommandError::Unavailable("the writer has stopped".into());
-        self.tx.send(Submission { command, meta, reply }).await.map_err(|_| unavailable())?;
+        self.tx
+            .send(Submission {
+                command,
+                meta,
+                reply,
+            })
+            .await
+            .map_err(|_| unavailable())?;
         rx.await.map_err(|_| unavailable())?
     }
 
@@ -117,7 +141,11 @@ struct Pending {
 impl Task {
     async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
         let mut batch = Vec::with_capacity(self.config.batch_commands_max);
-        while rx.recv_many(&mut batch, self.config.batch_commands_max).await > 0 {
+        while rx
+            .recv_many(&mut batch, self.config.batch_commands_max)
+            .await
+            > 0
+        {
             let (pending, appends) = self.decide_batch(batch.drain(..));
             if let Err(reason) = self.commit(appends).await {
                 tracing::error!(%reason, "event log append failed; the writer stops accepting commands");
@@ -142,12 +170,20 @@ impl Task {
         let mut pending = Vec::new();
         for sub in subs {
             let outcome = self.decide_one(&sub.command, &sub.meta, &mut batch);
-            pending.push(Pending { reply: sub.reply, outcome });
+            pending.push(Pending {
+                reply: sub.reply,
+                outcome,
+            });
         }
         (pending, batch)
     }
 
-    fn decide_one(&mut self, command: &Command, meta: &Meta, batch: &mut Batch) -> Result<Reply, Rejection> {
+    fn decide_one(
+        &mut self,
+        command: &Command,
+        meta: &Meta,
+        batch: &mut Batch,
+    ) -> Result<Reply, Rejection> {
         if let Some((key, fingerprint)) = &meta.idempotency {
             if let Some(done) = self.state.commands.get(key) {
                 if &done.fingerprint != fingerprint {
@@ -159,10 +195,19 @@ impl Task {
             }
         }
         let now = self.clock.now();
-        let mut ctx = Context { now, ids: &mut self.ids, settings: &self.config.settings };
+        let mut ctx = Context {
+            now,
+            ids: &mut self.ids,
+            settings: &self.config.settings,
+        };
         let mut decision = decide(&self.state, command, &mut ctx)?;
         if let Some((key, fingerprint)) = &meta.idempotency {
-            let recorded = CommandRecorded { key: key.clone(), fingerprint: fingerprint.clone(), reply: decision.reply.clone(), recorded_at: now };
+            let recorded = CommandRecorded {
+                key: key.clone(),
+                fingerprint: fingerprint.clone(),
+                reply: decision.reply.clone(),
+                recorded_at: now,
+            };
             decision.events.push(Event::CommandRecorded(recorded));
         }
         for event in decision.events {
@@ -185,7 +230,11 @@ impl Task {
         if batch.appends.is_empty() {
             return Ok(());
         }
-        let stored: Vec<Envelope> = self.store.append(batch.appends).await.map_err(|e| e.to_string())?;
+        let stored: Vec<Envelope> = self
+            .store
+            .append(batch.appends)
+            .await
+            .map_err(|e| e.to_string())?;
         for env in &stored {
             self.state.record_version(&env.stream, env.version);
             self.state.next_position = env.position + 1;
@@ -226,6 +275,10 @@ impl Batch {
         };
         let count_after = current.map_or(1, |v| v + 2);
         self.pending_versions.insert(stream.clone(), count_after);
-        self.appends.push(StreamAppend { stream, expected, events: vec![new] });
+        self.appends.push(StreamAppend {
+            stream,
+            expected,
+            events: vec![new],
+        });
     }
 }

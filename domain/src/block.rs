@@ -151,9 +151,14 @@ mod tests {
 
     #[test]
     fn addresses_parse_in_every_form() {
-        assert_eq!(parse_address("10.11.003.255").unwrap().to_string(), "10.11.3.255");
         assert_eq!(
-            parse_address("00fe:0000:0000:0000:0000:0000:ffdd:eeff").unwrap().to_string(),
+            parse_address("10.11.003.255").unwrap().to_string(),
+            "10.11.3.255"
+        );
+        assert_eq!(
+            parse_address("00fe:0000:0000:0000:0000:0000:ffdd:eeff")
+                .unwrap()
+                .to_string(),
             "fe::ffdd:eeff"
         );
         assert!(parse_address("10.0.0.256").is_none());
@@ -162,7 +167,10 @@ mod tests {
 
     #[test]
     fn melange_renders_broadcast_and_netmask() {
-        assert_eq!(broadcast(&net("fe::/64")).to_string(), "fe::ffff:ffff:ffff:ffff");
+        assert_eq!(
+            broadcast(&net("fe::/64")).to_string(),
+            "fe::ffff:ffff:ffff:ffff"
+        );
         assert_eq!(netmask(&net("fe::/64")), "64");
         assert_eq!(netmask(&net("10.0.0.0/24")), "255.255.255.0");
         assert_eq!(broadcast(&net("10.1.1.0/30")).to_string(), "10.1.1.3");
@@ -170,8 +178,14 @@ mod tests {
 
     #[test]
     fn gateway_defaults_to_the_second_address() {
-        assert_eq!(default_gateway(&net("10.0.0.0/24")).unwrap().to_string(), "10.0.0.1");
-        assert_eq!(default_gateway(&net("fe::/64")).unwrap().to_string(), "fe::1");
+        assert_eq!(
+            default_gateway(&net("10.0.0.0/24")).unwrap().to_string(),
+            "10.0.0.1"
+        );
+        assert_eq!(
+            default_gateway(&net("fe::/64")).unwrap().to_string(),
+            "fe::1"
+        );
         assert_eq!(default_gateway(&net("10.0.0.5/32")), None);
     }
 

@@ -21,7 +21,11 @@ pub fn range_bounds(offset: i64, length: u64, size: u128) -> (u128, u128) {
     } else {
         let start = (n + offset as i128).max(0);
         let reaches_end = offset as i128 + len >= 0;
-        let end = if reaches_end { n } else { n + offset as i128 + len };
+        let end = if reaches_end {
+            n
+        } else {
+            n + offset as i128 + len
+        };
         (start, end)
     };
     let start = start.clamp(0, n) as u128;
@@ -65,12 +69,19 @@ impl Exclusions {
         for o in octets {
             octet_set[*o as usize] = true;
         }
-        let fixed = if automatic { block::reserved_offsets(&cidr, gateway) } else { Vec::new() };
+        let fixed = if automatic {
+            block::reserved_offsets(&cidr, gateway)
+        } else {
+            Vec::new()
+        };
         Exclusions {
             cidr,
             size,
             fixed,
-            ranges: ranges.iter().map(|(o, l)| range_bounds(*o, *l, size)).collect(),
+            ranges: ranges
+                .iter()
+                .map(|(o, l)| range_bounds(*o, *l, size))
+                .collect(),
             octets: octet_set,
             skip_network: automatic && block::skips_network_address(&cidr),
         }
@@ -92,10 +103,17 @@ impl Exclusions {
         if (self.skip_network && offset == 0) || self.fixed.contains(&offset) {
             return Some(offset + 1);
         }
-        if let Some(end) = self.ranges.iter().filter(|(s, e)| (*s..*e).contains(&offset)).map(|(_, e)| *e).max() {
+        if let Some(end) = self
+            .ranges
+            .iter()
+            .filter(|(s, e)| (*s..*e).contains(&offset))
+            .map(|(_, e)| *e)
+            .max()
+        {
             return Some(end);
         }
-        self.octet_refused(offset).then(|| self.next_octet_candidate(offset))
+        self.octet_refused(offset)
+            .then(|| self.next_octet_candidate(offset))
     }
 
     /// The next offset whose last octet is not refused: at most 256 steps, so a policy that
@@ -154,7 +172,11 @@ mod tests {
             (-20, 2, &[]),
         ];
         for (offset, length, expected) in table {
-            assert_eq!(&refused_by_range(*offset, *length), expected, "offset {offset} length {length}");
+            assert_eq!(
+                &refused_by_range(*offset, *length),
+                expected,
+                "offset {offset} length {length}"
+            );
         }
     }
 
@@ -195,14 +217,23 @@ mod tests {
         assert_eq!(auto_order("10.0.0.0/30", &[], &[]), ["10.0.0.2"]);
         assert_eq!(auto_order("10.0.0.0/31", &[], &[]), ["10.0.0.0"]);
         assert!(auto_order("10.0.0.0/32", &[], &[]).is_empty());
-        assert_eq!(auto_order("10.0.0.0/29", &[(3, 2)], &[]), ["10.0.0.2", "10.0.0.5", "10.0.0.6"]);
-        assert_eq!(auto_order("10.0.0.0/29", &[(-3, 3)], &[2]), ["10.0.0.3", "10.0.0.4"]);
+        assert_eq!(
+            auto_order("10.0.0.0/29", &[(3, 2)], &[]),
+            ["10.0.0.2", "10.0.0.5", "10.0.0.6"]
+        );
+        assert_eq!(
+            auto_order("10.0.0.0/29", &[(-3, 3)], &[2]),
+            ["10.0.0.3", "10.0.0.4"]
+        );
     }
 
     #[test]
     fn many_refused_octets_do_not_scan() {
         let all_but_one: Vec<u8> = (0..=255u8).filter(|o| *o != 200).collect();
         let order = auto_order("10.0.0.0/22", &[], &all_but_one);
-        assert_eq!(order, ["10.0.0.200", "10.0.1.200", "10.0.2.200", "10.0.3.200"]);
+        assert_eq!(
+            order,
+            ["10.0.0.200", "10.0.1.200", "10.0.2.200", "10.0.3.200"]
+        );
     }
 }

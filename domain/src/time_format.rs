@@ -19,7 +19,9 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::
         DateTime::<Utc>::deserialize(d)
     } else {
         let micros = i64::deserialize(d)?;
-        Utc.timestamp_micros(micros).single().ok_or_else(|| D::Error::custom("timestamp out of range"))
+        Utc.timestamp_micros(micros)
+            .single()
+            .ok_or_else(|| D::Error::custom("timestamp out of range"))
     }
 }
 

@@ -16,7 +16,10 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        PageRequest { limit: PAGE_LIMIT_DEFAULT, marker: None }
+        PageRequest {
+            limit: PAGE_LIMIT_DEFAULT,
+            marker: None,
+        }
     }
 }
 
@@ -42,6 +45,9 @@ impl PageRequest {
             last = Some(id);
             out.push(item);
         }
-        Page { items: out, next_marker: if more { last } else { None } }
+        Page {
+            items: out,
+            next_marker: if more { last } else { None },
+        }
     }
 }

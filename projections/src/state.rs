@@ -132,8 +132,10 @@ impl State {
                 p.octets.remove(&e.octet_id);
             }),
             Event::CommandRecorded(e) => {
-                let recorded =
-                    RecordedCommand { fingerprint: e.fingerprint.clone(), reply: e.reply.clone() };
+                let recorded = RecordedCommand {
+                    fingerprint: e.fingerprint.clone(),
+                    reply: e.reply.clone(),
+                };
                 self.commands.insert(e.key.clone(), recorded);
             }
         }
@@ -157,7 +159,8 @@ impl State {
         if let Some(parent) = e.parent_id.and_then(|p| self.blocks.get_mut(&p)) {
             parent.children.insert(e.block_id);
         }
-        self.blocks_by_tenant.insert((e.tenant_id.clone(), e.block_id));
+        self.blocks_by_tenant
+            .insert((e.tenant_id.clone(), e.block_id));
         let state = BlockState {
             record,
             children: BTreeSet::new(),
@@ -184,7 +187,9 @@ impl State {
     /// Removes the block and whatever address records it still held (all deallocated: the
     /// writer refuses to delete a block with live allocations or subnets).
     fn block_deleted(&mut self, e: &BlockDeleted) {
-        let Some(b) = self.blocks.remove(&e.block_id) else { return };
+        let Some(b) = self.blocks.remove(&e.block_id) else {
+            return;
+        };
         for id in b.by_offset.values() {
             if let Some(rec) = self.addresses.remove(id) {
                 self.forget_live(&rec);
@@ -193,17 +198,28 @@ impl State {
         if let Some(parent) = b.record.parent_id.and_then(|p| self.blocks.get_mut(&p)) {
             parent.children.remove(&e.block_id);
         }
-        self.blocks_by_tenant.remove(&(b.record.tenant_id, e.block_id));
+        self.blocks_by_tenant
+            .remove(&(b.record.tenant_id, e.block_id));
     }
 
     fn address_allocated(&mut self, e: AddressAllocated) {
-        let Some(b) = self.blocks.get_mut(&e.block_id) else { return };
-        let Some(offset) = block::offset_of(&b.record.cidr, e.address) else { return };
+        let Some(b) = self.blocks.get_mut(&e.block_id) else {
+            return;
+        };
+        let Some(offset) = block::offset_of(&b.record.cidr, e.address) else {
+            return;
+        };
         // Breaking this would mean the log holds one address twice: stop rather than serve it.
-        assert!(b.free.set_used(offset), "address {} allocated twice in block {}", e.address, e.block_id);
+        assert!(
+            b.free.set_used(offset),
+            "address {} allocated twice in block {}",
+            e.address,
+            e.block_id
+        );
         b.by_offset.insert(offset, e.address_id);
         self.live_addresses.insert(e.address_id);
-        self.live_by_tenant.insert((e.used_by_tenant.clone(), e.address_id));
+        self.live_by_tenant
+            .insert((e.used_by_tenant.clone(), e.address_id));
         let record = AddressRecord {
             id: e.address_id,
             block_id: e.block_id,
@@ -226,8 +242,12 @@ impl State {
     }
 
     fn address_deallocated(&mut self, e: &AddressDeallocated) {
-        let Some(id) = self.address_id(e.block_id, e.address) else { return };
-        let Some(rec) = self.addresses.get_mut(&id) else { return };
+        let Some(id) = self.address_id(e.block_id, e.address) else {
+            return;
+        };
+        let Some(rec) = self.addresses.get_mut(&id) else {
+            return;
+        };
         let was_live = rec.deallocated_at.is_none();
         rec.deallocated_at = Some(e.deallocated_at);
         rec.updated_at = e.deallocated_at;
@@ -241,8 +261,12 @@ impl State {
     }
 
     fn address_restored(&mut self, e: &AddressRestored) {
-        let Some(id) = self.address_id(e.block_id, e.address) else { return };
-        let Some(rec) = self.addresses.get_mut(&id) else { return };
+        let Some(id) = self.address_id(e.block_id, e.address) else {
+            return;
+        };
+        let Some(rec) = self.addresses.get_mut(&id) else {
+            return;
+        };
         if rec.deallocated_at.take().is_some() {
             rec.updated_at = e.restored_at;
             self.live_addresses.insert(id);
@@ -254,11 +278,19 @@ impl State {
     }
 
     fn address_purged(&mut self, e: &AddressPurged) {
-        let Some(b) = self.blocks.get_mut(&e.block_id) else { return };
-        let Some(offset) = block::offset_of(&b.record.cidr, e.address) else { return };
-        let Some(id) = b.by_offset.remove(&offset) else { return };
+        let Some(b) = self.blocks.get_mut(&e.block_id) else {
+            return;
+        };
+        let Some(offset) = block::offset_of(&b.record.cidr, e.address) else {
+            return;
+        };
+        let Some(id) = b.by_offset.remove(&offset) else {
+            return;
+        };
         b.free.set_free(offset);
-        let Some(rec) = self.addresses.remove(&id) else { return };
+        let Some(rec) = self.addresses.remove(&id) else {
+            return;
+        };
         if rec.deallocated_at.is_some() {
             if let Some(b) = self.blocks.get_mut(&e.block_id) {
                 b.deallocated -= 1;
@@ -269,7 +301,8 @@ impl State {
 
     fn forget_live(&mut self, rec: &AddressRecord) {
         self.live_addresses.remove(&rec.id);
-        self.live_by_tenant.remove(&(rec.used_by_tenant.clone(), rec.id));
+        self.live_by_tenant
+            .remove(&(rec.used_by_tenant.clone(), rec.id));
     }
 
     fn policy_created(&mut self, e: &PolicyCreated) {
@@ -281,8 +314,13 @@ impl State {
             created_at: e.created_at,
             updated_at: e.created_at,
         };
-        self.policies_by_tenant.insert((e.tenant_id.clone(), e.policy_id));
-        let state = PolicyState { record, ranges: BTreeMap::new(), octets: BTreeMap::new() };
+        self.policies_by_tenant
+            .insert((e.tenant_id.clone(), e.policy_id));
+        let state = PolicyState {
+            record,
+            ranges: BTreeMap::new(),
+            octets: BTreeMap::new(),
+        };
         self.policies.insert(e.policy_id, state);
     }
 
@@ -296,7 +334,8 @@ impl State {
 
     fn policy_deleted(&mut self, e: &PolicyDeleted) {
         if let Some(p) = self.policies.remove(&e.policy_id) {
-            self.policies_by_tenant.remove(&(p.record.tenant_id, e.policy_id));
+            self.policies_by_tenant
+                .remove(&(p.record.tenant_id, e.policy_id));
         }
         for b in self.blocks.values_mut() {
             if b.record.policy_id == Some(e.policy_id) {

@@ -3,7 +3,9 @@
 
 use std::ops::Bound;
 
-use ipledger_domain::records::{AddressRecord, BlockRecord, BlockType, OctetRecord, PolicyRecord, RangeRecord};
+use ipledger_domain::records::{
+    AddressRecord, BlockRecord, BlockType, OctetRecord, PolicyRecord, RangeRecord,
+};
 use uuid::Uuid;
 
 use crate::page::{Page, PageRequest};
@@ -16,7 +18,10 @@ fn after(marker: Option<Uuid>) -> (Bound<Uuid>, Bound<Uuid>) {
     }
 }
 
-fn tenant_range(tenant: &str, marker: Option<Uuid>) -> (Bound<(String, Uuid)>, Bound<(String, Uuid)>) {
+fn tenant_range(
+    tenant: &str,
+    marker: Option<Uuid>,
+) -> (Bound<(String, Uuid)>, Bound<(String, Uuid)>) {
     let start = match marker {
         Some(m) => Bound::Excluded((tenant.to_string(), m)),
         None => Bound::Included((tenant.to_string(), Uuid::nil())),
@@ -27,10 +32,17 @@ fn tenant_range(tenant: &str, marker: Option<Uuid>) -> (Bound<(String, Uuid)>, B
 impl State {
     /// The tenant's block, or None (also when another tenant owns it).
     pub fn block_of(&self, tenant: &str, id: Uuid) -> Option<&BlockState> {
-        self.blocks.get(&id).filter(|b| b.record.tenant_id == tenant)
+        self.blocks
+            .get(&id)
+            .filter(|b| b.record.tenant_id == tenant)
     }
 
-    pub fn list_blocks(&self, tenant: &str, kind: Option<BlockType>, page: PageRequest) -> Page<&BlockRecord> {
+    pub fn list_blocks(
+        &self,
+        tenant: &str,
+        kind: Option<BlockType>,
+        page: PageRequest,
+    ) -> Page<&BlockRecord> {
         let items = self
             .blocks_by_tenant
             .range(tenant_range(tenant, page.marker))
@@ -41,20 +53,35 @@ impl State {
 
     /// Direct children of a block, whatever their tenant (Melange's behaviour).
     pub fn subnets(&self, block: &BlockState) -> Vec<&BlockRecord> {
-        block.children.iter().filter_map(|id| self.blocks.get(id)).map(|b| &b.record).collect()
+        block
+            .children
+            .iter()
+            .filter_map(|id| self.blocks.get(id))
+            .map(|b| &b.record)
+            .collect()
     }
 
     /// Allocated and soft-deallocated addresses of a block, in id order.
     pub fn block_addresses(&self, block: &BlockState, page: PageRequest) -> Page<&AddressRecord> {
-        let mut records: Vec<&AddressRecord> =
-            block.by_offset.values().filter_map(|id| self.addresses.get(id)).collect();
+        let mut records: Vec<&AddressRecord> = block
+            .by_offset
+            .values()
+            .filter_map(|id| self.addresses.get(id))
+            .collect();
         records.sort_unstable_by_key(|r| r.id);
         page.take(records.into_iter().map(|r| (r.id, r)))
     }
 
-    pub fn address_in(&self, block: &BlockState, address: std::net::IpAddr) -> Option<&AddressRecord> {
+    pub fn address_in(
+        &self,
+        block: &BlockState,
+        address: std::net::IpAddr,
+    ) -> Option<&AddressRecord> {
         let offset = ipledger_domain::block::offset_of(&block.record.cidr, address)?;
-        block.by_offset.get(&offset).and_then(|id| self.addresses.get(id))
+        block
+            .by_offset
+            .get(&offset)
+            .and_then(|id| self.addresses.get(id))
     }
 
     /// Live addresses leased to `tenant` (or to anyone), optionally used by one device.
@@ -64,7 +91,8 @@ impl State {
         device: Option<&str>,
         page: PageRequest,
     ) -> Page<&AddressRecord> {
-        let device_ok = |r: &&AddressRecord| device.is_none_or(|d| r.used_by_device.as_deref() == Some(d));
+        let device_ok =
+            |r: &&AddressRecord| device.is_none_or(|d| r.used_by_device.as_deref() == Some(d));
         match tenant {
             Some(t) => page.take(
                 self.live_by_tenant
@@ -84,7 +112,9 @@ impl State {
     }
 
     pub fn policy_of(&self, tenant: &str, id: Uuid) -> Option<&PolicyState> {
-        self.policies.get(&id).filter(|p| p.record.tenant_id == tenant)
+        self.policies
+            .get(&id)
+            .filter(|p| p.record.tenant_id == tenant)
     }
 
     pub fn list_policies(&self, tenant: &str, page: PageRequest) -> Page<&PolicyRecord> {
@@ -95,11 +125,29 @@ impl State {
         )
     }
 
-    pub fn list_ranges<'a>(&'a self, policy: &'a PolicyState, page: PageRequest) -> Page<&'a RangeRecord> {
-        page.take(policy.ranges.range(after(page.marker)).map(|(id, r)| (*id, r)))
+    pub fn list_ranges<'a>(
+        &'a self,
+        policy: &'a PolicyState,
+        page: PageRequest,
+    ) -> Page<&'a RangeRecord> {
+        page.take(
+            policy
+                .ranges
+                .range(after(page.marker))
+                .map(|(id, r)| (*id, r)),
+        )
     }
 
-    pub fn list_octets<'a>(&'a self, policy: &'a PolicyState, page: PageRequest) -> Page<&'a OctetRecord> {
-        page.take(policy.octets.range(after(page.marker)).map(|(id, r)| (*id, r)))
+    pub fn list_octets<'a>(
+        &'a self,
+        policy: &'a PolicyState,
+        page: PageRequest,
+    ) -> Page<&'a OctetRecord> {
+        page.take(
+            policy
+                .octets
+                .range(after(page.marker))
+                .map(|(id, r)| (*id, r)),
+        )
     }
 }

@@ -14,7 +14,9 @@ const PER_CLIENT: usize = 200;
 
 /// Block stream events of one block, via the audit route.
 async fn block_events(s: &TestServer, block: &str) -> Vec<Value> {
-    let res = s.get(&format!("/v1/events?stream=block-{block}&limit=1000")).await;
+    let res = s
+        .get(&format!("/v1/events?stream=block-{block}&limit=1000"))
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     res.json["events"].as_array().expect("events").clone()
 }
@@ -34,7 +36,12 @@ async fn concurrent_clients_get_distinct_addresses() {
             for _ in 0..PER_CLIENT {
                 let res = c.send(Method::POST, &path, None, &[]).await;
                 assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-                got.push(res.json["ip_address"]["address"].as_str().expect("address").to_string());
+                got.push(
+                    res.json["ip_address"]["address"]
+                        .as_str()
+                        .expect("address")
+                        .to_string(),
+                );
             }
             got
         }));
@@ -45,7 +52,12 @@ async fn concurrent_clients_get_distinct_addresses() {
     }
     let distinct: HashSet<&String> = all.iter().collect();
     assert_eq!(all.len(), CLIENTS * PER_CLIENT);
-    assert_eq!(distinct.len(), all.len(), "{} addresses handed out more than once", all.len() - distinct.len());
+    assert_eq!(
+        distinct.len(),
+        all.len(),
+        "{} addresses handed out more than once",
+        all.len() - distinct.len()
+    );
     for a in &all {
         assert!(a.starts_with("10.0."), "{a} is outside 10.0.0.0/16");
         assert_ne!(a, "10.0.0.0");
@@ -73,7 +85,9 @@ async fn exhaustion_answers_422_and_appends_nothing() {
         let mut tasks = Vec::new();
         for _ in 0..n {
             let (c, path) = (s.client.clone(), path.clone());
-            tasks.push(tokio::spawn(async move { c.send(Method::POST, &path, None, &[]).await }));
+            tasks.push(tokio::spawn(async move {
+                c.send(Method::POST, &path, None, &[]).await
+            }));
         }
         tasks
     };
@@ -82,18 +96,37 @@ async fn exhaustion_answers_422_and_appends_nothing() {
     for t in wave(24) {
         let res = t.await.expect("client task");
         match res.status {
-            StatusCode::CREATED => assert!(won.insert(res.json["ip_address"]["address"].as_str().unwrap().to_string()), "duplicate"),
+            StatusCode::CREATED => assert!(
+                won.insert(
+                    res.json["ip_address"]["address"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                ),
+                "duplicate"
+            ),
             StatusCode::UNPROCESSABLE_ENTITY => {
-                assert_eq!(res.json["UnprocessableEntity"]["code"], 422, "fault shape: {}", res.text);
+                assert_eq!(
+                    res.json["UnprocessableEntity"]["code"], 422,
+                    "fault shape: {}",
+                    res.text
+                );
                 full += 1;
             }
             other => panic!("unexpected {other}: {}", res.text),
         }
     }
     let want: BTreeSet<String> = (2..=6).map(|i| format!("10.9.0.{i}")).collect();
-    assert_eq!(won, want, "exactly .2-.6 are allocatable in a /29 (network .0, gateway .1, broadcast .7)");
+    assert_eq!(
+        won, want,
+        "exactly .2-.6 are allocatable in a /29 (network .0, gateway .1, broadcast .7)"
+    );
     assert_eq!(full, 24 - 5);
-    assert_eq!(event_count(&s).await, start + 5, "only the five successes appended events");
+    assert_eq!(
+        event_count(&s).await,
+        start + 5,
+        "only the five successes appended events"
+    );
 
     // A second wave on the full block: all 422, nothing appended.
     for t in wave(16) {
@@ -102,9 +135,19 @@ async fn exhaustion_answers_422_and_appends_nothing() {
     }
     assert_eq!(event_count(&s).await, start + 5, "422s appended events");
     let events = block_events(&s, &block).await;
-    let allocated = events.iter().filter(|e| e["event"].get("AddressAllocated").is_some()).count();
-    assert_eq!(events.len(), 6, "BlockCreated and five AddressAllocated: {events:?}");
+    let allocated = events
+        .iter()
+        .filter(|e| e["event"].get("AddressAllocated").is_some())
+        .count();
+    assert_eq!(
+        events.len(),
+        6,
+        "BlockCreated and five AddressAllocated: {events:?}"
+    );
     assert_eq!(allocated, 5);
     let all = s.get("/v1/events?limit=1000").await;
-    assert_eq!(all.json["events"].as_array().unwrap().len() as u64, start + 5);
+    assert_eq!(
+        all.json["events"].as_array().unwrap().len() as u64,
+        start + 5
+    );
 }

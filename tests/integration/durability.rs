@@ -26,14 +26,24 @@ pub(crate) fn timed_client(base: &str) -> Client {
         .timeout(Duration::from_secs(15))
         .build()
         .expect("client");
-    Client { base: base.to_string(), http }
+    Client {
+        base: base.to_string(),
+        http,
+    }
 }
 
 /// Like `Client::send`, but a transport error (the server was killed) is returned, not a panic.
-pub(crate) async fn try_send(c: &Client, method: Method, path: &str, body: Option<&Value>) -> Result<(StatusCode, Value), reqwest::Error> {
+pub(crate) async fn try_send(
+    c: &Client,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<(StatusCode, Value), reqwest::Error> {
     let mut req = c.http.request(method, c.url(path));
     if let Some(b) = body {
-        req = req.header("content-type", "application/json").body(b.to_string());
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
     }
     let resp = req.send().await?;
     let status = resp.status();
@@ -43,9 +53,22 @@ pub(crate) async fn try_send(c: &Client, method: Method, path: &str, body: Optio
 
 /// Creates a private block and returns its id.
 pub(crate) async fn create_block(c: &Client, tenant: &str, cidr: &str) -> String {
-    let res = c.post(&format!("/v0.1/ipam/tenants/{tenant}/ip_blocks"), json!({"ip_block": {"type": "private", "cidr": cidr}})).await;
-    assert_eq!(res.status, StatusCode::CREATED, "create block {cidr}: {}", res.text);
-    res.json["ip_block"]["id"].as_str().expect("block id").to_string()
+    let res = c
+        .post(
+            &format!("/v0.1/ipam/tenants/{tenant}/ip_blocks"),
+            json!({"ip_block": {"type": "private", "cidr": cidr}}),
+        )
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::CREATED,
+        "create block {cidr}: {}",
+        res.text
+    );
+    res.json["ip_block"]["id"]
+        .as_str()
+        .expect("block id")
+        .to_string()
 }
 
 pub(crate) fn addresses_path(tenant: &str, block: &str) -> String {
@@ -54,9 +77,14 @@ pub(crate) fn addresses_path(tenant: &str, block: &str) -> String {
 
 /// Allocates the next free address of a block (empty body) and returns it.
 pub(crate) async fn allocate(c: &Client, tenant: &str, block: &str) -> String {
-    let res = c.send(Method::POST, &addresses_path(tenant, block), None, &[]).await;
+    let res = c
+        .send(Method::POST, &addresses_path(tenant, block), None, &[])
+        .await;
     assert_eq!(res.status, StatusCode::CREATED, "allocate: {}", res.text);
-    res.json["ip_address"]["address"].as_str().expect("address").to_string()
+    res.json["ip_address"]["address"]
+        .as_str()
+        .expect("address")
+        .to_string()
 }
 
 /// Every item of a paginated collection, following the `<key>_links` next hrefs.
@@ -70,7 +98,13 @@ pub(crate) async fn list_all(c: &Client, path: &str, key: &str) -> Vec<Value> {
         let text = resp.text().await.expect("list body");
         assert_eq!(status, StatusCode::OK, "GET {url}: {text}");
         let page: Value = serde_json::from_str(&text).expect("list is JSON");
-        out.extend(page[key].as_array().unwrap_or_else(|| panic!("no {key} in {text}")).iter().cloned());
+        out.extend(
+            page[key]
+                .as_array()
+                .unwrap_or_else(|| panic!("no {key} in {text}"))
+                .iter()
+                .cloned(),
+        );
         match page[format!("{key}_links")][0]["href"].as_str() {
             Some(next) => url = next.to_string(),
             None => return out,
@@ -92,7 +126,9 @@ pub(crate) async fn block_addresses(c: &Client, tenant: &str, block: &str) -> Ve
 pub(crate) async fn event_count(c: &Client) -> u64 {
     let res = c.get("/healthz").await;
     assert_eq!(res.status, StatusCode::OK, "healthz: {}", res.text);
-    res.json["events"].as_u64().unwrap_or_else(|| panic!("no event count in {}", res.text))
+    res.json["events"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no event count in {}", res.text))
 }
 
 /// `Process::spawn` with extra environment (e.g. a small `IPLEDGER_SEGMENT_BYTES_MAX`).
@@ -109,14 +145,19 @@ pub(crate) fn spawn_with_env(dir: &Path, env: &[(&str, &str)]) -> Process {
     let mut child = cmd.spawn().expect("spawn ipledger");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read listening line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read listening line");
     let addr = line
         .split("http://")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("ipledger did not start: first stdout line {line:?}"))
         .to_string();
-    Process { child, client: timed_client(&format!("http://{addr}")) }
+    Process {
+        child,
+        client: timed_client(&format!("http://{addr}")),
+    }
 }
 
 /// Runs `ipledger serve` over a directory it must refuse: returns its exit status and stderr.
@@ -195,10 +236,19 @@ fn frames(bytes: &[u8]) -> Vec<Frame> {
     let mut out = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
-        assert!(at + FRAME_HEADER <= bytes.len(), "segment does not parse as frames: header cut at {at}");
+        assert!(
+            at + FRAME_HEADER <= bytes.len(),
+            "segment does not parse as frames: header cut at {at}"
+        );
         let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-        let f = Frame { offset: at, body_len: len };
-        assert!(f.end() <= bytes.len(), "segment does not parse as frames: frame at {at} overruns");
+        let f = Frame {
+            offset: at,
+            body_len: len,
+        };
+        assert!(
+            f.end() <= bytes.len(),
+            "segment does not parse as frames: frame at {at} overruns"
+        );
         out.push(f);
         at = f.end();
     }
@@ -221,7 +271,10 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn assert_verify_ok(dir: &Path) {
     let (ok, out, err) = run_cli(&["verify", "--data-dir", dir_str(dir)]);
-    assert!(ok, "ipledger verify failed on a good log:\nstdout: {out}\nstderr: {err}");
+    assert!(
+        ok,
+        "ipledger verify failed on a good log:\nstdout: {out}\nstderr: {err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -243,12 +296,21 @@ async fn burst_and_kill(proc: Process, path: &str) -> Vec<String> {
     let odd = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut workers = Vec::new();
     for _ in 0..BURST_TASKS {
-        let (c, path, acked, count, odd) = (c.clone(), path.to_string(), acked.clone(), count.clone(), odd.clone());
+        let (c, path, acked, count, odd) = (
+            c.clone(),
+            path.to_string(),
+            acked.clone(),
+            count.clone(),
+            odd.clone(),
+        );
         workers.push(tokio::spawn(async move {
             for _ in 0..BURST_PER_TASK {
                 match try_send(&c, Method::POST, &path, None).await {
                     Ok((StatusCode::CREATED, body)) => {
-                        let addr = body["ip_address"]["address"].as_str().expect("address").to_string();
+                        let addr = body["ip_address"]["address"]
+                            .as_str()
+                            .expect("address")
+                            .to_string();
                         acked.lock().unwrap().push(addr);
                         count.fetch_add(1, Ordering::SeqCst);
                     }
@@ -278,11 +340,17 @@ async fn burst_and_kill(proc: Process, path: &str) -> Vec<String> {
         w.await.expect("worker");
     }
     proc.kill9(); // reaps the child
-    assert!(acks_at_kill >= KILL_AFTER_ACKS, "only {acks_at_kill} allocations acknowledged before the deadline");
+    assert!(
+        acks_at_kill >= KILL_AFTER_ACKS,
+        "only {acks_at_kill} allocations acknowledged before the deadline"
+    );
     let odd = odd.lock().unwrap().clone();
     assert!(odd.is_empty(), "non-201 answers before the kill: {odd:?}");
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() < BURST_TASKS * BURST_PER_TASK, "the burst finished before the kill");
+    assert!(
+        acked.len() < BURST_TASKS * BURST_PER_TASK,
+        "the burst finished before the kill"
+    );
     acked
 }
 
@@ -304,25 +372,49 @@ async fn kill9_mid_burst_loses_no_acknowledged_allocation() {
     for round in 1..=KILL_ROUNDS {
         acked.extend(burst_and_kill(proc.take().expect("a running server"), &path).await);
         let acked_set: HashSet<&String> = acked.iter().collect();
-        assert_eq!(acked_set.len(), acked.len(), "round {round}: two requests were acknowledged the same address");
+        assert_eq!(
+            acked_set.len(),
+            acked.len(),
+            "round {round}: two requests were acknowledged the same address"
+        );
 
         let next = spawn_with_env(dir, &env);
         let c = next.client.clone();
         let listed = block_addresses(&c, "t1", &block).await;
         let listed_set: HashSet<&String> = listed.iter().collect();
-        assert_eq!(listed_set.len(), listed.len(), "round {round}: an address is listed twice after recovery");
+        assert_eq!(
+            listed_set.len(),
+            listed.len(),
+            "round {round}: an address is listed twice after recovery"
+        );
         let lost: Vec<&&String> = acked_set.difference(&listed_set).collect();
-        assert!(lost.is_empty(), "round {round}: {} acknowledged allocations lost by kill -9, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
-        assert_eq!(event_count(&c).await, 1 + listed.len() as u64, "round {round}: BlockCreated and one event per listed address");
+        assert!(
+            lost.is_empty(),
+            "round {round}: {} acknowledged allocations lost by kill -9, e.g. {:?}",
+            lost.len(),
+            &lost[..lost.len().min(5)]
+        );
+        assert_eq!(
+            event_count(&c).await,
+            1 + listed.len() as u64,
+            "round {round}: BlockCreated and one event per listed address"
+        );
         // The rebuilt free map must not hand out an address that survived the crash.
         for _ in 0..10 {
             let a = allocate(&c, "t1", &block).await;
-            assert!(!listed_set.contains(&a), "round {round}: {a} handed out again after recovery");
+            assert!(
+                !listed_set.contains(&a),
+                "round {round}: {a} handed out again after recovery"
+            );
             acked.push(a);
         }
         proc = Some(next);
     }
-    assert!(segments(dir).len() >= 2, "the bursts never rolled over a segment: {:?}", segments(dir));
+    assert!(
+        segments(dir).len() >= 2,
+        "the bursts never rolled over a segment: {:?}",
+        segments(dir)
+    );
     proc.take().unwrap().terminate();
     assert_verify_ok(dir);
 }
@@ -353,22 +445,47 @@ async fn restart_gives_identical_query_results() {
     let s = TestServer::start().await;
     let t = "/v0.1/ipam/tenants/t1";
 
-    let res = s.post(&format!("{t}/policies"), json!({"policy": {"name": "edge", "description": "no low hosts"}})).await;
+    let res = s
+        .post(
+            &format!("{t}/policies"),
+            json!({"policy": {"name": "edge", "description": "no low hosts"}}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     let policy = res.json["policy"]["id"].as_str().unwrap().to_string();
     let pol = format!("{t}/policies/{policy}");
-    let res = s.post(&format!("{pol}/unusable_ip_ranges"), json!({"ip_range": {"offset": 2, "length": 3}})).await;
+    let res = s
+        .post(
+            &format!("{pol}/unusable_ip_ranges"),
+            json!({"ip_range": {"offset": 2, "length": 3}}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     let range = res.json["ip_range"]["id"].as_str().unwrap().to_string();
-    let res = s.put(&format!("{pol}/unusable_ip_ranges/{range}"), json!({"ip_range": {"length": 4}})).await;
+    let res = s
+        .put(
+            &format!("{pol}/unusable_ip_ranges/{range}"),
+            json!({"ip_range": {"length": 4}}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     for octet in [9, 10, 11] {
-        let res = s.post(&format!("{pol}/unusable_ip_octets"), json!({"ip_octet": {"octet": octet}})).await;
+        let res = s
+            .post(
+                &format!("{pol}/unusable_ip_octets"),
+                json!({"ip_octet": {"octet": octet}}),
+            )
+            .await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     }
     let octets = s.get(&format!("{pol}/unusable_ip_octets")).await;
-    let first_octet = octets.json["ip_octets"][0]["id"].as_str().unwrap().to_string();
-    let res = s.delete(&format!("{pol}/unusable_ip_octets/{first_octet}")).await;
+    let first_octet = octets.json["ip_octets"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = s
+        .delete(&format!("{pol}/unusable_ip_octets/{first_octet}"))
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     let res = s.put(&pol, json!({"policy": {"name": "edge-2"}})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
@@ -378,9 +495,19 @@ async fn restart_gives_identical_query_results() {
     let a = res.json["ip_block"]["id"].as_str().unwrap().to_string();
     let b = create_block(&s, "t1", "10.2.0.0/28").await;
     let parent = create_block(&s, "t1", "10.3.0.0/16").await;
-    let res = s.post(&format!("{t}/ip_blocks/{parent}/subnets"), json!({"subnet": {"cidr": "10.3.1.0/24"}})).await;
+    let res = s
+        .post(
+            &format!("{t}/ip_blocks/{parent}/subnets"),
+            json!({"subnet": {"cidr": "10.3.1.0/24"}}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-    let res = s.put(&format!("{t}/ip_blocks/{b}"), json!({"ip_block": {"dns1": "1.1.1.1", "network_id": "net-b"}})).await;
+    let res = s
+        .put(
+            &format!("{t}/ip_blocks/{b}"),
+            json!({"ip_block": {"dns1": "1.1.1.1", "network_id": "net-b"}}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
 
     let mut in_a = Vec::new();
@@ -388,18 +515,37 @@ async fn restart_gives_identical_query_results() {
         let body = json!({"ip_address": {"used_by_device": format!("vm-{}", i % 3), "interface_id": format!("if-{i}"), "tenant_id": if i % 2 == 0 { "t1" } else { "t2" }}});
         let res = s.post(&addresses_path("t1", &a), body).await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-        in_a.push(res.json["ip_address"]["address"].as_str().unwrap().to_string());
+        in_a.push(
+            res.json["ip_address"]["address"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
-    let res = s.post(&addresses_path("t1", &b), json!({"ip_address": {"address": "10.2.0.9"}})).await;
+    let res = s
+        .post(
+            &addresses_path("t1", &b),
+            json!({"ip_address": {"address": "10.2.0.9"}}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     for _ in 0..3 {
         allocate(&s, "t1", &b).await;
     }
     for addr in &in_a[3..6] {
-        let res = s.delete(&format!("{}/{addr}", addresses_path("t1", &a))).await;
+        let res = s
+            .delete(&format!("{}/{addr}", addresses_path("t1", &a)))
+            .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     }
-    let res = s.send(Method::PUT, &format!("{}/{}/restore", addresses_path("t1", &a), in_a[4]), None, &[]).await;
+    let res = s
+        .send(
+            Method::PUT,
+            &format!("{}/{}/restore", addresses_path("t1", &a), in_a[4]),
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
 
     let paths = vec![
@@ -432,11 +578,19 @@ async fn restart_gives_identical_query_results() {
     let s = s.restart().await;
     let after = snapshot(&s, &paths).await;
     for p in &paths {
-        assert_eq!(before[p.as_str()], after[p.as_str()], "GET {p} differs after a restart");
+        assert_eq!(
+            before[p.as_str()],
+            after[p.as_str()],
+            "GET {p} differs after a restart"
+        );
     }
     // And a second restart over a log the first restart opened (and possibly recovered).
     let s = s.restart().await;
-    assert_eq!(before, snapshot(&s, &paths).await, "answers differ after a second restart");
+    assert_eq!(
+        before,
+        snapshot(&s, &paths).await,
+        "answers differ after a second restart"
+    );
     // The writer's state was rebuilt too: the next allocation does not reuse an address.
     let next = allocate(&s, "t1", &a).await;
     let taken: HashSet<&String> = in_a.iter().collect();
@@ -465,14 +619,24 @@ async fn sequential_log(dir: &Path, n: usize) -> (String, Vec<String>, u64) {
 
 fn last_segment(dir: &Path) -> PathBuf {
     let segs = segments(dir);
-    let last = segs.last().cloned().unwrap_or_else(|| panic!("no *.seg file in {}", dir.display()));
-    assert!(std::fs::metadata(&last).unwrap().len() > 0, "the last segment {} is empty", last.display());
+    let last = segs
+        .last()
+        .cloned()
+        .unwrap_or_else(|| panic!("no *.seg file in {}", dir.display()));
+    assert!(
+        std::fs::metadata(&last).unwrap().len() > 0,
+        "the last segment {} is empty",
+        last.display()
+    );
     last
 }
 
 fn append_bytes(file: &Path, bytes: &[u8]) {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).open(file).expect("open segment");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(file)
+        .expect("open segment");
     f.write_all(bytes).expect("append");
     f.sync_all().expect("sync");
 }
@@ -487,7 +651,11 @@ async fn recovers(dir: &Path, block: &str, expect: &[String], what: &str) -> Str
     let mut want = expect.to_vec();
     want.sort();
     assert_eq!(listed, want, "{what}: addresses after recovery");
-    assert_eq!(event_count(&c).await, expect.len() as u64 + 1, "{what}: events after recovery");
+    assert_eq!(
+        event_count(&c).await,
+        expect.len() as u64 + 1,
+        "{what}: events after recovery"
+    );
     // The next free address is the lowest one: the recovered log's free map decides it.
     let next = allocate(&c, "t1", block).await;
     assert!(!expect.contains(&next), "{what}: {next} handed out twice");
@@ -495,8 +663,15 @@ async fn recovers(dir: &Path, block: &str, expect: &[String], what: &str) -> Str
     let proc = Process::spawn(dir);
     let c = timed_client(&proc.client.base);
     let listed = block_addresses(&c, "t1", block).await;
-    assert_eq!(listed.len(), expect.len() + 1, "{what}: the write after recovery did not survive a restart");
-    assert!(listed.contains(&next), "{what}: {next} lost after the second restart");
+    assert_eq!(
+        listed.len(),
+        expect.len() + 1,
+        "{what}: the write after recovery did not survive a restart"
+    );
+    assert!(
+        listed.contains(&next),
+        "{what}: {next} lost after the second restart"
+    );
     proc.terminate();
     assert_verify_ok(dir);
     next
@@ -525,9 +700,24 @@ async fn torn_tail_is_cut_and_the_service_starts() {
     copy_dir(&base, &d);
     let seg = d.join(&seg_name);
     let len = std::fs::metadata(&seg).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 3).unwrap();
-    let next = recovers(&d, &block, &addrs[..addrs.len() - 1], "last frame truncated by 3 bytes").await;
-    assert_eq!(&next, addrs.last().unwrap(), "the address of the cut record is free again (and the lowest free)");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    let next = recovers(
+        &d,
+        &block,
+        &addrs[..addrs.len() - 1],
+        "last frame truncated by 3 bytes",
+    )
+    .await;
+    assert_eq!(
+        &next,
+        addrs.last().unwrap(),
+        "the address of the cut record is free again (and the lowest free)"
+    );
 
     // 2. Bytes after the last frame: a header whose length runs past the end of the file.
     let d = tmp.path().join("ff");
@@ -599,7 +789,12 @@ enum Damage {
 fn damage_middle(seg: &Path, damage: Damage) -> usize {
     let mut bytes = std::fs::read(seg).expect("read segment");
     let fs = frames(&bytes);
-    assert!(fs.len() >= 20, "{} holds only {} records", seg.display(), fs.len());
+    assert!(
+        fs.len() >= 20,
+        "{} holds only {} records",
+        seg.display(),
+        fs.len()
+    );
     let f = fs[fs.len() / 2];
     match damage {
         Damage::BodyByte => bytes[f.offset + FRAME_HEADER + f.body_len / 2] ^= 0x55,
@@ -621,13 +816,23 @@ async fn corruption_before_the_tail_refuses_to_start() {
     std::fs::create_dir(&single).unwrap();
     busy_log(&multi, &[("IPLEDGER_SEGMENT_BYTES_MAX", "16384")]).await;
     busy_log(&single, &[]).await;
-    assert!(segments(&multi).len() >= 3, "expected several segments, got {:?}", segments(&multi));
+    assert!(
+        segments(&multi).len() >= 3,
+        "expected several segments, got {:?}",
+        segments(&multi)
+    );
     assert_eq!(segments(&single).len(), 1, "expected one segment");
 
-    for (base, label) in [(&multi, "first of several segments"), (&single, "the only (last) segment")] {
+    for (base, label) in [
+        (&multi, "first of several segments"),
+        (&single, "the only (last) segment"),
+    ] {
         for damage in [Damage::BodyByte, Damage::LengthField] {
             let what = format!("{damage:?} in the middle of {label}");
-            let d = tmp.path().join(format!("{}-{damage:?}", base.file_name().unwrap().to_string_lossy()));
+            let d = tmp.path().join(format!(
+                "{}-{damage:?}",
+                base.file_name().unwrap().to_string_lossy()
+            ));
             copy_dir(base, &d);
             let seg = segments(&d)[0].clone();
             let seg_name = seg.file_name().unwrap().to_string_lossy().into_owned();
@@ -636,14 +841,30 @@ async fn corruption_before_the_tail_refuses_to_start() {
 
             let (status, stderr) = serve_expecting_refusal(&d);
             assert!(!status.success(), "{what}: serve exited successfully");
-            assert!(stderr.contains(&seg_name), "{what}: stderr does not name segment {seg_name}: {stderr}");
-            assert!(stderr.contains("offset"), "{what}: stderr does not name an offset: {stderr}");
-            assert!(stderr.contains(&offset.to_string()), "{what}: stderr does not name offset {offset}: {stderr}");
-            assert_eq!(std::fs::metadata(&seg).unwrap().len(), before, "{what}: the refused open changed the segment");
+            assert!(
+                stderr.contains(&seg_name),
+                "{what}: stderr does not name segment {seg_name}: {stderr}"
+            );
+            assert!(
+                stderr.contains("offset"),
+                "{what}: stderr does not name an offset: {stderr}"
+            );
+            assert!(
+                stderr.contains(&offset.to_string()),
+                "{what}: stderr does not name offset {offset}: {stderr}"
+            );
+            assert_eq!(
+                std::fs::metadata(&seg).unwrap().len(),
+                before,
+                "{what}: the refused open changed the segment"
+            );
 
             let (ok, out, err) = run_cli(&["verify", "--data-dir", dir_str(&d)]);
             assert!(!ok, "{what}: verify exited 0:\n{out}\n{err}");
-            assert!(format!("{out}{err}").contains(&seg_name), "{what}: verify does not name {seg_name}:\n{out}\n{err}");
+            assert!(
+                format!("{out}{err}").contains(&seg_name),
+                "{what}: verify does not name {seg_name}:\n{out}\n{err}"
+            );
         }
     }
 }

@@ -8,8 +8,20 @@ use crate::support::{Res, TestServer};
 
 /// Every field of the spec's ip_block JSON shape.
 const BLOCK_FIELDS: [&str; 14] = [
-    "broadcast", "cidr", "created_at", "dns1", "dns2", "gateway", "id", "netmask", "network_id", "parent_id",
-    "policy_id", "tenant_id", "type", "updated_at",
+    "broadcast",
+    "cidr",
+    "created_at",
+    "dns1",
+    "dns2",
+    "gateway",
+    "id",
+    "netmask",
+    "network_id",
+    "parent_id",
+    "policy_id",
+    "tenant_id",
+    "type",
+    "updated_at",
 ];
 
 fn fault_name(status: u16) -> &'static str {
@@ -29,11 +41,18 @@ fn fault_name(status: u16) -> &'static str {
 /// the inner object.
 fn fault(r: &Res, status: u16) -> Value {
     assert_eq!(r.status, status, "unexpected status; body: {}", r.text);
-    let obj = r.json.as_object().unwrap_or_else(|| panic!("fault body is not a JSON object: {}", r.text));
+    let obj = r
+        .json
+        .as_object()
+        .unwrap_or_else(|| panic!("fault body is not a JSON object: {}", r.text));
     assert_eq!(obj.len(), 1, "fault has one root key: {}", r.text);
     let inner = &r.json[fault_name(status)];
     assert_eq!(inner["code"], status, "{}", r.text);
-    assert!(inner["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.text);
+    assert!(
+        inner["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        r.text
+    );
     assert!(inner["detail"].is_string(), "{}", r.text);
     inner.clone()
 }
@@ -65,7 +84,9 @@ fn block_path(tenant: &str, id: &str) -> String {
 
 /// Creates a block and returns its JSON (asserting 201).
 async fn create_block(srv: &TestServer, tenant: &str, body: Value) -> Value {
-    let r = srv.post(&blocks_path(tenant), json!({ "ip_block": body })).await;
+    let r = srv
+        .post(&blocks_path(tenant), json!({ "ip_block": body }))
+        .await;
     assert_eq!(r.status, 201, "create block: {}", r.text);
     r.json["ip_block"].clone()
 }
@@ -85,7 +106,9 @@ fn ids(list: &Value) -> Vec<String> {
 /// Follows an absolute next href of this server.
 async fn follow(srv: &TestServer, href: &Value) -> Res {
     let href = href.as_str().expect("href is a string");
-    let rest = href.strip_prefix(&srv.base).unwrap_or_else(|| panic!("href {href} is not on {}", srv.base));
+    let rest = href
+        .strip_prefix(&srv.base)
+        .unwrap_or_else(|| panic!("href {href} is not on {}", srv.base));
     srv.get(rest).await
 }
 
@@ -98,7 +121,10 @@ async fn http_versions_list_v0_1_as_current() {
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0]["name"], "v0.1");
     assert_eq!(versions[0]["status"], "CURRENT");
-    assert_eq!(versions[0]["links"], json!([{"rel": "self", "href": format!("{}/v0.1", srv.base)}]));
+    assert_eq!(
+        versions[0]["links"],
+        json!([{"rel": "self", "href": format!("{}/v0.1", srv.base)}])
+    );
 
     let r = srv.get("/v0.1").await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -125,12 +151,27 @@ async fn http_block_create_renders_every_spec_field() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.headers["content-type"], "application/json");
     let b = &r.json["ip_block"];
-    let mut keys: Vec<&str> = b.as_object().expect("object").keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = b
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     assert_eq!(keys, BLOCK_FIELDS, "exactly the spec's fields");
-    assert!(uuid::Uuid::parse_str(b["id"].as_str().unwrap()).is_ok(), "id is a uuid: {}", b["id"]);
-    assert_eq!(b["cidr"], "10.1.1.0/24", "cidr is normalised to its network address");
-    assert_eq!(b["gateway"], "10.1.1.1", "gateway defaults to the second address");
+    assert!(
+        uuid::Uuid::parse_str(b["id"].as_str().unwrap()).is_ok(),
+        "id is a uuid: {}",
+        b["id"]
+    );
+    assert_eq!(
+        b["cidr"], "10.1.1.0/24",
+        "cidr is normalised to its network address"
+    );
+    assert_eq!(
+        b["gateway"], "10.1.1.1",
+        "gateway defaults to the second address"
+    );
     assert_eq!(b["dns1"], "8.8.8.8");
     assert_eq!(b["dns2"], "8.8.4.4");
     assert_eq!(b["broadcast"], "10.1.1.255");
@@ -140,26 +181,47 @@ async fn http_block_create_renders_every_spec_field() {
     assert_eq!(b["policy_id"], Value::Null);
     assert_eq!(b["tenant_id"], "tb-create");
     assert_eq!(b["type"], "private");
-    assert!(is_timestamp(&b["created_at"]), "created_at: {}", b["created_at"]);
-    assert!(is_timestamp(&b["updated_at"]), "updated_at: {}", b["updated_at"]);
+    assert!(
+        is_timestamp(&b["created_at"]),
+        "created_at: {}",
+        b["created_at"]
+    );
+    assert!(
+        is_timestamp(&b["updated_at"]),
+        "updated_at: {}",
+        b["updated_at"]
+    );
     assert_eq!(b["created_at"], b["updated_at"]);
 
     let shown = srv.get(&block_path("tb-create", &id(b))).await;
     assert_eq!(shown.status, 200, "{}", shown.text);
-    assert_eq!(&shown.json["ip_block"], b, "show returns what create returned");
+    assert_eq!(
+        &shown.json["ip_block"], b,
+        "show returns what create returned"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_block_create_ipv6_renders_broadcast_and_prefix_netmask() {
     let srv = TestServer::start().await;
-    let b = create_block(&srv, "tb-v6", json!({"type": "private", "cidr": "FE::1/64"})).await;
+    let b = create_block(
+        &srv,
+        "tb-v6",
+        json!({"type": "private", "cidr": "FE::1/64"}),
+    )
+    .await;
     assert_eq!(b["cidr"], "fe::/64");
     assert_eq!(b["broadcast"], "fe::ffff:ffff:ffff:ffff");
     assert_eq!(b["netmask"], "64");
     assert_eq!(b["gateway"], "fe::1");
     assert_eq!(b["dns1"], "8.8.8.8");
 
-    let small = create_block(&srv, "tb-v6", json!({"type": "private", "cidr": "fe:1::/96"})).await;
+    let small = create_block(
+        &srv,
+        "tb-v6",
+        json!({"type": "private", "cidr": "fe:1::/96"}),
+    )
+    .await;
     assert_eq!(small["broadcast"], "fe:1::ffff:ffff");
     assert_eq!(small["netmask"], "96");
 }
@@ -178,10 +240,19 @@ async fn http_block_create_keeps_given_gateway_dns_and_ignores_body_tenant_and_p
     assert_eq!(b["dns1"], "1.1.1.1");
     assert_eq!(b["dns2"], "9.9.9.9");
     assert_eq!(b["tenant_id"], "tb-given", "the tenant comes from the URL");
-    assert_eq!(b["parent_id"], Value::Null, "a body parent_id is ignored on create");
+    assert_eq!(
+        b["parent_id"],
+        Value::Null,
+        "a body parent_id is ignored on create"
+    );
 
     // A single-address block has no second address, hence no default gateway.
-    let host = create_block(&srv, "tb-given", json!({"type": "private", "cidr": "10.9.9.9/32"})).await;
+    let host = create_block(
+        &srv,
+        "tb-given",
+        json!({"type": "private", "cidr": "10.9.9.9/32"}),
+    )
+    .await;
     assert_eq!(host["gateway"], Value::Null);
     assert_eq!(host["broadcast"], "10.9.9.9");
     assert_eq!(host["netmask"], "255.255.255.255");
@@ -191,38 +262,87 @@ async fn http_block_create_keeps_given_gateway_dns_and_ignores_body_tenant_and_p
 async fn http_block_create_validation_errors_use_the_fault_shape() {
     let srv = TestServer::start().await;
     let path = blocks_path("tb-invalid");
-    let r = srv.post(&path, json!({"ip_block": {"type": "foo", "cidr": "abc", "gateway": "nope"}})).await;
+    let r = srv
+        .post(
+            &path,
+            json!({"ip_block": {"type": "foo", "cidr": "abc", "gateway": "nope"}}),
+        )
+        .await;
     let inner = fault(&r, 400);
     assert_eq!(
         inner["message"],
         "The server could not comply with the request since it is either malformed or otherwise incorrect."
     );
-    assert!(inner["detail"].as_str().unwrap().starts_with("The following values are invalid: "), "{}", r.text);
+    assert!(
+        inner["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("The following values are invalid: "),
+        "{}",
+        r.text
+    );
     assert_eq!(inner["errors"]["cidr"], json!(["cidr is invalid"]));
-    assert_eq!(inner["errors"]["type"], json!(["type should be one among public, private"]));
-    assert_eq!(inner["errors"]["gateway"], json!(["Gateway is not a valid address"]));
+    assert_eq!(
+        inner["errors"]["type"],
+        json!(["type should be one among public, private"])
+    );
+    assert_eq!(
+        inner["errors"]["gateway"],
+        json!(["Gateway is not a valid address"])
+    );
 
-    let r = srv.post(&path, json!({"ip_block": {"type": "private"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["cidr"], json!(["cidr is invalid"]), "a missing cidr fails like a bad one, as in Melange");
+    let r = srv
+        .post(&path, json!({"ip_block": {"type": "private"}}))
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["cidr"],
+        json!(["cidr is invalid"]),
+        "a missing cidr fails like a bad one, as in Melange"
+    );
 
-    let r = srv.post(&path, json!({"ip_block": {"type": "private", "cidr": "10.0.0.0/33"}})).await;
+    let r = srv
+        .post(
+            &path,
+            json!({"ip_block": {"type": "private", "cidr": "10.0.0.0/33"}}),
+        )
+        .await;
     assert_eq!(fault(&r, 400)["errors"]["cidr"], json!(["cidr is invalid"]));
 
-    let r = srv.post(&path, json!({"ip_block": {"cidr": "10.0.0.0/24"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["type"], json!(["type should be one among public, private"]));
+    let r = srv
+        .post(&path, json!({"ip_block": {"cidr": "10.0.0.0/24"}}))
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["type"],
+        json!(["type should be one among public, private"])
+    );
 
     let missing_policy = "2f730874-2088-4f91-87fb-63792c753971";
     let r = srv.post(&path, json!({"ip_block": {"type": "private", "cidr": "10.0.0.0/24", "policy_id": missing_policy}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["policy_id"], json!([format!("Policy with id {missing_policy} doesn't exist")]));
+    assert_eq!(
+        fault(&r, 400)["errors"]["policy_id"],
+        json!([format!("Policy with id {missing_policy} doesn't exist")])
+    );
 
-    let r = srv.post(&path, json!({"ip_block": {"type": "private", "cidr": "10.0.0.0/24", "dns1": "dns.example"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["dns1"], json!(["dns1 is not a valid address"]));
+    let r = srv
+        .post(
+            &path,
+            json!({"ip_block": {"type": "private", "cidr": "10.0.0.0/24", "dns1": "dns.example"}}),
+        )
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["dns1"],
+        json!(["dns1 is not a valid address"])
+    );
 
     let r = srv.post(&path, json!({"not_a_block": {}})).await;
     fault(&r, 400);
 
     let listed = srv.get(&path).await;
-    assert_eq!(listed.json["ip_blocks"], json!([]), "no failed create left a block behind");
+    assert_eq!(
+        listed.json["ip_blocks"],
+        json!([]),
+        "no failed create left a block behind"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,21 +350,43 @@ async fn http_block_list_is_exactly_the_tenants_blocks_and_filters_by_type() {
     let srv = TestServer::start().await;
     // Scenario 2: two blocks for a tenant; the list is exactly those two.
     let a = private_block(&srv, "tb-list", "10.0.0.0/24").await;
-    let b = create_block(&srv, "tb-list", json!({"type": "public", "cidr": "77.0.0.0/24"})).await;
+    let b = create_block(
+        &srv,
+        "tb-list",
+        json!({"type": "public", "cidr": "77.0.0.0/24"}),
+    )
+    .await;
     private_block(&srv, "tb-list-other", "10.0.0.0/24").await;
 
     let r = srv.get(&blocks_path("tb-list")).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.json["ip_blocks"], json!([a.clone(), b.clone()]), "both, in creation order, nothing else");
-    assert!(r.json.get("ip_blocks_links").is_none(), "no next link on a single page: {}", r.text);
+    assert_eq!(
+        r.json["ip_blocks"],
+        json!([a.clone(), b.clone()]),
+        "both, in creation order, nothing else"
+    );
+    assert!(
+        r.json.get("ip_blocks_links").is_none(),
+        "no next link on a single page: {}",
+        r.text
+    );
 
-    let r = srv.get(&format!("{}?type=public", blocks_path("tb-list"))).await;
+    let r = srv
+        .get(&format!("{}?type=public", blocks_path("tb-list")))
+        .await;
     assert_eq!(r.json["ip_blocks"], json!([b]));
-    let r = srv.get(&format!("{}?type=private", blocks_path("tb-list"))).await;
+    let r = srv
+        .get(&format!("{}?type=private", blocks_path("tb-list")))
+        .await;
     assert_eq!(r.json["ip_blocks"], json!([a]));
 
-    let r = srv.get(&format!("{}?type=bogus", blocks_path("tb-list"))).await;
-    assert_eq!(fault(&r, 400)["errors"]["type"], json!(["type should be one among public, private"]));
+    let r = srv
+        .get(&format!("{}?type=bogus", blocks_path("tb-list")))
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["type"],
+        json!(["type should be one among public, private"])
+    );
 
     let r = srv.get(&blocks_path("tb-list-nobody")).await;
     assert_eq!(r.status, 200);
@@ -257,17 +399,25 @@ async fn http_block_list_paginates_with_limit_marker_and_next_link() {
     let tenant = "tb-pages";
     let mut created = Vec::new();
     for i in 0..5 {
-        created.push(id(&private_block(&srv, tenant, &format!("10.{i}.0.0/24")).await));
+        created.push(id(
+            &private_block(&srv, tenant, &format!("10.{i}.0.0/24")).await
+        ));
     }
 
     let first = srv.get(&format!("{}?limit=2", blocks_path(tenant))).await;
     assert_eq!(first.status, 200, "{}", first.text);
     assert_eq!(ids(&first.json["ip_blocks"]), created[0..2]);
-    let links = first.json["ip_blocks_links"].as_array().expect("next link when more remain").clone();
+    let links = first.json["ip_blocks_links"]
+        .as_array()
+        .expect("next link when more remain")
+        .clone();
     assert_eq!(links.len(), 1);
     assert_eq!(links[0]["rel"], "next");
     let href = links[0]["href"].as_str().unwrap();
-    assert!(href.contains(&format!("marker={}", created[1])), "marker is the last id of the page: {href}");
+    assert!(
+        href.contains(&format!("marker={}", created[1])),
+        "marker is the last id of the page: {href}"
+    );
     assert!(href.contains("limit=2"), "the limit is kept: {href}");
 
     let second = follow(&srv, &links[0]["href"]).await;
@@ -275,17 +425,34 @@ async fn http_block_list_paginates_with_limit_marker_and_next_link() {
     assert_eq!(ids(&second.json["ip_blocks"]), created[2..4]);
     let third = follow(&srv, &second.json["ip_blocks_links"][0]["href"]).await;
     assert_eq!(ids(&third.json["ip_blocks"]), created[4..5]);
-    assert!(third.json.get("ip_blocks_links").is_none(), "no link on the last page: {}", third.text);
+    assert!(
+        third.json.get("ip_blocks_links").is_none(),
+        "no link on the last page: {}",
+        third.text
+    );
 
     // Exactly a page's worth remaining: no link.
     let exact = srv.get(&format!("{}?limit=5", blocks_path(tenant))).await;
     assert_eq!(ids(&exact.json["ip_blocks"]), created);
-    assert!(exact.json.get("ip_blocks_links").is_none(), "{}", exact.text);
+    assert!(
+        exact.json.get("ip_blocks_links").is_none(),
+        "{}",
+        exact.text
+    );
 
     // The marker need not be on a page boundary, and the type filter survives into the link.
-    let filtered = srv.get(&format!("{}?type=private&limit=1&marker={}", blocks_path(tenant), created[2])).await;
+    let filtered = srv
+        .get(&format!(
+            "{}?type=private&limit=1&marker={}",
+            blocks_path(tenant),
+            created[2]
+        ))
+        .await;
     assert_eq!(ids(&filtered.json["ip_blocks"]), created[3..4]);
-    let href = filtered.json["ip_blocks_links"][0]["href"].as_str().expect("next link").to_string();
+    let href = filtered.json["ip_blocks_links"][0]["href"]
+        .as_str()
+        .expect("next link")
+        .to_string();
     assert!(href.contains("type=private"), "{href}");
     let rest = follow(&srv, &json!(href)).await;
     assert_eq!(ids(&rest.json["ip_blocks"]), created[4..5]);
@@ -295,18 +462,39 @@ async fn http_block_list_paginates_with_limit_marker_and_next_link() {
 async fn http_block_crud_scenario_1() {
     let srv = TestServer::start().await;
     let tenant = "tb-crud";
-    let created = create_block(&srv, tenant, json!({"type": "private", "cidr": "10.1.1.0/29", "network_id": "net-a1"})).await;
+    let created = create_block(
+        &srv,
+        tenant,
+        json!({"type": "private", "cidr": "10.1.1.0/29", "network_id": "net-a1"}),
+    )
+    .await;
     let path = block_path(tenant, &id(&created));
     let shown = srv.get(&path).await;
     assert_eq!(shown.status, 200);
     assert_eq!(shown.json["ip_block"], created);
 
-    let r = srv.put(&path, json!({"ip_block": {"network_id": "net-b2"}})).await;
+    let r = srv
+        .put(&path, json!({"ip_block": {"network_id": "net-b2"}}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let updated = r.json["ip_block"].clone();
     assert_eq!(updated["network_id"], "net-b2");
-    for field in ["id", "cidr", "type", "gateway", "dns1", "dns2", "tenant_id", "created_at", "broadcast", "netmask"] {
-        assert_eq!(updated[field], created[field], "{field} unchanged by the update");
+    for field in [
+        "id",
+        "cidr",
+        "type",
+        "gateway",
+        "dns1",
+        "dns2",
+        "tenant_id",
+        "created_at",
+        "broadcast",
+        "netmask",
+    ] {
+        assert_eq!(
+            updated[field], created[field],
+            "{field} unchanged by the update"
+        );
     }
     assert!(is_timestamp(&updated["updated_at"]));
     let shown = srv.get(&path).await;
@@ -317,99 +505,204 @@ async fn http_block_crud_scenario_1() {
     assert_eq!(r.text, "", "delete answers an empty body");
     fault_detail(&srv.get(&path).await, 404, "IpBlock Not Found");
     fault_detail(&srv.delete(&path).await, 404, "IpBlock Not Found");
-    fault_detail(&srv.put(&path, json!({"ip_block": {"network_id": "x"}})).await, 404, "IpBlock Not Found");
-    assert_eq!(srv.get(&blocks_path(tenant)).await.json["ip_blocks"], json!([]));
+    fault_detail(
+        &srv.put(&path, json!({"ip_block": {"network_id": "x"}}))
+            .await,
+        404,
+        "IpBlock Not Found",
+    );
+    assert_eq!(
+        srv.get(&blocks_path(tenant)).await.json["ip_blocks"],
+        json!([])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_block_update_ignores_cidr_and_redefaults_cleared_fields() {
     let srv = TestServer::start().await;
     let tenant = "tb-upd";
-    let b = create_block(&srv, tenant, json!({"type": "private", "cidr": "10.0.0.0/24", "gateway": "10.0.0.9", "dns1": "1.1.1.1"})).await;
+    let b = create_block(
+        &srv,
+        tenant,
+        json!({"type": "private", "cidr": "10.0.0.0/24", "gateway": "10.0.0.9", "dns1": "1.1.1.1"}),
+    )
+    .await;
     let path = block_path(tenant, &id(&b));
 
     // Sending back what was received (cidr, tenant_id) is accepted and changes nothing.
-    let r = srv.put(&path, json!({"ip_block": {"cidr": "99.0.0.0/8", "tenant_id": "thief"}})).await;
+    let r = srv
+        .put(
+            &path,
+            json!({"ip_block": {"cidr": "99.0.0.0/8", "tenant_id": "thief"}}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["ip_block"]["cidr"], "10.0.0.0/24");
     assert_eq!(r.json["ip_block"]["tenant_id"], tenant);
 
     // A cleared gateway or dns falls back to the default, as Melange re-defaulted on save.
-    let r = srv.put(&path, json!({"ip_block": {"gateway": null, "dns1": ""}})).await;
+    let r = srv
+        .put(&path, json!({"ip_block": {"gateway": null, "dns1": ""}}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["ip_block"]["gateway"], "10.0.0.1");
     assert_eq!(r.json["ip_block"]["dns1"], "8.8.8.8");
 
-    let r = srv.put(&path, json!({"ip_block": {"gateway": "10.0.0.254", "dns2": "4.4.4.4"}})).await;
+    let r = srv
+        .put(
+            &path,
+            json!({"ip_block": {"gateway": "10.0.0.254", "dns2": "4.4.4.4"}}),
+        )
+        .await;
     assert_eq!(r.json["ip_block"]["gateway"], "10.0.0.254");
     assert_eq!(r.json["ip_block"]["dns2"], "4.4.4.4");
 
-    let r = srv.put(&path, json!({"ip_block": {"gateway": "not-an-ip"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["gateway"], json!(["Gateway is not a valid address"]));
-    let r = srv.put(&path, json!({"ip_block": {"policy_id": "no-such-policy"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["policy_id"], json!(["Policy with id no-such-policy doesn't exist"]));
-    assert_eq!(srv.get(&path).await.json["ip_block"]["gateway"], "10.0.0.254", "failed updates change nothing");
+    let r = srv
+        .put(&path, json!({"ip_block": {"gateway": "not-an-ip"}}))
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["gateway"],
+        json!(["Gateway is not a valid address"])
+    );
+    let r = srv
+        .put(&path, json!({"ip_block": {"policy_id": "no-such-policy"}}))
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["policy_id"],
+        json!(["Policy with id no-such-policy doesn't exist"])
+    );
+    assert_eq!(
+        srv.get(&path).await.json["ip_block"]["gateway"],
+        "10.0.0.254",
+        "failed updates change nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_block_type_update_is_revalidated_against_public_overlap() {
     let srv = TestServer::start().await;
-    create_block(&srv, "tb-type-a", json!({"type": "public", "cidr": "50.0.0.0/24"})).await;
+    create_block(
+        &srv,
+        "tb-type-a",
+        json!({"type": "public", "cidr": "50.0.0.0/24"}),
+    )
+    .await;
     let b = private_block(&srv, "tb-type-b", "50.0.0.0/16").await;
     let path = block_path("tb-type-b", &id(&b));
 
     // Decision 5: `type` is updatable, and a private block turning public must not overlap a
     // public root of anyone.
-    let r = srv.put(&path, json!({"ip_block": {"type": "public"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["cidr"], json!(["cidr overlaps with public block 50.0.0.0/24"]));
+    let r = srv
+        .put(&path, json!({"ip_block": {"type": "public"}}))
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["cidr"],
+        json!(["cidr overlaps with public block 50.0.0.0/24"])
+    );
     assert_eq!(srv.get(&path).await.json["ip_block"]["type"], "private");
 
     let r = srv.put(&path, json!({"ip_block": {"type": "bogus"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["type"], json!(["type should be one among public, private"]));
+    assert_eq!(
+        fault(&r, 400)["errors"]["type"],
+        json!(["type should be one among public, private"])
+    );
 
     let c = private_block(&srv, "tb-type-b", "60.0.0.0/24").await;
-    let r = srv.put(&block_path("tb-type-b", &id(&c)), json!({"ip_block": {"type": "public"}})).await;
+    let r = srv
+        .put(
+            &block_path("tb-type-b", &id(&c)),
+            json!({"ip_block": {"type": "public"}}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["ip_block"]["type"], "public");
-    let publics = srv.get(&format!("{}?type=public", blocks_path("tb-type-b"))).await;
+    let publics = srv
+        .get(&format!("{}?type=public", blocks_path("tb-type-b")))
+        .await;
     assert_eq!(ids(&publics.json["ip_blocks"]), [id(&c)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_public_blocks_never_overlap_across_tenants() {
     let srv = TestServer::start().await;
-    create_block(&srv, "tb-pub-1", json!({"type": "public", "cidr": "50.0.0.0/24"})).await;
+    create_block(
+        &srv,
+        "tb-pub-1",
+        json!({"type": "public", "cidr": "50.0.0.0/24"}),
+    )
+    .await;
 
     let path = blocks_path("tb-pub-2");
     for cidr in ["50.0.0.0/16", "50.0.0.128/25", "50.0.0.0/24"] {
-        let r = srv.post(&path, json!({"ip_block": {"type": "public", "cidr": cidr}})).await;
-        assert_eq!(fault(&r, 400)["errors"]["cidr"], json!(["cidr overlaps with public block 50.0.0.0/24"]), "{cidr}");
+        let r = srv
+            .post(&path, json!({"ip_block": {"type": "public", "cidr": cidr}}))
+            .await;
+        assert_eq!(
+            fault(&r, 400)["errors"]["cidr"],
+            json!(["cidr overlaps with public block 50.0.0.0/24"]),
+            "{cidr}"
+        );
     }
     // Private blocks may overlap anything; disjoint public blocks are fine.
     private_block(&srv, "tb-pub-2", "50.0.0.0/24").await;
-    create_block(&srv, "tb-pub-2", json!({"type": "public", "cidr": "50.0.1.0/24"})).await;
-    assert_eq!(srv.get(&path).await.json["ip_blocks"].as_array().unwrap().len(), 2);
+    create_block(
+        &srv,
+        "tb-pub-2",
+        json!({"type": "public", "cidr": "50.0.1.0/24"}),
+    )
+    .await;
+    assert_eq!(
+        srv.get(&path).await.json["ip_blocks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_top_level_blocks_of_one_network_never_overlap() {
     let srv = TestServer::start().await;
-    create_block(&srv, "tb-net-1", json!({"type": "private", "cidr": "10.0.0.0/24", "network_id": "shared-net"})).await;
+    create_block(
+        &srv,
+        "tb-net-1",
+        json!({"type": "private", "cidr": "10.0.0.0/24", "network_id": "shared-net"}),
+    )
+    .await;
 
     let r = srv.post(&blocks_path("tb-net-2"), json!({"ip_block": {"type": "private", "cidr": "10.0.0.0/25", "network_id": "shared-net"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["cidr"], json!(["cidr overlaps with block 10.0.0.0/24 in same network"]));
+    assert_eq!(
+        fault(&r, 400)["errors"]["cidr"],
+        json!(["cidr overlaps with block 10.0.0.0/24 in same network"])
+    );
 
     let r = srv.post(&blocks_path("tb-net-2"), json!({"ip_block": {"type": "public", "cidr": "70.0.0.0/24", "network_id": "shared-net"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["type"], json!(["type should be same within a network"]));
+    assert_eq!(
+        fault(&r, 400)["errors"]["type"],
+        json!(["type should be same within a network"])
+    );
 
     // Other network, or no network: free to overlap.
-    create_block(&srv, "tb-net-2", json!({"type": "private", "cidr": "10.0.0.0/25", "network_id": "other-net"})).await;
+    create_block(
+        &srv,
+        "tb-net-2",
+        json!({"type": "private", "cidr": "10.0.0.0/25", "network_id": "other-net"}),
+    )
+    .await;
     private_block(&srv, "tb-net-2", "10.0.0.0/25").await;
 
     // Moving a block into the network by update is checked the same way.
     let loose = private_block(&srv, "tb-net-2", "10.0.0.0/26").await;
-    let r = srv.put(&block_path("tb-net-2", &id(&loose)), json!({"ip_block": {"network_id": "shared-net"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["cidr"], json!(["cidr overlaps with block 10.0.0.0/24 in same network"]));
+    let r = srv
+        .put(
+            &block_path("tb-net-2", &id(&loose)),
+            json!({"ip_block": {"network_id": "shared-net"}}),
+        )
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["cidr"],
+        json!(["cidr overlaps with block 10.0.0.0/24 in same network"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,13 +711,22 @@ async fn http_block_delete_is_refused_while_it_holds_live_allocations() {
     let tenant = "tb-del-ips";
     let b = private_block(&srv, tenant, "10.0.0.0/29").await;
     let path = block_path(tenant, &id(&b));
-    let r = srv.post(&format!("{path}/ip_addresses"), json!({"ip_address": {}})).await;
+    let r = srv
+        .post(&format!("{path}/ip_addresses"), json!({"ip_address": {}}))
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let address = r.json["ip_address"]["address"].as_str().unwrap().to_string();
+    let address = r.json["ip_address"]["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let r = srv.delete(&path).await;
     let inner = fault(&r, 409);
-    assert!(inner["detail"].as_str().unwrap().contains("allocated"), "says why: {}", r.text);
+    assert!(
+        inner["detail"].as_str().unwrap().contains("allocated"),
+        "says why: {}",
+        r.text
+    );
     assert_eq!(srv.get(&path).await.status, 200, "the block is still there");
 
     // Decision 6: once every address is deallocated, the block goes, and them with it.
@@ -434,7 +736,11 @@ async fn http_block_delete_is_refused_while_it_holds_live_allocations() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.text, "");
     fault_detail(&srv.get(&path).await, 404, "IpBlock Not Found");
-    fault_detail(&srv.get(&format!("{path}/ip_addresses")).await, 404, "IpBlock Not Found");
+    fault_detail(
+        &srv.get(&format!("{path}/ip_addresses")).await,
+        404,
+        "IpBlock Not Found",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,16 +749,28 @@ async fn http_block_delete_is_refused_while_it_has_subnets() {
     let tenant = "tb-del-sub";
     let parent = private_block(&srv, tenant, "10.0.0.0/24").await;
     let ppath = block_path(tenant, &id(&parent));
-    let r = srv.post(&format!("{ppath}/subnets"), json!({"subnet": {"cidr": "10.0.0.0/28"}})).await;
+    let r = srv
+        .post(
+            &format!("{ppath}/subnets"),
+            json!({"subnet": {"cidr": "10.0.0.0/28"}}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let sub = r.json["subnet"].clone();
 
     let r = srv.delete(&ppath).await;
     let inner = fault(&r, 409);
-    assert!(inner["detail"].as_str().unwrap().contains("subnet"), "says why: {}", r.text);
+    assert!(
+        inner["detail"].as_str().unwrap().contains("subnet"),
+        "says why: {}",
+        r.text
+    );
 
     assert_eq!(srv.delete(&block_path(tenant, &id(&sub))).await.status, 200);
-    assert_eq!(srv.get(&format!("{ppath}/subnets")).await.json, json!({"subnets": []}));
+    assert_eq!(
+        srv.get(&format!("{ppath}/subnets")).await.json,
+        json!({"subnets": []})
+    );
     assert_eq!(srv.delete(&ppath).await.status, 200);
     fault_detail(&srv.get(&ppath).await, 404, "IpBlock Not Found");
 }
@@ -461,26 +779,46 @@ async fn http_block_delete_is_refused_while_it_has_subnets() {
 async fn http_subnets_scenario_3_under_the_subnet_key() {
     let srv = TestServer::start().await;
     let tenant = "tb-sub-123";
-    let parent = create_block(&srv, tenant, json!({"type": "private", "cidr": "10.0.0.0/8", "network_id": "net-sub"})).await;
+    let parent = create_block(
+        &srv,
+        tenant,
+        json!({"type": "private", "cidr": "10.0.0.0/8", "network_id": "net-sub"}),
+    )
+    .await;
     let spath = format!("{}/subnets", block_path(tenant, &id(&parent)));
 
-    let r = srv.post(&spath, json!({"subnet": {"cidr": "10.0.1.0/29"}})).await;
+    let r = srv
+        .post(&spath, json!({"subnet": {"cidr": "10.0.1.0/29"}}))
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let first = r.json["subnet"].clone();
-    let mut keys: Vec<&str> = first.as_object().expect("object").keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = first
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     assert_eq!(keys, BLOCK_FIELDS);
     assert_eq!(first["cidr"], "10.0.1.0/29");
     assert_eq!(first["parent_id"], parent["id"]);
     assert_eq!(first["type"], "private", "type is the parent's");
-    assert_eq!(first["network_id"], "net-sub", "network defaults to the parent's");
-    assert_eq!(first["tenant_id"], tenant, "tenant defaults to the parent's");
+    assert_eq!(
+        first["network_id"], "net-sub",
+        "network defaults to the parent's"
+    );
+    assert_eq!(
+        first["tenant_id"], tenant,
+        "tenant defaults to the parent's"
+    );
     assert_eq!(first["gateway"], "10.0.1.1");
     assert_eq!(first["broadcast"], "10.0.1.7");
     assert_eq!(first["netmask"], "255.255.255.248");
     assert_eq!(first["dns1"], "8.8.8.8");
 
-    let r = srv.post(&spath, json!({"subnet": {"cidr": "10.0.0.0/29"}})).await;
+    let r = srv
+        .post(&spath, json!({"subnet": {"cidr": "10.0.0.0/29"}}))
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let second = r.json["subnet"].clone();
 
@@ -504,43 +842,105 @@ async fn http_subnet_body_is_also_accepted_under_ip_block() {
     let spath = format!("{}/subnets", block_path("tb-sub-key", &id(&parent)));
 
     // Decision 4: the spec's "ip_block" root works too, including the spec's tenant_id.
-    let r = srv.post(&spath, json!({"ip_block": {"cidr": "10.0.4.0/24", "tenant_id": "tb-sub-lessee"}})).await;
+    let r = srv
+        .post(
+            &spath,
+            json!({"ip_block": {"cidr": "10.0.4.0/24", "tenant_id": "tb-sub-lessee"}}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let sub = r.json["subnet"].clone();
     assert_eq!(sub["cidr"], "10.0.4.0/24");
     assert_eq!(sub["tenant_id"], "tb-sub-lessee");
     assert_eq!(sub["parent_id"], parent["id"]);
 
-    assert_eq!(ids(&srv.get(&spath).await.json["subnets"]), [id(&sub)], "listed under the parent whatever its tenant");
-    assert_eq!(srv.get(&block_path("tb-sub-lessee", &id(&sub))).await.status, 200);
-    fault_detail(&srv.get(&block_path("tb-sub-key", &id(&sub))).await, 404, "IpBlock Not Found");
+    assert_eq!(
+        ids(&srv.get(&spath).await.json["subnets"]),
+        [id(&sub)],
+        "listed under the parent whatever its tenant"
+    );
+    assert_eq!(
+        srv.get(&block_path("tb-sub-lessee", &id(&sub)))
+            .await
+            .status,
+        200
+    );
+    fault_detail(
+        &srv.get(&block_path("tb-sub-key", &id(&sub))).await,
+        404,
+        "IpBlock Not Found",
+    );
 
     let r = srv.post(&spath, json!({})).await;
-    assert_eq!(fault(&r, 400)["detail"], "Required params are missing: subnet");
+    assert_eq!(
+        fault(&r, 400)["detail"],
+        "Required params are missing: subnet"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_subnet_must_lie_inside_its_parent_and_not_overlap_siblings() {
     let srv = TestServer::start().await;
     let tenant = "tb-sub-rules";
-    let parent = create_block(&srv, tenant, json!({"type": "private", "cidr": "10.0.0.0/24", "network_id": "n-rules"})).await;
+    let parent = create_block(
+        &srv,
+        tenant,
+        json!({"type": "private", "cidr": "10.0.0.0/24", "network_id": "n-rules"}),
+    )
+    .await;
     let spath = format!("{}/subnets", block_path(tenant, &id(&parent)));
 
-    let r = srv.post(&spath, json!({"subnet": {"cidr": "10.0.1.0/29"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["cidr"], json!(["cidr should be within parent block's cidr"]));
-    let r = srv.post(&spath, json!({"subnet": {"cidr": "10.0.0.0/16"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["cidr"], json!(["cidr should be within parent block's cidr"]));
+    let r = srv
+        .post(&spath, json!({"subnet": {"cidr": "10.0.1.0/29"}}))
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["cidr"],
+        json!(["cidr should be within parent block's cidr"])
+    );
+    let r = srv
+        .post(&spath, json!({"subnet": {"cidr": "10.0.0.0/16"}}))
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["cidr"],
+        json!(["cidr should be within parent block's cidr"])
+    );
 
-    assert_eq!(srv.post(&spath, json!({"subnet": {"cidr": "10.0.0.0/26"}})).await.status, 201);
-    let r = srv.post(&spath, json!({"subnet": {"cidr": "10.0.0.32/27"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["cidr"], json!(["cidr overlaps with sibling 10.0.0.0/26"]));
+    assert_eq!(
+        srv.post(&spath, json!({"subnet": {"cidr": "10.0.0.0/26"}}))
+            .await
+            .status,
+        201
+    );
+    let r = srv
+        .post(&spath, json!({"subnet": {"cidr": "10.0.0.32/27"}}))
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["cidr"],
+        json!(["cidr overlaps with sibling 10.0.0.0/26"])
+    );
 
-    let r = srv.post(&spath, json!({"subnet": {"cidr": "10.0.0.64/26", "network_id": "n-elsewhere"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["network_id"], json!(["network_id should be same as that of parent"]));
+    let r = srv
+        .post(
+            &spath,
+            json!({"subnet": {"cidr": "10.0.0.64/26", "network_id": "n-elsewhere"}}),
+        )
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["network_id"],
+        json!(["network_id should be same as that of parent"])
+    );
 
-    let r = srv.post(&spath, json!({"subnet": {"cidr": "garbage"}})).await;
+    let r = srv
+        .post(&spath, json!({"subnet": {"cidr": "garbage"}}))
+        .await;
     assert_eq!(fault(&r, 400)["errors"]["cidr"], json!(["cidr is invalid"]));
-    assert_eq!(srv.get(&spath).await.json["subnets"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        srv.get(&spath).await.json["subnets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -548,8 +948,18 @@ async fn http_public_blocks_can_be_subnetted() {
     // Guards decision 3: Melange's public-overlap check hit a public subnet's own parent, so a
     // public block could never be subnetted; ipledger must allow it.
     let srv = TestServer::start().await;
-    let parent = create_block(&srv, "tb-pub-sub", json!({"type": "public", "cidr": "80.0.0.0/24"})).await;
-    let r = srv.post(&format!("{}/subnets", block_path("tb-pub-sub", &id(&parent))), json!({"subnet": {"cidr": "80.0.0.0/28"}})).await;
+    let parent = create_block(
+        &srv,
+        "tb-pub-sub",
+        json!({"type": "public", "cidr": "80.0.0.0/24"}),
+    )
+    .await;
+    let r = srv
+        .post(
+            &format!("{}/subnets", block_path("tb-pub-sub", &id(&parent))),
+            json!({"subnet": {"cidr": "80.0.0.0/28"}}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json["subnet"]["type"], "public");
     assert_eq!(r.json["subnet"]["parent_id"], parent["id"]);
@@ -560,9 +970,25 @@ async fn http_block_with_addresses_is_not_subnettable() {
     let srv = TestServer::start().await;
     let parent = private_block(&srv, "tb-sub-ips", "10.0.0.0/24").await;
     let ppath = block_path("tb-sub-ips", &id(&parent));
-    assert_eq!(srv.post(&format!("{ppath}/ip_addresses"), json!({"ip_address": {"address": "10.0.0.5"}})).await.status, 201);
-    let r = srv.post(&format!("{ppath}/subnets"), json!({"subnet": {"cidr": "10.0.0.128/25"}})).await;
-    assert_eq!(fault(&r, 400)["errors"]["parent_id"], json!(["parent is not subnettable since it has allocated ips"]));
+    assert_eq!(
+        srv.post(
+            &format!("{ppath}/ip_addresses"),
+            json!({"ip_address": {"address": "10.0.0.5"}})
+        )
+        .await
+        .status,
+        201
+    );
+    let r = srv
+        .post(
+            &format!("{ppath}/subnets"),
+            json!({"subnet": {"cidr": "10.0.0.128/25"}}),
+        )
+        .await;
+    assert_eq!(
+        fault(&r, 400)["errors"]["parent_id"],
+        json!(["parent is not subnettable since it has allocated ips"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -572,14 +998,48 @@ async fn http_another_tenants_block_is_not_found() {
     let theirs = block_path("tb-intruder", &id(&b));
 
     fault_detail(&srv.get(&theirs).await, 404, "IpBlock Not Found");
-    fault_detail(&srv.put(&theirs, json!({"ip_block": {"network_id": "stolen"}})).await, 404, "IpBlock Not Found");
+    fault_detail(
+        &srv.put(&theirs, json!({"ip_block": {"network_id": "stolen"}}))
+            .await,
+        404,
+        "IpBlock Not Found",
+    );
     fault_detail(&srv.delete(&theirs).await, 404, "IpBlock Not Found");
-    fault_detail(&srv.get(&format!("{theirs}/subnets")).await, 404, "IpBlock Not Found");
-    fault_detail(&srv.post(&format!("{theirs}/subnets"), json!({"subnet": {"cidr": "10.0.0.0/28"}})).await, 404, "IpBlock Not Found");
-    fault_detail(&srv.get(&format!("{theirs}/ip_addresses")).await, 404, "IpBlock Not Found");
-    fault_detail(&srv.post(&format!("{theirs}/ip_addresses"), json!({"ip_address": {}})).await, 404, "IpBlock Not Found");
+    fault_detail(
+        &srv.get(&format!("{theirs}/subnets")).await,
+        404,
+        "IpBlock Not Found",
+    );
+    fault_detail(
+        &srv.post(
+            &format!("{theirs}/subnets"),
+            json!({"subnet": {"cidr": "10.0.0.0/28"}}),
+        )
+        .await,
+        404,
+        "IpBlock Not Found",
+    );
+    fault_detail(
+        &srv.get(&format!("{theirs}/ip_addresses")).await,
+        404,
+        "IpBlock Not Found",
+    );
+    fault_detail(
+        &srv.post(&format!("{theirs}/ip_addresses"), json!({"ip_address": {}}))
+            .await,
+        404,
+        "IpBlock Not Found",
+    );
 
     let mine = srv.get(&block_path("tb-owner", &id(&b))).await;
-    assert_eq!(mine.json["ip_block"], b, "untouched by the other tenant's attempts");
-    assert_eq!(srv.get(&format!("{}/subnets", block_path("tb-owner", &id(&b)))).await.json["subnets"], json!([]));
+    assert_eq!(
+        mine.json["ip_block"], b,
+        "untouched by the other tenant's attempts"
+    );
+    assert_eq!(
+        srv.get(&format!("{}/subnets", block_path("tb-owner", &id(&b))))
+            .await
+            .json["subnets"],
+        json!([])
+    );
 }

@@ -14,20 +14,38 @@ const BODY_BYTES_MAX: usize = 1 << 20;
 /// Content-Type; returns the inner object. `what` names the request in failure messages.
 fn fault_4xx(r: &Res, what: &str) -> Value {
     let status = r.status.as_u16();
-    assert!((400..500).contains(&status), "{what}: expected a 4xx, got {status}: {}", r.text);
+    assert!(
+        (400..500).contains(&status),
+        "{what}: expected a 4xx, got {status}: {}",
+        r.text
+    );
     assert_eq!(
         r.headers.get("content-type").and_then(|v| v.to_str().ok()),
         Some("application/json"),
         "{what}: fault is JSON: {}",
         r.text
     );
-    let obj = r.json.as_object().unwrap_or_else(|| panic!("{what}: fault body is not a JSON object: {:?}", r.text));
+    let obj = r
+        .json
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: fault body is not a JSON object: {:?}", r.text));
     assert_eq!(obj.len(), 1, "{what}: one root key: {}", r.text);
     let (name, inner) = obj.iter().next().unwrap();
-    assert!(name.chars().next().is_some_and(|c| c.is_ascii_uppercase()), "{what}: fault name {name}");
+    assert!(
+        name.chars().next().is_some_and(|c| c.is_ascii_uppercase()),
+        "{what}: fault name {name}"
+    );
     assert_eq!(inner["code"], status, "{what}: {}", r.text);
-    assert!(inner["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {}", r.text);
-    assert!(inner["detail"].as_str().is_some_and(|d| !d.is_empty()), "{what}: {}", r.text);
+    assert!(
+        inner["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{what}: {}",
+        r.text
+    );
+    assert!(
+        inner["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{what}: {}",
+        r.text
+    );
     inner.clone()
 }
 
@@ -41,7 +59,14 @@ fn fault(r: &Res, status: u16, name: &str, detail: &str) -> Value {
 }
 
 /// Sends raw bytes (possibly not UTF-8) with optional Content-Type and extra headers.
-async fn send_bytes(srv: &TestServer, method: Method, path: &str, content_type: Option<&str>, body: Vec<u8>, headers: &[(&str, &str)]) -> Res {
+async fn send_bytes(
+    srv: &TestServer,
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> Res {
     let mut req = srv.http.request(method, srv.url(path)).body(body);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
@@ -54,7 +79,12 @@ async fn send_bytes(srv: &TestServer, method: Method, path: &str, content_type: 
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap_or_default();
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Res { status, headers, text, json }
+    Res {
+        status,
+        headers,
+        text,
+        json,
+    }
 }
 
 /// A tenant with a block (an allocated 10.0.0.2), a policy with a range and an octet.
@@ -69,22 +99,55 @@ struct World {
 
 async fn world(srv: &TestServer, tenant: &str) -> World {
     let blocks = format!("/v0.1/ipam/tenants/{tenant}/ip_blocks");
-    let r = srv.post(&blocks, json!({"ip_block": {"type": "private", "cidr": "10.0.0.0/24"}})).await;
+    let r = srv
+        .post(
+            &blocks,
+            json!({"ip_block": {"type": "private", "cidr": "10.0.0.0/24"}}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let block = format!("{blocks}/{}", r.json["ip_block"]["id"].as_str().unwrap());
-    let r = srv.post(&format!("{block}/ip_addresses"), json!({"ip_address": {"address": "10.0.0.2"}})).await;
+    let r = srv
+        .post(
+            &format!("{block}/ip_addresses"),
+            json!({"ip_address": {"address": "10.0.0.2"}}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let policies = format!("/v0.1/ipam/tenants/{tenant}/policies");
     let r = srv.post(&policies, json!({"policy": {"name": "p"}})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let policy = format!("{policies}/{}", r.json["policy"]["id"].as_str().unwrap());
-    let r = srv.post(&format!("{policy}/unusable_ip_ranges"), json!({"ip_range": {"offset": 200, "length": 1}})).await;
+    let r = srv
+        .post(
+            &format!("{policy}/unusable_ip_ranges"),
+            json!({"ip_range": {"offset": 200, "length": 1}}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let range = format!("{policy}/unusable_ip_ranges/{}", r.json["ip_range"]["id"].as_str().unwrap());
-    let r = srv.post(&format!("{policy}/unusable_ip_octets"), json!({"ip_octet": {"octet": 250}})).await;
+    let range = format!(
+        "{policy}/unusable_ip_ranges/{}",
+        r.json["ip_range"]["id"].as_str().unwrap()
+    );
+    let r = srv
+        .post(
+            &format!("{policy}/unusable_ip_octets"),
+            json!({"ip_octet": {"octet": 250}}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let octet = format!("{policy}/unusable_ip_octets/{}", r.json["ip_octet"]["id"].as_str().unwrap());
-    World { blocks, block, policies, policy, range, octet }
+    let octet = format!(
+        "{policy}/unusable_ip_octets/{}",
+        r.json["ip_octet"]["id"].as_str().unwrap()
+    );
+    World {
+        blocks,
+        block,
+        policies,
+        policy,
+        range,
+        octet,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,15 +157,35 @@ async fn http_malformed_json_is_400_malformed_request_body() {
     for (path, body) in [
         (w.blocks.clone(), "{\"ip_block\": {\"cidr\": "),
         (w.blocks.clone(), "{'ip_block': {}}"),
-        (w.policies.clone(), "{\"policy\": {\"name\": \"x\"}} trailing"),
+        (
+            w.policies.clone(),
+            "{\"policy\": {\"name\": \"x\"}} trailing",
+        ),
         (format!("{}/ip_addresses", w.block), "{\"ip_address\": {,}}"),
     ] {
-        let r = srv.raw(Method::POST, &path, Some("application/json"), body).await;
+        let r = srv
+            .raw(Method::POST, &path, Some("application/json"), body)
+            .await;
         fault(&r, 400, "BadRequest", "Malformed request body");
     }
-    let r = send_bytes(&srv, Method::POST, &w.policies, Some("application/json"), b"{\"policy\": {\"name\": \"\xff\xfe\"}}".to_vec(), &[]).await;
+    let r = send_bytes(
+        &srv,
+        Method::POST,
+        &w.policies,
+        Some("application/json"),
+        b"{\"policy\": {\"name\": \"\xff\xfe\"}}".to_vec(),
+        &[],
+    )
+    .await;
     fault(&r, 400, "BadRequest", "Malformed request body");
-    assert_eq!(srv.get(&w.policies).await.json["policies"].as_array().unwrap().len(), 1, "nothing was created");
+    assert_eq!(
+        srv.get(&w.policies).await.json["policies"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "nothing was created"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,24 +193,70 @@ async fn http_body_without_a_json_content_type_is_415() {
     let srv = TestServer::start().await;
     let w = world(&srv, "te-415").await;
     let body = json!({"ip_block": {"type": "private", "cidr": "10.9.0.0/24"}}).to_string();
-    for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("application/jsonx"), Some("")] {
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("application/jsonx"),
+        Some(""),
+    ] {
         let r = srv.raw(Method::POST, &w.blocks, ct, &body).await;
         assert_eq!(r.status, 415, "content-type {ct:?}: {}", r.text);
         let inner = fault_4xx(&r, &format!("content-type {ct:?}"));
         assert!(r.json.get("UnsupportedMediaType").is_some(), "{}", r.text);
-        assert!(inner["detail"].as_str().unwrap().contains("application/json"), "{}", r.text);
+        assert!(
+            inner["detail"]
+                .as_str()
+                .unwrap()
+                .contains("application/json"),
+            "{}",
+            r.text
+        );
     }
-    let r = srv.raw(Method::PUT, &w.block, Some("text/plain"), &json!({"ip_block": {"network_id": "n"}}).to_string()).await;
+    let r = srv
+        .raw(
+            Method::PUT,
+            &w.block,
+            Some("text/plain"),
+            &json!({"ip_block": {"network_id": "n"}}).to_string(),
+        )
+        .await;
     assert_eq!(r.status, 415, "{}", r.text);
-    let r = srv.raw(Method::POST, &format!("{}/unusable_ip_octets", w.policy), None, "{\"ip_octet\": {\"octet\": 3}}").await;
+    let r = srv
+        .raw(
+            Method::POST,
+            &format!("{}/unusable_ip_octets", w.policy),
+            None,
+            "{\"ip_octet\": {\"octet\": 3}}",
+        )
+        .await;
     assert_eq!(r.status, 415, "{}", r.text);
-    assert_eq!(srv.get(&w.blocks).await.json["ip_blocks"].as_array().unwrap().len(), 1, "nothing was created");
+    assert_eq!(
+        srv.get(&w.blocks).await.json["ip_blocks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "nothing was created"
+    );
 
     // JSON with parameters, or a +json type, is JSON.
-    let r = srv.raw(Method::POST, &w.blocks, Some("application/json; charset=utf-8"), &body).await;
+    let r = srv
+        .raw(
+            Method::POST,
+            &w.blocks,
+            Some("application/json; charset=utf-8"),
+            &body,
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let r = srv
-        .raw(Method::POST, &w.blocks, Some("application/vnd.openstack.melange+json"), &json!({"ip_block": {"type": "private", "cidr": "10.8.0.0/24"}}).to_string())
+        .raw(
+            Method::POST,
+            &w.blocks,
+            Some("application/vnd.openstack.melange+json"),
+            &json!({"ip_block": {"type": "private", "cidr": "10.8.0.0/24"}}).to_string(),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
 }
@@ -152,7 +281,9 @@ async fn http_unknown_routes_are_404_json_faults() {
     ];
     for path in &unknown {
         for method in [Method::GET, Method::POST, Method::DELETE] {
-            let r = srv.send(method.clone(), path, None, &[("accept", "text/html")]).await;
+            let r = srv
+                .send(method.clone(), path, None, &[("accept", "text/html")])
+                .await;
             assert_eq!(r.status, 404, "{method} {path}: {}", r.text);
             let inner = fault_4xx(&r, &format!("{method} {path}"));
             assert_eq!(inner["message"], "The resource could not be found.");
@@ -166,23 +297,63 @@ async fn http_unknown_fields_are_400() {
     let srv = TestServer::start().await;
     let w = world(&srv, "te-unknown").await;
     let cases = [
-        (Method::POST, w.blocks.clone(), json!({"ip_block": {"type": "private", "cidr": "10.7.0.0/24", "colour": "red"}})),
-        (Method::POST, w.blocks.clone(), json!({"ip_block": {"type": "private", "cidr": "10.7.0.0/24"}, "extra": 1})),
-        (Method::PUT, w.block.clone(), json!({"ip_block": {"is_full": true}})),
-        (Method::POST, format!("{}/subnets", w.block), json!({"subnet": {"cidr": "10.0.0.0/28", "size": 16}})),
-        (Method::POST, format!("{}/ip_addresses", w.block), json!({"ip_address": {"addres": "10.0.0.9"}})),
-        (Method::POST, w.policies.clone(), json!({"policy": {"name": "x", "rules": []}})),
-        (Method::PUT, w.range.clone(), json!({"ip_range": {"offset": 1, "start": 1}})),
-        (Method::PUT, w.octet.clone(), json!({"ip_octet": {"octet": 1, "mask": 2}})),
+        (
+            Method::POST,
+            w.blocks.clone(),
+            json!({"ip_block": {"type": "private", "cidr": "10.7.0.0/24", "colour": "red"}}),
+        ),
+        (
+            Method::POST,
+            w.blocks.clone(),
+            json!({"ip_block": {"type": "private", "cidr": "10.7.0.0/24"}, "extra": 1}),
+        ),
+        (
+            Method::PUT,
+            w.block.clone(),
+            json!({"ip_block": {"is_full": true}}),
+        ),
+        (
+            Method::POST,
+            format!("{}/subnets", w.block),
+            json!({"subnet": {"cidr": "10.0.0.0/28", "size": 16}}),
+        ),
+        (
+            Method::POST,
+            format!("{}/ip_addresses", w.block),
+            json!({"ip_address": {"addres": "10.0.0.9"}}),
+        ),
+        (
+            Method::POST,
+            w.policies.clone(),
+            json!({"policy": {"name": "x", "rules": []}}),
+        ),
+        (
+            Method::PUT,
+            w.range.clone(),
+            json!({"ip_range": {"offset": 1, "start": 1}}),
+        ),
+        (
+            Method::PUT,
+            w.octet.clone(),
+            json!({"ip_octet": {"octet": 1, "mask": 2}}),
+        ),
     ];
     for (method, path, body) in cases {
         let r = srv.send(method.clone(), &path, Some(&body), &[]).await;
         assert_eq!(r.status, 400, "{method} {path} {body}: {}", r.text);
         let inner = fault_4xx(&r, &format!("{method} {path}"));
-        assert!(inner["detail"].as_str().unwrap().contains("unknown field"), "names the problem: {}", r.text);
+        assert!(
+            inner["detail"].as_str().unwrap().contains("unknown field"),
+            "names the problem: {}",
+            r.text
+        );
     }
     let listed = srv.get(&format!("{}/ip_addresses", w.block)).await;
-    assert_eq!(listed.json["ip_addresses"].as_array().unwrap().len(), 1, "no allocation from a misspelt field");
+    assert_eq!(
+        listed.json["ip_addresses"].as_array().unwrap().len(),
+        1,
+        "no allocation from a misspelt field"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,15 +362,47 @@ async fn http_a_json_body_must_be_an_object() {
     // body was read as `{}` and allocated an address.
     let srv = TestServer::start().await;
     let w = world(&srv, "te-array").await;
-    for body in ["[]", "[{\"address\": \"10.0.0.9\"}]", "null", "42", "\"ip_address\""] {
-        let r = srv.raw(Method::POST, &format!("{}/ip_addresses", w.block), Some("application/json"), body).await;
+    for body in [
+        "[]",
+        "[{\"address\": \"10.0.0.9\"}]",
+        "null",
+        "42",
+        "\"ip_address\"",
+    ] {
+        let r = srv
+            .raw(
+                Method::POST,
+                &format!("{}/ip_addresses", w.block),
+                Some("application/json"),
+                body,
+            )
+            .await;
         assert_eq!(r.status, 400, "body {body}: {}", r.text);
         fault_4xx(&r, body);
     }
-    let r = srv.raw(Method::POST, &w.blocks, Some("application/json"), "[{\"type\": \"private\", \"cidr\": \"10.6.0.0/24\"}]").await;
+    let r = srv
+        .raw(
+            Method::POST,
+            &w.blocks,
+            Some("application/json"),
+            "[{\"type\": \"private\", \"cidr\": \"10.6.0.0/24\"}]",
+        )
+        .await;
     assert_eq!(r.status, 400, "{}", r.text);
-    assert_eq!(srv.get(&format!("{}/ip_addresses", w.block)).await.json["ip_addresses"].as_array().unwrap().len(), 1);
-    assert_eq!(srv.get(&w.blocks).await.json["ip_blocks"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        srv.get(&format!("{}/ip_addresses", w.block)).await.json["ip_addresses"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        srv.get(&w.blocks).await.json["ip_blocks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,12 +411,25 @@ async fn http_an_envelope_value_must_be_an_object() {
     // as cidr and type and created a block.
     let srv = TestServer::start().await;
     let w = world(&srv, "te-array-inner").await;
-    let r = srv.post(&w.blocks, json!({"ip_block": ["10.6.0.0/24", "private"]})).await;
+    let r = srv
+        .post(&w.blocks, json!({"ip_block": ["10.6.0.0/24", "private"]}))
+        .await;
     assert_eq!(r.status, 400, "{}", r.text);
     fault_4xx(&r, "positional ip_block");
-    let r = srv.post(&format!("{}/ip_addresses", w.block), json!({"ip_address": ["vif-1", "10.0.0.9"]})).await;
+    let r = srv
+        .post(
+            &format!("{}/ip_addresses", w.block),
+            json!({"ip_address": ["vif-1", "10.0.0.9"]}),
+        )
+        .await;
     assert_eq!(r.status, 400, "{}", r.text);
-    assert_eq!(srv.get(&w.blocks).await.json["ip_blocks"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        srv.get(&w.blocks).await.json["ip_blocks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,9 +450,18 @@ async fn http_wrong_methods_are_405() {
         (Method::DELETE, format!("{}/ip_addresses", w.block)),
         (Method::PUT, format!("{}/ip_addresses/10.0.0.2", w.block)),
         (Method::POST, format!("{}/ip_addresses/10.0.0.2", w.block)),
-        (Method::GET, format!("{}/ip_addresses/10.0.0.2/restore", w.block)),
-        (Method::POST, "/v0.1/ipam/allocated_ip_addresses".to_string()),
-        (Method::DELETE, "/v0.1/ipam/tenants/te-405/allocated_ip_addresses".to_string()),
+        (
+            Method::GET,
+            format!("{}/ip_addresses/10.0.0.2/restore", w.block),
+        ),
+        (
+            Method::POST,
+            "/v0.1/ipam/allocated_ip_addresses".to_string(),
+        ),
+        (
+            Method::DELETE,
+            "/v0.1/ipam/tenants/te-405/allocated_ip_addresses".to_string(),
+        ),
         (Method::PUT, w.policies.clone()),
         (Method::POST, w.policy.clone()),
         (Method::DELETE, format!("{}/unusable_ip_ranges", w.policy)),
@@ -249,7 +474,13 @@ async fn http_wrong_methods_are_405() {
         fault_4xx(&r, &format!("{method} {path}"));
         assert!(r.json.get("MethodNotAllowed").is_some(), "{}", r.text);
     }
-    assert_eq!(srv.get(&format!("{}/ip_addresses/10.0.0.2", w.block)).await.status, 200, "the address is untouched");
+    assert_eq!(
+        srv.get(&format!("{}/ip_addresses/10.0.0.2", w.block))
+            .await
+            .status,
+        200,
+        "the address is untouched"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,11 +497,24 @@ async fn http_bad_limit_is_400_never_500() {
         format!("{}/unusable_ip_octets", w.policy),
     ];
     for list in &lists {
-        for limit in ["abc", "0", "-1", "1.5", "", "99999999999999999999999999", "%00"] {
+        for limit in [
+            "abc",
+            "0",
+            "-1",
+            "1.5",
+            "",
+            "99999999999999999999999999",
+            "%00",
+        ] {
             let r = srv.get(&format!("{list}?limit={limit}")).await;
             assert_eq!(r.status, 400, "{list}?limit={limit}: {}", r.text);
             let inner = fault_4xx(&r, &format!("{list}?limit={limit}"));
-            assert_eq!(inner["errors"]["limit"], json!(["limit should be a positive integer"]), "{}", r.text);
+            assert_eq!(
+                inner["errors"]["limit"],
+                json!(["limit should be a positive integer"]),
+                "{}",
+                r.text
+            );
         }
         // A huge limit is capped, not refused.
         let r = srv.get(&format!("{list}?limit=1000000")).await;
@@ -285,10 +529,23 @@ async fn http_a_marker_that_is_not_an_id_lists_from_the_start() {
     for marker in ["garbage", "", "00000000-0000-0000-0000-000000000000"] {
         let r = srv.get(&format!("{}?marker={marker}", w.blocks)).await;
         assert_eq!(r.status, 200, "marker {marker:?}: {}", r.text);
-        assert_eq!(r.json["ip_blocks"].as_array().unwrap().len(), 1, "marker {marker:?}");
+        assert_eq!(
+            r.json["ip_blocks"].as_array().unwrap().len(),
+            1,
+            "marker {marker:?}"
+        );
     }
-    let r = srv.get(&format!("{}?marker=ffffffff-ffff-ffff-ffff-ffffffffffff", w.blocks)).await;
-    assert_eq!(r.json, json!({"ip_blocks": []}), "nothing lies after the largest id");
+    let r = srv
+        .get(&format!(
+            "{}?marker=ffffffff-ffff-ffff-ffff-ffffffffffff",
+            w.blocks
+        ))
+        .await;
+    assert_eq!(
+        r.json,
+        json!({"ip_blocks": []}),
+        "nothing lies after the largest id"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,14 +554,35 @@ async fn http_huge_body_is_413() {
     let w = world(&srv, "te-413").await;
     let padding = "x".repeat(BODY_BYTES_MAX + 1);
     let body = format!("{{\"policy\": {{\"name\": \"{padding}\"}}}}");
-    let r = srv.raw(Method::POST, &w.policies, Some("application/json"), &body).await;
+    let r = srv
+        .raw(Method::POST, &w.policies, Some("application/json"), &body)
+        .await;
     assert_eq!(r.status, 413, "{}", &r.text[..r.text.len().min(300)]);
     let inner = fault_4xx(&r, "huge body");
     assert!(r.json.get("RequestEntityTooLarge").is_some(), "{}", r.text);
-    assert!(inner["detail"].as_str().unwrap().contains(&BODY_BYTES_MAX.to_string()), "{}", r.text);
-    assert_eq!(srv.get(&w.policies).await.json["policies"].as_array().unwrap().len(), 1);
+    assert!(
+        inner["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&BODY_BYTES_MAX.to_string()),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        srv.get(&w.policies).await.json["policies"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(srv.get("/healthz").await.status, 200);
-    assert_eq!(srv.post(&w.policies, json!({"policy": {"name": "after"}})).await.status, 201, "the server still writes");
+    assert_eq!(
+        srv.post(&w.policies, json!({"policy": {"name": "after"}}))
+            .await
+            .status,
+        201,
+        "the server still writes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,10 +593,23 @@ async fn http_a_body_just_under_the_limit_does_not_stop_the_writer() {
     let srv = TestServer::start().await;
     let w = world(&srv, "te-almost").await;
     let name = "y".repeat(BODY_BYTES_MAX - 100);
-    let r = srv.post(&w.policies, json!({"policy": {"name": name}})).await;
-    assert!(r.status == 201 || r.status.is_client_error(), "accepted or refused, not {}: {}", r.status, &r.text[..r.text.len().min(300)]);
-    assert_eq!(srv.get("/healthz").await.status, 200, "the writer is still running");
-    let r = srv.post(&w.policies, json!({"policy": {"name": "small"}})).await;
+    let r = srv
+        .post(&w.policies, json!({"policy": {"name": name}}))
+        .await;
+    assert!(
+        r.status == 201 || r.status.is_client_error(),
+        "accepted or refused, not {}: {}",
+        r.status,
+        &r.text[..r.text.len().min(300)]
+    );
+    assert_eq!(
+        srv.get("/healthz").await.status,
+        200,
+        "the writer is still running"
+    );
+    let r = srv
+        .post(&w.policies, json!({"policy": {"name": "small"}}))
+        .await;
     assert_eq!(r.status, 201, "later writes still work: {}", r.text);
 }
 
@@ -328,21 +619,43 @@ async fn http_non_uuid_block_ids_are_404() {
     let base = "/v0.1/ipam/tenants/te-nonuuid/ip_blocks/not-a-uuid";
     let cases = [
         (Method::GET, base.to_string(), None),
-        (Method::PUT, base.to_string(), Some(json!({"ip_block": {"network_id": "n"}}))),
+        (
+            Method::PUT,
+            base.to_string(),
+            Some(json!({"ip_block": {"network_id": "n"}})),
+        ),
         (Method::DELETE, base.to_string(), None),
         (Method::GET, format!("{base}/subnets"), None),
-        (Method::POST, format!("{base}/subnets"), Some(json!({"subnet": {"cidr": "10.0.0.0/28"}}))),
+        (
+            Method::POST,
+            format!("{base}/subnets"),
+            Some(json!({"subnet": {"cidr": "10.0.0.0/28"}})),
+        ),
         (Method::GET, format!("{base}/ip_addresses"), None),
-        (Method::POST, format!("{base}/ip_addresses"), Some(json!({"ip_address": {}}))),
+        (
+            Method::POST,
+            format!("{base}/ip_addresses"),
+            Some(json!({"ip_address": {}})),
+        ),
         (Method::GET, format!("{base}/ip_addresses/10.0.0.2"), None),
-        (Method::DELETE, format!("{base}/ip_addresses/10.0.0.2"), None),
-        (Method::PUT, format!("{base}/ip_addresses/10.0.0.2/restore"), None),
+        (
+            Method::DELETE,
+            format!("{base}/ip_addresses/10.0.0.2"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("{base}/ip_addresses/10.0.0.2/restore"),
+            None,
+        ),
     ];
     for (method, path, body) in cases {
         let r = srv.send(method.clone(), &path, body.as_ref(), &[]).await;
         fault(&r, 404, "NotFound", "IpBlock Not Found");
     }
-    let r = srv.get("/v0.1/ipam/tenants/te-nonuuid/policies/12345").await;
+    let r = srv
+        .get("/v0.1/ipam/tenants/te-nonuuid/policies/12345")
+        .await;
     fault(&r, 404, "NotFound", "Policy Not Found");
 }
 
@@ -360,11 +673,22 @@ async fn http_json_suffix_on_a_path_selects_json() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["ip_block"], block);
 
-    let r = srv.get(&format!("{}/ip_addresses/10.0.0.2.json", w.block)).await;
-    assert_eq!(r.status, 200, "the suffix is not part of the address: {}", r.text);
+    let r = srv
+        .get(&format!("{}/ip_addresses/10.0.0.2.json", w.block))
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "the suffix is not part of the address: {}",
+        r.text
+    );
     assert_eq!(r.json["ip_address"]["address"], "10.0.0.2");
 
-    let r = srv.post(&format!("{}/ip_addresses.json", w.block), json!({"ip_address": {"address": "10.0.0.3"}})).await;
+    let r = srv
+        .post(
+            &format!("{}/ip_addresses.json", w.block),
+            json!({"ip_address": {"address": "10.0.0.3"}}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json["ip_address"]["address"], "10.0.0.3");
     let r = srv.get(&format!("{}.json", w.policies)).await;
@@ -373,7 +697,14 @@ async fn http_json_suffix_on_a_path_selects_json() {
     assert_eq!(r.json, json!({"extensions": []}));
 
     // The suffix wins over an Accept header asking for something else, and errors keep JSON.
-    let r = srv.send(Method::GET, "/v0.1/ipam/tenants/te-suffix/ip_blocks/nope.json", None, &[("accept", "text/html")]).await;
+    let r = srv
+        .send(
+            Method::GET,
+            "/v0.1/ipam/tenants/te-suffix/ip_blocks/nope.json",
+            None,
+            &[("accept", "text/html")],
+        )
+        .await;
     fault(&r, 404, "NotFound", "IpBlock Not Found");
 }
 
@@ -386,7 +717,10 @@ async fn http_healthz_answers_ok() {
     let before = r.json["events"].as_u64().expect("events count");
     world(&srv, "te-health").await;
     let after = srv.get("/healthz").await.json["events"].as_u64().unwrap();
-    assert!(after > before, "the event count grows with writes: {before} -> {after}");
+    assert!(
+        after > before,
+        "the event count grows with writes: {before} -> {after}"
+    );
 }
 
 /// Garbage bodies that no body-reading route may accept. `{K}` is replaced by the route's
@@ -428,13 +762,33 @@ async fn http_garbage_bodies_on_every_body_route_are_4xx_faults() {
     let routes = [
         (Method::POST, w.blocks.clone(), "ip_block", "cidr"),
         (Method::PUT, w.block.clone(), "ip_block", "network_id"),
-        (Method::POST, format!("{}/subnets", w.block), "subnet", "cidr"),
-        (Method::POST, format!("{}/ip_addresses", w.block), "ip_address", "address"),
+        (
+            Method::POST,
+            format!("{}/subnets", w.block),
+            "subnet",
+            "cidr",
+        ),
+        (
+            Method::POST,
+            format!("{}/ip_addresses", w.block),
+            "ip_address",
+            "address",
+        ),
         (Method::POST, w.policies.clone(), "policy", "name"),
         (Method::PUT, w.policy.clone(), "policy", "name"),
-        (Method::POST, format!("{}/unusable_ip_ranges", w.policy), "ip_range", "offset"),
+        (
+            Method::POST,
+            format!("{}/unusable_ip_ranges", w.policy),
+            "ip_range",
+            "offset",
+        ),
         (Method::PUT, w.range.clone(), "ip_range", "length"),
-        (Method::POST, format!("{}/unusable_ip_octets", w.policy), "ip_octet", "octet"),
+        (
+            Method::POST,
+            format!("{}/unusable_ip_octets", w.policy),
+            "ip_octet",
+            "octet",
+        ),
         (Method::PUT, w.octet.clone(), "ip_octet", "octet"),
         (Method::POST, w.octet.clone(), "ip_octet", "octet"),
     ];
@@ -443,34 +797,86 @@ async fn http_garbage_bodies_on_every_body_route_are_4xx_faults() {
         for garbage in garbage_bodies() {
             let body = garbage.replace("{K}", key).replace("{F}", field);
             let what = format!("{method} {path} body {}", &body[..body.len().min(60)]);
-            let r = srv.raw(method.clone(), path, Some("application/json"), &body).await;
+            let r = srv
+                .raw(method.clone(), path, Some("application/json"), &body)
+                .await;
             fault_4xx(&r, &what);
             checked += 1;
         }
-        let invalid_utf8 = format!("{{\"{key}\": {{\"{field}\": \"\u{1}").into_bytes().into_iter().chain([0xff, 0xc0, b'"', b'}', b'}']).collect();
-        let r = send_bytes(&srv, method.clone(), path, Some("application/json"), invalid_utf8, &[]).await;
+        let invalid_utf8 = format!("{{\"{key}\": {{\"{field}\": \"\u{1}")
+            .into_bytes()
+            .into_iter()
+            .chain([0xff, 0xc0, b'"', b'}', b'}'])
+            .collect();
+        let r = send_bytes(
+            &srv,
+            method.clone(),
+            path,
+            Some("application/json"),
+            invalid_utf8,
+            &[],
+        )
+        .await;
         fault_4xx(&r, &format!("{method} {path} invalid utf-8"));
-        for ct in ["text/plain", "application/xml; charset=utf-8", "multipart/form-data; boundary=x"] {
-            let r = srv.raw(method.clone(), path, Some(ct), &format!("{{\"{key}\": {{}}}}")).await;
+        for ct in [
+            "text/plain",
+            "application/xml; charset=utf-8",
+            "multipart/form-data; boundary=x",
+        ] {
+            let r = srv
+                .raw(
+                    method.clone(),
+                    path,
+                    Some(ct),
+                    &format!("{{\"{key}\": {{}}}}"),
+                )
+                .await;
             assert_eq!(r.status, 415, "{method} {path} as {ct}: {}", r.text);
             fault_4xx(&r, &format!("{method} {path} as {ct}"));
         }
         // A malformed Idempotency-Key is refused before anything is written.
         for bad_key in ["has space", "tab\there", &"k".repeat(256)] {
-            let r = srv.send(method.clone(), path, Some(&json!({ *key: {} })), &[("idempotency-key", bad_key)]).await;
-            assert_eq!(r.status, 400, "{method} {path} idempotency key {bad_key:?}: {}", r.text);
+            let r = srv
+                .send(
+                    method.clone(),
+                    path,
+                    Some(&json!({ *key: {} })),
+                    &[("idempotency-key", bad_key)],
+                )
+                .await;
+            assert_eq!(
+                r.status, 400,
+                "{method} {path} idempotency key {bad_key:?}: {}",
+                r.text
+            );
             fault_4xx(&r, &format!("{method} {path} idempotency key"));
         }
     }
     assert!(checked > 200, "the sweep ran: {checked}");
 
     // Nothing above changed anything.
-    assert_eq!(srv.get(&w.blocks).await.json["ip_blocks"].as_array().unwrap().len(), 1);
-    assert_eq!(srv.get(&format!("{}/ip_addresses", w.block)).await.json["ip_addresses"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        srv.get(&w.blocks).await.json["ip_blocks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        srv.get(&format!("{}/ip_addresses", w.block)).await.json["ip_addresses"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(srv.get(&w.policies).await.json["policies"][0]["name"], "p");
     assert_eq!(srv.get(&w.range).await.json["ip_range"]["offset"], 200);
     assert_eq!(srv.get(&w.octet).await.json["ip_octet"]["octet"], 250);
-    assert_eq!(srv.get("/healthz").await.status, 200, "the server is still healthy");
+    assert_eq!(
+        srv.get("/healthz").await.status,
+        200,
+        "the server is still healthy"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -498,20 +904,68 @@ async fn http_garbage_ids_on_every_route_are_4xx_faults() {
     // Templates: {b} block, {a} address, {p} policy, {r} range, {o} octet; one slot garbled
     // at a time, the others real, so that only the garbage can make the request fail.
     let templates: [(&str, &[Method], Option<Value>); 14] = [
-        ("/v0.1/ipam/tenants/te-ids/ip_blocks/{b}", &[Method::GET, Method::PUT, Method::DELETE], Some(json!({"ip_block": {"network_id": "n2"}}))),
-        ("/v0.1/ipam/tenants/te-ids/ip_blocks/{b}/subnets", &[Method::GET, Method::POST], Some(json!({"subnet": {"cidr": "10.0.0.128/25"}}))),
-        ("/v0.1/ipam/tenants/te-ids/ip_blocks/{b}/ip_addresses", &[Method::GET, Method::POST], Some(json!({"ip_address": {}}))),
-        ("/v0.1/ipam/tenants/te-ids/ip_blocks/{b}/ip_addresses/{a}", &[Method::GET, Method::DELETE], None),
-        ("/v0.1/ipam/tenants/te-ids/ip_blocks/{b}/ip_addresses/{a}/restore", &[Method::PUT], None),
-        ("/v0.1/ipam/tenants/te-ids/policies/{p}", &[Method::GET, Method::PUT, Method::DELETE], Some(json!({"policy": {"name": "n"}}))),
-        ("/v0.1/ipam/tenants/te-ids/policies/{p}/unusable_ip_ranges", &[Method::GET, Method::POST], Some(json!({"ip_range": {"offset": 1, "length": 1}}))),
-        ("/v0.1/ipam/tenants/te-ids/policies/{p}/unusable_ip_ranges/{r}", &[Method::GET, Method::PUT, Method::DELETE], Some(json!({"ip_range": {"offset": 2}}))),
-        ("/v0.1/ipam/tenants/te-ids/policies/{p}/unusable_ip_octets", &[Method::GET, Method::POST], Some(json!({"ip_octet": {"octet": 9}}))),
-        ("/v0.1/ipam/tenants/te-ids/policies/{p}/unusable_ip_octets/{o}", &[Method::GET, Method::PUT, Method::POST, Method::DELETE], Some(json!({"ip_octet": {"octet": 9}}))),
-        ("/v0.1/extensions/{b}/{a}", &[Method::GET, Method::POST], None),
+        (
+            "/v0.1/ipam/tenants/te-ids/ip_blocks/{b}",
+            &[Method::GET, Method::PUT, Method::DELETE],
+            Some(json!({"ip_block": {"network_id": "n2"}})),
+        ),
+        (
+            "/v0.1/ipam/tenants/te-ids/ip_blocks/{b}/subnets",
+            &[Method::GET, Method::POST],
+            Some(json!({"subnet": {"cidr": "10.0.0.128/25"}})),
+        ),
+        (
+            "/v0.1/ipam/tenants/te-ids/ip_blocks/{b}/ip_addresses",
+            &[Method::GET, Method::POST],
+            Some(json!({"ip_address": {}})),
+        ),
+        (
+            "/v0.1/ipam/tenants/te-ids/ip_blocks/{b}/ip_addresses/{a}",
+            &[Method::GET, Method::DELETE],
+            None,
+        ),
+        (
+            "/v0.1/ipam/tenants/te-ids/ip_blocks/{b}/ip_addresses/{a}/restore",
+            &[Method::PUT],
+            None,
+        ),
+        (
+            "/v0.1/ipam/tenants/te-ids/policies/{p}",
+            &[Method::GET, Method::PUT, Method::DELETE],
+            Some(json!({"policy": {"name": "n"}})),
+        ),
+        (
+            "/v0.1/ipam/tenants/te-ids/policies/{p}/unusable_ip_ranges",
+            &[Method::GET, Method::POST],
+            Some(json!({"ip_range": {"offset": 1, "length": 1}})),
+        ),
+        (
+            "/v0.1/ipam/tenants/te-ids/policies/{p}/unusable_ip_ranges/{r}",
+            &[Method::GET, Method::PUT, Method::DELETE],
+            Some(json!({"ip_range": {"offset": 2}})),
+        ),
+        (
+            "/v0.1/ipam/tenants/te-ids/policies/{p}/unusable_ip_octets",
+            &[Method::GET, Method::POST],
+            Some(json!({"ip_octet": {"octet": 9}})),
+        ),
+        (
+            "/v0.1/ipam/tenants/te-ids/policies/{p}/unusable_ip_octets/{o}",
+            &[Method::GET, Method::PUT, Method::POST, Method::DELETE],
+            Some(json!({"ip_octet": {"octet": 9}})),
+        ),
+        (
+            "/v0.1/extensions/{b}/{a}",
+            &[Method::GET, Method::POST],
+            None,
+        ),
         ("/v0.1/ipam/{b}", &[Method::GET, Method::POST], None),
         ("/{b}", &[Method::GET, Method::PUT], None),
-        ("/v0.1/ipam/tenants/te-ids/{b}", &[Method::GET, Method::DELETE], None),
+        (
+            "/v0.1/ipam/tenants/te-ids/{b}",
+            &[Method::GET, Method::DELETE],
+            None,
+        ),
     ];
     let mut checked = 0;
     for (template, methods, body) in &templates {
@@ -540,10 +994,21 @@ async fn http_garbage_ids_on_every_route_are_4xx_faults() {
 
     // Garbage tenants find nothing of te-ids.
     for tenant in ["%00", "te-ids%20", "TE-IDS", "te-ids.xml"] {
-        let r = srv.get(&format!("/v0.1/ipam/tenants/{tenant}/ip_blocks/{block_id}")).await;
+        let r = srv
+            .get(&format!("/v0.1/ipam/tenants/{tenant}/ip_blocks/{block_id}"))
+            .await;
         fault(&r, 404, "NotFound", "IpBlock Not Found");
     }
-    assert_eq!(srv.get(&w.block).await.json["ip_block"]["network_id"], Value::Null, "nothing changed");
-    assert_eq!(srv.get(&format!("{}/ip_addresses/10.0.0.2", w.block)).await.json["ip_address"]["deallocated_at"], Value::Null);
+    assert_eq!(
+        srv.get(&w.block).await.json["ip_block"]["network_id"],
+        Value::Null,
+        "nothing changed"
+    );
+    assert_eq!(
+        srv.get(&format!("{}/ip_addresses/10.0.0.2", w.block))
+            .await
+            .json["ip_address"]["deallocated_at"],
+        Value::Null
+    );
     assert_eq!(srv.get(&w.octet).await.json["ip_octet"]["octet"], 250);
 }

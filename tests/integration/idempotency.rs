@@ -9,12 +9,15 @@ use crate::durability::{addresses_path, create_block, event_count};
 use crate::support::{Client, Res, TestServer};
 
 async fn post_with_key(c: &Client, path: &str, body: &Value, key: &str) -> Res {
-    c.send(Method::POST, path, Some(body), &[("Idempotency-Key", key)]).await
+    c.send(Method::POST, path, Some(body), &[("Idempotency-Key", key)])
+        .await
 }
 
 /// The AddressAllocated events of a block's stream.
 async fn allocations(c: &Client, block: &str) -> Vec<Value> {
-    let res = c.get(&format!("/v1/events?stream=block-{block}&limit=1000")).await;
+    let res = c
+        .get(&format!("/v1/events?stream=block-{block}&limit=1000"))
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     res.json["events"]
         .as_array()
@@ -26,7 +29,10 @@ async fn allocations(c: &Client, block: &str) -> Vec<Value> {
 }
 
 fn address(res: &Res) -> String {
-    res.json["ip_address"]["address"].as_str().unwrap_or_else(|| panic!("no address in {}", res.text)).to_string()
+    res.json["ip_address"]["address"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no address in {}", res.text))
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,10 +55,25 @@ async fn retried_key_returns_the_recorded_answer_once() {
     }
     assert_eq!(event_count(&s).await, events, "a retry appended events");
     assert_eq!(allocations(&s, &block).await.len(), 1);
-    let recorded = s.get(&format!("/v1/events?stream={}", urlencode("idempotency-anonymous:alloc-1"))).await;
-    let recorded = recorded.json["events"].as_array().cloned().unwrap_or_default();
-    assert_eq!(recorded.len(), 1, "one CommandRecorded for the key: {recorded:?}");
-    assert!(recorded[0]["event"].get("CommandRecorded").is_some(), "{recorded:?}");
+    let recorded = s
+        .get(&format!(
+            "/v1/events?stream={}",
+            urlencode("idempotency-anonymous:alloc-1")
+        ))
+        .await;
+    let recorded = recorded.json["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        recorded.len(),
+        1,
+        "one CommandRecorded for the key: {recorded:?}"
+    );
+    assert!(
+        recorded[0]["event"].get("CommandRecorded").is_some(),
+        "{recorded:?}"
+    );
 
     // The same key with another body, or the same body on another path, is a different
     // request: 422, and nothing is appended.
@@ -61,10 +82,24 @@ async fn retried_key_returns_the_recorded_answer_once() {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text);
     let res = post_with_key(&s, &addresses_path("t1", &other), &body, "alloc-1").await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text);
-    let res = s.send(Method::POST, &path, None, &[("Idempotency-Key", "alloc-1")]).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "an empty body is another request: {}", res.text);
-    assert_eq!(event_count(&s).await, events, "a refused key reuse appended events");
-    assert!(allocations(&s, &other).await.is_empty(), "the other block allocated under a used key");
+    let res = s
+        .send(Method::POST, &path, None, &[("Idempotency-Key", "alloc-1")])
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an empty body is another request: {}",
+        res.text
+    );
+    assert_eq!(
+        event_count(&s).await,
+        events,
+        "a refused key reuse appended events"
+    );
+    assert!(
+        allocations(&s, &other).await.is_empty(),
+        "the other block allocated under a used key"
+    );
 
     // A different key is a different request: a new address.
     let second = post_with_key(&s, &path, &body, "alloc-2").await;
@@ -76,12 +111,29 @@ async fn retried_key_returns_the_recorded_answer_once() {
     let s = s.restart().await;
     let events = event_count(&s).await;
     let again = post_with_key(&s, &path, &body, "alloc-1").await;
-    assert_eq!((again.status, &again.text), (first.status, &first.text), "retry after restart");
+    assert_eq!(
+        (again.status, &again.text),
+        (first.status, &first.text),
+        "retry after restart"
+    );
     let again = post_with_key(&s, &path, &body, "alloc-2").await;
-    assert_eq!((again.status, &again.text), (second.status, &second.text), "retry after restart");
+    assert_eq!(
+        (again.status, &again.text),
+        (second.status, &second.text),
+        "retry after restart"
+    );
     let res = post_with_key(&s, &path, &changed, "alloc-1").await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "after restart: {}", res.text);
-    assert_eq!(event_count(&s).await, events, "retries after a restart appended events");
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "after restart: {}",
+        res.text
+    );
+    assert_eq!(
+        event_count(&s).await,
+        events,
+        "retries after a restart appended events"
+    );
     assert_eq!(allocations(&s, &block).await.len(), 2);
 }
 
@@ -96,7 +148,9 @@ async fn concurrent_retries_of_one_key_allocate_once() {
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let (c, path, body) = (s.client.clone(), path.clone(), body.clone());
-        tasks.push(tokio::spawn(async move { post_with_key(&c, &path, &body, "race").await }));
+        tasks.push(tokio::spawn(async move {
+            post_with_key(&c, &path, &body, "race").await
+        }));
     }
     let mut answers = Vec::new();
     for t in tasks {
@@ -104,10 +158,21 @@ async fn concurrent_retries_of_one_key_allocate_once() {
     }
     for a in &answers {
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
-        assert_eq!(a.text, answers[0].text, "racing retries answered differently");
+        assert_eq!(
+            a.text, answers[0].text,
+            "racing retries answered differently"
+        );
     }
-    assert_eq!(allocations(&s, &block).await.len(), 1, "racing retries allocated more than once");
-    assert_eq!(event_count(&s).await, 3, "BlockCreated, AddressAllocated, CommandRecorded");
+    assert_eq!(
+        allocations(&s, &block).await.len(),
+        1,
+        "racing retries allocated more than once"
+    );
+    assert_eq!(
+        event_count(&s).await,
+        3,
+        "BlockCreated, AddressAllocated, CommandRecorded"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,13 +198,19 @@ async fn rejected_requests_are_not_recorded() {
     assert_eq!(address(&res), "10.7.0.3");
     let again = post_with_key(&s, &path, &fixed, "fix-me").await;
     assert_eq!((again.status, &again.text), (res.status, &res.text));
-    assert_eq!(event_count(&s).await, events + 2, "AddressAllocated and CommandRecorded");
+    assert_eq!(
+        event_count(&s).await,
+        events + 2,
+        "AddressAllocated and CommandRecorded"
+    );
 }
 
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

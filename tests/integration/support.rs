@@ -33,7 +33,10 @@ pub struct Res {
 
 impl Client {
     pub fn new(base: String) -> Self {
-        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("client");
         Client { base, http }
     }
 
@@ -42,10 +45,18 @@ impl Client {
     }
 
     /// Sends `body` as JSON (with Content-Type) when given; extra headers as pairs.
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Res {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Res {
         let mut req = self.http.request(method, self.url(path));
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_string());
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
         }
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -71,8 +82,17 @@ impl Client {
     }
 
     /// Sends raw bytes with an optional Content-Type (for malformed-input tests).
-    pub async fn raw(&self, method: Method, path: &str, content_type: Option<&str>, body: &str) -> Res {
-        let mut req = self.http.request(method, self.url(path)).body(body.to_string());
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> Res {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .body(body.to_string());
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
@@ -86,7 +106,12 @@ impl Res {
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Res { status, headers, text, json }
+        Res {
+            status,
+            headers,
+            text,
+            json,
+        }
     }
 }
 
@@ -126,7 +151,12 @@ impl TestServer {
         };
         let running = ops::start(&config, clock).await.expect("server starts");
         let client = Client::new(format!("http://{}", running.addr));
-        TestServer { client, dir: dir.to_path_buf(), running: Some(running), _tmp: None }
+        TestServer {
+            client,
+            dir: dir.to_path_buf(),
+            running: Some(running),
+            _tmp: None,
+        }
     }
 
     /// Stops the server and starts a new one over the same directory (a clean restart).
@@ -153,7 +183,11 @@ pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join("ipledger");
-    assert!(bin.exists(), "{} is missing: build it first (scripts/test does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (scripts/test does)",
+        bin.display()
+    );
     bin
 }
 
@@ -175,14 +209,19 @@ impl Process {
             .expect("spawn ipledger");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read listening line");
         let addr = line
             .split("http://")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("unexpected first line from ipledger: {line:?}"))
             .to_string();
-        Process { child, client: Client::new(format!("http://{addr}")) }
+        Process {
+            child,
+            client: Client::new(format!("http://{addr}")),
+        }
     }
 
     /// SIGKILL: no chance to flush anything.
@@ -216,6 +255,13 @@ impl Drop for Process {
 
 /// Runs `ipledger <args>` to completion: (exit success, stdout, stderr).
 pub fn run_cli(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(binary()).args(args).output().expect("run ipledger");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(binary())
+        .args(args)
+        .output()
+        .expect("run ipledger");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

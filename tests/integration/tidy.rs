@@ -36,8 +36,22 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 const FORBIDDEN_IN_CORE: &[&str] = &[
-    "tokio", "warp", "hyper", "rmp-serde", "rmp", "serde_json", "eventstore", "sqlx", "postgres",
-    "tokio-postgres", "async-trait", "reqwest", "lettre", "tracing", "dashmap", "rand",
+    "tokio",
+    "warp",
+    "hyper",
+    "rmp-serde",
+    "rmp",
+    "serde_json",
+    "eventstore",
+    "sqlx",
+    "postgres",
+    "tokio-postgres",
+    "async-trait",
+    "reqwest",
+    "lettre",
+    "tracing",
+    "dashmap",
+    "rand",
 ];
 
 #[test]
@@ -46,16 +60,32 @@ fn domain_and_projections_depend_on_no_runtime_codec_or_store_crate() {
         let deps = dependencies(krate);
         assert!(!deps.is_empty(), "{krate} manifest parsed");
         for dep in &deps {
-            assert!(!FORBIDDEN_IN_CORE.contains(&dep.as_str()), "{krate} depends on {dep}, which ARCHITECTURE.md forbids");
+            assert!(
+                !FORBIDDEN_IN_CORE.contains(&dep.as_str()),
+                "{krate} depends on {dep}, which ARCHITECTURE.md forbids"
+            );
         }
     }
     let domain = dependencies("domain");
-    assert!(!domain.iter().any(|d| d.starts_with("ipledger-")), "domain depends on another ipledger crate: {domain:?}");
+    assert!(
+        !domain.iter().any(|d| d.starts_with("ipledger-")),
+        "domain depends on another ipledger crate: {domain:?}"
+    );
 }
 
 #[test]
 fn domain_reads_no_clock_randomness_or_io() {
-    let forbidden = ["Utc::now", "Local::now", "SystemTime", "Instant::now", "now_v7", "new_v4", "std::fs", "std::net::Tcp", "std::io::"];
+    let forbidden = [
+        "Utc::now",
+        "Local::now",
+        "SystemTime",
+        "Instant::now",
+        "now_v7",
+        "new_v4",
+        "std::fs",
+        "std::net::Tcp",
+        "std::io::",
+    ];
     let mut files = Vec::new();
     rust_files(&root().join("domain/src"), &mut files);
     rust_files(&root().join("projections/src"), &mut files);
@@ -63,7 +93,11 @@ fn domain_reads_no_clock_randomness_or_io() {
     for file in files {
         let text = std::fs::read_to_string(&file).expect("source");
         for f in forbidden {
-            assert!(!text.contains(f), "{} uses {f}: the core must stay pure", file.display());
+            assert!(
+                !text.contains(f),
+                "{} uses {f}: the core must stay pure",
+                file.display()
+            );
         }
     }
 }

@@ -43,23 +43,39 @@ async fn connection(args: Args, index: usize) -> anyhow::Result<Tally> {
     tokio::spawn(conn);
     let mut tally = Tally::default();
     let end = Instant::now() + Duration::from_secs(args.seconds);
-    let interval = (args.rate > 0).then(|| Duration::from_secs_f64(args.connections as f64 / args.rate as f64));
+    let interval = (args.rate > 0)
+        .then(|| Duration::from_secs_f64(args.connections as f64 / args.rate as f64));
     // Spread the connections' schedules over one interval.
-    let mut next = Instant::now() + interval.map_or(Duration::ZERO, |i| i.mul_f64(index as f64 / args.connections as f64));
+    let mut next = Instant::now()
+        + interval.map_or(Duration::ZERO, |i| {
+            i.mul_f64(index as f64 / args.connections as f64)
+        });
     while Instant::now() < end {
         if interval.is_some() {
             tokio::time::sleep_until(next.into()).await;
         }
-        let scheduled = if interval.is_some() { next } else { Instant::now() };
+        let scheduled = if interval.is_some() {
+            next
+        } else {
+            Instant::now()
+        };
         let req = Request::post(&args.path)
             .header("host", &args.addr)
             .header("content-type", "application/json")
-            .body(Full::new(Bytes::from_static(b"{\"ip_address\": {\"used_by_device\": \"bench\"}}")))?;
+            .body(Full::new(Bytes::from_static(
+                b"{\"ip_address\": {\"used_by_device\": \"bench\"}}",
+            )))?;
         let resp = sender.send_request(req).await?;
         let status = resp.status();
         resp.into_body().collect().await?;
-        tally.latencies_us.push(scheduled.elapsed().as_micros().min(u32::MAX as u128) as u32);
-        if status.as_u16() == 201 { tally.ok += 1 } else { tally.failed += 1 }
+        tally
+            .latencies_us
+            .push(scheduled.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        if status.as_u16() == 201 {
+            tally.ok += 1
+        } else {
+            tally.failed += 1
+        }
         if let Some(i) = interval {
             next += i;
         }
@@ -78,9 +94,14 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::ensure!(args.addr.starts_with("127.") || args.addr.starts_with("localhost"), "loopback targets only");
+    anyhow::ensure!(
+        args.addr.starts_with("127.") || args.addr.starts_with("localhost"),
+        "loopback targets only"
+    );
     let started = Instant::now();
-    let tasks: Vec<_> = (0..args.connections).map(|i| tokio::spawn(connection(args.clone(), i))).collect();
+    let tasks: Vec<_> = (0..args.connections)
+        .map(|i| tokio::spawn(connection(args.clone(), i)))
+        .collect();
     let mut total = Tally::default();
     for t in tasks {
         let tally = t.await??;
