@@ -12,5 +12,6 @@ pub mod melange;
 pub mod melange_policies;
 pub mod ops;
 pub mod request;
+pub mod routes;
 pub mod server;
 pub mod wire;
