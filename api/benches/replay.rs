@@ -42,6 +42,7 @@ fn write_log(log: &FileLog, n: u64) {
         dns2: None,
         parent_id: None,
         created_at: Utc::now(),
+        ipv6_generator: None,
     });
     log.append_blocking(vec![StreamAppend {
         stream: stream.clone(),

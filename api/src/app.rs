@@ -9,4 +9,6 @@ use ipledger_infra::EventStore;
 pub struct App {
     pub writer: Writer,
     pub store: Arc<dyn EventStore>,
+    /// How requests are authenticated (`auth.rs`).
+    pub auth: Arc<crate::auth::AuthConfig>,
 }

@@ -10,8 +10,8 @@ use crate::fault::Fault;
 use crate::request::Request;
 use warp::http::StatusCode;
 
-/// Parses the body as JSON into `T`. An empty body gives `Ok(None)`; a body without a JSON
-/// Content-Type is 415, malformed JSON 400 "Malformed request body", an unknown field or a
+/// Parses the body as JSON (or XML, converted to the same JSON by `crate::xml`) into `T`. An
+/// empty body gives `Ok(None)`; a body without a JSON or XML Content-Type is 415, malformed JSON 400 "Malformed request body", an unknown field or a
 /// wrong type 400 naming it.
 pub fn parse<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, Fault> {
     if req.body.iter().all(u8::is_ascii_whitespace) {
@@ -26,7 +26,8 @@ pub fn parse<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, Fault> {
         .to_ascii_lowercase();
     let is_json =
         mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
-    if !is_json {
+    let is_xml = crate::xml::is_xml_mime(&mime);
+    if !is_json && !is_xml {
         let shown = if content_type.is_empty() {
             "none"
         } else {
@@ -34,11 +35,16 @@ pub fn parse<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, Fault> {
         };
         return Err(Fault::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Content-Type must be application/json (got {shown})"),
+            format!("Content-Type must be application/json or application/xml (got {shown})"),
         ));
     }
-    let value: Value = serde_json::from_slice(&req.body)
-        .map_err(|_| Fault::bad_request("Malformed request body"))?;
+    // An XML body becomes the equivalent JSON value and continues down the same path.
+    let value: Value = if is_xml {
+        crate::xml::decode(&req.body)?
+    } else {
+        serde_json::from_slice(&req.body)
+            .map_err(|_| Fault::bad_request("Malformed request body"))?
+    };
     // serde's derived structs also accept a JSON array (fields by position), which would
     // read `[]` as `{}`: every body of the API is an object with a root key.
     if !value.is_object() {
@@ -59,7 +65,7 @@ pub fn parse<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, Fault> {
 /// Keys whose value is a struct. serde's derived structs would read a list there by position
 /// (`{"ip_block": ["10.0.0.0/24", "private"]}` as cidr and type), so anything but an object is
 /// refused before deserializing.
-const STRUCT_KEYS: &[&str] = &[
+pub(crate) const STRUCT_KEYS: &[&str] = &[
     "ip_block",
     "subnet",
     "ip_address",
@@ -148,6 +154,9 @@ pub struct BlockBody {
     /// Ignored: the parent comes from the URL.
     #[serde(default, deserialize_with = "string_like")]
     pub parent_id: Option<String>,
+    /// `tenant_based`, `eui64` or `sequential` (decision 11).
+    #[serde(default, deserialize_with = "string_like")]
+    pub ipv6_generator: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,6 +188,9 @@ pub struct BlockUpdateBody {
     pub dns1: Option<Option<String>>,
     #[serde(default, deserialize_with = "double")]
     pub dns2: Option<Option<String>>,
+    /// null clears the block's generator (the deployment's applies again).
+    #[serde(default, deserialize_with = "double")]
+    pub ipv6_generator: Option<Option<String>>,
     /// Not updatable (the spec); accepted and ignored so a client can send back what it got.
     #[serde(default)]
     pub cidr: Option<Value>,

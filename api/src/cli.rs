@@ -29,6 +29,9 @@ pub enum Cmd {
         /// A TOML config file; IPLEDGER_* environment variables override it.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Turn authentication off: every request acts as an admin. For local experiments only.
+        #[arg(long)]
+        insecure_no_auth: bool,
     },
     /// Rebuild the projections from the log and report counts and speed.
     Replay {

@@ -18,10 +18,15 @@ pub struct FileConfig {
     pub dns1: Option<IpAddr>,
     pub dns2: Option<IpAddr>,
     pub keep_deallocated_ips_for_days: Option<u32>,
+    /// `tenant_based` (default), `eui64` or `sequential` (decision 11).
+    pub ipv6_generator: Option<ipledger_domain::ipv6::Ipv6Generator>,
+    pub purge_interval_seconds: Option<u64>,
     pub segment_bytes_max: Option<u64>,
     pub batch_commands_max: Option<usize>,
     /// `text` (default) or `json`.
     pub log_format: Option<String>,
+    /// The bootstrap admin token's secret (`auth.rs`); generated on first start if absent.
+    pub admin_token: Option<String>,
 }
 
 /// The settings in force.
@@ -32,9 +37,16 @@ pub struct Config {
     pub dns1: Option<IpAddr>,
     pub dns2: Option<IpAddr>,
     pub keep_deallocated_ips_for_days: u32,
+    /// The IPv6 generator of blocks that name none (decision 11).
+    pub ipv6_generator: ipledger_domain::ipv6::Ipv6Generator,
+    /// Seconds between two runs of the retention purge (`retention.rs`); 0 turns it off.
+    pub purge_interval_seconds: u64,
     pub segment_bytes_max: u64,
     pub batch_commands_max: usize,
     pub log_format: String,
+    pub admin_token: Option<String>,
+    /// `serve --insecure-no-auth`: no authentication at all (every request is an admin).
+    pub insecure_no_auth: bool,
 }
 
 impl Default for Config {
@@ -46,9 +58,14 @@ impl Default for Config {
             dns1: Some(IpAddr::from([8, 8, 8, 8])),
             dns2: Some(IpAddr::from([8, 8, 4, 4])),
             keep_deallocated_ips_for_days: 2,
+            // Melange's default generator.
+            ipv6_generator: ipledger_domain::ipv6::Ipv6Generator::TenantBased,
+            purge_interval_seconds: 60,
             segment_bytes_max: 256 << 20,
             batch_commands_max: 8192,
             log_format: "text".into(),
+            admin_token: None,
+            insecure_no_auth: false,
         }
     }
 }
@@ -84,6 +101,12 @@ impl Config {
             keep_deallocated_ips_for_days: env("IPLEDGER_KEEP_DEALLOCATED_IPS_FOR_DAYS")?
                 .or(fc.keep_deallocated_ips_for_days)
                 .unwrap_or(d.keep_deallocated_ips_for_days),
+            ipv6_generator: env("IPLEDGER_IPV6_GENERATOR")?
+                .or(fc.ipv6_generator)
+                .unwrap_or(d.ipv6_generator),
+            purge_interval_seconds: env("IPLEDGER_PURGE_INTERVAL_SECONDS")?
+                .or(fc.purge_interval_seconds)
+                .unwrap_or(d.purge_interval_seconds),
             segment_bytes_max: env("IPLEDGER_SEGMENT_BYTES_MAX")?
                 .or(fc.segment_bytes_max)
                 .unwrap_or(d.segment_bytes_max),
@@ -93,6 +116,8 @@ impl Config {
             log_format: env("IPLEDGER_LOG_FORMAT")?
                 .or(fc.log_format)
                 .unwrap_or(d.log_format),
+            admin_token: env("IPLEDGER_ADMIN_TOKEN")?.or(fc.admin_token),
+            insecure_no_auth: false,
         })
     }
 }

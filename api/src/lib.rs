@@ -4,14 +4,26 @@
 //! `main.rs` is the composition root.
 
 pub mod app;
+pub mod auth;
+pub mod auth_tokens;
 pub mod body;
+pub mod body_interfaces;
 pub mod cli;
 pub mod config;
 pub mod fault;
 pub mod melange;
+pub mod melange_instances;
+pub mod melange_interfaces;
+pub mod melange_macs;
+pub mod melange_nat;
+pub mod melange_networks;
 pub mod melange_policies;
+pub mod melange_routes;
 pub mod ops;
 pub mod request;
+pub mod retention;
 pub mod routes;
 pub mod server;
 pub mod wire;
+pub mod wire_interfaces;
+pub mod xml;

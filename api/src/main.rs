@@ -13,7 +13,9 @@ fn main() -> std::process::ExitCode {
             data_dir,
             listen,
             config,
+            insecure_no_auth,
         } => Config::load(config.as_deref()).and_then(|mut c| {
+            c.insecure_no_auth = insecure_no_auth;
             if let Some(d) = data_dir {
                 c.data_dir = d;
             }

@@ -81,7 +81,7 @@ pub async fn exec(
     key: &str,
     status: StatusCode,
 ) -> Answer {
-    let meta = meta(req, "anonymous")?;
+    let meta = meta(req, &req.actor)?;
     let reply = app.writer.submit(command, meta).await?;
     Ok(Resp {
         status,
@@ -145,9 +145,30 @@ pub async fn ipam(app: &App, req: &Request, rest: &[&str]) -> Answer {
         },
         ["tenants", t, "allocated_ip_addresses"] => get_only(m, || allocated(app, req, Some(t))),
         ["allocated_ip_addresses"] => get_only(m, || allocated(app, req, None)),
+        ["tenants", t, "ip_blocks", b, "ip_routes", rest @ ..] => {
+            crate::melange_routes::route(app, req, t, b, rest).await
+        }
+        ["ip_blocks", b, "ip_addresses", a, side @ ("inside_globals" | "inside_locals"), rest @ ..] => {
+            crate::melange_nat::route(app, req, None, [b, a, side], rest).await
+        }
+        ["tenants", t, "ip_blocks", b, "ip_addresses", a, side @ ("inside_globals" | "inside_locals"), rest @ ..] => {
+            crate::melange_nat::route(app, req, Some(t), [b, a, side], rest).await
+        }
         ["tenants", t, "policies", rest @ ..] => {
             crate::melange_policies::route(app, req, t, rest).await
         }
+        // Interfaces, instance interfaces, network allocations, MAC ranges.
+        ["interfaces", rest @ ..] => crate::melange_interfaces::admin(app, req, rest).await,
+        ["tenants", t, "interfaces", rest @ ..] => {
+            crate::melange_interfaces::tenant(app, req, t, rest).await
+        }
+        ["tenants", t, "networks", n, "interfaces", rest @ ..] => {
+            crate::melange_networks::route(app, req, t, n, rest).await
+        }
+        ["instances", d, "interfaces", rest @ ..] => {
+            crate::melange_instances::route(app, req, d, rest).await
+        }
+        ["mac_address_ranges", rest @ ..] => crate::melange_macs::route(app, req, rest).await,
         _ => Err(Fault::not_found("The resource could not be found.")),
     }
 }
@@ -219,6 +240,7 @@ async fn create_block(app: &App, req: &Request, tenant: &str, parent: Option<&st
         } else {
             None
         },
+        ipv6_generator: body.ipv6_generator,
     });
     exec(app, req, command, key, StatusCode::CREATED).await
 }
@@ -235,6 +257,7 @@ async fn update_block(app: &App, req: &Request, tenant: &str, id: &str) -> Answe
         gateway: body.gateway,
         dns1: body.dns1,
         dns2: body.dns2,
+        ipv6_generator: body.ipv6_generator,
     });
     exec(app, req, command, "ip_block", StatusCode::OK).await
 }

@@ -39,13 +39,24 @@ pub fn init_logging(format: &str) {
 pub struct Running {
     pub addr: SocketAddr,
     pub app: App,
+    /// The admin token generated at this start (none configured, none live in the log):
+    /// shown once by `serve`, stored only as a digest.
+    pub bootstrap_secret: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    /// The scheduled retention purge (`retention.rs`), stopped with the server.
+    purge: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting connections and waits for in-flight requests.
     pub async fn shutdown(mut self) {
+        if let Some(purge) = self.purge.take() {
+            // Wait for the cancellation: the task holds a writer handle, and the log stays
+            // locked until every handle is gone.
+            purge.abort();
+            let _ = purge.await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -79,6 +90,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let settings = Settings {
         dns1: config.dns1,
         dns2: config.dns2,
+        keep_deallocated_days: Some(config.keep_deallocated_ips_for_days),
+        ipv6_generator: config.ipv6_generator,
     };
     let writer_config = WriterConfig {
         batch_commands_max: config.batch_commands_max,
@@ -86,7 +99,18 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         ..WriterConfig::default()
     };
     let writer = Writer::start(store.clone(), state, clock, writer_config);
-    let app = App { writer, store };
+    let auth = crate::auth::AuthConfig::new(config.admin_token.as_deref(), config.insecure_no_auth);
+    if config.insecure_no_auth {
+        tracing::warn!("AUTHENTICATION IS OFF (--insecure-no-auth): every request acts as an admin; never expose this server");
+    }
+    let app = App {
+        writer,
+        store,
+        auth: Arc::new(auth),
+    };
+    let bootstrap_secret = crate::auth::bootstrap(&app)
+        .await
+        .map_err(|f| anyhow::anyhow!("issuing the bootstrap admin token: {}", f.detail))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -95,12 +119,15 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let task = tokio::spawn(server::serve_on(app.clone(), listener, async {
         let _ = stopped.await;
     }));
+    let purge = crate::retention::schedule(&app.writer, config.purge_interval_seconds);
     tracing::info!(%addr, "ipledger listening");
     Ok(Running {
         addr,
         app,
+        bootstrap_secret,
         stop: Some(stop),
         task,
+        purge,
     })
 }
 
@@ -122,6 +149,10 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async {
         let running = start(&config, Arc::new(SystemClock)).await?;
+        if let Some(secret) = &running.bootstrap_secret {
+            // The only time this secret is ever shown: the log keeps its digest alone.
+            println!("admin token (shown once): {secret}");
+        }
         println!(
             "ipledger listening on http://{} (data in {})",
             running.addr,

@@ -26,6 +26,9 @@ pub struct Request {
     pub raw_query: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Who asks: the token's name once `auth::admit` accepted the request (`anonymous` on
+    /// public routes and with `--insecure-no-auth`); commands carry it as their actor.
+    pub actor: String,
 }
 
 fn percent_decode(s: &str) -> String {
@@ -71,6 +74,7 @@ impl Request {
             raw_query,
             headers,
             body,
+            actor: ipledger_domain::auth::ANONYMOUS_ACTOR.to_string(),
         }
     }
 

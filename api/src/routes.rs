@@ -25,7 +25,11 @@ pub struct Route {
 }
 
 const fn r(method: &'static str, pattern: &'static str, scope: Scope) -> Route {
-    Route { method, pattern, scope }
+    Route {
+        method,
+        pattern,
+        scope,
+    }
 }
 
 use Scope::*;
@@ -37,6 +41,10 @@ pub static ROUTES: &[Route] = &[
     r("GET", "/v0.1/extensions", Public),
     r("GET", "/v0.1/extensions/{alias}", Public),
     r("GET", "/v1/events", Admin),
+    // Access tokens (auth.rs, auth_tokens.rs).
+    r("POST", "/v1/auth/tokens", Admin),
+    r("GET", "/v1/auth/tokens", Admin),
+    r("DELETE", "/v1/auth/tokens/{token}", Admin),
     // Blocks and subnets.
     r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks", Tenant),
     r("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks", Tenant),
@@ -70,6 +78,57 @@ pub static ROUTES: &[Route] = &[
     r("PUT", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets/{octet}", Tenant),
     r("POST", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets/{octet}", Tenant),
     r("DELETE", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets/{octet}", Tenant),
+    // Static routes of a block (melange_routes.rs).
+    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes", Tenant),
+    r("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes", Tenant),
+    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes/{route}", Tenant),
+    r("PUT", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes/{route}", Tenant),
+    r("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes/{route}", Tenant),
+    // NAT (melange_nat.rs): the spec's admin paths and the original's tenant-scoped ones.
+    r("GET", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_globals", Admin),
+    r("POST", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_globals", Admin),
+    r("DELETE", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_globals", Admin),
+    r("DELETE", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_globals/{global}", Admin),
+    r("GET", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_locals", Admin),
+    r("POST", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_locals", Admin),
+    r("DELETE", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_locals", Admin),
+    r("DELETE", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_locals/{local}", Admin),
+    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_globals", Tenant),
+    r("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_globals", Tenant),
+    r("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_globals", Tenant),
+    r("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_globals/{global}", Tenant),
+    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_locals", Tenant),
+    r("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_locals", Tenant),
+    r("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_locals", Tenant),
+    r("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_locals/{local}", Tenant),
+    // The retention purge, now (retention.rs).
+    r("POST", "/v1/admin/purge", Admin),
+    // Interfaces and allowed IPs (melange_interfaces.rs), network allocations and the spec's
+    // tenant delete door (melange_networks.rs), instance interfaces (melange_instances.rs),
+    // MAC ranges (melange_macs.rs).
+    r("POST", "/v0.1/ipam/interfaces", Admin),
+    r("DELETE", "/v0.1/ipam/interfaces/{vif}", Admin),
+    r("GET", "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}", Tenant),
+    r("GET", "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}/allowed_ips", Tenant),
+    r("POST", "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}/allowed_ips", Tenant),
+    r("GET", "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}/allowed_ips/{address}", Tenant),
+    r("DELETE", "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}/allowed_ips/{address}", Tenant),
+    r("DELETE", "/v0.1/ipam/tenants/{tenant}/networks/{network}/interfaces/{vif}", Tenant),
+    r("GET", "/v0.1/ipam/tenants/{tenant}/networks/{network}/interfaces/{vif}/ip_allocations", Tenant),
+    r("POST", "/v0.1/ipam/tenants/{tenant}/networks/{network}/interfaces/{vif}/ip_allocations", Tenant),
+    r("DELETE", "/v0.1/ipam/tenants/{tenant}/networks/{network}/interfaces/{vif}/ip_allocations", Tenant),
+    r("GET", "/v0.1/ipam/instances/{device}/interfaces", Admin),
+    r("PUT", "/v0.1/ipam/instances/{device}/interfaces", Admin),
+    r("POST", "/v0.1/ipam/instances/{device}/interfaces", Admin),
+    r("DELETE", "/v0.1/ipam/instances/{device}/interfaces", Admin),
+    r("GET", "/v0.1/ipam/instances/{device}/interfaces/{vif}", Admin),
+    r("DELETE", "/v0.1/ipam/instances/{device}/interfaces/{vif}", Admin),
+    r("POST", "/v0.1/ipam/instances/{device}/interfaces/{vif}/ip_addresses", Admin),
+    r("DELETE", "/v0.1/ipam/instances/{device}/interfaces/{vif}/ip_addresses", Admin),
+    r("GET", "/v0.1/ipam/mac_address_ranges", Admin),
+    r("POST", "/v0.1/ipam/mac_address_ranges", Admin),
+    r("GET", "/v0.1/ipam/mac_address_ranges/{range}", Admin),
+    r("DELETE", "/v0.1/ipam/mac_address_ranges/{range}", Admin),
     // New routes go above this line, grouped by family.
 ];
 
@@ -80,14 +139,20 @@ pub fn find(method: &str, segments: &[&str]) -> Option<&'static Route> {
         let pattern: Vec<&str> = route.pattern.split('/').filter(|s| !s.is_empty()).collect();
         route.method == method
             && pattern.len() == segments.len()
-            && pattern.iter().zip(segments).all(|(p, s)| p.starts_with('{') || p == s)
+            && pattern
+                .iter()
+                .zip(segments)
+                .all(|(p, s)| p.starts_with('{') || p == s)
     })
 }
 
 /// The `{tenant}` segment of a request on a route that has one.
 pub fn tenant_of<'a>(route: &Route, segments: &[&'a str]) -> Option<&'a str> {
     let pattern = route.pattern.split('/').filter(|s| !s.is_empty());
-    pattern.zip(segments).find(|(p, _)| *p == "{tenant}").map(|(_, s)| *s)
+    pattern
+        .zip(segments)
+        .find(|(p, _)| *p == "{tenant}")
+        .map(|(_, s)| *s)
 }
 
 #[cfg(test)]
@@ -99,7 +164,12 @@ mod tests {
         for (i, route) in ROUTES.iter().enumerate() {
             let segs: Vec<&str> = route.pattern.split('/').filter(|s| !s.is_empty()).collect();
             let found = find(route.method, &segs).expect("a row finds itself");
-            assert!(std::ptr::eq(found, &ROUTES[i]), "{} {} is shadowed by an earlier row", route.method, route.pattern);
+            assert!(
+                std::ptr::eq(found, &ROUTES[i]),
+                "{} {} is shadowed by an earlier row",
+                route.method,
+                route.pattern
+            );
         }
     }
 

@@ -79,16 +79,32 @@ where
     let started = Instant::now();
     let body = match read_body(body).await {
         Ok(b) => b,
-        Err(fault) => return encode(Format::Json, Err(fault)),
+        // The fault (413) still answers in the format the path or Accept asked for.
+        Err(fault) => {
+            let format = Request::new(method, &path, query, headers, Bytes::new()).format;
+            return encode(format, Err(fault));
+        }
     };
-    let req = Request::new(method, &path, query, headers, body);
-    let answer = dispatch(&app, &req).await;
+    let mut req = Request::new(method, &path, query, headers, body);
+    // Authentication and authorization first (`auth.rs`): no handler runs unchecked.
+    let answer = match crate::auth::admit(&app, &mut req) {
+        Ok(()) => dispatch(&app, &req).await,
+        Err(fault) => Err(fault),
+    };
     let status = match &answer {
         Ok(r) => r.status,
         Err(f) => f.status,
     };
     tracing::debug!(method = %req.method, path = %req.path, status = status.as_u16(), micros = started.elapsed().as_micros() as u64, "request");
-    encode(req.format, answer)
+    let mut reply = encode(req.format, answer);
+    if reply.status() == StatusCode::UNAUTHORIZED {
+        // RFC 6750: a 401 names the scheme the client should use.
+        reply.headers_mut().insert(
+            "www-authenticate",
+            HeaderValue::from_static("Bearer realm=\"ipledger\""),
+        );
+    }
+    reply
 }
 
 /// No path segment (a tenant id, an address, ...) may be longer than this.
@@ -116,6 +132,8 @@ async fn dispatch(app: &App, req: &Request) -> Answer {
         ["v0.1", "ipam", rest @ ..] => melange::ipam(app, req, rest).await,
         ["v1", "events"] if req.method == Method::GET => events(app, req).await,
         ["v1", "events"] => Err(melange::method_not_allowed()),
+        ["v1", "admin", "purge"] => crate::retention::route(app, req).await,
+        ["v1", "auth", "tokens", rest @ ..] => crate::auth_tokens::route(app, req, rest).await,
         _ => Err(Fault::not_found("The resource could not be found.")),
     }
 }
@@ -166,19 +184,24 @@ fn health(app: &App) -> Answer {
     Ok(Resp::ok(json!({"status": "ok", "events": position})))
 }
 
-/// Encodes an answer in the negotiated format (JSON; XML arrives with the wire-format issue).
+/// Encodes an answer in the negotiated format: JSON, or XML through `crate::xml`.
 pub fn encode(format: Format, answer: Answer) -> Reply {
-    let _ = format;
-    let (status, body, retry_after) = match answer {
-        Ok(resp) => (resp.status, resp.body, None),
-        Err(fault) => (fault.status, Some(fault.body()), fault.retry_after),
+    let (status, body, retry_after, is_fault) = match answer {
+        Ok(resp) => (resp.status, resp.body, None, false),
+        Err(fault) => (fault.status, Some(fault.body()), fault.retry_after, true),
     };
     let mut response = match body {
         Some(v) => {
-            let bytes = serde_json::to_vec(&v).unwrap_or_default();
+            let (bytes, content_type) = match format {
+                Format::Json => (
+                    serde_json::to_vec(&v).unwrap_or_default(),
+                    "application/json",
+                ),
+                Format::Xml => (crate::xml::encode(&v, is_fault), "application/xml"),
+            };
             let mut r = Reply::new(bytes.into());
             r.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/json"));
+                .insert("content-type", HeaderValue::from_static(content_type));
             r
         }
         None => Reply::new(Bytes::new().into()),

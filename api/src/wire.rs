@@ -38,6 +38,7 @@ pub fn block(b: &BlockRecord) -> Value {
         "dns2": opt_str(&b.dns2),
         "broadcast": block::broadcast(&b.cidr).to_string(),
         "netmask": block::netmask(&b.cidr),
+        "ipv6_generator": b.ipv6_generator.map(|g| g.as_str()),
         "created_at": timestamp(&b.created_at),
         "updated_at": timestamp(&b.updated_at),
     })
@@ -93,6 +94,18 @@ pub fn octet(o: &OctetRecord) -> Value {
     })
 }
 
+/// A static route, as the spec's "Static Routes" examples show it (`block_id` is not shown).
+pub fn route(r: &ipledger_domain::routing::RouteRecord) -> Value {
+    json!({
+        "id": r.id,
+        "destination": r.destination,
+        "gateway": r.gateway,
+        "netmask": r.netmask,
+        "created_at": timestamp(&r.created_at),
+        "updated_at": timestamp(&r.updated_at),
+    })
+}
+
 /// `{"<key>": <rendered reply>}`, or None for an empty-body success.
 pub fn reply(key: &str, reply: &Reply) -> Option<Value> {
     let v = match reply {
@@ -102,6 +115,15 @@ pub fn reply(key: &str, reply: &Reply) -> Option<Value> {
         Reply::Policy(p) => policy(p),
         Reply::Range(r) => range(r),
         Reply::Octet(o) => octet(o),
+        Reply::Token(t) => crate::auth_tokens::render(t, None),
+        Reply::Route(r) => route(r),
+        Reply::Interface(v) => crate::wire_interfaces::interface(v),
+        Reply::Interfaces(vs) => json!({
+            "interfaces": vs.iter().map(crate::wire_interfaces::interface).collect::<Vec<_>>()
+        }),
+        Reply::IpConfigurations(cs) => crate::wire_interfaces::ip_configurations(cs),
+        Reply::MacRange(r) => crate::wire_interfaces::mac_range(r),
+        Reply::Purged(n) => return Some(json!({ "purged": n })),
     };
     Some(json!({ key: v }))
 }

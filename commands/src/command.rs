@@ -9,6 +9,50 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     CreateBlock(CreateBlock),
+    // Static routes, NAT and the retention purge (`command_routing.rs`).
+    CreateRoute(crate::RouteChange),
+    UpdateRoute(crate::RouteChange),
+    DeleteRoute {
+        tenant: String,
+        block_id: Uuid,
+        route_id: Uuid,
+    },
+    AssignNat(crate::AssignNat),
+    RemoveNat(crate::RemoveNat),
+    /// Purge up to `max` addresses deallocated longer ago than the retention setting.
+    PurgeDeallocated {
+        max: usize,
+    },
+    // Interfaces, instance interfaces, network allocations, allowed IPs and MAC ranges
+    // (`command_interfaces.rs`).
+    CreateInterface(crate::InterfaceSpec),
+    DeleteInterface {
+        vif: String,
+        scope: crate::InterfaceScope,
+    },
+    /// Instance PUT: delete every interface of the device, then create these.
+    ReplaceDeviceInterfaces {
+        device: String,
+        interfaces: Vec<crate::InterfaceSpec>,
+    },
+    DeleteDeviceInterfaces {
+        device: String,
+    },
+    AllocateFromNetwork(crate::NetworkAllocation),
+    ReleaseAddresses(crate::ReleaseAddresses),
+    AllowIp(crate::AllowIp),
+    DisallowIp {
+        tenant: String,
+        vif: String,
+        address: IpAddr,
+    },
+    CreateMacRange {
+        cidr: Option<String>,
+        tenant_id: Option<String>,
+    },
+    DeleteMacRange {
+        range_id: Uuid,
+    },
     UpdateBlock(UpdateBlock),
     DeleteBlock {
         tenant: String,
@@ -74,6 +118,15 @@ pub enum Command {
         policy_id: Uuid,
         octet_id: Uuid,
     },
+    /// Issue an access token; the API drew the secret and sends only its SHA-256 (hex).
+    IssueToken {
+        name: Option<String>,
+        role: Option<String>,
+        secret_sha256: String,
+    },
+    RevokeToken {
+        token_id: Uuid,
+    },
 }
 
 /// Create a root block (`parent_id: None`) or a subnet of `parent_id`.
@@ -91,6 +144,8 @@ pub struct CreateBlock {
     pub dns2: Option<String>,
     /// A subnet's own tenant (defaults to the parent's).
     pub subnet_tenant: Option<String>,
+    /// `tenant_based`, `eui64` or `sequential`; None uses the deployment's (decision 11).
+    pub ipv6_generator: Option<String>,
 }
 
 /// Absent fields are left unchanged; `Some(None)` clears a field (the gateway and DNS fall
@@ -105,6 +160,7 @@ pub struct UpdateBlock {
     pub gateway: Option<Option<String>>,
     pub dns1: Option<Option<String>>,
     pub dns2: Option<Option<String>>,
+    pub ipv6_generator: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

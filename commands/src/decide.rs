@@ -16,6 +16,12 @@ pub struct Settings {
     /// Defaults for a block's `dns1`/`dns2` when none is given (decision 1).
     pub dns1: Option<IpAddr>,
     pub dns2: Option<IpAddr>,
+    /// The deployment's IPv6 generator; a block's own `ipv6_generator` overrides it
+    /// (decision 11).
+    pub ipv6_generator: ipledger_domain::ipv6::Ipv6Generator,
+    /// Days a deallocated address is kept before the purge removes it (decision 13);
+    /// `None` (the default) never purges.
+    pub keep_deallocated_days: Option<u32>,
 }
 
 /// What a decision may depend on besides the state: the time and fresh ids, passed in.
@@ -48,6 +54,40 @@ impl Decision {
 pub fn decide(state: &State, command: &Command, ctx: &mut Context) -> Result<Decision, Rejection> {
     match command {
         Command::CreateBlock(c) => blocks::create(state, c, ctx),
+        Command::CreateRoute(c) => crate::decide_routes::create(state, c, ctx),
+        Command::UpdateRoute(c) => crate::decide_routes::update(state, c, ctx),
+        Command::DeleteRoute {
+            tenant,
+            block_id,
+            route_id,
+        } => crate::decide_routes::delete(state, tenant, *block_id, *route_id, ctx),
+        Command::AssignNat(c) => crate::decide_nat::assign(state, c, ctx),
+        Command::RemoveNat(c) => crate::decide_nat::remove(state, c, ctx),
+        Command::PurgeDeallocated { max } => crate::decide_retention::purge(state, *max, ctx),
+        Command::CreateInterface(spec) => crate::decide_interfaces::create(state, spec, ctx),
+        Command::DeleteInterface { vif, scope } => {
+            crate::decide_interfaces::delete(state, vif, scope, ctx)
+        }
+        Command::ReplaceDeviceInterfaces { device, interfaces } => {
+            crate::decide_interfaces::replace_device(state, device, interfaces, ctx)
+        }
+        Command::DeleteDeviceInterfaces { device } => {
+            crate::decide_interfaces::delete_device(state, device, ctx)
+        }
+        Command::AllocateFromNetwork(c) => crate::decide_network::allocate(state, c, ctx),
+        Command::ReleaseAddresses(c) => crate::decide_network::release(state, c, ctx),
+        Command::AllowIp(c) => crate::decide_interfaces::allow_ip(state, c, ctx),
+        Command::DisallowIp {
+            tenant,
+            vif,
+            address,
+        } => crate::decide_interfaces::disallow_ip(state, tenant, vif, *address, ctx),
+        Command::CreateMacRange { cidr, tenant_id } => {
+            crate::decide_macs::create_range(state, cidr, tenant_id, ctx)
+        }
+        Command::DeleteMacRange { range_id } => {
+            crate::decide_macs::delete_range(state, *range_id, ctx)
+        }
         Command::UpdateBlock(c) => blocks::update(state, c, ctx),
         Command::DeleteBlock { tenant, block_id } => blocks::delete(state, tenant, *block_id, ctx),
         Command::AllocateAddress(c) => addresses::allocate(state, c, ctx),
@@ -109,5 +149,11 @@ pub fn decide(state: &State, command: &Command, ctx: &mut Context) -> Result<Dec
             policy_id,
             octet_id,
         } => policies::delete_octet(state, tenant, *policy_id, *octet_id, ctx),
+        Command::IssueToken {
+            name,
+            role,
+            secret_sha256,
+        } => crate::decide_auth::issue(state, name, role, secret_sha256, ctx),
+        Command::RevokeToken { token_id } => crate::decide_auth::revoke(state, *token_id, ctx),
     }
 }

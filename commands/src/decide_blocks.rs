@@ -218,6 +218,8 @@ pub fn create(state: &State, c: &CreateBlock, ctx: &mut Context) -> Result<Decis
         non_empty(&c.dns2),
         "dns2 is not a valid address",
     );
+    let ipv6_generator =
+        crate::decide_network::parse_generator(&mut errors, non_empty(&c.ipv6_generator));
     if let (Some(cidr), Some(block_type)) = (cidr, block_type) {
         let placement = Placement {
             id: None,
@@ -244,6 +246,7 @@ pub fn create(state: &State, c: &CreateBlock, ctx: &mut Context) -> Result<Decis
         dns2: dns2.or(ctx.settings.dns2),
         parent_id: parent.map(|p| p.id),
         created_at: ctx.now,
+        ipv6_generator,
     };
     let record = BlockRecord {
         id: e.block_id,
@@ -258,6 +261,7 @@ pub fn create(state: &State, c: &CreateBlock, ctx: &mut Context) -> Result<Decis
         parent_id: e.parent_id,
         created_at: ctx.now,
         updated_at: ctx.now,
+        ipv6_generator,
     };
     Ok(Decision::new(
         vec![Event::BlockCreated(e)],
@@ -282,6 +286,10 @@ pub fn update(state: &State, c: &UpdateBlock, ctx: &mut Context) -> Result<Decis
     let policy_id = match &c.policy_id {
         Some(v) => policy_ref(state, &mut errors, &current.tenant_id, non_empty(v)),
         None => current.policy_id,
+    };
+    let ipv6_generator = match &c.ipv6_generator {
+        Some(v) => crate::decide_network::parse_generator(&mut errors, non_empty(v)),
+        None => current.ipv6_generator,
     };
     let cidr = current.cidr;
     let pick = |errors: &mut FieldErrors,
@@ -342,6 +350,7 @@ pub fn update(state: &State, c: &UpdateBlock, ctx: &mut Context) -> Result<Decis
     record.gateway = gateway;
     record.dns1 = dns1;
     record.dns2 = dns2;
+    record.ipv6_generator = ipv6_generator;
     record.updated_at = ctx.now;
     let e = BlockUpdated {
         block_id: current.id,
@@ -352,6 +361,7 @@ pub fn update(state: &State, c: &UpdateBlock, ctx: &mut Context) -> Result<Decis
         dns1,
         dns2,
         updated_at: ctx.now,
+        ipv6_generator,
     };
     Ok(Decision::new(
         vec![Event::BlockUpdated(e)],
@@ -392,6 +402,10 @@ pub fn delete(
             })
         })
         .collect();
+    // The NAT pairs of the purged addresses and the block's routes go with it, as events.
+    let ids: Vec<Uuid> = b.by_offset.values().copied().collect();
+    events.splice(0..0, crate::decide_nat::with_purged(state, &ids, ctx.now));
+    events.extend(crate::decide_routes::with_block_deleted(state, id, ctx.now));
     events.push(Event::BlockDeleted(BlockDeleted {
         block_id: id,
         deleted_at: ctx.now,

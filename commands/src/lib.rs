@@ -5,10 +5,20 @@
 
 pub mod clock;
 pub mod command;
+mod command_interfaces;
+mod command_routing;
 pub mod decide;
 mod decide_addresses;
+mod decide_auth;
 mod decide_blocks;
+mod decide_interfaces;
+mod decide_macs;
+mod decide_nat;
+mod decide_network;
 mod decide_policies;
+pub mod decide_retention;
+mod decide_routes;
+mod plan;
 pub mod writer;
 
 #[cfg(test)]
@@ -16,5 +26,10 @@ mod tests;
 
 pub use clock::{Clock, ManualClock, SystemClock, UuidV7Source};
 pub use command::*;
+pub use command_interfaces::{
+    AllowIp, InterfaceScope, InterfaceSpec, NetworkAllocation, NetworkRequest, ReleaseAddresses,
+};
+pub use command_routing::{AssignNat, NatAt, RemoveNat, RouteChange};
 pub use decide::{decide, Context, Decision};
+pub use decide_nat::address_at as nat_address;
 pub use writer::{CommandError, Meta, Writer, WriterConfig};

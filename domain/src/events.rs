@@ -14,7 +14,14 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::auth::{TokenIssued, TokenRevoked};
+pub use crate::interfaces::{
+    AllowedIpAdded, AllowedIpRemoved, InterfaceCreated, InterfaceDeleted, MacAddressAllocated,
+    MacAddressReleased, MacRangeCreated, MacRangeDeleted,
+};
+use crate::ipv6::Ipv6Generator;
 use crate::records::{BlockType, Reply};
+pub use crate::routing::{NatAssigned, NatRemoved, RouteCreated, RouteDeleted, RouteUpdated};
 use crate::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +38,10 @@ pub struct BlockCreated {
     pub parent_id: Option<Uuid>,
     #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
+    /// The block's own IPv6 generator; None means the deployment's (decision 11). Absent
+    /// from payloads written before generators existed, which decode as None.
+    #[serde(default)]
+    pub ipv6_generator: Option<Ipv6Generator>,
 }
 
 /// The full set of updatable fields after the update, so that applying it needs no history.
@@ -45,6 +56,9 @@ pub struct BlockUpdated {
     pub dns2: Option<IpAddr>,
     #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
+    /// The generator override after the update (None: the deployment's).
+    #[serde(default)]
+    pub ipv6_generator: Option<Ipv6Generator>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +221,21 @@ pub enum Event {
     UnusableOctetUpdated(UnusableOctetUpdated),
     UnusableOctetDeleted(UnusableOctetDeleted),
     CommandRecorded(CommandRecorded),
+    InterfaceCreated(InterfaceCreated),
+    InterfaceDeleted(InterfaceDeleted),
+    MacAddressAllocated(MacAddressAllocated),
+    MacAddressReleased(MacAddressReleased),
+    MacRangeCreated(MacRangeCreated),
+    MacRangeDeleted(MacRangeDeleted),
+    AllowedIpAdded(AllowedIpAdded),
+    AllowedIpRemoved(AllowedIpRemoved),
+    TokenIssued(TokenIssued),
+    TokenRevoked(TokenRevoked),
+    RouteCreated(RouteCreated),
+    RouteUpdated(RouteUpdated),
+    RouteDeleted(RouteDeleted),
+    NatAssigned(NatAssigned),
+    NatRemoved(NatRemoved),
 }
 
 /// Every (wire name, current version) pair; the golden-file test checks that each has a file.
@@ -228,6 +257,21 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("UnusableOctetUpdated", 1),
     ("UnusableOctetDeleted", 1),
     ("CommandRecorded", 1),
+    ("InterfaceCreated", 1),
+    ("InterfaceDeleted", 1),
+    ("MacAddressAllocated", 1),
+    ("MacAddressReleased", 1),
+    ("MacRangeCreated", 1),
+    ("MacRangeDeleted", 1),
+    ("AllowedIpAdded", 1),
+    ("AllowedIpRemoved", 1),
+    ("TokenIssued", 1),
+    ("TokenRevoked", 1),
+    ("RouteCreated", 1),
+    ("RouteUpdated", 1),
+    ("RouteDeleted", 1),
+    ("NatAssigned", 1),
+    ("NatRemoved", 1),
 ];
 
 pub fn block_stream(block_id: Uuid) -> String {
@@ -263,6 +307,21 @@ impl Event {
             Event::UnusableOctetUpdated(_) => "UnusableOctetUpdated",
             Event::UnusableOctetDeleted(_) => "UnusableOctetDeleted",
             Event::CommandRecorded(_) => "CommandRecorded",
+            Event::InterfaceCreated(_) => "InterfaceCreated",
+            Event::InterfaceDeleted(_) => "InterfaceDeleted",
+            Event::MacAddressAllocated(_) => "MacAddressAllocated",
+            Event::MacAddressReleased(_) => "MacAddressReleased",
+            Event::MacRangeCreated(_) => "MacRangeCreated",
+            Event::MacRangeDeleted(_) => "MacRangeDeleted",
+            Event::AllowedIpAdded(_) => "AllowedIpAdded",
+            Event::AllowedIpRemoved(_) => "AllowedIpRemoved",
+            Event::TokenIssued(_) => "TokenIssued",
+            Event::TokenRevoked(_) => "TokenRevoked",
+            Event::RouteCreated(_) => "RouteCreated",
+            Event::RouteUpdated(_) => "RouteUpdated",
+            Event::RouteDeleted(_) => "RouteDeleted",
+            Event::NatAssigned(_) => "NatAssigned",
+            Event::NatRemoved(_) => "NatRemoved",
         }
     }
 
@@ -296,6 +355,28 @@ impl Event {
             Event::UnusableOctetUpdated(e) => policy_stream(e.policy_id),
             Event::UnusableOctetDeleted(e) => policy_stream(e.policy_id),
             Event::CommandRecorded(e) => idempotency_stream(&e.key),
+            // An interface's stream guards its vif's uniqueness; one registry stream guards
+            // MAC uniqueness (see `interfaces.rs`).
+            Event::InterfaceCreated(e) => crate::interfaces::interface_stream(&e.vif),
+            Event::InterfaceDeleted(e) => crate::interfaces::interface_stream(&e.vif),
+            Event::AllowedIpAdded(e) => crate::interfaces::interface_stream(&e.vif),
+            Event::AllowedIpRemoved(e) => crate::interfaces::interface_stream(&e.vif),
+            Event::MacAddressAllocated(_) | Event::MacAddressReleased(_) => {
+                crate::interfaces::MAC_REGISTRY_STREAM.to_string()
+            }
+            Event::MacRangeCreated(e) => crate::interfaces::mac_range_stream(e.range_id),
+            Event::MacRangeDeleted(e) => crate::interfaces::mac_range_stream(e.range_id),
+            // One registry stream for every token event: it guards name uniqueness.
+            Event::TokenIssued(_) | Event::TokenRevoked(_) => {
+                crate::auth::TOKEN_REGISTRY_STREAM.to_string()
+            }
+            Event::RouteCreated(e) => block_stream(e.block_id),
+            Event::RouteUpdated(e) => block_stream(e.block_id),
+            Event::RouteDeleted(e) => block_stream(e.block_id),
+            // A NAT pair lives in its local address's block stream: assigning from either
+            // side appends there, so one stream's version guards the pair's uniqueness.
+            Event::NatAssigned(e) => block_stream(e.local_block_id),
+            Event::NatRemoved(e) => block_stream(e.local_block_id),
         }
     }
 }

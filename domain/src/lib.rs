@@ -5,13 +5,18 @@
 //! by the caller so that deciding the same command twice from the same state gives the same
 //! events. That determinism is what makes replay, tests and simulation cheap.
 
+pub mod auth;
 pub mod block;
 pub mod envelope;
 pub mod events;
 pub mod ids;
+pub mod interfaces;
+pub mod ipv6;
+pub mod mac;
 pub mod policy;
 pub mod records;
 pub mod rejection;
+pub mod routing;
 pub mod time_format;
 
 pub use envelope::{Envelope, ExpectedVersion, NewEvent};

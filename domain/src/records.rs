@@ -51,6 +51,9 @@ pub struct BlockRecord {
     pub created_at: Timestamp,
     #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
+    /// The block's IPv6 generator override (None: the deployment's default).
+    #[serde(default)]
+    pub ipv6_generator: Option<crate::ipv6::Ipv6Generator>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,4 +120,15 @@ pub enum Reply {
     Policy(PolicyRecord),
     Range(RangeRecord),
     Octet(OctetRecord),
+    Interface(crate::interfaces::InterfaceView),
+    /// A device's interfaces (instance interfaces).
+    Interfaces(Vec<crate::interfaces::InterfaceView>),
+    /// Addresses allocated from a network, as ip-configuration views.
+    IpConfigurations(Vec<crate::interfaces::IpConfiguration>),
+    MacRange(crate::interfaces::MacRangeRecord),
+    /// An issued token: its digest, never its secret (the API adds the secret it drew).
+    Token(crate::auth::TokenRecord),
+    Route(crate::routing::RouteRecord),
+    /// How many deallocated addresses a retention purge removed.
+    Purged(u64),
 }

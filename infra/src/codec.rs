@@ -46,6 +46,21 @@ fn encode_event_into(event: &Event, buf: &mut Vec<u8>) {
         Event::UnusableOctetUpdated(e) => named(buf, e),
         Event::UnusableOctetDeleted(e) => named(buf, e),
         Event::CommandRecorded(e) => named(buf, e),
+        Event::InterfaceCreated(e) => named(buf, e),
+        Event::InterfaceDeleted(e) => named(buf, e),
+        Event::MacAddressAllocated(e) => named(buf, e),
+        Event::MacAddressReleased(e) => named(buf, e),
+        Event::MacRangeCreated(e) => named(buf, e),
+        Event::MacRangeDeleted(e) => named(buf, e),
+        Event::AllowedIpAdded(e) => named(buf, e),
+        Event::AllowedIpRemoved(e) => named(buf, e),
+        Event::TokenIssued(e) => named(buf, e),
+        Event::TokenRevoked(e) => named(buf, e),
+        Event::RouteCreated(e) => named(buf, e),
+        Event::RouteUpdated(e) => named(buf, e),
+        Event::RouteDeleted(e) => named(buf, e),
+        Event::NatAssigned(e) => named(buf, e),
+        Event::NatRemoved(e) => named(buf, e),
     };
     // Serializing plain domain structs into a Vec cannot fail: no I/O, no maps with
     // non-string keys, no sequences of unknown length.
@@ -94,6 +109,23 @@ pub fn decode_event(type_name: &str, version: u16, data: &[u8]) -> Result<Event,
             Event::UnusableOctetDeleted(payload(type_name, version, data)?)
         }
         ("CommandRecorded", 1) => Event::CommandRecorded(payload(type_name, version, data)?),
+        ("InterfaceCreated", 1) => Event::InterfaceCreated(payload(type_name, version, data)?),
+        ("InterfaceDeleted", 1) => Event::InterfaceDeleted(payload(type_name, version, data)?),
+        ("MacAddressAllocated", 1) => {
+            Event::MacAddressAllocated(payload(type_name, version, data)?)
+        }
+        ("MacAddressReleased", 1) => Event::MacAddressReleased(payload(type_name, version, data)?),
+        ("MacRangeCreated", 1) => Event::MacRangeCreated(payload(type_name, version, data)?),
+        ("MacRangeDeleted", 1) => Event::MacRangeDeleted(payload(type_name, version, data)?),
+        ("AllowedIpAdded", 1) => Event::AllowedIpAdded(payload(type_name, version, data)?),
+        ("AllowedIpRemoved", 1) => Event::AllowedIpRemoved(payload(type_name, version, data)?),
+        ("TokenIssued", 1) => Event::TokenIssued(payload(type_name, version, data)?),
+        ("TokenRevoked", 1) => Event::TokenRevoked(payload(type_name, version, data)?),
+        ("RouteCreated", 1) => Event::RouteCreated(payload(type_name, version, data)?),
+        ("RouteUpdated", 1) => Event::RouteUpdated(payload(type_name, version, data)?),
+        ("RouteDeleted", 1) => Event::RouteDeleted(payload(type_name, version, data)?),
+        ("NatAssigned", 1) => Event::NatAssigned(payload(type_name, version, data)?),
+        ("NatRemoved", 1) => Event::NatRemoved(payload(type_name, version, data)?),
         _ => return Err(format!("unknown event type {type_name} version {version}")),
     };
     Ok(event)

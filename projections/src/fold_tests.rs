@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use chrono::{DateTime, TimeZone, Utc};
+use ipledger_domain::auth::Role;
 use ipledger_domain::block;
 use ipledger_domain::events::*;
 use ipledger_domain::records::{BlockType, Reply};
@@ -24,6 +25,9 @@ use proptest::sample::Index;
 use uuid::Uuid;
 
 use crate::State;
+
+mod interface_ops;
+mod routing_ops;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -96,6 +100,14 @@ enum Op {
     RecordCommand {
         key: u8,
     },
+    IssueToken {
+        role: u8,
+    },
+    RevokeToken {
+        token: Index,
+    },
+    Routing(routing_ops::RoutingOp),
+    Interfaces(interface_ops::InterfaceOp),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -121,6 +133,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (idx(), idx(), any::<u8>()).prop_map(|(policy, octet_pick, octet)| Op::UpdateOctet { policy, octet_pick, octet }),
         1 => (idx(), idx()).prop_map(|(policy, octet_pick)| Op::DeleteOctet { policy, octet_pick }),
         1 => (0u8..4).prop_map(|key| Op::RecordCommand { key }),
+        1 => (0u8..3).prop_map(|role| Op::IssueToken { role }),
+        1 => idx().prop_map(|token| Op::RevokeToken { token }),
+        4 => routing_ops::op().prop_map(Op::Routing),
+        4 => interface_ops::op().prop_map(Op::Interfaces),
     ]
 }
 
@@ -143,6 +159,10 @@ struct Model {
     next_id: u128,
     roots: u16,
     events: Vec<Event>,
+    routing: routing_ops::RoutingModel,
+    interfaces: interface_ops::InterfaceModel,
+    /// Live token ids, in issue order.
+    tokens: Vec<Uuid>,
 }
 
 fn at(seconds: usize) -> DateTime<Utc> {
@@ -162,6 +182,8 @@ impl Model {
     /// Records an event of the log and brings the model up to date with it.
     fn emit(&mut self, event: Event) {
         self.model_apply(&event);
+        self.routing.observe(&event);
+        self.interfaces.observe(&event);
         self.events.push(event);
     }
 
@@ -210,6 +232,7 @@ impl Model {
                     dns1: Some("1.1.1.1".parse().unwrap()),
                     dns2: None,
                     updated_at: self.now(),
+                    ipv6_generator: None,
                 };
                 self.emit(Event::BlockUpdated(e));
             }
@@ -272,6 +295,36 @@ impl Model {
                 };
                 self.emit(Event::CommandRecorded(e));
             }
+            Op::IssueToken { role } => {
+                let token_id = self.fresh_id();
+                let role = match role {
+                    0 => Role::Admin,
+                    1 => Role::Agent,
+                    _ => Role::Tenant(format!("t{}", self.tokens.len() % 3)),
+                };
+                let e = TokenIssued {
+                    token_id,
+                    name: format!("token-{token_id}"),
+                    role,
+                    secret_sha256: format!("{:064x}", token_id.as_u128()),
+                    issued_at: self.now(),
+                };
+                self.tokens.push(token_id);
+                self.emit(Event::TokenIssued(e));
+            }
+            Op::RevokeToken { token } => {
+                if self.tokens.is_empty() {
+                    return;
+                }
+                let token_id = self.tokens.remove(token.index(self.tokens.len()));
+                let e = TokenRevoked {
+                    token_id,
+                    revoked_at: self.now(),
+                };
+                self.emit(Event::TokenRevoked(e));
+            }
+            Op::Routing(r) => routing_ops::interpret(self, r),
+            Op::Interfaces(i) => interface_ops::interpret(self, i),
             _ => self.policy_rule(op),
         }
     }
@@ -299,6 +352,7 @@ impl Model {
             dns2: None,
             parent_id: None,
             created_at: self.now(),
+            ipv6_generator: None,
         };
         self.emit(Event::BlockCreated(e));
     }
@@ -336,6 +390,7 @@ impl Model {
             dns2: None,
             parent_id: Some(parent_id),
             created_at: self.now(),
+            ipv6_generator: None,
         };
         self.emit(Event::BlockCreated(e));
     }
@@ -600,7 +655,26 @@ impl Model {
             Event::PolicyUpdated(_)
             | Event::UnusableRangeUpdated(_)
             | Event::UnusableOctetUpdated(_)
-            | Event::CommandRecorded(_) => {}
+            | Event::CommandRecorded(_)
+            // Tokens touch no address state (`tokens.rs` has its own tests).
+            | Event::TokenIssued(_)
+            | Event::TokenRevoked(_) => {}
+            // Interfaces, MACs and allowed IPs touch no address state (`interfaces.rs` has
+            // its own fold tests).
+            Event::InterfaceCreated(_)
+            | Event::InterfaceDeleted(_)
+            | Event::MacAddressAllocated(_)
+            | Event::MacAddressReleased(_)
+            | Event::MacRangeCreated(_)
+            | Event::MacRangeDeleted(_)
+            | Event::AllowedIpAdded(_)
+            | Event::AllowedIpRemoved(_) => {}
+            // Routes and NAT pairs are modelled in `routing_ops` (`self.routing`).
+            Event::RouteCreated(_)
+            | Event::RouteUpdated(_)
+            | Event::RouteDeleted(_)
+            | Event::NatAssigned(_)
+            | Event::NatRemoved(_) => {}
         }
     }
 
@@ -737,6 +811,8 @@ fn check_against_model(state: &State, model: &Model) -> Result<(), TestCaseError
     }
     prop_assert_eq!(state.blocks_by_tenant.len(), state.blocks.len());
     prop_assert_eq!(state.policies_by_tenant.len(), state.policies.len());
+    routing_ops::check(state, model)?;
+    interface_ops::check(state, model)?;
     Ok(())
 }
 

@@ -6,8 +6,11 @@
 //! exactly what a rebuild from position 0 gives.
 
 pub mod bitmap;
+pub mod interfaces;
 pub mod page;
+pub mod routing;
 pub mod state;
+pub mod tokens;
 mod views;
 
 #[cfg(test)]

@@ -70,7 +70,15 @@ pub struct State {
     pub live_by_tenant: BTreeSet<(String, Uuid)>,
     pub policies: HashMap<Uuid, PolicyState>,
     pub policies_by_tenant: BTreeSet<(String, Uuid)>,
+    /// Static routes, NAT pairs, and deallocated addresses by age (`routing.rs`).
+    pub routes: crate::routing::RouteTable,
+    pub nat: crate::routing::NatTable,
+    pub retention: crate::routing::RetentionIndex,
     pub commands: HashMap<String, RecordedCommand>,
+    /// Interfaces, MACs, MAC ranges and allowed IPs (`interfaces.rs`).
+    pub nics: crate::interfaces::Nics,
+    /// Access tokens (`tokens.rs`).
+    pub tokens: crate::tokens::Tokens,
     /// Last version of every stream (the writer's expected versions).
     pub stream_versions: HashMap<String, u64>,
     /// The position the next event will get: events folded so far.
@@ -110,6 +118,7 @@ impl State {
     /// Folds one event's effect on the objects (no log bookkeeping): the writer uses this to
     /// let later commands of a batch see earlier ones before the batch is appended.
     pub fn apply_event(&mut self, event: &Event) {
+        self.observe_addresses(event);
         match event {
             Event::BlockCreated(e) => self.block_created(e),
             Event::BlockUpdated(e) => self.block_updated(e),
@@ -118,6 +127,11 @@ impl State {
             Event::AddressDeallocated(e) => self.address_deallocated(e),
             Event::AddressRestored(e) => self.address_restored(e),
             Event::AddressPurged(e) => self.address_purged(e),
+            Event::RouteCreated(_)
+            | Event::RouteUpdated(_)
+            | Event::RouteDeleted(_)
+            | Event::NatAssigned(_)
+            | Event::NatRemoved(_) => self.apply_routing(event),
             Event::PolicyCreated(e) => self.policy_created(e),
             Event::PolicyUpdated(e) => self.policy_updated(e),
             Event::PolicyDeleted(e) => self.policy_deleted(e),
@@ -131,6 +145,16 @@ impl State {
             Event::UnusableOctetDeleted(e) => self.with_policy(e.policy_id, |p| {
                 p.octets.remove(&e.octet_id);
             }),
+            Event::InterfaceCreated(_)
+            | Event::InterfaceDeleted(_)
+            | Event::MacAddressAllocated(_)
+            | Event::MacAddressReleased(_)
+            | Event::MacRangeCreated(_)
+            | Event::MacRangeDeleted(_)
+            | Event::AllowedIpAdded(_)
+            | Event::AllowedIpRemoved(_) => self.nics.apply(event, &self.addresses),
+            Event::TokenIssued(e) => self.tokens.issued(e),
+            Event::TokenRevoked(e) => self.tokens.revoked(e),
             Event::CommandRecorded(e) => {
                 let recorded = RecordedCommand {
                     fingerprint: e.fingerprint.clone(),
@@ -155,6 +179,7 @@ impl State {
             parent_id: e.parent_id,
             created_at: e.created_at,
             updated_at: e.created_at,
+            ipv6_generator: e.ipv6_generator,
         };
         if let Some(parent) = e.parent_id.and_then(|p| self.blocks.get_mut(&p)) {
             parent.children.insert(e.block_id);
@@ -180,6 +205,7 @@ impl State {
             r.gateway = e.gateway;
             r.dns1 = e.dns1;
             r.dns2 = e.dns2;
+            r.ipv6_generator = e.ipv6_generator;
             r.updated_at = e.updated_at;
         }
     }
@@ -217,6 +243,9 @@ impl State {
             e.block_id
         );
         b.by_offset.insert(offset, e.address_id);
+        if let Some(vif) = &e.interface_id {
+            self.nics.index_address(vif, e.address_id);
+        }
         self.live_addresses.insert(e.address_id);
         self.live_by_tenant
             .insert((e.used_by_tenant.clone(), e.address_id));

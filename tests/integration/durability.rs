@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::{binary, run_cli, Client, Process, TestServer};
+use crate::support::{binary, http_client, run_cli, Client, Process, TestServer, ADMIN_TOKEN};
 
 // ---------------------------------------------------------------------------------------
 // Helpers shared by the process tests (also used by concurrency, idempotency and cli).
@@ -21,11 +21,7 @@ use crate::support::{binary, run_cli, Client, Process, TestServer};
 
 /// A client whose requests give up after a while instead of hanging a test forever.
 pub(crate) fn timed_client(base: &str) -> Client {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .timeout(Duration::from_secs(15))
-        .build()
-        .expect("client");
+    let http = http_client(Some(ADMIN_TOKEN), Some(Duration::from_secs(15)));
     Client {
         base: base.to_string(),
         http,
@@ -137,6 +133,7 @@ pub(crate) fn spawn_with_env(dir: &Path, env: &[(&str, &str)]) -> Process {
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env("IPLEDGER_LOG", "warn")
+        .env("IPLEDGER_ADMIN_TOKEN", ADMIN_TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (k, v) in env {
@@ -167,6 +164,7 @@ pub(crate) fn serve_expecting_refusal(dir: &Path) -> (ExitStatus, String) {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env("IPLEDGER_LOG", "info")
+        .env("IPLEDGER_ADMIN_TOKEN", ADMIN_TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

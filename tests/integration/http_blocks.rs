@@ -6,8 +6,9 @@ use serde_json::{json, Value};
 
 use crate::support::{Res, TestServer};
 
-/// Every field of the spec's ip_block JSON shape.
-const BLOCK_FIELDS: [&str; 14] = [
+/// Every field of the spec's ip_block JSON shape, plus ipledger's `ipv6_generator`
+/// (decision 11: the block's own generator, null for the deployment's).
+const BLOCK_FIELDS: [&str; 15] = [
     "broadcast",
     "cidr",
     "created_at",
@@ -15,6 +16,7 @@ const BLOCK_FIELDS: [&str; 14] = [
     "dns2",
     "gateway",
     "id",
+    "ipv6_generator",
     "netmask",
     "network_id",
     "parent_id",

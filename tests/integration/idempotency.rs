@@ -55,10 +55,11 @@ async fn retried_key_returns_the_recorded_answer_once() {
     }
     assert_eq!(event_count(&s).await, events, "a retry appended events");
     assert_eq!(allocations(&s, &block).await.len(), 1);
+    // Keys are scoped by actor; the test client is the bootstrap admin.
     let recorded = s
         .get(&format!(
             "/v1/events?stream={}",
-            urlencode("idempotency-anonymous:alloc-1")
+            urlencode("idempotency-admin-bootstrap:alloc-1")
         ))
         .await;
     let recorded = recorded.json["events"]

@@ -1,13 +1,24 @@
 //! The one integration-test crate: black-box tests over real HTTP against a real server on
 //! 127.0.0.1:0, and process tests that run (and kill -9) the real `ipledger` binary.
 
+mod auth;
 mod cli;
 mod concurrency;
 mod durability;
 mod http_addresses;
 mod http_blocks;
 mod http_errors;
+mod http_instances;
+mod http_interfaces;
+mod http_macs;
+mod http_nat;
+mod http_networks;
 mod http_policies;
+mod http_routes;
 mod idempotency;
+mod interfaces_support;
+mod isolation;
+mod retention;
 mod support;
 mod tidy;
+mod xml;

@@ -15,7 +15,30 @@ use ipledger_commands::{Clock, ManualClock, SystemClock};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-/// A JSON client bound to one server.
+/// The bootstrap admin token every test server is configured with (`IPLEDGER_ADMIN_TOKEN`
+/// for the real binary); the default [`Client`] sends it on every request.
+pub const ADMIN_TOKEN: &str = "ipl_integration-tests-admin-token";
+
+/// A reqwest client that sends `Authorization: Bearer <token>` on every request when given
+/// one, and gives up after `timeout` when given one.
+pub fn http_client(token: Option<&str>, timeout: Option<Duration>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let value = format!("Bearer {token}")
+            .parse()
+            .expect("token is a header value");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    let mut builder = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .default_headers(headers);
+    if let Some(t) = timeout {
+        builder = builder.timeout(t);
+    }
+    builder.build().expect("client")
+}
+
+/// A JSON client bound to one server; [`Client::new`] acts as the bootstrap admin.
 #[derive(Clone)]
 pub struct Client {
     pub base: String,
@@ -33,11 +56,24 @@ pub struct Res {
 
 impl Client {
     pub fn new(base: String) -> Self {
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()
-            .expect("client");
+        let http = http_client(Some(ADMIN_TOKEN), None);
         Client { base, http }
+    }
+
+    /// The same server, with `Authorization: Bearer <secret>` instead of the admin token.
+    pub fn with_token(&self, secret: &str) -> Client {
+        Client {
+            base: self.base.clone(),
+            http: http_client(Some(secret), None),
+        }
+    }
+
+    /// The same server, without any Authorization header.
+    pub fn anonymous(&self) -> Client {
+        Client {
+            base: self.base.clone(),
+            http: http_client(None, None),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -142,13 +178,25 @@ impl TestServer {
     }
 
     pub async fn start_in(dir: &Path, clock: Arc<dyn Clock>) -> TestServer {
-        let config = Config {
+        TestServer::start_configured(dir, clock, |_| {}).await
+    }
+
+    /// A server over `dir` whose test configuration (admin token [`ADMIN_TOKEN`], loopback
+    /// port 0, the sample DNS servers) `adjust` may change first.
+    pub async fn start_configured(
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let mut config = Config {
             data_dir: dir.to_path_buf(),
             listen: "127.0.0.1:0".parse().unwrap(),
             dns1: Some("8.8.8.8".parse().unwrap()),
             dns2: Some("8.8.4.4".parse().unwrap()),
+            admin_token: Some(ADMIN_TOKEN.into()),
             ..Config::default()
         };
+        adjust(&mut config);
         let running = ops::start(&config, clock).await.expect("server starts");
         let client = Client::new(format!("http://{}", running.addr));
         TestServer {
@@ -203,15 +251,13 @@ impl Process {
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .env("IPLEDGER_LOG", "warn")
+            .env("IPLEDGER_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn ipledger");
         let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read listening line");
+        let line = listening_line(stdout);
         let addr = line
             .split("http://")
             .nth(1)
@@ -250,6 +296,22 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Reads the child's stdout up to the `ipledger listening on http://...` line (earlier lines,
+/// such as a generated admin token, are skipped) and returns that line.
+pub fn listening_line(stdout: impl std::io::Read) -> String {
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .expect("read the child's stdout");
+        if n == 0 || line.contains("http://") {
+            return line;
+        }
     }
 }
 

@@ -140,7 +140,16 @@ fn the_lessee_device_interface_and_mac_are_recorded() {
         ..allocation(T1, block)
     };
     let then = given(&[create(private(T1, "10.0.0.0/24"))]).when(Command::AllocateAddress(command));
-    let e = then.then_allocated("10.0.0.2");
+    // The interface is created on demand in the same decision (Melange's find_or_configure),
+    // holding the given MAC, and the address is linked to it.
+    let [Event::InterfaceCreated(i), Event::MacAddressAllocated(m), Event::AddressAllocated(e)] =
+        then.events()
+    else {
+        panic!("expected interface, MAC and address: {:?}", then.events());
+    };
+    assert_eq!((i.vif.as_str(), i.tenant_id.as_str()), ("vif-1", T2));
+    assert_eq!((m.mac, m.range_id), (0x00FF_1289_6734, None));
+    assert_eq!(e.address, ip("10.0.0.2"));
     assert_eq!(e.used_by_tenant, T2);
     assert_eq!(e.used_by_device.as_deref(), Some("vm-1"));
     assert_eq!(e.interface_id.as_deref(), Some("vif-1"));

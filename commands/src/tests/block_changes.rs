@@ -34,6 +34,7 @@ fn an_update_changes_the_updatable_fields_and_keeps_the_cidr() {
         dns1: Some(ip("1.1.1.1")),
         dns2: Some(ip("8.8.4.4")),
         updated_at: now(),
+        ipv6_generator: None,
     })]);
     let state = then.then_state();
     assert_eq!(state.blocks[&block].record.cidr.to_string(), "10.0.0.0/24");

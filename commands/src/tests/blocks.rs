@@ -25,6 +25,7 @@ fn a_block_is_created_with_its_cidr_normalised_to_the_network_address() {
         dns2: Some(ip("8.8.4.4")),
         parent_id: None,
         created_at: now(),
+        ipv6_generator: None,
     };
     then.then_events(&[Event::BlockCreated(expected.clone())]);
     let record = BlockRecord {
@@ -40,6 +41,7 @@ fn a_block_is_created_with_its_cidr_normalised_to_the_network_address() {
         parent_id: None,
         created_at: now(),
         updated_at: now(),
+        ipv6_generator: None,
     };
     assert_eq!(then.decision().reply, Reply::Block(record));
 }

@@ -33,6 +33,9 @@ pub fn settings() -> Settings {
     Settings {
         dns1: Some(ip("8.8.8.8")),
         dns2: Some(ip("8.8.4.4")),
+        // The scenarios written before generators existed expect the lowest free address.
+        ipv6_generator: ipledger_domain::ipv6::Ipv6Generator::Sequential,
+        keep_deallocated_days: Some(2),
     }
 }
 

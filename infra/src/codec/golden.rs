@@ -37,6 +37,9 @@ pub(crate) fn sample_of(name: &str) -> Option<Event> {
     block_sample(name)
         .or_else(|| address_sample(name))
         .or_else(|| policy_sample(name))
+        .or_else(|| interface_sample(name))
+        .or_else(|| token_sample(name))
+        .or_else(|| routing_sample(name))
 }
 
 fn block_sample(name: &str) -> Option<Event> {
@@ -53,6 +56,7 @@ fn block_sample(name: &str) -> Option<Event> {
             dns2: some_ip("2001:db8::53"),
             parent_id: Some(id(3)),
             created_at: ts(0),
+            ipv6_generator: Some(ipledger_domain::ipv6::Ipv6Generator::Eui64),
         }),
         "BlockUpdated" => Event::BlockUpdated(ev::BlockUpdated {
             block_id: id(1),
@@ -63,6 +67,7 @@ fn block_sample(name: &str) -> Option<Event> {
             dns1: some_ip("1.1.1.1"),
             dns2: some_ip("8.8.8.8"),
             updated_at: ts(10),
+            ipv6_generator: Some(ipledger_domain::ipv6::Ipv6Generator::Sequential),
         }),
         "BlockDeleted" => Event::BlockDeleted(ev::BlockDeleted {
             block_id: id(1),
@@ -176,6 +181,127 @@ fn policy_sample(name: &str) -> Option<Event> {
             policy_id,
             octet_id,
             deleted_at: ts(150),
+        }),
+        _ => return None,
+    })
+}
+
+fn routing_sample(name: &str) -> Option<Event> {
+    let (block_id, route_id) = (id(1), id(7));
+    let local_address = "10.20.0.17".parse().expect("valid sample address");
+    let global_address = "2001:db8::77".parse().expect("valid sample address");
+    Some(match name {
+        "RouteCreated" => Event::RouteCreated(ev::RouteCreated {
+            block_id,
+            route_id,
+            destination: "192.168.0.0/24".into(),
+            gateway: "10.20.0.1".into(),
+            netmask: Some("255.255.255.0".into()),
+            created_at: ts(160),
+        }),
+        "RouteUpdated" => Event::RouteUpdated(ev::RouteUpdated {
+            block_id,
+            route_id,
+            destination: "2001:db8:1::".into(),
+            gateway: "2001:db8::1".into(),
+            netmask: Some("48".into()),
+            updated_at: ts(170),
+        }),
+        "RouteDeleted" => Event::RouteDeleted(ev::RouteDeleted {
+            block_id,
+            route_id,
+            deleted_at: ts(180),
+        }),
+        "NatAssigned" => Event::NatAssigned(ev::NatAssigned {
+            local_block_id: block_id,
+            local_address_id: id(4),
+            local_address,
+            global_block_id: id(8),
+            global_address_id: id(9),
+            global_address,
+            assigned_at: ts(190),
+        }),
+        "NatRemoved" => Event::NatRemoved(ev::NatRemoved {
+            local_block_id: block_id,
+            local_address_id: id(4),
+            local_address,
+            global_block_id: id(8),
+            global_address_id: id(9),
+            global_address,
+            removed_at: ts(200),
+        }),
+        _ => return None,
+    })
+}
+
+fn token_sample(name: &str) -> Option<Event> {
+    use ipledger_domain::auth::Role;
+    Some(match name {
+        "TokenIssued" => Event::TokenIssued(ev::TokenIssued {
+            token_id: id(7),
+            name: "ci".into(),
+            role: Role::Tenant("tenant-a".into()),
+            secret_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                .into(),
+            issued_at: ts(160),
+        }),
+        "TokenRevoked" => Event::TokenRevoked(ev::TokenRevoked {
+            token_id: id(7),
+            revoked_at: ts(170),
+        }),
+        _ => return None,
+    })
+}
+
+fn interface_sample(name: &str) -> Option<Event> {
+    let (vif, mac) = ("vif-9".to_string(), 0xBC76_4E20_0001);
+    let address = "10.20.0.17".parse().expect("valid sample address");
+    Some(match name {
+        "InterfaceCreated" => Event::InterfaceCreated(ev::InterfaceCreated {
+            interface_id: id(10),
+            vif,
+            tenant_id: "tenant-b".into(),
+            device_id: Some("vm-42".into()),
+            created_at: ts(210),
+        }),
+        "InterfaceDeleted" => Event::InterfaceDeleted(ev::InterfaceDeleted {
+            interface_id: id(10),
+            vif,
+            deleted_at: ts(220),
+        }),
+        "MacAddressAllocated" => Event::MacAddressAllocated(ev::MacAddressAllocated {
+            mac,
+            vif,
+            range_id: Some(id(11)),
+            allocated_at: ts(230),
+        }),
+        "MacAddressReleased" => Event::MacAddressReleased(ev::MacAddressReleased {
+            mac,
+            vif,
+            released_at: ts(240),
+        }),
+        "MacRangeCreated" => Event::MacRangeCreated(ev::MacRangeCreated {
+            range_id: id(11),
+            first: 0xBC76_4E20_0000,
+            prefix_len: 27,
+            tenant_id: Some("tenant-a".into()),
+            created_at: ts(250),
+        }),
+        "MacRangeDeleted" => Event::MacRangeDeleted(ev::MacRangeDeleted {
+            range_id: id(11),
+            deleted_at: ts(260),
+        }),
+        "AllowedIpAdded" => Event::AllowedIpAdded(ev::AllowedIpAdded {
+            vif,
+            block_id: id(1),
+            address,
+            added_at: ts(270),
+        }),
+        "AllowedIpRemoved" => Event::AllowedIpRemoved(ev::AllowedIpRemoved {
+            vif,
+            block_id: id(1),
+            address,
+            removed_at: ts(280),
         }),
         _ => return None,
     })

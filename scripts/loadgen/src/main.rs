@@ -27,6 +27,9 @@ struct Args {
     /// Total requests per second across all connections; 0 = as fast as possible.
     #[arg(long, default_value_t = 0)]
     rate: u64,
+    /// Bearer token sent on every request (the server's admin token).
+    #[arg(long, env = "IPLEDGER_TOKEN")]
+    token: Option<String>,
 }
 
 #[derive(Default)]
@@ -59,12 +62,15 @@ async fn connection(args: Args, index: usize) -> anyhow::Result<Tally> {
         } else {
             Instant::now()
         };
-        let req = Request::post(&args.path)
+        let mut req = Request::post(&args.path)
             .header("host", &args.addr)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from_static(
-                b"{\"ip_address\": {\"used_by_device\": \"bench\"}}",
-            )))?;
+            .header("content-type", "application/json");
+        if let Some(token) = &args.token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req = req.body(Full::new(Bytes::from_static(
+            b"{\"ip_address\": {\"used_by_device\": \"bench\"}}",
+        )))?;
         let resp = sender.send_request(req).await?;
         let status = resp.status();
         resp.into_body().collect().await?;

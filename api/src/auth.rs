@@ -1,0 +1,270 @@
+//! Authentication and authorization of every request (issue 3 item 10, decision 24).
+//!
+//! The request's row in `routes::ROUTES` decides who may call it: a path with no row is 404
+//! and a method the table lacks for a known path is 405 before anything else runs — so a
+//! handler nobody listed can never be reached without a check. Public rows need no token.
+//! Otherwise the bearer secret is hashed (SHA-256) and compared with the configured
+//! bootstrap admin digest in constant time, or looked up by digest among the live tokens of
+//! the published views (a revoked token is gone from them the moment its revocation is
+//! durable). The role is then checked against the row's `Scope`.
+//!
+//! Secrets are drawn here, in the API layer, from the operating system's CSPRNG: the domain
+//! stays deterministic and only ever sees digests.
+
+use ipledger_commands::{Command, Meta};
+use ipledger_domain::auth::{Role, ANONYMOUS_ACTOR, BOOTSTRAP_ACTOR};
+use ipledger_domain::records::Reply;
+use sha2::{Digest, Sha256};
+use warp::http::StatusCode;
+
+use crate::app::App;
+use crate::fault::Fault;
+use crate::melange::method_not_allowed;
+use crate::request::Request;
+use crate::routes::{self, Scope, ROUTES};
+use crate::server::SEGMENT_BYTES_MAX;
+
+/// How requests are authenticated, fixed at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    /// SHA-256 of the configured bootstrap admin token (`IPLEDGER_ADMIN_TOKEN`/`admin_token`).
+    pub admin_sha256: Option<[u8; 32]>,
+    /// `--insecure-no-auth`: every request acts as an admin named `anonymous`.
+    pub insecure_no_auth: bool,
+}
+
+impl AuthConfig {
+    pub fn new(admin_token: Option<&str>, insecure_no_auth: bool) -> Self {
+        AuthConfig {
+            admin_sha256: admin_token.map(digest),
+            insecure_no_auth,
+        }
+    }
+}
+
+/// Who is asking: the actor named in the events they cause, and what they may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub actor: String,
+    pub role: Role,
+}
+
+/// Random bytes in a secret: 256 bits, far beyond guessing.
+const SECRET_BYTES: usize = 32;
+/// Secrets start with this, so that secret scanners and people recognise them.
+pub const SECRET_PREFIX: &str = "ipl_";
+
+/// A fresh secret from the operating system's CSPRNG.
+pub fn generate_secret() -> Result<String, Fault> {
+    let mut bytes = [0u8; SECRET_BYTES];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        Fault::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no randomness available for a token secret: {e}"),
+        )
+    })?;
+    Ok(format!("{SECRET_PREFIX}{}", hex::encode(bytes)))
+}
+
+pub fn digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Compares two digests without an early exit, so timing says nothing about where they differ.
+fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// Checks the request against its route row and sets `req.actor`; the error is the answer.
+pub fn admit(app: &App, req: &mut Request) -> Result<(), Fault> {
+    let segments = req.seg();
+    if segments.iter().any(|s| s.len() > SEGMENT_BYTES_MAX) {
+        return Err(Fault::bad_request(format!(
+            "A path segment is longer than {SEGMENT_BYTES_MAX} bytes"
+        )));
+    }
+    let route = match routes::find(req.method.as_str(), &segments) {
+        Some(route) => route,
+        None if ROUTES
+            .iter()
+            .any(|r| routes::find(r.method, &segments).is_some()) =>
+        {
+            return Err(method_not_allowed())
+        }
+        None => return Err(Fault::not_found("The resource could not be found.")),
+    };
+    if route.scope == Scope::Public {
+        return Ok(());
+    }
+    let principal = if app.auth.insecure_no_auth {
+        Principal {
+            actor: ANONYMOUS_ACTOR.into(),
+            role: Role::Admin,
+        }
+    } else {
+        authenticate(app, req)?
+    };
+    authorize(&principal, route, &segments)?;
+    drop(segments);
+    req.actor = principal.actor;
+    Ok(())
+}
+
+fn unauthorized(detail: &str) -> Fault {
+    Fault::new(StatusCode::UNAUTHORIZED, detail)
+}
+
+/// The principal of the request's `Authorization: Bearer <secret>` header.
+fn authenticate(app: &App, req: &Request) -> Result<Principal, Fault> {
+    let header = req.header("authorization").ok_or_else(|| {
+        unauthorized("Authentication required: send Authorization: Bearer <token>")
+    })?;
+    let secret = match header.trim().split_once(' ') {
+        Some((scheme, secret)) if scheme.eq_ignore_ascii_case("bearer") => secret.trim(),
+        _ => {
+            return Err(unauthorized(
+                "The Authorization header must be Bearer <token>",
+            ))
+        }
+    };
+    let presented = digest(secret);
+    if let Some(admin) = &app.auth.admin_sha256 {
+        if same_digest(&presented, admin) {
+            return Ok(Principal {
+                actor: BOOTSTRAP_ACTOR.into(),
+                role: Role::Admin,
+            });
+        }
+    }
+    let views = app.writer.views().read();
+    let token = views
+        .tokens
+        .by_secret_digest(&hex::encode(presented))
+        .ok_or_else(|| unauthorized("The token is unknown or revoked"))?;
+    Ok(Principal {
+        actor: token.name.clone(),
+        role: token.role.clone(),
+    })
+}
+
+/// Decision 24: admins anything, tenants their own `{tenant}` paths, agents Agent routes.
+pub fn authorize(
+    principal: &Principal,
+    route: &routes::Route,
+    segments: &[&str],
+) -> Result<(), Fault> {
+    let allowed = match (&principal.role, route.scope) {
+        (_, Scope::Public) | (Role::Admin, _) => true,
+        (Role::Tenant(own), Scope::Tenant) => {
+            routes::tenant_of(route, segments) == Some(own.as_str())
+        }
+        (Role::Agent, Scope::Agent) => true,
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Fault::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "A token with role {} may not make this request",
+                principal.role
+            ),
+        ))
+    }
+}
+
+/// The name of the generated bootstrap token (`-2`, `-3`, ... if revoked ones hold it).
+const BOOTSTRAP_TOKEN_NAME: &str = "bootstrap-admin";
+
+/// At start-up with no admin token configured and auth on: if the log holds no live admin
+/// token, issues one and returns its secret (to be shown once). Only its digest is stored.
+pub async fn bootstrap(app: &App) -> Result<Option<String>, Fault> {
+    if app.auth.insecure_no_auth || app.auth.admin_sha256.is_some() {
+        return Ok(None);
+    }
+    let name = {
+        let views = app.writer.views().read();
+        if views.tokens.has_live_admin() {
+            return Ok(None);
+        }
+        let mut n = 1;
+        let mut name = BOOTSTRAP_TOKEN_NAME.to_string();
+        while views.tokens.name_taken(&name) {
+            n += 1;
+            name = format!("{BOOTSTRAP_TOKEN_NAME}-{n}");
+        }
+        name
+    };
+    let secret = generate_secret()?;
+    let command = Command::IssueToken {
+        name: Some(name),
+        role: Some("admin".into()),
+        secret_sha256: hex::encode(digest(&secret)),
+    };
+    let meta = Meta {
+        actor: BOOTSTRAP_ACTOR.into(),
+        ..Meta::default()
+    };
+    match app.writer.submit(command, meta).await? {
+        Reply::Token(_) => Ok(Some(secret)),
+        other => Err(Fault::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("issuing the bootstrap token gave {other:?}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: &str, path: &str) -> (&'static routes::Route, Vec<String>) {
+        let segs: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        (routes::find(method, &refs).expect("a row"), segs)
+    }
+
+    fn allowed(role: &str, method: &str, path: &str) -> bool {
+        let principal = Principal {
+            actor: "t".into(),
+            role: Role::parse(role).expect("role"),
+        };
+        let (row, segs) = route(method, path);
+        let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        authorize(&principal, row, &refs).is_ok()
+    }
+
+    #[test]
+    fn decision_24_rules() {
+        let own = "/v0.1/ipam/tenants/acme/ip_blocks";
+        assert!(allowed("admin", "GET", own));
+        assert!(allowed("tenant:acme", "GET", own));
+        assert!(!allowed("tenant:globex", "GET", own));
+        assert!(!allowed("agent", "GET", own));
+        assert!(!allowed(
+            "tenant:acme",
+            "GET",
+            "/v0.1/ipam/allocated_ip_addresses"
+        ));
+        assert!(!allowed("agent", "GET", "/v1/events"));
+        assert!(allowed("admin", "GET", "/v1/events"));
+        assert!(allowed("agent", "GET", "/healthz"));
+    }
+
+    #[test]
+    fn secrets_are_random_and_prefixed() {
+        let a = generate_secret().expect("secret");
+        let b = generate_secret().expect("secret");
+        assert_ne!(a, b);
+        assert!(a.starts_with(SECRET_PREFIX));
+        assert_eq!(a.len(), SECRET_PREFIX.len() + 2 * SECRET_BYTES);
+        assert!(same_digest(&digest(&a), &digest(&a)));
+        assert!(!same_digest(&digest(&a), &digest(&b)));
+    }
+}

@@ -1,0 +1,89 @@
+//! The retention purge's two triggers (decision 13): a task that sends
+//! `Command::PurgeDeallocated` every `purge_interval_seconds` (actor `retention`), and
+//! `POST /v1/admin/purge`, which runs it now and answers `{"purged": n}`.
+//!
+//! Which addresses are old enough is decided by the writer from its injected clock and the
+//! `keep_deallocated_ips_for_days` setting, so tests move a `ManualClock` instead of waiting.
+//! Each command purges at most `PURGE_BATCH_MAX` addresses; both triggers repeat it until a
+//! run comes back short, so a large backlog goes out in several small batches.
+
+use std::time::Duration;
+
+use ipledger_commands::decide_retention::PURGE_BATCH_MAX;
+use ipledger_commands::{Command, CommandError, Meta, Writer};
+use ipledger_domain::records::Reply;
+use serde_json::json;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+use warp::http::Method;
+
+use crate::app::App;
+use crate::melange::{method_not_allowed, Answer, Resp};
+use crate::request::Request;
+
+/// The actor recorded on the scheduled purge's events.
+pub const SCHEDULER_ACTOR: &str = "retention";
+
+/// Purges every expired address, batch after batch; returns how many went.
+pub async fn purge_expired(writer: &Writer, meta: Meta) -> Result<u64, CommandError> {
+    let mut total = 0;
+    loop {
+        let command = Command::PurgeDeallocated {
+            max: PURGE_BATCH_MAX,
+        };
+        let n = match writer.submit(command, meta.clone()).await? {
+            Reply::Purged(n) => n,
+            _ => 0,
+        };
+        total += n;
+        if n < PURGE_BATCH_MAX as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Starts the scheduled purge (the first run right away, catching up after a restart);
+/// `None` when `every_seconds` is 0 (turned off).
+pub fn schedule(writer: &Writer, every_seconds: u64) -> Option<JoinHandle<()>> {
+    if every_seconds == 0 {
+        tracing::warn!("the retention purge is off (purge_interval_seconds = 0)");
+        return None;
+    }
+    let writer = writer.clone();
+    Some(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(every_seconds));
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if writer.is_stopped() {
+                return;
+            }
+            let meta = Meta {
+                actor: SCHEDULER_ACTOR.to_string(),
+                ..Meta::default()
+            };
+            match purge_expired(&writer, meta).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "retention purge"),
+                Err(e) => tracing::warn!(error = %e, "retention purge failed"),
+            }
+        }
+    }))
+}
+
+/// `POST /v1/admin/purge`. An Idempotency-Key is ignored: purging is idempotent by nature,
+/// and a recorded reply would make every later batch of the same run look full.
+pub async fn route(app: &App, req: &Request) -> Answer {
+    match req.method {
+        Method::POST => {
+            let meta = Meta {
+                actor: req.actor.clone(),
+                correlation_id: req.header("x-correlation-id").map(str::to_string),
+                idempotency: None,
+            };
+            let purged = purge_expired(&app.writer, meta).await?;
+            Ok(Resp::ok(json!({ "purged": purged })))
+        }
+        _ => Err(method_not_allowed()),
+    }
+}

@@ -1,0 +1,277 @@
+//! Interfaces, MACs, MAC ranges and allowed IPs folded from their events, and the queries
+//! the interface, instance, network-allocation and MAC-range routes ask
+//! (melange-semantics.md §1 "Networks", §4).
+//!
+//! An interface's addresses are the `AddressAllocated` events that name its vif: the fold
+//! indexes them by vif ([`Nics::index_address`], called from `State::address_allocated`) and
+//! the queries keep only those still live and still naming the vif, so deallocation,
+//! restore and purge need no hook of their own.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use ipledger_domain::events::*;
+use ipledger_domain::interfaces::{
+    InterfaceRecord, InterfaceView, IpConfiguration, MacRangeRecord,
+};
+use ipledger_domain::mac::MAC_BITS;
+use ipledger_domain::records::AddressRecord;
+use rustc_hash::FxHashMap as HashMap;
+use uuid::Uuid;
+
+use crate::bitmap::FreeMap;
+use crate::state::{BlockState, State};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceState {
+    pub record: InterfaceRecord,
+    /// Explicitly allowed addresses (decision 19), as (block, address).
+    pub allowed: BTreeSet<(Uuid, IpAddr)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nics {
+    /// Interfaces by vif (unique across tenants, decision 15).
+    pub interfaces: HashMap<String, InterfaceState>,
+    /// (device, interface id) → vif: a device's interfaces in creation order.
+    pub by_device: BTreeMap<(String, Uuid), String>,
+    /// Ids of every address allocated naming a vif; readers filter out the ones that are
+    /// gone, deallocated or re-linked. Pruned when the interface is deleted.
+    pub addresses_by_vif: HashMap<String, BTreeSet<Uuid>>,
+    /// MACs in use, over the whole 48-bit space (sparse: memory grows with allocations).
+    pub macs: FreeMap,
+    pub mac_ranges: HashMap<Uuid, MacRangeRecord>,
+}
+
+impl Default for Nics {
+    fn default() -> Self {
+        Nics {
+            interfaces: HashMap::default(),
+            by_device: BTreeMap::new(),
+            addresses_by_vif: HashMap::default(),
+            macs: FreeMap::new(1u128 << MAC_BITS),
+            mac_ranges: HashMap::default(),
+        }
+    }
+}
+
+impl Nics {
+    /// Called for every allocation that names an interface.
+    pub fn index_address(&mut self, vif: &str, address_id: Uuid) {
+        match self.addresses_by_vif.get_mut(vif) {
+            Some(ids) => {
+                ids.insert(address_id);
+            }
+            None => {
+                self.addresses_by_vif
+                    .insert(vif.to_string(), BTreeSet::from([address_id]));
+            }
+        }
+    }
+
+    pub(crate) fn apply(&mut self, event: &Event, addresses: &HashMap<Uuid, AddressRecord>) {
+        match event {
+            Event::InterfaceCreated(e) => self.created(e),
+            Event::InterfaceDeleted(e) => self.deleted(e, addresses),
+            Event::MacAddressAllocated(e) => {
+                self.macs.set_used(u128::from(e.mac));
+                self.with_interface(&e.vif, |i| i.record.mac_address = Some(e.mac));
+            }
+            Event::MacAddressReleased(e) => {
+                self.macs.set_free(u128::from(e.mac));
+                self.with_interface(&e.vif, |i| {
+                    if i.record.mac_address == Some(e.mac) {
+                        i.record.mac_address = None;
+                    }
+                });
+            }
+            Event::MacRangeCreated(e) => {
+                let record = MacRangeRecord {
+                    id: e.range_id,
+                    first: e.first,
+                    prefix_len: e.prefix_len,
+                    tenant_id: e.tenant_id.clone(),
+                    created_at: e.created_at,
+                    updated_at: e.created_at,
+                };
+                self.mac_ranges.insert(e.range_id, record);
+            }
+            Event::MacRangeDeleted(e) => {
+                self.mac_ranges.remove(&e.range_id);
+            }
+            Event::AllowedIpAdded(e) => self.with_interface(&e.vif, |i| {
+                i.allowed.insert((e.block_id, e.address));
+            }),
+            Event::AllowedIpRemoved(e) => self.with_interface(&e.vif, |i| {
+                i.allowed.remove(&(e.block_id, e.address));
+            }),
+            _ => {}
+        }
+    }
+
+    fn with_interface(&mut self, vif: &str, f: impl FnOnce(&mut InterfaceState)) {
+        if let Some(i) = self.interfaces.get_mut(vif) {
+            f(i);
+        }
+    }
+
+    fn created(&mut self, e: &InterfaceCreated) {
+        let record = InterfaceRecord {
+            id: e.interface_id,
+            vif: e.vif.clone(),
+            tenant_id: e.tenant_id.clone(),
+            device_id: e.device_id.clone(),
+            mac_address: None,
+            created_at: e.created_at,
+            updated_at: e.created_at,
+        };
+        if let Some(device) = &e.device_id {
+            self.by_device
+                .insert((device.clone(), e.interface_id), e.vif.clone());
+        }
+        let state = InterfaceState {
+            record,
+            allowed: BTreeSet::new(),
+        };
+        self.interfaces.insert(e.vif.clone(), state);
+    }
+
+    /// Drops the interface; index entries of addresses that no longer exist go too (the
+    /// deallocated ones stay: a restore brings their link back).
+    fn deleted(&mut self, e: &InterfaceDeleted, addresses: &HashMap<Uuid, AddressRecord>) {
+        if let Some(i) = self.interfaces.remove(&e.vif) {
+            if let Some(device) = i.record.device_id {
+                self.by_device.remove(&(device, i.record.id));
+            }
+        }
+        if let Some(ids) = self.addresses_by_vif.get_mut(&e.vif) {
+            ids.retain(|id| addresses.contains_key(id));
+            if ids.is_empty() {
+                self.addresses_by_vif.remove(&e.vif);
+            }
+        }
+    }
+}
+
+impl State {
+    pub fn interface(&self, vif: &str) -> Option<&InterfaceState> {
+        self.nics.interfaces.get(vif)
+    }
+
+    /// The interface if `tenant` is its lessee (another tenant's is not found).
+    pub fn interface_of(&self, tenant: &str, vif: &str) -> Option<&InterfaceState> {
+        self.interface(vif).filter(|i| i.record.tenant_id == tenant)
+    }
+
+    /// The live addresses linked to `vif`, in id (creation) order.
+    pub fn interface_addresses(&self, vif: &str) -> Vec<&AddressRecord> {
+        let Some(ids) = self.nics.addresses_by_vif.get(vif) else {
+            return Vec::new();
+        };
+        ids.iter()
+            .filter_map(|id| self.addresses.get(id))
+            .filter(|a| a.deallocated_at.is_none() && a.interface_id.as_deref() == Some(vif))
+            .collect()
+    }
+
+    /// The network the interface is plugged into: that of the block of any of its live
+    /// addresses (None: no address, or only in blocks without a network).
+    pub fn plugged_network(&self, vif: &str) -> Option<&str> {
+        self.interface_addresses(vif)
+            .into_iter()
+            .find_map(|a| self.blocks.get(&a.block_id)?.record.network_id.as_deref())
+    }
+
+    /// A device's interfaces in creation order.
+    pub fn device_interfaces(&self, device: &str) -> Vec<&InterfaceState> {
+        let start = (device.to_string(), Uuid::nil());
+        let end = (device.to_string(), Uuid::max());
+        self.nics
+            .by_device
+            .range(start..=end)
+            .filter_map(|(_, vif)| self.interface(vif))
+            .collect()
+    }
+
+    /// The blocks of `owner` with this network id, in creation order (Melange's
+    /// `(created_at, id)`); empty when the network does not exist for this tenant.
+    pub fn network_blocks(&self, owner: &str, network_id: &str) -> Vec<&BlockState> {
+        let mut blocks: Vec<&BlockState> = self
+            .blocks_by_tenant
+            .range((owner.to_string(), Uuid::nil())..=(owner.to_string(), Uuid::max()))
+            .filter_map(|(_, id)| self.blocks.get(id))
+            .filter(|b| b.record.network_id.as_deref() == Some(network_id))
+            .collect();
+        blocks.sort_by_key(|b| (b.record.created_at, b.record.id));
+        blocks
+    }
+
+    /// Whether any block, of any tenant, carries this network id.
+    pub fn network_exists(&self, network_id: &str) -> bool {
+        self.blocks
+            .values()
+            .any(|b| b.record.network_id.as_deref() == Some(network_id))
+    }
+
+    /// MAC ranges in creation order.
+    pub fn mac_ranges(&self) -> Vec<&MacRangeRecord> {
+        let mut ranges: Vec<&MacRangeRecord> = self.nics.mac_ranges.values().collect();
+        ranges.sort_by_key(|r| (r.created_at, r.id));
+        ranges
+    }
+
+    pub fn mac_in_use(&self, mac: u64) -> bool {
+        self.nics.macs.is_used(u128::from(mac))
+    }
+
+    /// The lowest MAC at or after `from` that is not in use.
+    pub fn next_free_mac(&self, from: u64) -> Option<u64> {
+        self.nics.macs.next_free(u128::from(from)).map(|m| m as u64)
+    }
+
+    /// An address with its block and the block's routes (Melange's ip-configuration view).
+    pub fn ip_configuration(&self, address: &AddressRecord) -> Option<IpConfiguration> {
+        let block = self.blocks.get(&address.block_id)?;
+        Some(IpConfiguration {
+            address: address.clone(),
+            block: block.record.clone(),
+            routes: self
+                .routes_of(block.record.id)
+                .into_iter()
+                .cloned()
+                .collect(),
+        })
+    }
+
+    pub fn interface_view(&self, i: &InterfaceState) -> InterfaceView {
+        let ip_addresses = self
+            .interface_addresses(&i.record.vif)
+            .into_iter()
+            .filter_map(|a| self.ip_configuration(a))
+            .collect();
+        InterfaceView {
+            interface: i.record.clone(),
+            ip_addresses,
+        }
+    }
+
+    /// What is allowed on the interface: its live addresses plus the explicitly allowed
+    /// ones that still exist, without duplicates, in id order.
+    pub fn allowed_ips(&self, i: &InterfaceState) -> Vec<&AddressRecord> {
+        let mut out: BTreeMap<Uuid, &AddressRecord> = self
+            .interface_addresses(&i.record.vif)
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        for (block_id, address) in &i.allowed {
+            if let Some(a) = self
+                .blocks
+                .get(block_id)
+                .and_then(|b| self.address_in(b, *address))
+            {
+                out.insert(a.id, a);
+            }
+        }
+        out.into_values().collect()
+    }
+}
