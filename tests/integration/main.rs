@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod concurrency;
 mod durability;
+mod durability_mix;
 mod http_addresses;
 mod http_blocks;
 mod http_errors;

@@ -5,6 +5,7 @@
 //! The XML is parsed here with a small tree reader of its own, not the server's converter.
 
 mod faults;
+mod resources;
 mod tree;
 
 use reqwest::Method;
