@@ -168,6 +168,11 @@ pub async fn ipam(app: &App, req: &Request, rest: &[&str]) -> Answer {
         ["instances", d, "interfaces", rest @ ..] => {
             crate::melange_instances::route(app, req, d, rest).await
         }
+        // The spec writes this one route with a singular `instance` (seed 004, "Deallocate all
+        // IpAddresses on an Interface"); the route table admits only its DELETE.
+        ["instance", d, "interfaces", vif, "ip_addresses"] => {
+            crate::melange_instances::route(app, req, d, &[vif, "ip_addresses"]).await
+        }
         ["mac_address_ranges", rest @ ..] => crate::melange_macs::route(app, req, rest).await,
         _ => Err(Fault::not_found("The resource could not be found.")),
     }

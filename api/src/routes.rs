@@ -125,6 +125,8 @@ pub static ROUTES: &[Route] = &[
     r("DELETE", "/v0.1/ipam/instances/{device}/interfaces/{vif}", Admin),
     r("POST", "/v0.1/ipam/instances/{device}/interfaces/{vif}/ip_addresses", Admin),
     r("DELETE", "/v0.1/ipam/instances/{device}/interfaces/{vif}/ip_addresses", Admin),
+    // The spec's own spelling of the release route (singular `instance`), served as written.
+    r("DELETE", "/v0.1/ipam/instance/{device}/interfaces/{vif}/ip_addresses", Admin),
     r("GET", "/v0.1/ipam/mac_address_ranges", Admin),
     r("POST", "/v0.1/ipam/mac_address_ranges", Admin),
     r("GET", "/v0.1/ipam/mac_address_ranges/{range}", Admin),

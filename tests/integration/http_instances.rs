@@ -272,7 +272,17 @@ async fn interface_ip_addresses_allocate_and_release() {
         shown.text
     );
 
-    empty_ok(&srv.delete(&ips).await);
+    // The spec's singular `instance` spelling releases too; only its DELETE is served.
+    let singular = format!("{IPAM}/instance/vm-5/interfaces/vif-5/ip_addresses");
+    assert_fault(
+        &srv.post(
+            &singular,
+            json!({"network": {"id": "public_net1", "tenant_id": "RAX"}}),
+        )
+        .await,
+        405,
+    );
+    empty_ok(&srv.delete(&singular).await);
     let shown = srv.get(&format!("{}/vif-5", instance_path("vm-5"))).await;
     assert_eq!(
         shown.json["interface"]["ip_addresses"],

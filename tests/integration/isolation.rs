@@ -181,6 +181,7 @@ fn cases() -> Vec<Case> {
         case("POST", "/v0.1/ipam/instances/{device}/interfaces/{vif}/ip_addresses")
             .body(json!({"network": {"id": "{network}", "tenant_id": "{tenant}"}})),
         case("DELETE", "/v0.1/ipam/instances/{device}/interfaces/{vif}/ip_addresses"),
+        case("DELETE", "/v0.1/ipam/instance/{device}/interfaces/{vif}/ip_addresses"),
         case("GET", "/v0.1/ipam/mac_address_ranges"),
         case("POST", "/v0.1/ipam/mac_address_ranges").body(json!({"mac_address_range": {"cidr": "{mac_cidr}"}})),
         case("GET", "/v0.1/ipam/mac_address_ranges/{range}").bind("range", "mac_range"),
