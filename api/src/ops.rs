@@ -46,11 +46,17 @@ pub struct Running {
     task: tokio::task::JoinHandle<()>,
     /// The scheduled retention purge (`retention.rs`), stopped with the server.
     purge: Option<tokio::task::JoinHandle<()>>,
+    /// The notification outbox (`outbox.rs`), stopped with the server.
+    outbox: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting connections and waits for in-flight requests.
     pub async fn shutdown(mut self) {
+        if let Some(outbox) = self.outbox.take() {
+            outbox.abort();
+            let _ = outbox.await;
+        }
         if let Some(purge) = self.purge.take() {
             // Wait for the cancellation: the task holds a writer handle, and the log stays
             // locked until every handle is gone.
@@ -103,10 +109,15 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     if config.insecure_no_auth {
         tracing::warn!("AUTHENTICATION IS OFF (--insecure-no-auth): every request acts as an admin; never expose this server");
     }
+    let deliveries = config
+        .smtp
+        .as_ref()
+        .map(|_| Arc::new(crate::outbox::DeliveryLog::default()));
     let app = App {
         writer,
         store,
         auth: Arc::new(auth),
+        deliveries,
     };
     let bootstrap_secret = crate::auth::bootstrap(&app)
         .await
@@ -120,6 +131,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         let _ = stopped.await;
     }));
     let purge = crate::retention::schedule(&app.writer, config.purge_interval_seconds);
+    let outbox = start_outbox(&app, config)?;
     tracing::info!(%addr, "ipledger listening");
     Ok(Running {
         addr,
@@ -128,7 +140,26 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         stop: Some(stop),
         task,
         purge,
+        outbox,
     })
+}
+
+/// The notification outbox over the configured SMTP server (the only place naming it).
+fn start_outbox(app: &App, config: &Config) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let (Some(smtp), Some(log)) = (&config.smtp, &app.deliveries) else {
+        return Ok(None);
+    };
+    let mailer = ipledger_infra::mail::SmtpMailer::new(&smtp.server).map_err(anyhow::Error::msg)?;
+    let recipients = crate::outbox::Recipients {
+        support: smtp.support_email.clone(),
+    };
+    tracing::info!(host = %smtp.server.host, port = smtp.server.port, "notification outbox started");
+    Ok(Some(crate::outbox::start(
+        app.writer.clone(),
+        Arc::new(mailer),
+        recipients,
+        log.clone(),
+    )))
 }
 
 async fn shutdown_signal() {

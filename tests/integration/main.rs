@@ -14,6 +14,7 @@ mod http_macs;
 mod http_nat;
 mod http_networks;
 mod http_policies;
+mod http_requests;
 mod http_routes;
 mod idempotency;
 mod interfaces_support;
