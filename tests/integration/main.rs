@@ -20,6 +20,8 @@ mod idempotency;
 mod interfaces_support;
 mod isolation;
 mod retention;
+mod smtp;
+mod smtp_support;
 mod support;
 mod tidy;
 mod xml;
