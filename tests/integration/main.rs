@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod concurrency;
+mod console;
 mod durability;
 mod http_addresses;
 mod http_blocks;
