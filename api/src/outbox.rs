@@ -188,3 +188,76 @@ async fn record(
         Err(error) => tracing::error!(request = %r.id, %kind, %error, "delivery not recorded"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use ipledger_domain::requests::RequestStatus;
+
+    fn record(email: Option<&str>, status: RequestStatus) -> RequestRecord {
+        RequestRecord {
+            id: Uuid::from_u128(7),
+            block_id: Uuid::from_u128(1),
+            ip: "192.168.1.50".parse().unwrap(),
+            network_id: Some("net-1".into()),
+            status,
+            assign_type: "USER".into(),
+            assigned_to: email.unwrap_or("anonymous").into(),
+            requested_by: "anonymous".into(),
+            email: email.map(str::to_string),
+            ip_range: None,
+            region: Some("datacenter-1".into()),
+            description: None,
+            requested_at: chrono::Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
+            decided_at: None,
+            decided_by: None,
+            reason: Some("reserved".into()),
+            address_id: None,
+            delivered: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn mails_go_to_support_on_arrival_and_to_the_requester_on_a_decision() {
+        let support = Recipients {
+            support: Some("noc@example.com".into()),
+        };
+        let r = record(Some("user@example.com"), RequestStatus::Rejected);
+        let arrival = compose(&r, NotificationKind::Submitted, &support).unwrap();
+        assert_eq!(arrival.to, "noc@example.com");
+        assert!(arrival.body.contains("datacenter-1"));
+        let rejected = compose(&r, NotificationKind::Rejected, &support).unwrap();
+        assert_eq!(rejected.to, "user@example.com");
+        assert!(rejected.body.contains("Reason: reserved"));
+        // Nobody to send to: the notification waits.
+        assert_eq!(
+            compose(&r, NotificationKind::Submitted, &Recipients::default()),
+            None
+        );
+        let anonymous = record(None, RequestStatus::Approved);
+        assert_eq!(
+            compose(&anonymous, NotificationKind::Approved, &support),
+            None
+        );
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_the_cap() {
+        let log = DeliveryLog::default();
+        let (id, kind) = (Uuid::from_u128(7), NotificationKind::Submitted);
+        let start = Instant::now();
+        assert!(log.due(id, kind, start));
+        let mut waits = Vec::new();
+        for _ in 0..12 {
+            log.failed(id, kind, "connection refused".into(), start);
+            waits.push((log.attempt(id, kind).unwrap().next_try - start).as_secs());
+        }
+        assert_eq!(&waits[..5], &[1, 2, 4, 8, 16]);
+        assert_eq!(*waits.last().unwrap(), BACKOFF_SECONDS_MAX);
+        assert!(!log.due(id, kind, start));
+        assert_eq!(log.attempt(id, kind).unwrap().attempts, 12);
+        log.delivered(id, kind);
+        assert!(log.attempt(id, kind).is_none());
+    }
+}

@@ -84,11 +84,4 @@ impl Requests {
             }
         }
     }
-
-    /// The pending request holding `ip` in `block`, if any.
-    pub fn pending_in(&self, block: Uuid, ip: std::net::IpAddr) -> Option<&RequestRecord> {
-        self.by_id
-            .values()
-            .find(|r| r.block_id == block && r.ip == ip && r.status == RequestStatus::Pending)
-    }
 }
