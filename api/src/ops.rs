@@ -233,26 +233,47 @@ pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `verify` tracks while folding: occupied addresses, and the hold of each pending
+/// IP request (a hold occupies its address like an allocation).
+#[derive(Default)]
+struct Held {
+    addresses: HashSet<(uuid::Uuid, IpAddr)>,
+    holds: std::collections::HashMap<uuid::Uuid, (uuid::Uuid, IpAddr)>,
+}
+
 /// Folds the log without trusting it: reports every address held twice instead of stopping.
-fn held_twice(
-    envelopes: &[Envelope],
-    held: &mut HashSet<(uuid::Uuid, IpAddr)>,
-    problems: &mut Vec<String>,
-) {
+fn held_twice(envelopes: &[Envelope], held: &mut Held, problems: &mut Vec<String>) {
     for env in envelopes {
-        match &env.event {
-            Event::AddressAllocated(e) if !held.insert((e.block_id, e.address)) => {
-                problems.push(format!(
-                    "position {}: address {} allocated in block {} while already held",
-                    env.position, e.address, e.block_id
-                ))
+        let taken = match &env.event {
+            Event::AddressAllocated(e) => Some((e.block_id, e.address, "allocated")),
+            Event::RequestSubmitted(e) => {
+                held.holds.insert(e.request_id, (e.block_id, e.ip));
+                Some((e.block_id, e.ip, "held by a request"))
             }
+            Event::RequestApproved(e) => release(held, e.request_id),
+            Event::RequestRejected(e) => release(held, e.request_id),
             Event::AddressPurged(e) => {
-                held.remove(&(e.block_id, e.address));
+                held.addresses.remove(&(e.block_id, e.address));
+                None
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some((block, address, how)) = taken {
+            if !held.addresses.insert((block, address)) {
+                problems.push(format!(
+                    "position {}: address {address} {how} in block {block} while already held",
+                    env.position
+                ));
+            }
         }
     }
+}
+
+fn release(held: &mut Held, request: uuid::Uuid) -> Option<(uuid::Uuid, IpAddr, &'static str)> {
+    if let Some(at) = held.holds.remove(&request) {
+        held.addresses.remove(&at);
+    }
+    None
 }
 
 /// `ipledger verify`: every record's frame and checksum, then the no-duplicate invariant.
@@ -262,7 +283,7 @@ pub fn verify(dir: &Path) -> anyhow::Result<ExitCode> {
     let mut problems: Vec<String> = report.problems.clone();
     if problems.is_empty() {
         let log = FileLog::open_read_only(dir)?;
-        let mut held = HashSet::new();
+        let mut held = Held::default();
         let mut chunk = Vec::with_capacity(4096);
         log.replay(0, |env| {
             chunk.push(env);
@@ -272,7 +293,7 @@ pub fn verify(dir: &Path) -> anyhow::Result<ExitCode> {
             }
         })?;
         held_twice(&chunk, &mut held, &mut problems);
-        println!("addresses held: {}", held.len());
+        println!("addresses held: {}", held.addresses.len());
     }
     for p in &problems {
         println!("PROBLEM: {p}");
