@@ -180,3 +180,40 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ipledger.toml");
+        std::fs::write(&path, text).expect("write config");
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn the_smtp_section_configures_the_outbox() {
+        let c = load(
+            "[smtp]\nhost = \"mail.example.com\"\nport = 587\nfrom = \"ipam@example.com\"\n\
+             support_email = \"noc@example.com\"\nusername = \"u\"\npassword = \"p\"\ntls = \"starttls\"\n",
+        )
+        .expect("valid config");
+        let smtp = c.smtp.expect("smtp configured");
+        assert_eq!(smtp.server.host, "mail.example.com");
+        assert_eq!(smtp.server.port, 587);
+        assert_eq!(smtp.server.from, "ipam@example.com");
+        assert_eq!(smtp.server.tls, SmtpTls::Starttls);
+        assert_eq!(smtp.server.username.as_deref(), Some("u"));
+        assert_eq!(smtp.support_email.as_deref(), Some("noc@example.com"));
+    }
+
+    #[test]
+    fn without_a_host_no_mail_is_sent_and_unknown_keys_are_refused() {
+        if std::env::var_os("IPLEDGER_SMTP_HOST").is_none() {
+            assert!(load("[smtp]\nport = 25\n").expect("valid").smtp.is_none());
+        }
+        assert!(load("[smtp]\nhost = \"x\"\nsender = \"y\"\n").is_err());
+        assert!(load("[smtp]\nhost = \"x\"\ntls = \"maybe\"\n").is_err());
+    }
+}
