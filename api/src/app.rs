@@ -11,4 +11,6 @@ pub struct App {
     pub store: Arc<dyn EventStore>,
     /// How requests are authenticated (`auth.rs`).
     pub auth: Arc<crate::auth::AuthConfig>,
+    /// The outbox's failed attempts, shown on requests; None when no SMTP is configured.
+    pub deliveries: Option<Arc<crate::outbox::DeliveryLog>>,
 }

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use ipledger_infra::mail::{SmtpSettings, SmtpTls};
 use serde::Deserialize;
 
 pub const DATA_DIR_DEFAULT: &str = "./data";
@@ -27,6 +28,60 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     /// The bootstrap admin token's secret (`auth.rs`); generated on first start if absent.
     pub admin_token: Option<String>,
+    /// The notification outbox's mail server (`outbox.rs`); no host: no e-mail is sent.
+    pub smtp: Option<SmtpFileConfig>,
+}
+
+/// The config file's `[smtp]` section.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFileConfig {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub from: Option<String>,
+    /// Told of every new IP request.
+    pub support_email: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `none` (default), `starttls` or `tls`.
+    pub tls: Option<SmtpTls>,
+    pub timeout_seconds: Option<u64>,
+}
+
+/// The mail settings in force: the server, and the support address.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub server: SmtpSettings,
+    pub support_email: Option<String>,
+}
+
+pub const SMTP_PORT_DEFAULT: u16 = 25;
+pub const SMTP_FROM_DEFAULT: &str = "ipledger@localhost";
+pub const SMTP_TIMEOUT_SECONDS_DEFAULT: u64 = 10;
+
+/// `[smtp]` ← `IPLEDGER_SMTP_HOST`, `_PORT`, `_FROM`, `IPLEDGER_SUPPORT_EMAIL`. None without a host.
+fn smtp(fc: Option<SmtpFileConfig>) -> anyhow::Result<Option<SmtpConfig>> {
+    let fc = fc.unwrap_or_default();
+    let Some(host) = env("IPLEDGER_SMTP_HOST")?.or(fc.host) else {
+        return Ok(None);
+    };
+    let server = SmtpSettings {
+        host,
+        port: env("IPLEDGER_SMTP_PORT")?
+            .or(fc.port)
+            .unwrap_or(SMTP_PORT_DEFAULT),
+        from: env("IPLEDGER_SMTP_FROM")?
+            .or(fc.from)
+            .unwrap_or_else(|| SMTP_FROM_DEFAULT.into()),
+        username: fc.username,
+        password: fc.password,
+        tls: fc.tls.unwrap_or_default(),
+        timeout_seconds: fc.timeout_seconds.unwrap_or(SMTP_TIMEOUT_SECONDS_DEFAULT),
+    };
+    Ok(Some(SmtpConfig {
+        server,
+        support_email: env("IPLEDGER_SUPPORT_EMAIL")?.or(fc.support_email),
+    }))
 }
 
 /// The settings in force.
@@ -47,6 +102,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// `serve --insecure-no-auth`: no authentication at all (every request is an admin).
     pub insecure_no_auth: bool,
+    /// The outbox's mail server; None: notifications are kept owed, none is sent.
+    pub smtp: Option<SmtpConfig>,
 }
 
 impl Default for Config {
@@ -66,6 +123,7 @@ impl Default for Config {
             log_format: "text".into(),
             admin_token: None,
             insecure_no_auth: false,
+            smtp: None,
         }
     }
 }
@@ -118,6 +176,44 @@ impl Config {
                 .unwrap_or(d.log_format),
             admin_token: env("IPLEDGER_ADMIN_TOKEN")?.or(fc.admin_token),
             insecure_no_auth: false,
+            smtp: smtp(fc.smtp)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ipledger.toml");
+        std::fs::write(&path, text).expect("write config");
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn the_smtp_section_configures_the_outbox() {
+        let c = load(
+            "[smtp]\nhost = \"mail.example.com\"\nport = 587\nfrom = \"ipam@example.com\"\n\
+             support_email = \"noc@example.com\"\nusername = \"u\"\npassword = \"p\"\ntls = \"starttls\"\n",
+        )
+        .expect("valid config");
+        let smtp = c.smtp.expect("smtp configured");
+        assert_eq!(smtp.server.host, "mail.example.com");
+        assert_eq!(smtp.server.port, 587);
+        assert_eq!(smtp.server.from, "ipam@example.com");
+        assert_eq!(smtp.server.tls, SmtpTls::Starttls);
+        assert_eq!(smtp.server.username.as_deref(), Some("u"));
+        assert_eq!(smtp.support_email.as_deref(), Some("noc@example.com"));
+    }
+
+    #[test]
+    fn without_a_host_no_mail_is_sent_and_unknown_keys_are_refused() {
+        if std::env::var_os("IPLEDGER_SMTP_HOST").is_none() {
+            assert!(load("[smtp]\nport = 25\n").expect("valid").smtp.is_none());
+        }
+        assert!(load("[smtp]\nhost = \"x\"\nsender = \"y\"\n").is_err());
+        assert!(load("[smtp]\nhost = \"x\"\ntls = \"maybe\"\n").is_err());
     }
 }

@@ -46,11 +46,17 @@ pub struct Running {
     task: tokio::task::JoinHandle<()>,
     /// The scheduled retention purge (`retention.rs`), stopped with the server.
     purge: Option<tokio::task::JoinHandle<()>>,
+    /// The notification outbox (`outbox.rs`), stopped with the server.
+    outbox: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting connections and waits for in-flight requests.
     pub async fn shutdown(mut self) {
+        if let Some(outbox) = self.outbox.take() {
+            outbox.abort();
+            let _ = outbox.await;
+        }
         if let Some(purge) = self.purge.take() {
             // Wait for the cancellation: the task holds a writer handle, and the log stays
             // locked until every handle is gone.
@@ -103,10 +109,15 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     if config.insecure_no_auth {
         tracing::warn!("AUTHENTICATION IS OFF (--insecure-no-auth): every request acts as an admin; never expose this server");
     }
+    let deliveries = config
+        .smtp
+        .as_ref()
+        .map(|_| Arc::new(crate::outbox::DeliveryLog::default()));
     let app = App {
         writer,
         store,
         auth: Arc::new(auth),
+        deliveries,
     };
     let bootstrap_secret = crate::auth::bootstrap(&app)
         .await
@@ -120,6 +131,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         let _ = stopped.await;
     }));
     let purge = crate::retention::schedule(&app.writer, config.purge_interval_seconds);
+    let outbox = start_outbox(&app, config)?;
     tracing::info!(%addr, "ipledger listening");
     Ok(Running {
         addr,
@@ -128,7 +140,26 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         stop: Some(stop),
         task,
         purge,
+        outbox,
     })
+}
+
+/// The notification outbox over the configured SMTP server (the only place naming it).
+fn start_outbox(app: &App, config: &Config) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let (Some(smtp), Some(log)) = (&config.smtp, &app.deliveries) else {
+        return Ok(None);
+    };
+    let mailer = ipledger_infra::mail::SmtpMailer::new(&smtp.server).map_err(anyhow::Error::msg)?;
+    let recipients = crate::outbox::Recipients {
+        support: smtp.support_email.clone(),
+    };
+    tracing::info!(host = %smtp.server.host, port = smtp.server.port, "notification outbox started");
+    Ok(Some(crate::outbox::start(
+        app.writer.clone(),
+        Arc::new(mailer),
+        recipients,
+        log.clone(),
+    )))
 }
 
 async fn shutdown_signal() {
@@ -202,26 +233,47 @@ pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `verify` tracks while folding: occupied addresses, and the hold of each pending
+/// IP request (a hold occupies its address like an allocation).
+#[derive(Default)]
+struct Held {
+    addresses: HashSet<(uuid::Uuid, IpAddr)>,
+    holds: std::collections::HashMap<uuid::Uuid, (uuid::Uuid, IpAddr)>,
+}
+
 /// Folds the log without trusting it: reports every address held twice instead of stopping.
-fn held_twice(
-    envelopes: &[Envelope],
-    held: &mut HashSet<(uuid::Uuid, IpAddr)>,
-    problems: &mut Vec<String>,
-) {
+fn held_twice(envelopes: &[Envelope], held: &mut Held, problems: &mut Vec<String>) {
     for env in envelopes {
-        match &env.event {
-            Event::AddressAllocated(e) if !held.insert((e.block_id, e.address)) => {
-                problems.push(format!(
-                    "position {}: address {} allocated in block {} while already held",
-                    env.position, e.address, e.block_id
-                ))
+        let taken = match &env.event {
+            Event::AddressAllocated(e) => Some((e.block_id, e.address, "allocated")),
+            Event::RequestSubmitted(e) => {
+                held.holds.insert(e.request_id, (e.block_id, e.ip));
+                Some((e.block_id, e.ip, "held by a request"))
             }
+            Event::RequestApproved(e) => release(held, e.request_id),
+            Event::RequestRejected(e) => release(held, e.request_id),
             Event::AddressPurged(e) => {
-                held.remove(&(e.block_id, e.address));
+                held.addresses.remove(&(e.block_id, e.address));
+                None
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some((block, address, how)) = taken {
+            if !held.addresses.insert((block, address)) {
+                problems.push(format!(
+                    "position {}: address {address} {how} in block {block} while already held",
+                    env.position
+                ));
+            }
         }
     }
+}
+
+fn release(held: &mut Held, request: uuid::Uuid) -> Option<(uuid::Uuid, IpAddr, &'static str)> {
+    if let Some(at) = held.holds.remove(&request) {
+        held.addresses.remove(&at);
+    }
+    None
 }
 
 /// `ipledger verify`: every record's frame and checksum, then the no-duplicate invariant.
@@ -231,7 +283,7 @@ pub fn verify(dir: &Path) -> anyhow::Result<ExitCode> {
     let mut problems: Vec<String> = report.problems.clone();
     if problems.is_empty() {
         let log = FileLog::open_read_only(dir)?;
-        let mut held = HashSet::new();
+        let mut held = Held::default();
         let mut chunk = Vec::with_capacity(4096);
         log.replay(0, |env| {
             chunk.push(env);
@@ -241,7 +293,7 @@ pub fn verify(dir: &Path) -> anyhow::Result<ExitCode> {
             }
         })?;
         held_twice(&chunk, &mut held, &mut problems);
-        println!("addresses held: {}", held.len());
+        println!("addresses held: {}", held.addresses.len());
     }
     for p in &problems {
         println!("PROBLEM: {p}");

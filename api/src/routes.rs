@@ -131,6 +131,15 @@ pub static ROUTES: &[Route] = &[
     r("POST", "/v0.1/ipam/mac_address_ranges", Admin),
     r("GET", "/v0.1/ipam/mac_address_ranges/{range}", Admin),
     r("DELETE", "/v0.1/ipam/mac_address_ranges/{range}", Admin),
+    // IP requests (ipam_requests.rs): the agent intake and the admin review API.
+    r("POST", "/v1/agent/ipam/request", Agent),
+    r("GET", "/v1/ipam/requests", Admin),
+    r("GET", "/v1/ipam/requests/{request}", Admin),
+    r("POST", "/v1/ipam/requests/{request}/approve", Admin),
+    r("POST", "/v1/ipam/requests/{request}/reject", Admin),
+    // The review console's static files (console.rs): public, the page signs in itself.
+    r("GET", "/console", Public),
+    r("GET", "/console/{asset}", Public),
     // New routes go above this line, grouped by family.
 ];
 

@@ -88,7 +88,11 @@ where
     let mut req = Request::new(method, &path, query, headers, body);
     // Authentication and authorization first (`auth.rs`): no handler runs unchecked.
     let answer = match crate::auth::admit(&app, &mut req) {
-        Ok(()) => dispatch(&app, &req).await,
+        // The console's static files are not JSON: they are answered as they are.
+        Ok(()) => match crate::console::asset(&req) {
+            Some(reply) => return reply,
+            None => dispatch(&app, &req).await,
+        },
         Err(fault) => Err(fault),
     };
     let status = match &answer {
@@ -134,6 +138,8 @@ async fn dispatch(app: &App, req: &Request) -> Answer {
         ["v1", "events"] => Err(melange::method_not_allowed()),
         ["v1", "admin", "purge"] => crate::retention::route(app, req).await,
         ["v1", "auth", "tokens", rest @ ..] => crate::auth_tokens::route(app, req, rest).await,
+        ["v1", "agent", "ipam", "request"] => crate::ipam_requests::intake(app, req).await,
+        ["v1", "ipam", "requests", rest @ ..] => crate::ipam_requests::review(app, req, rest).await,
         _ => Err(Fault::not_found("The resource could not be found.")),
     }
 }

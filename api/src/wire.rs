@@ -124,6 +124,7 @@ pub fn reply(key: &str, reply: &Reply) -> Option<Value> {
         Reply::IpConfigurations(cs) => crate::wire_interfaces::ip_configurations(cs),
         Reply::MacRange(r) => crate::wire_interfaces::mac_range(r),
         Reply::Purged(n) => return Some(json!({ "purged": n })),
+        Reply::Request(r) => crate::wire_requests::request(r, None),
     };
     Some(json!({ key: v }))
 }

@@ -127,6 +127,10 @@ pub enum Command {
     RevokeToken {
         token_id: Uuid,
     },
+    // IP requests (`command_requests.rs`).
+    SubmitRequest(crate::SubmitRequest),
+    DecideRequest(crate::DecideRequest),
+    RecordDelivery(crate::RecordDelivery),
 }
 
 /// Create a root block (`parent_id: None`) or a subnet of `parent_id`.

@@ -155,5 +155,8 @@ pub fn decide(state: &State, command: &Command, ctx: &mut Context) -> Result<Dec
             secret_sha256,
         } => crate::decide_auth::issue(state, name, role, secret_sha256, ctx),
         Command::RevokeToken { token_id } => crate::decide_auth::revoke(state, *token_id, ctx),
+        Command::SubmitRequest(c) => crate::decide_requests::submit(state, c, ctx),
+        Command::DecideRequest(c) => crate::decide_requests::decide(state, c, ctx),
+        Command::RecordDelivery(c) => crate::decide_requests::record_delivery(state, c, ctx),
     }
 }

@@ -390,6 +390,12 @@ pub fn delete(
             "IpBlock has {live} allocated address(es); deallocate them first"
         )));
     }
+    if !b.holds.is_empty() {
+        return Err(Rejection::Conflict(format!(
+            "IpBlock has {} pending IP request(s); approve or reject them first",
+            b.holds.len()
+        )));
+    }
     let mut events: Vec<Event> = b
         .by_offset
         .keys()

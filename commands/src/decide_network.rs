@@ -98,6 +98,11 @@ fn pick(
     if let Some(addr) = want {
         let offset = block::offset_of(cidr, addr)
             .ok_or_else(|| Rejection::Unprocessable("Address does not belong to IpBlock".into()))?;
+        if b.holds.contains_key(&offset) {
+            return Err(
+                Rejection::Conflict("Address is held by a pending IP request".into()).into(),
+            );
+        }
         let reserved = b.record.gateway == Some(addr) || offset == block::last_offset(cidr);
         if reserved || plan.offset_used(b, offset) {
             return Err(Rejection::Conflict("Address is already allocated".into()).into());

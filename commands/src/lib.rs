@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod command;
 mod command_interfaces;
+mod command_requests;
 mod command_routing;
 pub mod decide;
 mod decide_addresses;
@@ -16,6 +17,7 @@ mod decide_macs;
 mod decide_nat;
 mod decide_network;
 mod decide_policies;
+pub mod decide_requests;
 pub mod decide_retention;
 mod decide_routes;
 mod plan;
@@ -29,6 +31,7 @@ pub use command::*;
 pub use command_interfaces::{
     AllowIp, InterfaceScope, InterfaceSpec, NetworkAllocation, NetworkRequest, ReleaseAddresses,
 };
+pub use command_requests::{DecideRequest, RecordDelivery, SubmitRequest};
 pub use command_routing::{AssignNat, NatAt, RemoveNat, RouteChange};
 pub use decide::{decide, Context, Decision};
 pub use decide_nat::address_at as nat_address;

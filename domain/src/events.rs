@@ -21,6 +21,9 @@ pub use crate::interfaces::{
 };
 use crate::ipv6::Ipv6Generator;
 use crate::records::{BlockType, Reply};
+pub use crate::requests::{
+    NotificationDelivered, RequestApproved, RequestRejected, RequestSubmitted,
+};
 pub use crate::routing::{NatAssigned, NatRemoved, RouteCreated, RouteDeleted, RouteUpdated};
 use crate::Timestamp;
 
@@ -236,6 +239,10 @@ pub enum Event {
     RouteDeleted(RouteDeleted),
     NatAssigned(NatAssigned),
     NatRemoved(NatRemoved),
+    RequestSubmitted(RequestSubmitted),
+    RequestApproved(RequestApproved),
+    RequestRejected(RequestRejected),
+    NotificationDelivered(NotificationDelivered),
 }
 
 /// Every (wire name, current version) pair; the golden-file test checks that each has a file.
@@ -272,6 +279,10 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("RouteDeleted", 1),
     ("NatAssigned", 1),
     ("NatRemoved", 1),
+    ("RequestSubmitted", 1),
+    ("RequestApproved", 1),
+    ("RequestRejected", 1),
+    ("NotificationDelivered", 1),
 ];
 
 pub fn block_stream(block_id: Uuid) -> String {
@@ -322,6 +333,10 @@ impl Event {
             Event::RouteDeleted(_) => "RouteDeleted",
             Event::NatAssigned(_) => "NatAssigned",
             Event::NatRemoved(_) => "NatRemoved",
+            Event::RequestSubmitted(_) => "RequestSubmitted",
+            Event::RequestApproved(_) => "RequestApproved",
+            Event::RequestRejected(_) => "RequestRejected",
+            Event::NotificationDelivered(_) => "NotificationDelivered",
         }
     }
 
@@ -377,6 +392,13 @@ impl Event {
             // side appends there, so one stream's version guards the pair's uniqueness.
             Event::NatAssigned(e) => block_stream(e.local_block_id),
             Event::NatRemoved(e) => block_stream(e.local_block_id),
+            // A request holds its address: it lives in that address's block stream, whose
+            // version guards the hold against allocation and a second request.
+            Event::RequestSubmitted(e) => block_stream(e.block_id),
+            Event::RequestApproved(e) => block_stream(e.block_id),
+            Event::RequestRejected(e) => block_stream(e.block_id),
+            // Delivery records guard nothing but "sent once": a stream per request.
+            Event::NotificationDelivered(e) => crate::requests::notification_stream(e.request_id),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod mac;
 pub mod policy;
 pub mod records;
 pub mod rejection;
+pub mod requests;
 pub mod routing;
 pub mod time_format;
 

@@ -131,4 +131,6 @@ pub enum Reply {
     Route(crate::routing::RouteRecord),
     /// How many deallocated addresses a retention purge removed.
     Purged(u64),
+    /// An IP request after the command (submitted, approved or rejected).
+    Request(crate::requests::RequestRecord),
 }

@@ -61,6 +61,10 @@ fn encode_event_into(event: &Event, buf: &mut Vec<u8>) {
         Event::RouteDeleted(e) => named(buf, e),
         Event::NatAssigned(e) => named(buf, e),
         Event::NatRemoved(e) => named(buf, e),
+        Event::RequestSubmitted(e) => named(buf, e),
+        Event::RequestApproved(e) => named(buf, e),
+        Event::RequestRejected(e) => named(buf, e),
+        Event::NotificationDelivered(e) => named(buf, e),
     };
     // Serializing plain domain structs into a Vec cannot fail: no I/O, no maps with
     // non-string keys, no sequences of unknown length.
@@ -126,6 +130,12 @@ pub fn decode_event(type_name: &str, version: u16, data: &[u8]) -> Result<Event,
         ("RouteDeleted", 1) => Event::RouteDeleted(payload(type_name, version, data)?),
         ("NatAssigned", 1) => Event::NatAssigned(payload(type_name, version, data)?),
         ("NatRemoved", 1) => Event::NatRemoved(payload(type_name, version, data)?),
+        ("RequestSubmitted", 1) => Event::RequestSubmitted(payload(type_name, version, data)?),
+        ("RequestApproved", 1) => Event::RequestApproved(payload(type_name, version, data)?),
+        ("RequestRejected", 1) => Event::RequestRejected(payload(type_name, version, data)?),
+        ("NotificationDelivered", 1) => {
+            Event::NotificationDelivered(payload(type_name, version, data)?)
+        }
         _ => return Err(format!("unknown event type {type_name} version {version}")),
     };
     Ok(event)

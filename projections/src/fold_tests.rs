@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::State;
 
 mod interface_ops;
+mod request_ops;
 mod routing_ops;
 
 #[derive(Debug, Clone)]
@@ -107,6 +108,7 @@ enum Op {
         token: Index,
     },
     Routing(routing_ops::RoutingOp),
+    Requests(request_ops::RequestOp),
     Interfaces(interface_ops::InterfaceOp),
 }
 
@@ -136,6 +138,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..3).prop_map(|role| Op::IssueToken { role }),
         1 => idx().prop_map(|token| Op::RevokeToken { token }),
         4 => routing_ops::op().prop_map(Op::Routing),
+        3 => request_ops::op().prop_map(Op::Requests),
         4 => interface_ops::op().prop_map(Op::Interfaces),
     ]
 }
@@ -150,6 +153,8 @@ struct ModelBlock {
     children: BTreeSet<Uuid>,
     /// Occupied offsets: true when soft-deallocated.
     used: BTreeMap<u128, bool>,
+    /// Offsets held by pending requests.
+    held: BTreeSet<u128>,
 }
 
 #[derive(Debug, Default)]
@@ -160,6 +165,11 @@ struct Model {
     roots: u16,
     events: Vec<Event>,
     routing: routing_ops::RoutingModel,
+    requests: request_ops::RequestModel,
+    /// Whether each request gave an e-mail (it then owes a decision notice).
+    request_emails: BTreeMap<Uuid, bool>,
+    /// The offset each pending request holds.
+    held_offsets: BTreeMap<Uuid, u128>,
     interfaces: interface_ops::InterfaceModel,
     /// Live token ids, in issue order.
     tokens: Vec<Uuid>,
@@ -183,6 +193,7 @@ impl Model {
     fn emit(&mut self, event: Event) {
         self.model_apply(&event);
         self.routing.observe(&event);
+        self.requests.observe(&event, &mut self.request_emails);
         self.interfaces.observe(&event);
         self.events.push(event);
     }
@@ -324,6 +335,7 @@ impl Model {
                 self.emit(Event::TokenRevoked(e));
             }
             Op::Routing(r) => routing_ops::interpret(self, r),
+            Op::Requests(r) => request_ops::interpret(self, r),
             Op::Interfaces(i) => interface_ops::interpret(self, i),
             _ => self.policy_rule(op),
         }
@@ -405,7 +417,8 @@ impl Model {
             return;
         }
         let b = self.blocks[pick.index(self.blocks.len())].clone();
-        if !b.children.is_empty() || b.used.values().any(|deallocated| !deallocated) {
+        let busy = b.used.values().any(|deallocated| !deallocated) || !b.held.is_empty();
+        if !b.children.is_empty() || busy {
             return;
         }
         let now = self.now();
@@ -437,7 +450,7 @@ impl Model {
         let start = seed as u128 % window;
         let Some(offset) = (0..window)
             .map(|i| (start + i) % window)
-            .find(|o| !b.used.contains_key(o))
+            .find(|o| !b.used.contains_key(o) && !b.held.contains(o))
         else {
             return;
         };
@@ -606,6 +619,7 @@ impl Model {
                     policy: e.policy_id,
                     children: BTreeSet::new(),
                     used: BTreeMap::new(),
+                    held: BTreeSet::new(),
                 });
             }
             Event::BlockUpdated(e) => self.block_mut(e.block_id).policy = e.policy_id,
@@ -669,6 +683,16 @@ impl Model {
             | Event::MacRangeDeleted(_)
             | Event::AllowedIpAdded(_)
             | Event::AllowedIpRemoved(_) => {}
+            Event::RequestSubmitted(e) => {
+                let b = self.block_mut(e.block_id);
+                let offset = block::offset_of(&b.cidr, e.ip).unwrap();
+                assert!(b.held.insert(offset), "the model held twice");
+                self.held_offsets.insert(e.request_id, offset);
+                self.requests.note_pending(e.request_id, e.block_id, offset);
+            }
+            Event::RequestApproved(e) => self.release_hold(e.block_id, e.request_id),
+            Event::RequestRejected(e) => self.release_hold(e.block_id, e.request_id),
+            Event::NotificationDelivered(_) => {}
             // Routes and NAT pairs are modelled in `routing_ops` (`self.routing`).
             Event::RouteCreated(_)
             | Event::RouteUpdated(_)
@@ -676,6 +700,11 @@ impl Model {
             | Event::NatAssigned(_)
             | Event::NatRemoved(_) => {}
         }
+    }
+
+    fn release_hold(&mut self, block_id: Uuid, request_id: Uuid) {
+        let offset = self.held_offsets.remove(&request_id).expect("held request");
+        self.block_mut(block_id).held.remove(&offset);
     }
 
     fn block_mut(&mut self, id: Uuid) -> &mut ModelBlock {
@@ -780,7 +809,7 @@ fn check_against_model(state: &State, model: &Model) -> Result<(), TestCaseError
             b.by_offset.keys().copied().collect::<Vec<_>>(),
             m.used.keys().copied().collect::<Vec<_>>()
         );
-        prop_assert_eq!(b.free.used_count(), m.used.len() as u128);
+        prop_assert_eq!(b.free.used_count(), (m.used.len() + m.held.len()) as u128);
         for (offset, deallocated) in &m.used {
             prop_assert!(b.free.is_used(*offset));
             let record = &state.addresses[&b.by_offset[offset]];
@@ -813,6 +842,7 @@ fn check_against_model(state: &State, model: &Model) -> Result<(), TestCaseError
     prop_assert_eq!(state.policies_by_tenant.len(), state.policies.len());
     routing_ops::check(state, model)?;
     interface_ops::check(state, model)?;
+    request_ops::check(state, model)?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 pub mod bitmap;
 pub mod interfaces;
 pub mod page;
+pub mod requests;
 pub mod routing;
 pub mod state;
 pub mod tokens;

@@ -26,6 +26,8 @@ pub struct BlockState {
     pub by_offset: BTreeMap<u128, Uuid>,
     /// Soft-deallocated addresses still holding their place.
     pub deallocated: usize,
+    /// Offsets held by pending IP requests (also marked used in `free`), with the request.
+    pub holds: BTreeMap<u128, Uuid>,
 }
 
 impl BlockState {
@@ -79,6 +81,8 @@ pub struct State {
     pub nics: crate::interfaces::Nics,
     /// Access tokens (`tokens.rs`).
     pub tokens: crate::tokens::Tokens,
+    /// IP requests and the notifications they owe (`requests.rs`).
+    pub requests: crate::requests::Requests,
     /// Last version of every stream (the writer's expected versions).
     pub stream_versions: HashMap<String, u64>,
     /// The position the next event will get: events folded so far.
@@ -153,6 +157,16 @@ impl State {
             | Event::MacRangeDeleted(_)
             | Event::AllowedIpAdded(_)
             | Event::AllowedIpRemoved(_) => self.nics.apply(event, &self.addresses),
+            Event::RequestSubmitted(e) => self.request_submitted(e),
+            Event::RequestApproved(e) => {
+                self.release_hold(e.block_id, e.request_id);
+                self.requests.approved(e);
+            }
+            Event::RequestRejected(e) => {
+                self.release_hold(e.block_id, e.request_id);
+                self.requests.rejected(e);
+            }
+            Event::NotificationDelivered(e) => self.requests.delivered(e),
             Event::TokenIssued(e) => self.tokens.issued(e),
             Event::TokenRevoked(e) => self.tokens.revoked(e),
             Event::CommandRecorded(e) => {
@@ -192,6 +206,7 @@ impl State {
             free: FreeMap::new(block::size(&e.cidr)),
             by_offset: BTreeMap::new(),
             deallocated: 0,
+            holds: BTreeMap::new(),
         };
         self.blocks.insert(e.block_id, state);
     }
@@ -262,6 +277,36 @@ impl State {
             deallocated_at: None,
         };
         self.addresses.insert(e.address_id, record);
+    }
+
+    /// A pending request holds its address: the offset is marked used in the free map, so
+    /// no allocation path and no other request can take it.
+    fn request_submitted(&mut self, e: &RequestSubmitted) {
+        if let Some(b) = self.blocks.get_mut(&e.block_id) {
+            if let Some(offset) = block::offset_of(&b.record.cidr, e.ip) {
+                // Breaking this would mean the log holds one address twice: stop.
+                assert!(
+                    b.free.set_used(offset),
+                    "address {} held by request {} while taken in block {}",
+                    e.ip,
+                    e.request_id,
+                    e.block_id
+                );
+                b.holds.insert(offset, e.request_id);
+            }
+        }
+        self.requests.submitted(e);
+    }
+
+    fn release_hold(&mut self, block_id: Uuid, request_id: Uuid) {
+        let Some(b) = self.blocks.get_mut(&block_id) else {
+            return;
+        };
+        let held = b.holds.iter().find(|(_, r)| **r == request_id);
+        if let Some(offset) = held.map(|(o, _)| *o) {
+            b.holds.remove(&offset);
+            b.free.set_free(offset);
+        }
     }
 
     fn address_id(&self, block_id: Uuid, address: std::net::IpAddr) -> Option<Uuid> {

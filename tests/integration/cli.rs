@@ -251,3 +251,34 @@ async fn verify_exits_zero_on_a_good_log() {
     assert_eq!(event_count(&proc.client).await, w.events);
     proc.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_counts_the_holds_of_pending_requests() {
+    // A pending IP request holds its address like an allocation: verify must count it, and
+    // must not mistake the allocation that follows an approval for a second holder.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let proc = spawn_with_env(tmp.path(), &[]);
+    let c = &proc.client;
+    let r = c
+        .post(
+            "/v0.1/ipam/tenants/acme/ip_blocks",
+            json!({"ip_block": {"type": "private", "cidr": "10.9.9.0/24"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    for ip in ["10.9.9.5", "10.9.9.6", "10.9.9.7"] {
+        let r = c.post("/v1/agent/ipam/request", json!({"ip": ip})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    let list = c.get("/v1/ipam/requests").await.json["requests"].clone();
+    let id = |i: usize| list[i]["id"].as_str().unwrap().to_string();
+    c.post(&format!("/v1/ipam/requests/{}/approve", id(0)), json!({}))
+        .await;
+    c.post(&format!("/v1/ipam/requests/{}/reject", id(1)), json!({}))
+        .await;
+    proc.terminate();
+    let out = cli(&["verify", "--data-dir", dir_str(tmp.path())]);
+    assert!(out.lines().any(|l| l.trim() == "ok"), "{out}");
+    // 10.9.9.5 allocated on approval, 10.9.9.7 still held; 10.9.9.6 was freed.
+    assert!(out.contains("addresses held: 2"), "{out}");
+}

@@ -186,7 +186,30 @@ fn cases() -> Vec<Case> {
         case("POST", "/v0.1/ipam/mac_address_ranges").body(json!({"mac_address_range": {"cidr": "{mac_cidr}"}})),
         case("GET", "/v0.1/ipam/mac_address_ranges/{range}").bind("range", "mac_range"),
         case("DELETE", "/v0.1/ipam/mac_address_ranges/{range}").bind("range", "mac_range"),
+        // IP requests: the fixture's request holds 10.{n}.2.50 in the NAT block.
+        case("POST", "/v1/agent/ipam/request").body(json!({"ip": "10.{n}.2.60"})),
+        case("GET", "/v1/ipam/requests"),
+        case("GET", "/v1/ipam/requests/{request}"),
+        case("POST", "/v1/ipam/requests/{request}/approve"),
+        case("POST", "/v1/ipam/requests/{request}/reject").body(json!({"reason": "isolation"})),
+        case("GET", "/console"),
+        case("GET", "/console/{asset}"),
     ]
+}
+
+/// A pending IP request of the NAT block (an agent-route POST, made by the admin).
+async fn request_fixture(admin: &Client, n: usize, ids: &mut Ids) -> Result<(), String> {
+    let ip = format!("10.{n}.2.50");
+    create(admin, "/v1/agent/ipam/request", json!({"ip": ip}), "").await?;
+    let r = admin.get(&format!("/v1/ipam/requests?ip={ip}")).await;
+    let id = r
+        .json
+        .pointer("/requests/0/id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("fixture request for {ip} not listed: {}", r.text))?;
+    ids.insert("request".into(), id.to_string());
+    ids.insert("asset".into(), "console.js".into());
+    Ok(())
 }
 
 /// An interface of `tenant` (device `iso-vm-{n}`) on the tenant's network `iso-net-{n}`
@@ -380,6 +403,7 @@ async fn fixture(admin: &Client, tenant: &str, n: usize) -> Result<Ids, String> 
         ids.insert(k.into(), v);
     }
     interface_fixture(admin, tenant, n, &mut ids).await?;
+    request_fixture(admin, n, &mut ids).await?;
     Ok(ids)
 }
 

@@ -247,9 +247,15 @@ pub struct Process {
 
 impl Process {
     pub fn spawn(dir: &Path) -> Process {
+        Process::spawn_with_env(dir, &[])
+    }
+
+    /// Like [`Process::spawn`], with more environment variables (e.g. the SMTP settings).
+    pub fn spawn_with_env(dir: &Path, env: &[(&str, &str)]) -> Process {
         let mut child = Command::new(binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .envs(env.iter().copied())
             .env("IPLEDGER_LOG", "warn")
             .env("IPLEDGER_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdout(Stdio::piped())

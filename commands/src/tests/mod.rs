@@ -6,6 +6,7 @@ mod block_changes;
 mod blocks;
 mod given;
 mod policies;
+mod requests;
 mod routing;
 mod subnets;
 mod views;

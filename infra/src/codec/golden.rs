@@ -40,6 +40,49 @@ pub(crate) fn sample_of(name: &str) -> Option<Event> {
         .or_else(|| interface_sample(name))
         .or_else(|| token_sample(name))
         .or_else(|| routing_sample(name))
+        .or_else(|| request_sample(name))
+}
+
+fn request_sample(name: &str) -> Option<Event> {
+    use ipledger_domain::requests::NotificationKind;
+    let ip = "192.168.1.50".parse().expect("valid sample address");
+    Some(match name {
+        "RequestSubmitted" => Event::RequestSubmitted(ev::RequestSubmitted {
+            request_id: id(20),
+            block_id: id(1),
+            ip,
+            network_id: Some("net-1".into()),
+            assign_type: "USER".into(),
+            assigned_to: "user@example.com".into(),
+            requested_by: "anonymous".into(),
+            email: Some("user@example.com".into()),
+            ip_range: Some("192.168.1.0/24".into()),
+            region: Some("datacenter-1".into()),
+            description: Some("Required for new server deployment".into()),
+            submitted_at: ts(300),
+        }),
+        "RequestApproved" => Event::RequestApproved(ev::RequestApproved {
+            request_id: id(20),
+            block_id: id(1),
+            address_id: id(21),
+            approved_by: "admin-bootstrap".into(),
+            approved_at: ts(310),
+        }),
+        "RequestRejected" => Event::RequestRejected(ev::RequestRejected {
+            request_id: id(22),
+            block_id: id(1),
+            rejected_by: "ops".into(),
+            reason: Some("address reserved for the router".into()),
+            rejected_at: ts(320),
+        }),
+        "NotificationDelivered" => Event::NotificationDelivered(ev::NotificationDelivered {
+            request_id: id(20),
+            kind: NotificationKind::Approved,
+            recipient: "user@example.com".into(),
+            delivered_at: ts(330),
+        }),
+        _ => return None,
+    })
 }
 
 fn block_sample(name: &str) -> Option<Event> {

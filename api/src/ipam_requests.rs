@@ -1,0 +1,246 @@
+//! The IP request workflow over HTTP (issue 4, seed 000): the agent intake
+//! `POST /v1/agent/ipam/request` (form-urlencoded or JSON, answered with the seed's exact
+//! `{"valid", "message"}` bodies) and the admin review API under `/v1/ipam/requests`.
+//!
+//! The intake's refusals keep the seed's body shape, with the status that `fault.rs` maps
+//! the refusal to (400 malformed, 409 duplicate or taken, 422 outside every block); a store
+//! failure stays a 503 fault.
+
+use std::net::IpAddr;
+
+use chrono::NaiveDateTime;
+use ipledger_commands::{Command, CommandError, DecideRequest, SubmitRequest};
+use ipledger_domain::auth::ANONYMOUS_ACTOR;
+use ipledger_domain::block::parse_address;
+use ipledger_domain::records::Reply;
+use ipledger_domain::requests::{RequestRecord, RequestStatus};
+use ipledger_domain::Timestamp;
+use serde::Deserialize;
+use serde_json::json;
+use warp::http::{Method, StatusCode};
+
+use crate::app::App;
+use crate::body::{self, string_like};
+use crate::fault::Fault;
+use crate::melange::{meta, method_not_allowed, parse_id, Answer, Resp};
+use crate::request::Request;
+use crate::wire;
+
+/// The seed's answer to an accepted request.
+pub const CREATED_MESSAGE: &str = "IP request created";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntakeBody {
+    #[serde(default, deserialize_with = "string_like")]
+    ip: Option<String>,
+    #[serde(default, deserialize_with = "string_like")]
+    email: Option<String>,
+    #[serde(default, rename = "ipRange", deserialize_with = "string_like")]
+    ip_range: Option<String>,
+    #[serde(default, deserialize_with = "string_like")]
+    region: Option<String>,
+    #[serde(default, deserialize_with = "string_like")]
+    description: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RejectBody {
+    #[serde(default, deserialize_with = "string_like")]
+    reason: Option<String>,
+}
+
+fn verdict(status: StatusCode, valid: bool, message: &str) -> Resp {
+    Resp {
+        status,
+        body: Some(json!({"valid": valid, "message": message})),
+    }
+}
+
+/// A refusal in the seed's shape, with the status `fault.rs` gives it.
+fn refused(fault: Fault) -> Answer {
+    if fault.status.is_server_error() {
+        return Err(fault);
+    }
+    Ok(verdict(fault.status, false, &fault.detail))
+}
+
+fn is_form(req: &Request) -> bool {
+    let mime = req.header("content-type").unwrap_or("");
+    mime.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+}
+
+fn intake_body(req: &Request) -> Result<IntakeBody, Fault> {
+    if is_form(req) {
+        return serde_urlencoded::from_bytes(&req.body)
+            .map_err(|e| Fault::bad_request(format!("Invalid request body: {e}")));
+    }
+    Ok(body::parse(req)?.unwrap_or_default())
+}
+
+/// `POST /v1/agent/ipam/request`.
+pub async fn intake(app: &App, req: &Request) -> Answer {
+    if req.method != Method::POST {
+        return Err(method_not_allowed());
+    }
+    let b = match intake_body(req) {
+        Ok(b) => b,
+        Err(f) => return refused(f),
+    };
+    let ip = match b.ip.as_deref().map(str::trim) {
+        None | Some("") => return refused(Fault::bad_request("ip is required")),
+        Some(text) => match parse_address(text) {
+            Some(ip) => ip,
+            None => {
+                return refused(Fault::bad_request(format!(
+                    "{text} is not a valid IP address"
+                )))
+            }
+        },
+    };
+    let command = Command::SubmitRequest(SubmitRequest {
+        ip: Some(ip),
+        requested_by: ANONYMOUS_ACTOR.into(),
+        email: b.email,
+        ip_range: b.ip_range,
+        region: b.region,
+        description: b.description,
+    });
+    let meta = meta(req, &req.actor)?;
+    match app.writer.submit(command, meta).await {
+        Ok(_) => Ok(verdict(StatusCode::OK, true, CREATED_MESSAGE)),
+        Err(e @ CommandError::Rejected(_)) => refused(Fault::from(e)),
+        Err(e) => Err(Fault::from(e)),
+    }
+}
+
+/// `/v1/ipam/requests[/{id}[/approve|/reject]]`.
+pub async fn review(app: &App, req: &Request, rest: &[&str]) -> Answer {
+    match (rest, &req.method) {
+        ([], &Method::GET) => list(app, req),
+        ([id], &Method::GET) => show(app, id),
+        ([id, "approve"], &Method::POST) => decide(app, req, id, None).await,
+        ([id, "reject"], &Method::POST) => {
+            let body: RejectBody = body::parse(req)?.unwrap_or_default();
+            decide(app, req, id, Some(body.reason)).await
+        }
+        ([] | [_] | [_, "approve" | "reject"], _) => Err(method_not_allowed()),
+        _ => Err(Fault::not_found("The resource could not be found.")),
+    }
+}
+
+fn show(app: &App, id: &str) -> Answer {
+    let id = parse_id(id, "IpRequest")?;
+    let views = app.writer.views().read();
+    let r = views
+        .requests
+        .by_id
+        .get(&id)
+        .ok_or_else(|| Fault::not_found("IpRequest Not Found"))?;
+    let body = crate::wire_requests::request(r, app.deliveries.as_deref());
+    Ok(Resp::ok(json!({ "request": body })))
+}
+
+/// The list's filters, parsed up front so that a bad one is a 400.
+struct Filter {
+    status: Option<RequestStatus>,
+    network_id: Option<String>,
+    ip: Option<IpAddr>,
+    since: Option<Timestamp>,
+}
+
+fn parse_since(text: &str) -> Option<Timestamp> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+fn filter(req: &Request) -> Result<Filter, Fault> {
+    let q = |name: &str| {
+        req.query
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let status = q("status")
+        .map(|s| {
+            RequestStatus::parse(s).ok_or_else(|| {
+                Fault::invalid_field("status", "status should be PENDING, APPROVED or REJECTED")
+            })
+        })
+        .transpose()?;
+    let ip = q("ip")
+        .map(|s| {
+            parse_address(s)
+                .ok_or_else(|| Fault::invalid_field("ip", format!("{s} is not a valid IP address")))
+        })
+        .transpose()?;
+    let since = q("since")
+        .map(|s| {
+            parse_since(s).ok_or_else(|| {
+                Fault::invalid_field("since", "since should be a time like 2024-05-01T12:00:00Z")
+            })
+        })
+        .transpose()?;
+    Ok(Filter {
+        status,
+        network_id: q("network_id").map(str::to_string),
+        ip,
+        since,
+    })
+}
+
+impl Filter {
+    fn admits(&self, r: &RequestRecord) -> bool {
+        self.status.is_none_or(|s| s == r.status)
+            && self
+                .network_id
+                .as_ref()
+                .is_none_or(|n| r.network_id.as_ref() == Some(n))
+            && self.ip.is_none_or(|ip| ip == r.ip)
+            && self.since.is_none_or(|t| r.requested_at >= t)
+    }
+}
+
+fn list(app: &App, req: &Request) -> Answer {
+    let page = req.page()?;
+    let filter = filter(req)?;
+    let views = app.writer.views().read();
+    let matching = views
+        .requests
+        .by_id
+        .iter()
+        .filter(|(_, r)| filter.admits(r))
+        .map(|(id, r)| (*id, r));
+    let listed = page.take(matching);
+    let deliveries = app.deliveries.as_deref();
+    Ok(Resp::ok(wire::collection(req, "requests", listed, |r| {
+        crate::wire_requests::request(r, deliveries)
+    })))
+}
+
+async fn decide(app: &App, req: &Request, id: &str, reject: Option<Option<String>>) -> Answer {
+    let request_id = parse_id(id, "IpRequest")?;
+    let command = Command::DecideRequest(DecideRequest {
+        request_id,
+        decided_by: req.actor.clone(),
+        reject,
+    });
+    match app.writer.submit(command, meta(req, &req.actor)?).await? {
+        Reply::Request(r) => Ok(Resp::ok(json!({
+            "request": crate::wire_requests::request(&r, app.deliveries.as_deref())
+        }))),
+        other => Err(Fault::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("deciding a request gave an unexpected reply: {other:?}"),
+        )),
+    }
+}

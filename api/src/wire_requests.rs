@@ -1,0 +1,51 @@
+//! The JSON of an IP request (issue 4): the seed's camelCase names (`assignType`,
+//! `assignedTo`, `requestedBy`, `ipRange`, `requestedAt`, ...) beside `id`, `ip`,
+//! `network_id`, and the notifications with their delivery state (delivered, or the attempts
+//! and last SMTP error of one still owed).
+
+use ipledger_domain::requests::{NotificationKind, RequestRecord};
+use serde_json::{json, Value};
+
+use crate::outbox::DeliveryLog;
+use crate::wire::timestamp;
+
+/// The request as the review API and the console show it.
+pub fn request(r: &RequestRecord, deliveries: Option<&DeliveryLog>) -> Value {
+    json!({
+        "id": r.id,
+        "ip": r.ip.to_string(),
+        "network_id": r.network_id,
+        "block_id": r.block_id,
+        "status": r.status.as_str(),
+        "assignType": r.assign_type,
+        "assignedTo": r.assigned_to,
+        "requestedBy": r.requested_by,
+        "email": r.email,
+        "ipRange": r.ip_range,
+        "region": r.region,
+        "description": r.description,
+        "requestedAt": timestamp(&r.requested_at),
+        "decidedAt": r.decided_at.as_ref().map(timestamp),
+        "decidedBy": r.decided_by,
+        "reason": r.reason,
+        "address_id": r.address_id,
+        "notifications": notifications(r, deliveries),
+    })
+}
+
+fn notifications(r: &RequestRecord, deliveries: Option<&DeliveryLog>) -> Vec<Value> {
+    let mut owed = vec![NotificationKind::Submitted];
+    owed.extend(r.decision_notice());
+    owed.iter()
+        .map(|kind| {
+            let delivered = r.delivered.contains(kind);
+            let attempt = deliveries.and_then(|d| d.attempt(r.id, *kind));
+            json!({
+                "kind": kind.to_string(),
+                "delivered": delivered,
+                "attempts": attempt.as_ref().map_or(0, |a| a.attempts),
+                "last_error": attempt.map(|a| a.last_error),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,205 @@
+//! The review console end to end in headless Chromium (issue 4): served by ipledger, signed
+//! in with the admin token, it shows a submitted request, approves it (the badge turns
+//! APPROVED, the address is allocated), refreshes without a reload, and rejects another with
+//! a reason. Driven over WebDriver (`chromedriver`, Debian's `chromium-driver`) with
+//! fantoccini; a screenshot is saved to `tests/artifacts/console.png`.
+
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client as Browser, ClientBuilder, Locator};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::smtp_support::free_port;
+use crate::support::{Client, TestServer, ADMIN_TOKEN};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// chromedriver on a free loopback port, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver (scripts/install-test-deps installs chromium-driver)");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + WAIT;
+        while TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver {
+            child,
+            url: format!("http://{addr}"),
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Driver, profile: &std::path::Path) -> Browser {
+    let args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,800",
+    ];
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    let caps = json!({"goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}});
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+async fn submit(c: &Client, form: &str) -> String {
+    let r = c
+        .raw(
+            Method::POST,
+            "/v1/agent/ipam/request",
+            Some("application/x-www-form-urlencoded"),
+            form,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ip = form.split('&').next().unwrap().trim_start_matches("ip=");
+    let listed = c.get(&format!("/v1/ipam/requests?ip={ip}")).await;
+    listed.json["requests"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The text of the status badge of request `id`, once it equals `want` (or the deadline).
+async fn badge(b: &Browser, id: &str, want: &str) -> String {
+    let css = format!("[data-testid=\"status-{id}\"]");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = match b.find(Locator::Css(&css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text == want || Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(b: &Browser, css: &str) {
+    b.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .expect("click");
+}
+
+async fn request(c: &Client, id: &str) -> Value {
+    c.get(&format!("/v1/ipam/requests/{id}")).await.json["request"].clone()
+}
+
+#[tokio::test]
+async fn console_approves_and_rejects_requests_in_chromium() {
+    let s = TestServer::start().await;
+    let r = s
+        .post(
+            "/v0.1/ipam/tenants/acme/ip_blocks",
+            json!({"ip_block": {"type": "private", "cidr": "192.168.1.0/24", "network_id": "net-1"}}),
+        )
+        .await;
+    let block = r.json["ip_block"]["id"].as_str().unwrap().to_string();
+    let first = submit(
+        &s,
+        "ip=192.168.1.50&email=user@example.com&description=Required+for+new+server+deployment",
+    )
+    .await;
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let b = browser(&driver, profile.path()).await;
+
+    b.goto(&format!("{}/console/", s.base)).await.expect("open");
+    let token = b
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("token"))
+        .await
+        .expect("sign-in form");
+    token.send_keys(ADMIN_TOKEN).await.expect("type token");
+    click(&b, "#sign-in-button").await;
+    assert_eq!(badge(&b, &first, "PENDING").await, "PENDING");
+    let heading = b.find(Locator::Css("nav.crumbs")).await.unwrap();
+    assert!(heading.text().await.unwrap().contains("IP Requests"));
+
+    click(&b, &format!("[data-testid=\"approve-{first}\"]")).await;
+    assert_eq!(badge(&b, &first, "APPROVED").await, "APPROVED");
+    let actions = b
+        .find_all(Locator::Css(&format!("[data-testid=\"approve-{first}\"]")))
+        .await
+        .unwrap();
+    assert!(actions.is_empty(), "no actions on a decided request");
+    let address = s
+        .get(&format!(
+            "/v0.1/ipam/tenants/acme/ip_blocks/{block}/ip_addresses/192.168.1.50"
+        ))
+        .await;
+    assert_eq!(
+        address.status, 200,
+        "approved means allocated: {}",
+        address.text
+    );
+    assert_eq!(request(&s, &first).await["status"], "APPROVED");
+
+    // A request made after the page loaded appears on Refresh, without a reload.
+    let second = submit(&s, "ip=192.168.1.51&description=lab").await;
+    click(&b, "#refresh").await;
+    assert_eq!(badge(&b, &second, "PENDING").await, "PENDING");
+    click(&b, &format!("[data-testid=\"reject-{second}\"]")).await;
+    let deadline = Instant::now() + WAIT;
+    while b.get_alert_text().await.is_err() {
+        assert!(Instant::now() < deadline, "no reason prompt");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.send_alert_text("not in this rack").await.expect("reason");
+    b.accept_alert().await.expect("accept");
+    assert_eq!(badge(&b, &second, "REJECTED").await, "REJECTED");
+    let rejected = request(&s, &second).await;
+    assert_eq!(rejected["status"], "REJECTED");
+    assert_eq!(rejected["reason"], "not in this rack");
+
+    let png = b.screenshot().await.expect("screenshot");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("console.png"), &png).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    b.close().await.expect("close the session");
+}
