@@ -3,7 +3,8 @@
 //! `{"valid", "message"}` bodies) and the admin review API under `/v1/ipam/requests`.
 //!
 //! The intake's refusals keep the seed's body shape, with the status that `fault.rs` maps
-//! the refusal to (400 malformed, 409 duplicate or taken, 422 outside every block); a store
+//! the refusal to (400 malformed, 409 taken, 422 outside every block; the seed's duplicate
+//! answer is 200); a store
 //! failure stays a 503 fault.
 
 use std::net::IpAddr;
@@ -58,12 +59,19 @@ fn verdict(status: StatusCode, valid: bool, message: &str) -> Resp {
     }
 }
 
-/// A refusal in the seed's shape, with the status `fault.rs` gives it.
+/// A refusal in the seed's shape, with the status `fault.rs` gives it — except the seed's
+/// own "duplicate pending request" answer, which the seed lists as the endpoint's normal
+/// response (`valid: false` carries the refusal), so it comes with 200 as the agent expects.
 fn refused(fault: Fault) -> Answer {
     if fault.status.is_server_error() {
         return Err(fault);
     }
-    Ok(verdict(fault.status, false, &fault.detail))
+    let status = if fault.detail == ipledger_commands::DUPLICATE_MESSAGE {
+        StatusCode::OK
+    } else {
+        fault.status
+    };
+    Ok(verdict(status, false, &fault.detail))
 }
 
 fn is_form(req: &Request) -> bool {

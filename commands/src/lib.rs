@@ -35,4 +35,5 @@ pub use command_requests::{DecideRequest, RecordDelivery, SubmitRequest};
 pub use command_routing::{AssignNat, NatAt, RemoveNat, RouteChange};
 pub use decide::{decide, Context, Decision};
 pub use decide_nat::address_at as nat_address;
+pub use decide_requests::DUPLICATE_MESSAGE;
 pub use writer::{CommandError, Meta, Writer, WriterConfig};
