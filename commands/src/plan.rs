@@ -81,14 +81,20 @@ impl<'s> Plan<'s> {
     /// The network the interface is plugged into after this plan (see
     /// `State::plugged_network`).
     pub fn plugged_network(&self, vif: &str) -> Option<String> {
-        self.live_addresses(vif).iter().find_map(|a| {
-            self.state
-                .blocks
-                .get(&a.block_id)?
-                .record
-                .network_id
-                .clone()
-        })
+        // Lazily, without `live_addresses`: this runs on every allocation onto an interface,
+        // and copying all of a busy interface's addresses each time made it quadratic.
+        let from_state = self
+            .state
+            .networked_addresses(vif)
+            .filter(|a| !self.released.contains(&a.id));
+        let planned = self
+            .allocated
+            .iter()
+            .filter(|a| a.interface_id.as_deref() == Some(vif));
+        from_state
+            .chain(planned)
+            .find_map(|a| self.state.network_of(a))
+            .map(str::to_string)
     }
 
     pub fn offset_used(&self, b: &BlockState, offset: u128) -> bool {

@@ -38,6 +38,10 @@ pub struct Nics {
     /// Ids of every address allocated naming a vif; readers filter out the ones that are
     /// gone, deallocated or re-linked. Pruned when the interface is deleted.
     pub addresses_by_vif: HashMap<String, BTreeSet<Uuid>>,
+    /// The subset of `addresses_by_vif` allocated in a block that had a network: what the
+    /// plugged-network check (asked on every allocation onto an interface) walks, so an
+    /// interface with many addresses outside networks does not make each allocation O(n).
+    pub networked_by_vif: HashMap<String, BTreeSet<Uuid>>,
     /// MACs in use, over the whole 48-bit space (sparse: memory grows with allocations).
     pub macs: FreeMap,
     pub mac_ranges: HashMap<Uuid, MacRangeRecord>,
@@ -49,6 +53,7 @@ impl Default for Nics {
             interfaces: HashMap::default(),
             by_device: BTreeMap::new(),
             addresses_by_vif: HashMap::default(),
+            networked_by_vif: HashMap::default(),
             macs: FreeMap::new(1u128 << MAC_BITS),
             mac_ranges: HashMap::default(),
         }
@@ -57,15 +62,10 @@ impl Default for Nics {
 
 impl Nics {
     /// Called for every allocation that names an interface.
-    pub fn index_address(&mut self, vif: &str, address_id: Uuid) {
-        match self.addresses_by_vif.get_mut(vif) {
-            Some(ids) => {
-                ids.insert(address_id);
-            }
-            None => {
-                self.addresses_by_vif
-                    .insert(vif.to_string(), BTreeSet::from([address_id]));
-            }
+    pub fn index_address(&mut self, vif: &str, address_id: Uuid, networked: bool) {
+        insert_id(&mut self.addresses_by_vif, vif, address_id);
+        if networked {
+            insert_id(&mut self.networked_by_vif, vif, address_id);
         }
     }
 
@@ -144,10 +144,12 @@ impl Nics {
                 self.by_device.remove(&(device, i.record.id));
             }
         }
-        if let Some(ids) = self.addresses_by_vif.get_mut(&e.vif) {
-            ids.retain(|id| addresses.contains_key(id));
-            if ids.is_empty() {
-                self.addresses_by_vif.remove(&e.vif);
+        for index in [&mut self.addresses_by_vif, &mut self.networked_by_vif] {
+            if let Some(ids) = index.get_mut(&e.vif) {
+                ids.retain(|id| addresses.contains_key(id));
+                if ids.is_empty() {
+                    index.remove(&e.vif);
+                }
             }
         }
     }
@@ -170,16 +172,35 @@ impl State {
         };
         ids.iter()
             .filter_map(|id| self.addresses.get(id))
-            .filter(|a| a.deallocated_at.is_none() && a.interface_id.as_deref() == Some(vif))
+            .filter(|a| live_on(a, vif))
             .collect()
+    }
+
+    /// The network of the block of `a`, if the block has one.
+    pub fn network_of(&self, a: &AddressRecord) -> Option<&str> {
+        self.blocks.get(&a.block_id)?.record.network_id.as_deref()
     }
 
     /// The network the interface is plugged into: that of the block of any of its live
     /// addresses (None: no address, or only in blocks without a network).
     pub fn plugged_network(&self, vif: &str) -> Option<&str> {
-        self.interface_addresses(vif)
+        self.networked_addresses(vif)
+            .find_map(|a| self.network_of(a))
+    }
+
+    /// The live addresses of `vif` allocated in a block that had a network (a block given a
+    /// network only later does not plug its older addresses' interfaces in).
+    pub fn networked_addresses<'a>(
+        &'a self,
+        vif: &'a str,
+    ) -> impl Iterator<Item = &'a AddressRecord> + 'a {
+        self.nics
+            .networked_by_vif
+            .get(vif)
             .into_iter()
-            .find_map(|a| self.blocks.get(&a.block_id)?.record.network_id.as_deref())
+            .flatten()
+            .filter_map(|id| self.addresses.get(id))
+            .filter(move |a| live_on(a, vif))
     }
 
     /// A device's interfaces in creation order.
@@ -273,5 +294,22 @@ impl State {
             }
         }
         out.into_values().collect()
+    }
+}
+
+/// Whether `a` is live and still names `vif` (the by-vif index keeps ids of addresses since
+/// deallocated, purged or moved; queries filter them out here).
+fn live_on(a: &AddressRecord, vif: &str) -> bool {
+    a.deallocated_at.is_none() && a.interface_id.as_deref() == Some(vif)
+}
+
+fn insert_id(index: &mut HashMap<String, BTreeSet<Uuid>>, vif: &str, id: Uuid) {
+    match index.get_mut(vif) {
+        Some(ids) => {
+            ids.insert(id);
+        }
+        None => {
+            index.insert(vif.to_string(), BTreeSet::from([id]));
+        }
     }
 }

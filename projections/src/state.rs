@@ -259,7 +259,8 @@ impl State {
         );
         b.by_offset.insert(offset, e.address_id);
         if let Some(vif) = &e.interface_id {
-            self.nics.index_address(vif, e.address_id);
+            let networked = b.record.network_id.is_some();
+            self.nics.index_address(vif, e.address_id, networked);
         }
         self.live_addresses.insert(e.address_id);
         self.live_by_tenant
