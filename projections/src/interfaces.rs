@@ -69,7 +69,7 @@ impl Nics {
         }
     }
 
-    pub(crate) fn apply(&mut self, event: &Event, addresses: &HashMap<Uuid, AddressRecord>) {
+    pub(crate) fn apply(&mut self, event: &Event, addresses: &BTreeMap<Uuid, AddressRecord>) {
         match event {
             Event::InterfaceCreated(e) => self.created(e),
             Event::InterfaceDeleted(e) => self.deleted(e, addresses),
@@ -138,7 +138,7 @@ impl Nics {
 
     /// Drops the interface; index entries of addresses that no longer exist go too (the
     /// deallocated ones stay: a restore brings their link back).
-    fn deleted(&mut self, e: &InterfaceDeleted, addresses: &HashMap<Uuid, AddressRecord>) {
+    fn deleted(&mut self, e: &InterfaceDeleted, addresses: &BTreeMap<Uuid, AddressRecord>) {
         if let Some(i) = self.interfaces.remove(&e.vif) {
             if let Some(device) = i.record.device_id {
                 self.by_device.remove(&(device, i.record.id));

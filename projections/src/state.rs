@@ -65,7 +65,11 @@ pub struct State {
     pub blocks: HashMap<Uuid, BlockState>,
     /// (owner tenant, block id): the tenant's block list in id order.
     pub blocks_by_tenant: BTreeSet<(String, Uuid)>,
-    pub addresses: HashMap<Uuid, AddressRecord>,
+    /// Address records by id. The maps that grow without bound (addresses, recorded
+    /// commands, stream versions) are B-trees, not hash maps: a hash map doubles all at once,
+    /// and moving ~460k records stalled the writer ~0.5 s (p99 497 ms at half load in
+    /// BENCHMARKS.md); a B-tree grows a node at a time, and UUID v7 ids append at its edge.
+    pub addresses: BTreeMap<Uuid, AddressRecord>,
     /// Live (not soft-deallocated) addresses in id order, for the provider-wide list.
     pub live_addresses: BTreeSet<Uuid>,
     /// (lessee tenant, address id) of live addresses.
@@ -76,7 +80,7 @@ pub struct State {
     pub routes: crate::routing::RouteTable,
     pub nat: crate::routing::NatTable,
     pub retention: crate::routing::RetentionIndex,
-    pub commands: HashMap<String, RecordedCommand>,
+    pub commands: BTreeMap<String, RecordedCommand>,
     /// Interfaces, MACs, MAC ranges and allowed IPs (`interfaces.rs`).
     pub nics: crate::interfaces::Nics,
     /// Access tokens (`tokens.rs`).
@@ -84,7 +88,7 @@ pub struct State {
     /// IP requests and the notifications they owe (`requests.rs`).
     pub requests: crate::requests::Requests,
     /// Last version of every stream (the writer's expected versions).
-    pub stream_versions: HashMap<String, u64>,
+    pub stream_versions: BTreeMap<String, u64>,
     /// The position the next event will get: events folded so far.
     pub next_position: u64,
 }
