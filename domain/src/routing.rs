@@ -155,6 +155,25 @@ fn parse_netmask(text: &str) -> Option<(String, u8, Option<bool>)> {
     Some((mask.to_string(), prefix, Some(mask.is_ipv4())))
 }
 
+/// A required field parsed with `parse`; a missing or unparsable one is noted in `errors`.
+fn required<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+    invalid: &str,
+) -> Option<T> {
+    let Some(text) = present(value) else {
+        errors.add(field, format!("{field} should be present"));
+        return None;
+    };
+    let parsed = parse(text);
+    if parsed.is_none() {
+        errors.add(field, invalid);
+    }
+    parsed
+}
+
 fn present(v: Option<&str>) -> Option<&str> {
     v.filter(|s| !s.trim().is_empty())
 }
@@ -171,26 +190,20 @@ pub fn validate_route(
     netmask: Option<&str>,
 ) -> Result<RouteFields, Rejection> {
     let mut errors = FieldErrors::default();
-    let dest = match present(destination) {
-        None => {
-            errors.add("destination", "destination should be present");
-            None
-        }
-        Some(d) => parse_destination(d).or_else(|| {
-            errors.add("destination", DESTINATION_INVALID);
-            None
-        }),
-    };
-    let gw = match present(gateway) {
-        None => {
-            errors.add("gateway", "gateway should be present");
-            None
-        }
-        Some(g) => parse_address(g).or_else(|| {
-            errors.add("gateway", GATEWAY_INVALID);
-            None
-        }),
-    };
+    let dest = required(
+        &mut errors,
+        "destination",
+        destination,
+        parse_destination,
+        DESTINATION_INVALID,
+    );
+    let gw = required(
+        &mut errors,
+        "gateway",
+        gateway,
+        parse_address,
+        GATEWAY_INVALID,
+    );
     let mask = present(netmask).and_then(|m| {
         parse_netmask(m).or_else(|| {
             errors.add("netmask", NETMASK_INVALID);

@@ -209,42 +209,20 @@ async fn explicit_addresses_are_all_or_nothing() {
     );
     let before = events(&srv).await;
     let other = allocations("t-own", "net-a", "vif-y");
-    fault(
-        &srv.post(
-            &other,
-            json!({"network": {"addresses": ["10.0.0.7", "10.0.0.5"]}}),
-        )
-        .await,
-        409,
-        "Address is already allocated",
-    );
-    fault(
-        &srv.post(
-            &other,
-            json!({"network": {"addresses": ["10.0.0.7", "10.0.0.7"]}}),
-        )
-        .await,
-        409,
-        "Address is already allocated",
-    );
-    fault(
-        &srv.post(
-            &other,
-            json!({"network": {"addresses": ["10.0.0.7", "10.0.0.1"]}}),
-        )
-        .await,
-        409,
-        "Address is already allocated",
-    );
-    fault(
-        &srv.post(
-            &other,
-            json!({"network": {"addresses": ["10.0.0.7", "192.168.0.1"]}}),
-        )
-        .await,
-        422,
-        "Address 192.168.0.1 does not belong to network net-a",
-    );
+    let taken = "Address is already allocated";
+    for (second, status, detail) in [
+        ("10.0.0.5", 409, taken),
+        ("10.0.0.7", 409, taken),
+        ("10.0.0.1", 409, taken),
+        (
+            "192.168.0.1",
+            422,
+            "Address 192.168.0.1 does not belong to network net-a",
+        ),
+    ] {
+        let body = json!({"network": {"addresses": ["10.0.0.7", second]}});
+        fault(&srv.post(&other, body).await, status, detail);
+    }
     assert_eq!(
         events(&srv).await,
         before,
