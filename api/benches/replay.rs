@@ -8,11 +8,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use chrono::Utc;
+use ipledger_commands::store::StreamAppend;
 use ipledger_domain::events::{AddressAllocated, BlockCreated};
 use ipledger_domain::records::BlockType;
 use ipledger_domain::{Event, ExpectedVersion, NewEvent};
 use ipledger_infra::filelog::{FileLog, FileLogOptions};
-use ipledger_infra::StreamAppend;
 use ipledger_projections::State;
 use uuid::Uuid;
 

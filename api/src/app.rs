@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use ipledger_commands::store::EventStore;
 use ipledger_commands::Writer;
-use ipledger_infra::EventStore;
 
 #[derive(Clone)]
 pub struct App {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use ipledger_commands::store::RecordRefused;
 use ipledger_commands::CommandError;
 use ipledger_domain::Rejection;
 use serde_json::{json, Value};
@@ -112,6 +113,20 @@ impl From<CommandError> for Fault {
     fn from(e: CommandError) -> Self {
         match e {
             CommandError::Rejected(r) => r.into(),
+            CommandError::Refused(r @ RecordRefused::TooLarge { .. }) => {
+                Fault::new(StatusCode::PAYLOAD_TOO_LARGE, r.to_string())
+            }
+            CommandError::Refused(r @ RecordRefused::Unencodable { .. }) => {
+                Fault::new(StatusCode::UNPROCESSABLE_ENTITY, r.to_string())
+            }
+            CommandError::Conflict(why) => Fault::new(
+                StatusCode::CONFLICT,
+                format!("The request conflicted with concurrent changes; retry it ({why})"),
+            ),
+            CommandError::Internal(what) => Fault::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("The request hit an internal error and changed nothing: {what}"),
+            ),
             CommandError::Unavailable(reason) => Fault {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 detail: format!("The event log is unavailable: {reason}"),

@@ -11,10 +11,10 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use ipledger_commands::decide::Settings;
+use ipledger_commands::store::EventStore;
 use ipledger_commands::{Clock, SystemClock, Writer, WriterConfig};
 use ipledger_domain::{Envelope, Event};
 use ipledger_infra::filelog::{FileLog, FileLogOptions};
-use ipledger_infra::EventStore;
 use ipledger_projections::State;
 use tokio::sync::oneshot;
 
@@ -104,7 +104,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         settings,
         ..WriterConfig::default()
     };
-    let writer = Writer::start(store.clone(), state, clock, writer_config);
+    let ids = Box::new(ipledger_commands::UuidV7Source::default());
+    let writer = Writer::start(store.clone(), state, clock, ids, writer_config);
     let auth = crate::auth::AuthConfig::new(config.admin_token.as_deref(), config.insecure_no_auth);
     if config.insecure_no_auth {
         tracing::warn!("AUTHENTICATION IS OFF (--insecure-no-auth): every request acts as an admin; never expose this server");

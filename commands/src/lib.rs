@@ -20,7 +20,10 @@ mod decide_policies;
 pub mod decide_requests;
 pub mod decide_retention;
 mod decide_routes;
+mod idempotency;
+pub mod memstore;
 mod plan;
+pub mod store;
 pub mod writer;
 
 #[cfg(test)]

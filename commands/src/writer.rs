@@ -2,25 +2,34 @@
 //! waiting (up to `batch_commands_max`), decides each in order against its working state,
 //! applies the events at once so the next command sees them, appends the whole batch with
 //! one write and one fdatasync, then publishes the events to the read views and answers each
-//! caller. Nobody is answered before the batch is durable. If the append fails, the writer
-//! stops (fail-stop): every pending and later command gets `Unavailable`, and the state is
-//! rebuilt from the log at the next start.
+//! caller. Nobody is answered before the batch is durable.
+//!
+//! Faults are classified, because only one kind may stop the service:
+//! * a rejection by the rules, an event the store refuses (too large, unencodable) or a
+//!   panic while deciding costs that one command its answer, never the batch: the check
+//!   happens before the command's events touch the working state;
+//! * a conflict (another writer on a shared log moved a stream first) is answered by
+//!   catching up from the log and deciding the batch again, a bounded number of times;
+//! * only a failed write or sync — durability in doubt — stops the writer (fail-stop):
+//!   every pending and later command gets `Unavailable`, and the state is rebuilt from the
+//!   log at the next start.
 
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use ipledger_domain::events::CommandRecorded;
 use ipledger_domain::records::Reply;
-use ipledger_domain::{Envelope, Event, ExpectedVersion, IdSource, NewEvent, Rejection};
-use ipledger_infra::{EventStore, StreamAppend};
+use ipledger_domain::{Envelope, ExpectedVersion, IdSource, NewEvent, Rejection};
 use ipledger_projections::State;
 use parking_lot::RwLock;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::clock::{Clock, UuidV7Source};
+use crate::clock::Clock;
 use crate::command::Command;
 use crate::decide::{decide, Context, Settings};
+use crate::idempotency;
+use crate::store::{AppendError, EventStore, RecordRefused, StoreError, StreamAppend};
 
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -28,6 +37,9 @@ pub struct WriterConfig {
     pub queue_commands_max: usize,
     /// Commands decided and appended together in one group commit.
     pub batch_commands_max: usize,
+    /// Times one batch is decided again after an append conflict before its callers are
+    /// answered with a conflict.
+    pub conflict_retries_max: u32,
     pub settings: Settings,
 }
 
@@ -36,6 +48,7 @@ impl Default for WriterConfig {
         WriterConfig {
             queue_commands_max: 65_536,
             batch_commands_max: 8_192,
+            conflict_retries_max: 5,
             settings: Settings::default(),
         }
     }
@@ -54,6 +67,15 @@ pub struct Meta {
 pub enum CommandError {
     #[error(transparent)]
     Rejected(#[from] Rejection),
+    /// The store will not take one of the command's events; nothing was written.
+    #[error(transparent)]
+    Refused(#[from] RecordRefused),
+    /// Other writers kept moving the streams this command needs; nothing was written.
+    #[error("the command kept conflicting with concurrent writes: {0}")]
+    Conflict(String),
+    /// Deciding the command hit a bug (a panic); nothing was written, the writer goes on.
+    #[error("internal error while deciding the command: {0}")]
+    Internal(String),
     /// The log could not be written: durability is in doubt, the writer has stopped.
     #[error("the event log is unavailable: {0}")]
     Unavailable(String),
@@ -74,11 +96,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task over `state` (already folded from the whole log).
+    /// Starts the writer task over `state` (already folded from the whole log of `store`).
+    /// Time and ids are injected so that a test can run the writer deterministically.
     pub fn start(
         store: Arc<dyn EventStore>,
         state: State,
         clock: Arc<dyn Clock>,
+        ids: Box<dyn IdSource + Send>,
         config: WriterConfig,
     ) -> Writer {
         let (tx, rx) = mpsc::channel(config.queue_commands_max);
@@ -89,7 +113,7 @@ impl Writer {
             state,
             views: views.clone(),
             clock,
-            ids: UuidV7Source::default(),
+            ids,
             config,
             stopped: stopped.clone(),
         };
@@ -127,16 +151,15 @@ struct Task {
     state: State,
     views: Arc<RwLock<State>>,
     clock: Arc<dyn Clock>,
-    ids: UuidV7Source,
+    ids: Box<dyn IdSource + Send>,
     config: WriterConfig,
     stopped: Arc<AtomicBool>,
 }
 
-/// One decided command waiting for its batch to become durable.
-struct Pending {
-    reply: oneshot::Sender<Result<Reply, CommandError>>,
-    outcome: Result<Reply, Rejection>,
-}
+type Outcome = Result<Reply, CommandError>;
+
+/// Events read per call while catching up after a conflict.
+const CATCH_UP_EVENTS_MAX: usize = 4096;
 
 impl Task {
     async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
@@ -146,95 +169,151 @@ impl Task {
             .await
             > 0
         {
-            let (pending, appends) = self.decide_batch(batch.drain(..));
-            if let Err(reason) = self.commit(appends).await {
-                tracing::error!(%reason, "event log append failed; the writer stops accepting commands");
-                self.stopped.store(true, Ordering::SeqCst);
-                for p in pending {
-                    let _ = p.reply.send(Err(CommandError::Unavailable(reason.clone())));
+            let subs: Vec<Submission> = batch.drain(..).collect();
+            let outcomes = match self.process(&subs).await {
+                Ok(outcomes) => outcomes,
+                Err(failure) => {
+                    let reason = failure.to_string();
+                    tracing::error!(%reason, "event log append failed; the writer stops accepting commands");
+                    self.stopped.store(true, Ordering::SeqCst);
+                    for s in subs {
+                        let _ = s.reply.send(Err(CommandError::Unavailable(reason.clone())));
+                    }
+                    rx.close();
+                    while let Some(s) = rx.recv().await {
+                        let _ = s.reply.send(Err(CommandError::Unavailable(reason.clone())));
+                    }
+                    return;
                 }
-                rx.close();
-                while let Some(s) = rx.recv().await {
-                    let _ = s.reply.send(Err(CommandError::Unavailable(reason.clone())));
-                }
-                return;
-            }
-            for p in pending {
-                let _ = p.reply.send(p.outcome.map_err(CommandError::from));
+            };
+            for (sub, outcome) in subs.into_iter().zip(outcomes) {
+                let _ = sub.reply.send(outcome);
             }
         }
     }
 
-    fn decide_batch(&mut self, subs: impl Iterator<Item = Submission>) -> (Vec<Pending>, Batch) {
+    /// Decides and commits one batch, deciding again after each conflict. `Err` only when
+    /// durability is in doubt.
+    async fn process(&mut self, subs: &[Submission]) -> Result<Vec<Outcome>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            let (outcomes, batch) = self.decide_batch(subs);
+            match self.commit(batch).await {
+                Ok(()) => return Ok(outcomes),
+                Err(AppendError::Store(e)) => return Err(e),
+                Err(AppendError::Conflict {
+                    stream,
+                    expected,
+                    actual,
+                }) => {
+                    // The working state holds this batch's events, which are not in the
+                    // log: start again from the published views (the log as last seen)
+                    // plus whatever other writers appended since.
+                    tracing::warn!(%stream, ?expected, ?actual, attempt, "append conflict; catching up and deciding again");
+                    self.state = self.views.read().clone();
+                    self.catch_up().await?;
+                    attempt += 1;
+                    if attempt > self.config.conflict_retries_max {
+                        let why = format!("stream {stream} moved under {attempt} attempts");
+                        return Ok(subs
+                            .iter()
+                            .map(|_| Err(CommandError::Conflict(why.clone())))
+                            .collect());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Folds every event appended to the store since the working state's position into
+    /// both the working state and the published views.
+    async fn catch_up(&mut self) -> Result<(), StoreError> {
+        loop {
+            let events = self
+                .store
+                .read_all(self.state.next_position, CATCH_UP_EVENTS_MAX)
+                .await?;
+            if events.is_empty() {
+                return Ok(());
+            }
+            let mut views = self.views.write();
+            for env in &events {
+                self.state.apply(env);
+                views.apply(env);
+            }
+        }
+    }
+
+    fn decide_batch(&mut self, subs: &[Submission]) -> (Vec<Outcome>, Batch) {
         let mut batch = Batch::default();
-        let mut pending = Vec::new();
-        for sub in subs {
-            let outcome = self.decide_one(&sub.command, &sub.meta, &mut batch);
-            pending.push(Pending {
-                reply: sub.reply,
-                outcome,
-            });
-        }
-        (pending, batch)
+        let outcomes = subs
+            .iter()
+            .map(|sub| self.decide_one(&sub.command, &sub.meta, &mut batch))
+            .collect();
+        (outcomes, batch)
     }
 
-    fn decide_one(
-        &mut self,
-        command: &Command,
-        meta: &Meta,
-        batch: &mut Batch,
-    ) -> Result<Reply, Rejection> {
+    fn decide_one(&mut self, command: &Command, meta: &Meta, batch: &mut Batch) -> Outcome {
         if let Some((key, fingerprint)) = &meta.idempotency {
-            if let Some(done) = self.state.commands.get(key) {
-                if &done.fingerprint != fingerprint {
-                    return Err(Rejection::Unprocessable(
-                        "Idempotency-Key was already used with a different request".into(),
-                    ));
-                }
-                return Ok(done.reply.clone());
+            if let Some(answer) = idempotency::replay(&self.state, key, fingerprint) {
+                return answer.map_err(CommandError::from);
             }
         }
         let now = self.clock.now();
-        let mut ctx = Context {
-            now,
-            ids: &mut self.ids,
-            settings: &self.config.settings,
-        };
-        let mut decision = decide(&self.state, command, &mut ctx)?;
-        if let Some((key, fingerprint)) = &meta.idempotency {
-            let recorded = CommandRecorded {
-                key: key.clone(),
-                fingerprint: fingerprint.clone(),
-                reply: decision.reply.clone(),
-                recorded_at: now,
+        let decided = {
+            let mut ctx = Context {
+                now,
+                ids: &mut *self.ids,
+                settings: &self.config.settings,
             };
-            decision.events.push(Event::CommandRecorded(recorded));
+            let state = &self.state;
+            // `decide` reads the state and mutates nothing, so a panic in it (a bug) leaves
+            // the working state as it was: refuse this command, keep serving the others.
+            catch_unwind(AssertUnwindSafe(|| decide(state, command, &mut ctx)))
+        };
+        let mut decision = match decided {
+            Ok(decision) => decision?,
+            Err(panic) => {
+                let what = panic_message(&panic);
+                tracing::error!(%what, ?command, "deciding a command panicked");
+                return Err(CommandError::Internal(what));
+            }
+        };
+        if let Some((key, fingerprint)) = &meta.idempotency {
+            decision
+                .events
+                .push(idempotency::record(key, fingerprint, &decision.reply, now));
         }
-        for event in decision.events {
-            self.state.apply_event(&event);
-            let new = NewEvent {
+        let news: Vec<NewEvent> = decision
+            .events
+            .into_iter()
+            .map(|event| NewEvent {
                 event_id: self.ids.next_id(),
                 recorded_at: now,
                 actor: meta.actor.clone(),
                 correlation_id: meta.correlation_id.clone(),
                 idempotency_key: meta.idempotency.as_ref().map(|(k, _)| k.clone()),
                 event,
-            };
+            })
+            .collect();
+        // Every record is checked before any is applied: a refused event must not leave
+        // its siblings in the working state.
+        for new in &news {
+            self.store.check_record(new)?;
+        }
+        for new in news {
+            self.state.apply_event(&new.event);
             batch.push(&self.state, new);
         }
         Ok(decision.reply)
     }
 
     /// Appends the batch durably, then folds the stored envelopes into the published views.
-    async fn commit(&mut self, batch: Batch) -> Result<(), String> {
+    async fn commit(&mut self, batch: Batch) -> Result<(), AppendError> {
         if batch.appends.is_empty() {
             return Ok(());
         }
-        let stored: Vec<Envelope> = self
-            .store
-            .append(batch.appends)
-            .await
-            .map_err(|e| e.to_string())?;
+        let stored: Vec<Envelope> = self.store.append(batch.appends).await?;
         for env in &stored {
             self.state.record_version(&env.stream, env.version);
             self.state.next_position = env.position + 1;
@@ -245,6 +324,14 @@ impl Task {
         }
         Ok(())
     }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 /// The appends of one batch: consecutive events of one stream share a `StreamAppend`, and
@@ -268,7 +355,7 @@ impl Batch {
             .get(&stream)
             .copied()
             .map(|n| n.checked_sub(1))
-            .unwrap_or_else(|| state.stream_versions.get(&stream).copied());
+            .unwrap_or_else(|| state.stream_version(&stream));
         let expected = match current {
             Some(v) => ExpectedVersion::Exact(v),
             None => ExpectedVersion::NoStream,

@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 
 use chrono::DateTime;
-use ipledger_domain::{Envelope, Event};
+use ipledger_domain::{Envelope, Event, NewEvent};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -26,9 +26,18 @@ pub fn encode_event(event: &Event) -> (&'static str, u16, Vec<u8>) {
 
 /// Appends the payload of `event` to `buf`; the allocation-free core of [`encode_event`].
 fn encode_event_into(event: &Event, buf: &mut Vec<u8>) {
+    // Events reach the log only after [`record_len`] accepted them (the writer asks the
+    // store's `check_record` before applying a command's events), so a failure here is a
+    // broken invariant, not bad input.
+    if let Err(e) = try_encode_event_into(event, buf) {
+        unreachable!("event payload {} failed to encode: {e}", event.type_name());
+    }
+}
+
+fn try_encode_event_into(event: &Event, buf: &mut Vec<u8>) -> Result<(), rmp_serde::encode::Error> {
     // One arm per variant, no wildcard: a new event type does not compile until it is
     // given a wire form here (and a decode arm and a golden file below).
-    let res = match event {
+    match event {
         Event::BlockCreated(e) => named(buf, e),
         Event::BlockUpdated(e) => named(buf, e),
         Event::BlockDeleted(e) => named(buf, e),
@@ -65,12 +74,33 @@ fn encode_event_into(event: &Event, buf: &mut Vec<u8>) {
         Event::RequestApproved(e) => named(buf, e),
         Event::RequestRejected(e) => named(buf, e),
         Event::NotificationDelivered(e) => named(buf, e),
-    };
-    // Serializing plain domain structs into a Vec cannot fail: no I/O, no maps with
-    // non-string keys, no sequences of unknown length.
-    if let Err(e) = res {
-        unreachable!("event payload {} failed to encode: {e}", event.type_name());
     }
+}
+
+/// The largest size the stored record of `new` can take in the log (its position and
+/// stream version counted at their widest), or why it cannot be encoded at all.
+pub fn record_len(new: &NewEvent) -> Result<usize, String> {
+    let mut data = Vec::with_capacity(192);
+    try_encode_event_into(&new.event, &mut data).map_err(|e| e.to_string())?;
+    let stream = new.event.stream();
+    let record = StoredRecord {
+        position: u64::MAX,
+        stream: Cow::Borrowed(&stream),
+        version: u64::MAX,
+        event_id: new.event_id,
+        recorded_at_micros: new.recorded_at.timestamp_micros(),
+        actor: Cow::Borrowed(&new.actor),
+        correlation_id: new.correlation_id.as_deref().map(Cow::Borrowed),
+        idempotency_key: new.idempotency_key.as_deref().map(Cow::Borrowed),
+        event_type: new.event.type_name(),
+        event_version: new.event.version(),
+        data: &data,
+    };
+    let mut buf = Vec::with_capacity(data.len() + 128);
+    record
+        .serialize(&mut rmp_serde::Serializer::new(&mut buf))
+        .map_err(|e| e.to_string())?;
+    Ok(buf.len())
 }
 
 fn named<T: Serialize>(buf: &mut Vec<u8>, value: &T) -> Result<(), rmp_serde::encode::Error> {

@@ -1,9 +1,12 @@
-//! Everything that touches the outside world below the API: the event store trait and its
-//! backends (the embedded file log first), the event codec, and the SMTP mailer of the notification outbox.
+//! Everything that touches the outside world below the API: the backends of the event store
+//! port that `commands` owns (the embedded file log first), the event codec, and the SMTP mailer of the notification outbox.
 
 pub mod codec;
 pub mod filelog;
 pub mod mail;
-pub mod store;
 
-pub use store::{AppendError, EventStore, StoreError, StreamAppend};
+// The store port belongs to `commands`, the crate that uses it; the backends here
+// implement it.
+pub(crate) use ipledger_commands::store::{
+    AppendError, EventStore, RecordRefused, StoreError, StreamAppend,
+};

@@ -112,6 +112,16 @@ impl State {
         }
     }
 
+    /// The last version of `stream`, or `None` before its first event.
+    pub fn stream_version(&self, stream: &str) -> Option<u64> {
+        self.stream_versions.get(stream).copied()
+    }
+
+    /// The outcome recorded under an idempotency key.
+    pub fn recorded_command(&self, key: &str) -> Option<&RecordedCommand> {
+        self.commands.get(key)
+    }
+
     /// Notes a stream's new version without allocating when the stream is known (the common
     /// case: replay spends its time here otherwise).
     pub fn record_version(&mut self, stream: &str, version: u64) {

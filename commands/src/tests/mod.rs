@@ -10,3 +10,4 @@ mod requests;
 mod routing;
 mod subnets;
 mod views;
+mod writer;

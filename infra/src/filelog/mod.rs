@@ -24,11 +24,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ipledger_domain::Envelope;
+use ipledger_domain::{Envelope, NewEvent};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
-use crate::{AppendError, EventStore, StoreError, StreamAppend};
+use crate::{AppendError, EventStore, RecordRefused, StoreError, StreamAppend};
 
 use index::Index;
 pub use recovery::TornTail;
@@ -240,6 +240,20 @@ async fn blocking<T: Send + 'static>(
 
 #[async_trait]
 impl EventStore for FileLog {
+    fn check_record(&self, event: &NewEvent) -> Result<(), RecordRefused> {
+        let event_type = event.event.type_name();
+        let bytes = crate::codec::record_len(event)
+            .map_err(|reason| RecordRefused::Unencodable { event_type, reason })?;
+        if bytes > frame::MAX_BODY {
+            return Err(RecordRefused::TooLarge {
+                event_type,
+                bytes,
+                max_bytes: frame::MAX_BODY,
+            });
+        }
+        Ok(())
+    }
+
     async fn append(&self, batch: Vec<StreamAppend>) -> Result<Vec<Envelope>, AppendError> {
         let shared = self.shared.clone();
         // Conflicts travel inside the Ok so that `blocking` only carries store errors.

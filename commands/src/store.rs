@@ -1,5 +1,12 @@
-//! The event store seam. The embedded file log implements it for one node; EventStoreDB and
-//! PostgreSQL backends implement the same trait so that several nodes can share one log.
+//! The event store port. It belongs here, to the crate that uses it (the writer), and the
+//! backends implement it: the embedded file log (`infra`) for one node; a PostgreSQL or an
+//! EventStoreDB backend implements the same trait so that several nodes can share one log.
+//!
+//! Its errors keep three kinds apart, because the writer treats them differently: a
+//! [`RecordRefused`] turns down one command's event before anything is written (the writer
+//! rejects that command and goes on), an [`AppendError::Conflict`] says another writer got
+//! there first (the writer catches up and decides again), and a [`StoreError`] puts
+//! durability in doubt (the writer stops).
 
 use async_trait::async_trait;
 use ipledger_domain::{Envelope, ExpectedVersion, NewEvent};
@@ -43,8 +50,34 @@ pub enum AppendError {
     Store(#[from] StoreError),
 }
 
+/// One event this store will not take, whatever the state of the log: it is too large for a
+/// record, or its payload cannot be encoded. Nothing was written; only the command that made
+/// the event is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordRefused {
+    #[error(
+        "a {event_type} record would be {bytes} bytes; records are limited to {max_bytes} bytes"
+    )]
+    TooLarge {
+        event_type: &'static str,
+        bytes: usize,
+        max_bytes: usize,
+    },
+    #[error("a {event_type} record cannot be encoded: {reason}")]
+    Unencodable {
+        event_type: &'static str,
+        reason: String,
+    },
+}
+
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
+    /// Whether `event` can be stored as one record (encodable, within the record size limit).
+    /// The writer asks before it applies a command's events, so that an event the store
+    /// would refuse costs that command only, never the batch or the writer. An event that
+    /// passes here must never make [`EventStore::append`] fail for its own sake.
+    fn check_record(&self, event: &NewEvent) -> Result<(), RecordRefused>;
+
     /// Appends every stream's events atomically (all or none) and durably: when this returns
     /// Ok, the events are on disk (fdatasync returned). One call is one write and one sync.
     /// Returns the stored envelopes in log order.

@@ -1,0 +1,192 @@
+//! The writer over the in-memory store: faults are classified, and only a store failure
+//! stops it. Ids and time are injected, so every run hands out the same ids.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use ipledger_domain::events::{AddressAllocated, BlockCreated};
+use ipledger_domain::ids::SequentialIds;
+use ipledger_domain::records::{BlockType, Reply};
+use ipledger_domain::{Event, ExpectedVersion, NewEvent, Rejection};
+use ipledger_projections::State;
+
+use super::given::*;
+use crate::memstore::{Fault, MemoryStore};
+use crate::store::{RecordRefused, StreamAppend};
+use crate::{Command, CommandError, ManualClock, Meta, Writer, WriterConfig};
+
+fn start(store: Arc<MemoryStore>) -> Writer {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+    ));
+    Writer::start(
+        store,
+        State::default(),
+        clock,
+        Box::new(SequentialIds::default()),
+        WriterConfig::default(),
+    )
+}
+
+fn meta() -> Meta {
+    Meta {
+        actor: "tester".into(),
+        ..Meta::default()
+    }
+}
+
+async fn new_block(writer: &Writer, cidr: &str) -> uuid::Uuid {
+    match writer.submit(create(private(T1, cidr)), meta()).await {
+        Ok(Reply::Block(b)) => b.id,
+        other => panic!("block not created: {other:?}"),
+    }
+}
+
+async fn allocated(writer: &Writer, block: uuid::Uuid) -> String {
+    match writer.submit(allocate(T1, block), meta()).await {
+        Ok(Reply::Address(a)) => a.address.to_string(),
+        other => panic!("no address: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_conflict_is_caught_up_decided_again_and_answered() {
+    // Another node appended to the block's stream behind this writer's back: the first
+    // append conflicts, the writer reads the foreign allocation, decides again and hands
+    // out the next address rather than a duplicate or an error.
+    let store = Arc::new(MemoryStore::default());
+    let writer = start(store.clone());
+    let block = new_block(&writer, "10.0.0.0/24").await;
+    assert_eq!(allocated(&writer, block).await, "10.0.0.2");
+
+    let foreign = NewEvent {
+        event_id: uuid::Uuid::from_u128(999),
+        recorded_at: now(),
+        actor: "other-node".into(),
+        correlation_id: None,
+        idempotency_key: None,
+        event: Event::AddressAllocated(AddressAllocated {
+            block_id: block,
+            address_id: uuid::Uuid::from_u128(998),
+            address: ip("10.0.0.3"),
+            interface_id: None,
+            used_by_tenant: T1.into(),
+            used_by_device: None,
+            mac_address: None,
+            allocated_at: now(),
+        }),
+    };
+    store
+        .append_foreign(vec![StreamAppend {
+            stream: format!("block-{block}"),
+            expected: ExpectedVersion::Exact(1),
+            events: vec![foreign],
+        }])
+        .unwrap();
+
+    assert_eq!(allocated(&writer, block).await, "10.0.0.4");
+    assert!(!writer.is_stopped());
+    // The foreign event is in the published views too.
+    assert_eq!(writer.views().read().addresses.len(), 3);
+    assert_eq!(allocated(&writer, block).await, "10.0.0.5");
+}
+
+#[tokio::test]
+async fn injected_conflicts_are_retried_then_answered_409_and_the_writer_goes_on() {
+    let store = Arc::new(MemoryStore::default());
+    let writer = start(store.clone());
+    let block = new_block(&writer, "10.0.0.0/24").await;
+
+    // Two conflicts, then success: retried inside the writer, the caller sees an address.
+    store.inject([Fault::Conflict, Fault::Conflict]);
+    assert_eq!(allocated(&writer, block).await, "10.0.0.2");
+
+    // More conflicts than the retry budget: a conflict answer, and nothing was written.
+    let budget = WriterConfig::default().conflict_retries_max as usize;
+    store.inject(std::iter::repeat_n(Fault::Conflict, budget + 1));
+    let before = store.events().len();
+    match writer.submit(allocate(T1, block), meta()).await {
+        Err(CommandError::Conflict(_)) => {}
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.events().len(), before);
+    // The writer keeps serving, from a state that does not hold the refused allocation.
+    assert_eq!(allocated(&writer, block).await, "10.0.0.3");
+    assert!(!writer.is_stopped());
+}
+
+#[tokio::test]
+async fn an_oversized_record_refuses_that_command_only() {
+    // One request that makes a record larger than the store takes used to fail the whole
+    // append and stop the writer for everyone; now it is refused before anything is applied.
+    let store = Arc::new(MemoryStore::new(600));
+    let writer = start(store.clone());
+    let block = new_block(&writer, "10.0.0.0/24").await;
+    let long_name = "x".repeat(1000);
+    let big = Command::CreatePolicy {
+        tenant: T1.into(),
+        name: Some(long_name),
+        description: None,
+    };
+    match writer.submit(big, meta()).await {
+        Err(CommandError::Refused(RecordRefused::TooLarge { event_type, .. })) => {
+            assert_eq!(event_type, "PolicyCreated")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(!writer.is_stopped());
+    assert!(writer.views().read().policies.is_empty());
+    assert_eq!(allocated(&writer, block).await, "10.0.0.2");
+}
+
+#[tokio::test]
+async fn a_store_failure_stops_the_writer() {
+    let store = Arc::new(MemoryStore::default());
+    let writer = start(store.clone());
+    let block = new_block(&writer, "10.0.0.0/24").await;
+    store.inject([Fault::StoreFailure]);
+    match writer.submit(allocate(T1, block), meta()).await {
+        Err(CommandError::Unavailable(_)) => {}
+        other => panic!("expected unavailable, got {other:?}"),
+    }
+    assert!(writer.is_stopped());
+    match writer.submit(allocate(T1, block), meta()).await {
+        Err(CommandError::Unavailable(_)) => {}
+        other => panic!("expected unavailable after the stop, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_rejection_is_answered_and_changes_nothing() {
+    let store = Arc::new(MemoryStore::default());
+    let writer = start(store.clone());
+    let before = store.events().len();
+    match writer
+        .submit(create(private(T1, "not a cidr")), meta())
+        .await
+    {
+        Err(CommandError::Rejected(Rejection::Invalid(_))) => {}
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert_eq!(store.events().len(), before);
+    assert_eq!(store.append_calls(), 0);
+}
+
+#[tokio::test]
+async fn ids_are_injected_so_runs_are_deterministic() {
+    let store = Arc::new(MemoryStore::default());
+    let writer = start(store.clone());
+    new_block(&writer, "10.0.0.0/24").await;
+    let events = store.events();
+    let Event::BlockCreated(BlockCreated {
+        block_id,
+        block_type,
+        ..
+    }) = &events[0].event
+    else {
+        panic!("first event is not a block: {:?}", events[0]);
+    };
+    assert_eq!(*block_id, id(1));
+    assert_eq!(*block_type, BlockType::Private);
+    assert_eq!(events[0].event_id, id(2));
+}
