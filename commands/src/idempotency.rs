@@ -16,7 +16,13 @@ pub fn replay(state: &State, key: &str, fingerprint: &str) -> Option<Result<Repl
             "Idempotency-Key was already used with a different request".into(),
         )));
     }
-    Some(Ok(done.reply.clone()))
+    // Rendered from the state: the log keeps ids, not the reply's shape. An object the
+    // command made that is gone since cannot be shown again.
+    Some(state.reply_for(&done.receipt).ok_or_else(|| {
+        Rejection::NotFound(
+            "The object this Idempotency-Key's request created or changed no longer exists".into(),
+        )
+    }))
 }
 
 /// The event recording that the command under `key` was decided with `reply`.
@@ -24,7 +30,7 @@ pub fn record(key: &str, fingerprint: &str, reply: &Reply, now: Timestamp) -> Ev
     Event::CommandRecorded(CommandRecorded {
         key: key.to_string(),
         fingerprint: fingerprint.to_string(),
-        reply: reply.clone(),
+        receipt: reply.receipt(),
         recorded_at: now,
     })
 }

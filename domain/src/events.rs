@@ -20,7 +20,7 @@ pub use crate::interfaces::{
     MacAddressReleased, MacRangeCreated, MacRangeDeleted,
 };
 use crate::ipv6::Ipv6Generator;
-use crate::records::{BlockType, Reply};
+use crate::records::{BlockType, Receipt};
 pub use crate::requests::{
     NotificationDelivered, RequestApproved, RequestRejected, RequestSubmitted,
 };
@@ -195,12 +195,13 @@ pub struct UnusableOctetDeleted {
 /// The outcome of a command sent with an `Idempotency-Key`, appended atomically with the
 /// command's own events so a retry (also after a restart) is answered from here and appends
 /// nothing. `fingerprint` identifies the request (method, path, body) so a reused key with a
-/// different request can be refused.
+/// different request can be refused. Version 2 keeps a [`Receipt`] (ids) where version 1
+/// kept the whole reply; the codec upcasts version 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandRecorded {
     pub key: String,
     pub fingerprint: String,
-    pub reply: Reply,
+    pub receipt: Receipt,
     #[serde(with = "crate::time_format")]
     pub recorded_at: Timestamp,
 }
@@ -263,7 +264,7 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("UnusableOctetCreated", 1),
     ("UnusableOctetUpdated", 1),
     ("UnusableOctetDeleted", 1),
-    ("CommandRecorded", 1),
+    ("CommandRecorded", 2),
     ("InterfaceCreated", 1),
     ("InterfaceDeleted", 1),
     ("MacAddressAllocated", 1),

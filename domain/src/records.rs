@@ -109,9 +109,9 @@ pub struct OctetRecord {
     pub updated_at: Timestamp,
 }
 
-/// What a command answers once its events are durable. Stored with an idempotency key so
-/// a retry gets the very same answer, even after the objects changed or the process restarted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a command answers once its events are durable. Never stored: an idempotent retry
+/// is answered from the command's [`Receipt`] and the state at the time of the retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// Success with an empty body (delete, deallocate, restore).
     Done,
@@ -133,4 +133,74 @@ pub enum Reply {
     Purged(u64),
     /// An IP request after the command (submitted, approved or rejected).
     Request(crate::requests::RequestRecord),
+}
+
+/// What the log keeps of a command's answer for its idempotent retries: the kind of outcome
+/// and the ids of what the command created or changed — facts that never change shape, so
+/// the log does not depend on how replies look. A retry's body is rendered from these ids
+/// and the state at the time of the retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Receipt {
+    Done,
+    Block(Uuid),
+    Address(Uuid),
+    Policy(Uuid),
+    Range {
+        policy_id: Uuid,
+        range_id: Uuid,
+    },
+    Octet {
+        policy_id: Uuid,
+        octet_id: Uuid,
+    },
+    /// An interface, by vif.
+    Interface(String),
+    /// A device's interfaces, by vif, in the order answered.
+    Interfaces(Vec<String>),
+    /// Addresses allocated from a network, by address id, in the order answered.
+    IpConfigurations(Vec<Uuid>),
+    MacRange(Uuid),
+    Token(Uuid),
+    Route {
+        block_id: Uuid,
+        route_id: Uuid,
+    },
+    /// How many addresses a purge removed: the count is the whole answer.
+    Purged(u64),
+    Request(Uuid),
+}
+
+impl Reply {
+    /// The ids a retry needs to answer this reply again from the state.
+    pub fn receipt(&self) -> Receipt {
+        match self {
+            Reply::Done => Receipt::Done,
+            Reply::Block(b) => Receipt::Block(b.id),
+            Reply::Address(a) => Receipt::Address(a.id),
+            Reply::Policy(p) => Receipt::Policy(p.id),
+            Reply::Range(r) => Receipt::Range {
+                policy_id: r.policy_id,
+                range_id: r.id,
+            },
+            Reply::Octet(o) => Receipt::Octet {
+                policy_id: o.policy_id,
+                octet_id: o.id,
+            },
+            Reply::Interface(v) => Receipt::Interface(v.interface.vif.clone()),
+            Reply::Interfaces(vs) => {
+                Receipt::Interfaces(vs.iter().map(|v| v.interface.vif.clone()).collect())
+            }
+            Reply::IpConfigurations(cs) => {
+                Receipt::IpConfigurations(cs.iter().map(|c| c.address.id).collect())
+            }
+            Reply::MacRange(r) => Receipt::MacRange(r.id),
+            Reply::Token(t) => Receipt::Token(t.id),
+            Reply::Route(r) => Receipt::Route {
+                block_id: r.block_id,
+                route_id: r.id,
+            },
+            Reply::Purged(n) => Receipt::Purged(*n),
+            Reply::Request(r) => Receipt::Request(r.id),
+        }
+    }
 }

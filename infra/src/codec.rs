@@ -142,7 +142,10 @@ pub fn decode_event(type_name: &str, version: u16, data: &[u8]) -> Result<Event,
         ("UnusableOctetDeleted", 1) => {
             Event::UnusableOctetDeleted(payload(type_name, version, data)?)
         }
-        ("CommandRecorded", 1) => Event::CommandRecorded(payload(type_name, version, data)?),
+        ("CommandRecorded", 1) => Event::CommandRecorded(
+            payload::<upcast::CommandRecordedV1>(type_name, version, data)?.into(),
+        ),
+        ("CommandRecorded", 2) => Event::CommandRecorded(payload(type_name, version, data)?),
         ("InterfaceCreated", 1) => Event::InterfaceCreated(payload(type_name, version, data)?),
         ("InterfaceDeleted", 1) => Event::InterfaceDeleted(payload(type_name, version, data)?),
         ("MacAddressAllocated", 1) => {
@@ -330,3 +333,4 @@ mod bin {
 pub(crate) mod golden;
 #[cfg(test)]
 mod tests;
+mod upcast;

@@ -17,7 +17,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use ipledger_domain::auth::Role;
 use ipledger_domain::block;
 use ipledger_domain::events::*;
-use ipledger_domain::records::{BlockType, Reply};
+use ipledger_domain::records::{BlockType, Receipt};
 use ipledger_domain::{Envelope, Event};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
@@ -301,7 +301,7 @@ impl Model {
                 let e = CommandRecorded {
                     key: format!("key-{key}"),
                     fingerprint: format!("POST /x {}", self.events.len()),
-                    reply: Reply::Done,
+                    receipt: Receipt::Done,
                     recorded_at: self.now(),
                 };
                 self.emit(Event::CommandRecorded(e));

@@ -8,6 +8,7 @@
 pub mod bitmap;
 pub mod interfaces;
 pub mod page;
+mod receipts;
 pub mod requests;
 pub mod routing;
 pub mod state;

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap as HashMap;
 use ipledger_domain::block;
 use ipledger_domain::events::*;
 use ipledger_domain::records::{
-    AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord, Reply,
+    AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord, Receipt,
 };
 use ipledger_domain::{Envelope, Event};
 use uuid::Uuid;
@@ -57,7 +57,7 @@ impl PolicyState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedCommand {
     pub fingerprint: String,
-    pub reply: Reply,
+    pub receipt: Receipt,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -186,7 +186,7 @@ impl State {
             Event::CommandRecorded(e) => {
                 let recorded = RecordedCommand {
                     fingerprint: e.fingerprint.clone(),
-                    reply: e.reply.clone(),
+                    receipt: e.receipt.clone(),
                 };
                 self.commands.insert(e.key.clone(), recorded);
             }

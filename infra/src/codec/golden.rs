@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use ipledger_domain::events::{self as ev, EVENT_TYPES};
-use ipledger_domain::records::{AddressRecord, BlockType, Reply};
+use ipledger_domain::records::{BlockType, Receipt};
 use ipledger_domain::Event;
 use uuid::Uuid;
 
@@ -151,18 +151,7 @@ fn address_sample(name: &str) -> Option<Event> {
         "CommandRecorded" => Event::CommandRecorded(ev::CommandRecorded {
             key: "idem-key-1".into(),
             fingerprint: "sha256:0f1e2d3c4b5a".into(),
-            reply: Reply::Address(AddressRecord {
-                id: id(4),
-                block_id: id(1),
-                address,
-                interface_id: Some("eth0".into()),
-                used_by_tenant: "tenant-b".into(),
-                used_by_device: Some("vm-42".into()),
-                mac_address: Some("02:00:00:ab:cd:ef".into()),
-                created_at: ts(30),
-                updated_at: ts(35),
-                deallocated_at: Some(ts(40)),
-            }),
+            receipt: Receipt::IpConfigurations(vec![id(4), id(5)]),
             recorded_at: ts(30),
         }),
         _ => return None,
@@ -498,4 +487,44 @@ fn golden_files_decode_to_their_json() {
         "golden files:\n{}",
         failures.join("\n")
     );
+}
+
+/// Versions no longer written, each decoded through its upcaster: the old golden JSON holds
+/// the old payload, which must upcast to exactly what the old bytes decode to.
+const UPCAST_VERSIONS: &[(&str, u16)] = &[("CommandRecorded", 1)];
+
+#[test]
+fn old_versions_upcast_from_their_golden_files() {
+    for (name, version) in UPCAST_VERSIONS {
+        let current = EVENT_TYPES.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        assert!(
+            current > Some(*version),
+            "{name} v{version} is still current"
+        );
+        let (msgpack, json) = golden_paths(name, *version);
+        let bytes = fs::read(&msgpack).expect("old golden payload");
+        let text = fs::read_to_string(&json).expect("old golden json");
+        let decoded = decode_event(name, *version, &bytes).expect("old payload decodes");
+        let expected = match *name {
+            "CommandRecorded" => {
+                let old: std::collections::HashMap<String, super::upcast::CommandRecordedV1> =
+                    serde_json::from_str(&text).expect("old golden json parses");
+                let (_, v1) = old.into_iter().next().expect("one event");
+                Event::CommandRecorded(v1.into())
+            }
+            other => panic!("no upcast check for {other}"),
+        };
+        assert_eq!(decoded, expected, "{name} v{version}");
+    }
+}
+
+#[test]
+fn command_recorded_v1_keeps_only_the_ids_of_its_reply() {
+    let bytes = fs::read(golden_paths("CommandRecorded", 1).0).expect("old golden payload");
+    let Event::CommandRecorded(e) = decode_event("CommandRecorded", 1, &bytes).expect("decodes")
+    else {
+        panic!("not a CommandRecorded");
+    };
+    assert_eq!(e.receipt, Receipt::Address(id(4)));
+    assert_eq!(e.key, "idem-key-1");
 }
