@@ -68,7 +68,8 @@ pub fn invalid(fields: &[(&str, &[&str])]) -> Rejection {
     Rejection::Invalid(map)
 }
 
-#[derive(Default)]
+/// Cloned to branch one scenario into several `and`s.
+#[derive(Default, Clone)]
 pub struct Scenario {
     pub state: State,
     ids: SequentialIds,

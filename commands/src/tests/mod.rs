@@ -8,6 +8,8 @@ mod blocks;
 mod given;
 mod instances;
 mod interfaces;
+mod macs;
+mod networks;
 mod policies;
 mod requests;
 mod routing;
