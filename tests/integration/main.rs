@@ -21,6 +21,7 @@ mod http_routes;
 mod idempotency;
 mod interfaces_support;
 mod isolation;
+mod old_log;
 mod retention;
 mod smtp;
 mod smtp_support;

@@ -18,6 +18,7 @@ use ipledger_projections::State;
 use uuid::Uuid;
 
 use crate::command::{AllocateAddress, Command, CreateBlock, UpdateBlock};
+use crate::command_interfaces::{InterfaceScope, InterfaceSpec, NetworkRequest};
 use crate::decide::{decide, Context, Decision, Settings};
 
 pub const T1: &str = "tenant-1";
@@ -67,7 +68,8 @@ pub fn invalid(fields: &[(&str, &[&str])]) -> Rejection {
     Rejection::Invalid(map)
 }
 
-#[derive(Default)]
+/// Cloned to branch one scenario into several `and`s.
+#[derive(Default, Clone)]
 pub struct Scenario {
     pub state: State,
     ids: SequentialIds,
@@ -370,7 +372,111 @@ pub fn unusable_octet(tenant: &str, policy: Uuid, octet: u8) -> Command {
     }
 }
 
+// Commands of the interface family.
+
+/// A private block of `owner` in network `network`.
+pub fn net_block(owner: &str, cidr: &str, network: &str) -> Command {
+    create(CreateBlock {
+        network_id: some(network),
+        ..private(owner, cidr)
+    })
+}
+
+/// "Allocate from `owner`'s network `id`", the next free addresses.
+pub fn network(owner: &str, id: &str) -> NetworkRequest {
+    NetworkRequest {
+        id: some(id),
+        tenant_id: some(owner),
+        addresses: Vec::new(),
+    }
+}
+
+/// An interface `vif` leased to `tenant`, with no device, MAC or network.
+pub fn nic(vif: &str, tenant: &str) -> InterfaceSpec {
+    InterfaceSpec {
+        vif: some(vif),
+        tenant_id: some(tenant),
+        ..Default::default()
+    }
+}
+
+pub fn create_interface(spec: InterfaceSpec) -> Command {
+    Command::CreateInterface(spec)
+}
+
+/// `DELETE /ipam/interfaces/{vif}`: the admin door.
+pub fn delete_interface(vif: &str) -> Command {
+    Command::DeleteInterface {
+        vif: vif.into(),
+        scope: InterfaceScope::Admin,
+    }
+}
+
+pub fn mac_range(cidr: &str) -> Command {
+    Command::CreateMacRange {
+        cidr: some(cidr),
+        tenant_id: None,
+    }
+}
+
+pub fn mac(text: &str) -> u64 {
+    ipledger_domain::mac::parse_mac(text)
+        .unwrap_or_else(|| panic!("test MAC {text:?} does not parse"))
+}
+
 // Expected events.
+
+/// The n-th id made interface `vif` of `tenant`.
+pub fn interface_created(n: u128, vif: &str, tenant: &str, device: Option<&str>) -> Event {
+    Event::InterfaceCreated(InterfaceCreated {
+        interface_id: id(n),
+        vif: vif.into(),
+        tenant_id: tenant.into(),
+        device_id: device.map(str::to_string),
+        created_at: now(),
+    })
+}
+
+pub fn interface_deleted(n: u128, vif: &str) -> Event {
+    Event::InterfaceDeleted(InterfaceDeleted {
+        interface_id: id(n),
+        vif: vif.into(),
+        deleted_at: now(),
+    })
+}
+
+/// `vif` takes `text` from range `range` (`None`: the caller gave it).
+pub fn mac_allocated(text: &str, vif: &str, range: Option<Uuid>) -> Event {
+    Event::MacAddressAllocated(MacAddressAllocated {
+        mac: mac(text),
+        vif: vif.into(),
+        range_id: range,
+        allocated_at: now(),
+    })
+}
+
+pub fn mac_released(text: &str, vif: &str) -> Event {
+    Event::MacAddressReleased(MacAddressReleased {
+        mac: mac(text),
+        vif: vif.into(),
+        released_at: now(),
+    })
+}
+
+/// Address `address` of `block`, the n-th id, on interface `vif` leased to `tenant`, with
+/// no device and no MAC (update the struct for those).
+pub fn on_nic(block: Uuid, n: u128, address: &str, vif: &str, tenant: &str) -> AddressAllocated {
+    AddressAllocated {
+        block_id: block,
+        address_id: id(n),
+        address: ip(address),
+        interface_id: Some(vif.into()),
+        used_by_tenant: tenant.into(),
+        used_by_device: None,
+        mac_address: None,
+        allocated_at: now(),
+    }
+}
 
 pub fn deallocated(block: Uuid, address: &str) -> Event {
     Event::AddressDeallocated(AddressDeallocated {

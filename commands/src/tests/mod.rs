@@ -1,10 +1,15 @@
 //! Given/when/then tests of decide.
 
 mod addresses;
+mod allowed_ips;
 mod auth;
 mod block_changes;
 mod blocks;
 mod given;
+mod instances;
+mod interfaces;
+mod macs;
+mod networks;
 mod policies;
 mod requests;
 mod routing;

@@ -1,0 +1,163 @@
+//! The old-log fixture (`tests/fixtures/log-v1`, written by the binary of commit fe4d8dc with
+//! `scripts/make-log-fixture`; see its README). Guards against a log written by an older
+//! binary no longer replaying to the same state — `verify` or `replay` refusing it, or the
+//! service answering a GET differently — and against idempotent retries answering
+//! differently (or being decided anew) after the log format changed, e.g. once
+//! `CommandRecorded` stops storing the whole reply and an upcaster converts the old records.
+//!
+//! Every answer is compared exactly, as parsed JSON, with what the old binary answered over
+//! the same log; nothing is normalised. That holds because every request names the same
+//! `Host` (next-page links are absolute URLs), every timestamp shown comes from the log, and
+//! the server runs with the retention purge unscheduled and deallocated addresses kept for a
+//! century, as when the answers were captured: nothing the wall clock decides at read time
+//! (a purge, or the answer of `POST /v1/admin/purge`, which ignores `Idempotency-Key`)
+//! can change the state or an answer.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::support::{run_cli, Process, ADMIN_TOKEN};
+
+/// The fixture's directory.
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/log-v1")
+}
+
+/// Copies `from` into `to` (files and directories).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's directory");
+    for entry in std::fs::read_dir(from).expect("read the fixture").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a fixture file");
+        }
+    }
+}
+
+fn cli_ok(args: &[&str]) -> String {
+    let (ok, out, err) = run_cli(args);
+    assert!(
+        ok,
+        "ipledger {args:?} refused the old log:\nstdout: {out}\nstderr: {err}"
+    );
+    out
+}
+
+/// One captured exchange of `expected.json`.
+struct Exchange {
+    kind: String,
+    method: Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+    status: u16,
+    response: Value,
+}
+
+fn exchanges() -> Vec<Exchange> {
+    let text = std::fs::read_to_string(fixture().join("expected.json")).expect("expected.json");
+    let list: Vec<Value> = serde_json::from_str(&text).expect("expected.json is a JSON list");
+    list.into_iter()
+        .map(|e| {
+            let field = |name: &str| {
+                e[name]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name} of {e}"))
+                    .to_string()
+            };
+            let headers = e["headers"]
+                .as_object()
+                .expect("headers")
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().expect("a header value").to_string()))
+                .collect();
+            Exchange {
+                kind: field("kind"),
+                method: Method::from_bytes(field("method").as_bytes()).expect("method"),
+                path: field("path"),
+                headers,
+                body: e["body"].as_str().map(str::to_string),
+                status: e["status"].as_u64().expect("status") as u16,
+                response: e["response"].clone(),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_v1_log_replays_to_the_same_state_and_retries_answer_as_recorded() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data");
+    copy_dir(&fixture().join("data"), &dir);
+    let dir_str = dir.to_str().expect("utf-8 path");
+
+    cli_ok(&["verify", "--data-dir", dir_str]);
+    let replay = cli_ok(&["replay", "--data-dir", dir_str]);
+    assert!(
+        replay.lines().any(|l| l == "events: 287"),
+        "replay counts the fixture's 287 events: {replay}"
+    );
+
+    let exchanges = exchanges();
+    let admin = ("Authorization".to_string(), format!("Bearer {ADMIN_TOKEN}"));
+    assert!(
+        exchanges.iter().any(|x| x.headers.contains(&admin)),
+        "the fixture's admin is the harness's admin token"
+    );
+    let proc = Process::spawn_with_env(
+        &dir,
+        &[
+            ("IPLEDGER_PURGE_INTERVAL_SECONDS", "0"),
+            ("IPLEDGER_KEEP_DEALLOCATED_IPS_FOR_DAYS", "36500"),
+        ],
+    );
+    // Each exchange sends exactly the captured headers (its own Authorization, Host and
+    // Idempotency-Key) and body bytes: a retry must match the recorded fingerprint.
+    let client = proc.client.anonymous();
+    let mut differences = Vec::new();
+    for x in &exchanges {
+        let mut req = client.http.request(x.method.clone(), client.url(&x.path));
+        for (k, v) in &x.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(body) = &x.body {
+            req = req.body(body.clone());
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let response: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        if (status, &response) != (x.status, &x.response) {
+            differences.push(format!(
+                "{} {} {}\n  expected {} {}\n  got      {status} {response}",
+                x.kind, x.method, x.path, x.status, x.response
+            ));
+        }
+    }
+    let gets = exchanges.iter().filter(|x| x.kind == "get").count();
+    let retries = exchanges.iter().filter(|x| x.kind == "retry").count();
+    assert_eq!((gets, retries), (254, 43), "the fixture's GETs and retries");
+    assert!(
+        differences.is_empty(),
+        "{} of {} answers differ from the old binary's:\n{}",
+        differences.len(),
+        exchanges.len(),
+        differences.join("\n")
+    );
+    proc.terminate();
+    // Reading and retrying appended nothing (the last exchange, /healthz, says so too).
+    cli_ok(&["verify", "--data-dir", dir_str]);
+    let replay = cli_ok(&["replay", "--data-dir", dir_str]);
+    assert!(
+        replay.lines().any(|l| l == "events: 287"),
+        "nothing appended: {replay}"
+    );
+}
