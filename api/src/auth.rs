@@ -3,9 +3,10 @@
 //! The request's row in `routes::ROUTES` decides who may call it: a path with no row is 404
 //! and a method the table lacks for a known path is 405 before anything else runs — so a
 //! handler nobody listed can never be reached without a check. Public rows need no token.
-//! Otherwise the bearer secret is hashed (SHA-256) and compared with the configured
-//! bootstrap admin digest in constant time, or looked up by digest among the live tokens of
-//! the published views (a revoked token is gone from them the moment its revocation is
+//! Otherwise the secret — `Authorization: Bearer <secret>` or, equally, the keystone
+//! `X-Auth-Token: <secret>` that OpenStack clients send — is hashed (SHA-256) and compared
+//! with the configured bootstrap admin digest in constant time, or looked up by digest among
+//! the live tokens of the published views (a revoked token is gone from them the moment its revocation is
 //! durable). The role is then checked against the row's `Scope`.
 //!
 //! Secrets are drawn here, in the API layer, from the operating system's CSPRNG: the domain
@@ -13,9 +14,9 @@
 
 use ipledger_commands::{Command, Meta};
 use ipledger_domain::auth::{Role, ANONYMOUS_ACTOR, BOOTSTRAP_ACTOR};
-use ipledger_domain::records::Reply;
 use sha2::{Digest, Sha256};
-use warp::http::StatusCode;
+use warp::http::header::AUTHORIZATION;
+use warp::http::{HeaderValue, StatusCode};
 
 use crate::app::App;
 use crate::fault::Fault;
@@ -58,10 +59,7 @@ pub const SECRET_PREFIX: &str = "ipl_";
 pub fn generate_secret() -> Result<String, Fault> {
     let mut bytes = [0u8; SECRET_BYTES];
     getrandom::fill(&mut bytes).map_err(|e| {
-        Fault::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("no randomness available for a token secret: {e}"),
-        )
+        Fault::unavailable(format!("no randomness available for a token secret: {e}"))
     })?;
     Ok(format!("{SECRET_PREFIX}{}", hex::encode(bytes)))
 }
@@ -115,19 +113,56 @@ fn unauthorized(detail: &str) -> Fault {
     Fault::new(StatusCode::UNAUTHORIZED, detail)
 }
 
-/// The principal of the request's `Authorization: Bearer <secret>` header.
-fn authenticate(app: &App, req: &Request) -> Result<Principal, Fault> {
-    let header = req.header("authorization").ok_or_else(|| {
-        unauthorized("Authentication required: send Authorization: Bearer <token>")
-    })?;
-    let secret = match header.trim().split_once(' ') {
-        Some((scheme, secret)) if scheme.eq_ignore_ascii_case("bearer") => secret.trim(),
-        _ => {
-            return Err(unauthorized(
-                "The Authorization header must be Bearer <token>",
-            ))
+/// The keystone header: python-melangeclient sends its token only this way, and the Scaleway
+/// SDK sends it too, so it is an equal alternative to `Authorization: Bearer` (issue 7).
+const X_AUTH_TOKEN: &str = "x-auth-token";
+
+/// The secret of one `Authorization` value; any scheme but Bearer is refused.
+fn bearer_secret(value: &HeaderValue) -> Result<&str, Fault> {
+    let text = value.to_str().unwrap_or_default().trim();
+    match text.split_once(' ') {
+        Some((scheme, secret)) if scheme.eq_ignore_ascii_case("bearer") => Ok(secret.trim()),
+        _ => Err(unauthorized(
+            "The Authorization header must be Bearer <token>",
+        )),
+    }
+}
+
+/// The secret of one `X-Auth-Token` value.
+fn x_auth_secret(value: &HeaderValue) -> Result<&str, Fault> {
+    match value.to_str().map(str::trim) {
+        Ok(secret) if !secret.is_empty() => Ok(secret),
+        _ => Err(unauthorized("The X-Auth-Token header must be a token")),
+    }
+}
+
+/// The one secret the request presents, from `Authorization: Bearer <secret>` and/or
+/// `X-Auth-Token: <secret>` (every occurrence of either). Two different secrets are a 400:
+/// answering as either principal would be a guess about who is asking.
+fn presented_secret(req: &Request) -> Result<&str, Fault> {
+    let bearer = req.headers.get_all(AUTHORIZATION).iter().map(bearer_secret);
+    let x_auth = req.headers.get_all(X_AUTH_TOKEN).iter().map(x_auth_secret);
+    let mut secret: Option<&str> = None;
+    for presented in bearer.chain(x_auth) {
+        let presented = presented?;
+        if secret.is_some_and(|seen| seen != presented) {
+            return Err(Fault::bad_request(
+                "The request carries different tokens (Authorization: Bearer and \
+                 X-Auth-Token disagree): send one token, or the same one in each header",
+            ));
         }
-    };
+        secret = Some(presented);
+    }
+    secret.ok_or_else(|| {
+        unauthorized(
+            "Authentication required: send Authorization: Bearer <token> or X-Auth-Token: <token>",
+        )
+    })
+}
+
+/// The principal of the request's secret (see `presented_secret`).
+fn authenticate(app: &App, req: &Request) -> Result<Principal, Fault> {
+    let secret = presented_secret(req)?;
     let presented = digest(secret);
     if let Some(admin) = &app.auth.admin_sha256 {
         if same_digest(&presented, admin) {
@@ -207,13 +242,10 @@ pub async fn bootstrap(app: &App) -> Result<Option<String>, Fault> {
         actor: BOOTSTRAP_ACTOR.into(),
         ..Meta::default()
     };
-    match app.writer.submit(command, meta).await? {
-        Reply::Token(_) => Ok(Some(secret)),
-        other => Err(Fault::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("issuing the bootstrap token gave {other:?}"),
-        )),
-    }
+    // Success is all this needs: the token is durable once `submit` returns Ok, and the
+    // reply's record holds nothing the secret drawn here does not already give.
+    app.writer.submit(command, meta).await?;
+    Ok(Some(secret))
 }
 
 #[cfg(test)]

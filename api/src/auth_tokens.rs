@@ -10,7 +10,6 @@ use warp::http::{Method, StatusCode};
 
 use ipledger_commands::Command;
 use ipledger_domain::auth::TokenRecord;
-use ipledger_domain::records::Reply;
 
 use crate::app::App;
 use crate::auth::{digest, generate_secret};
@@ -63,12 +62,9 @@ async fn issue(app: &App, req: &Request) -> Answer {
         secret_sha256: secret_sha256.clone(),
     };
     let reply = app.writer.submit(command, meta(req, &req.actor)?).await?;
-    let Reply::Token(record) = reply else {
-        return Err(Fault::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "issuing a token gave an unexpected reply",
-        ));
-    };
+    let record = reply
+        .into_token()
+        .map_err(|other| Fault::unexpected_reply("issuing a token", &other))?;
     // A replayed reply belongs to an earlier secret, which was never stored: show none.
     let shown = (record.secret_sha256 == secret_sha256).then_some(secret.as_str());
     Ok(Resp {

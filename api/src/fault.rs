@@ -2,32 +2,81 @@
 //! and malformed input to 400/404/405/413/415, always in Melange's fault shape (decision 22):
 //! `{"NotFound": {"code": 404, "message": "...", "detail": "..."}}`, plus a structured
 //! `errors` map on validation failures. No path through here produces a 5xx for bad input.
+//!
+//! A 503 is built only by [`Fault::unavailable`], which always sets `Retry-After`: an outage
+//! answer without it leaves clients guessing when to come back (issue 7, defect 4). A tidy
+//! test (`tidy.rs`) keeps `SERVICE_UNAVAILABLE` out of every other file.
 
 use std::collections::BTreeMap;
 
 use ipledger_commands::store::RecordRefused;
 use ipledger_commands::CommandError;
+use ipledger_domain::records::Reply;
 use ipledger_domain::Rejection;
 use serde_json::{json, Value};
 use warp::http::StatusCode;
+
+/// The `Retry-After` of every 503, in seconds (the value the fail-stop 503 always had): a
+/// failed read may pass at once while a stopped writer waits for an operator's restart, so
+/// one short, fixed wait lets clients find the service again without hammering it.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     pub status: StatusCode,
     pub detail: String,
     pub errors: Option<BTreeMap<String, Vec<String>>>,
-    /// Seconds, for 503.
-    pub retry_after: Option<u32>,
+    /// Seconds, on every 503 and nothing else. Private so that no code outside this file can
+    /// build a fault literal without it.
+    retry_after: Option<u32>,
 }
 
 impl Fault {
+    /// A fault with `status`; a 503 is handed to [`Fault::unavailable`], so that even a
+    /// status computed at run time cannot make a 503 without `Retry-After`.
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            return Fault::unavailable(detail);
+        }
         Fault {
             status,
             detail: detail.into(),
             errors: None,
             retry_after: None,
         }
+    }
+
+    /// The one constructor of a 503: the service cannot answer now (the log cannot be read
+    /// or written, the writer has stopped, the OS has no randomness) and the client should
+    /// retry after [`RETRY_AFTER_SECONDS`].
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Fault {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            detail: detail.into(),
+            errors: None,
+            retry_after: Some(RETRY_AFTER_SECONDS),
+        }
+    }
+
+    /// A command answered with a reply of another kind than it always gives: a programmer
+    /// error (a `decide` returning the wrong variant, or a recorded reply that does not fit
+    /// its request), not an outage — so 500 and an error in the log, never a 503 that tells
+    /// clients to retry something that will fail the same way.
+    pub fn unexpected_reply(action: &str, reply: &Reply) -> Self {
+        tracing::error!(
+            action,
+            ?reply,
+            "a command answered with an unexpected reply"
+        );
+        Fault::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Internal error: {action} gave an unexpected reply"),
+        )
+    }
+
+    /// Seconds the client should wait before retrying: set on every 503, on nothing else.
+    pub fn retry_after(&self) -> Option<u32> {
+        self.retry_after
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -127,12 +176,57 @@ impl From<CommandError> for Fault {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("The request hit an internal error and changed nothing: {what}"),
             ),
-            CommandError::Unavailable(reason) => Fault {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                detail: format!("The event log is unavailable: {reason}"),
-                errors: None,
-                retry_after: Some(5),
-            },
+            CommandError::Unavailable(reason) => {
+                Fault::unavailable(format!("The event log is unavailable: {reason}"))
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_503_built_carries_retry_after() {
+        // Guards defect 4: 503s were built by hand without Retry-After; whichever way one is
+        // built now, it has one, and no other status does.
+        let unavailable = [
+            Fault::unavailable("the log is gone"),
+            Fault::new(StatusCode::SERVICE_UNAVAILABLE, "by status"),
+            Fault::new(StatusCode::from_u16(503).expect("a status"), "by number"),
+            Fault::from(CommandError::Unavailable("the writer has stopped".into())),
+        ];
+        for fault in &unavailable {
+            assert_eq!(fault.status, StatusCode::SERVICE_UNAVAILABLE, "{fault:?}");
+            assert_eq!(fault.retry_after(), Some(RETRY_AFTER_SECONDS), "{fault:?}");
+            assert!(fault.body()["ServiceUnavailable"].is_object(), "{fault:?}");
+        }
+        let others = [
+            Fault::bad_request("bad"),
+            Fault::not_found("gone"),
+            Fault::new(StatusCode::UNAUTHORIZED, "who"),
+            Fault::invalid_field("cidr", "bad cidr"),
+            Fault::from(CommandError::Rejected(Rejection::Conflict("taken".into()))),
+            Fault::unexpected_reply("issuing a token", &Reply::Done),
+        ];
+        for fault in &others {
+            assert_ne!(fault.status, StatusCode::SERVICE_UNAVAILABLE, "{fault:?}");
+            assert_eq!(fault.retry_after(), None, "{fault:?}");
+        }
+    }
+
+    #[test]
+    fn an_unexpected_reply_is_a_500_not_an_outage() {
+        // Guards defect 4: a handler given a reply of the wrong kind answered 503, telling
+        // clients to retry a programmer error that fails the same way every time.
+        let fault = Fault::unexpected_reply("deciding a request", &Reply::Purged(3));
+        assert_eq!(fault.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            fault.detail.contains("deciding a request"),
+            "{}",
+            fault.detail
+        );
+        assert!(fault.body()["InternalServerError"].is_object());
     }
 }

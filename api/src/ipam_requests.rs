@@ -13,7 +13,6 @@ use chrono::NaiveDateTime;
 use ipledger_commands::{Command, CommandError, DecideRequest, SubmitRequest};
 use ipledger_domain::auth::ANONYMOUS_ACTOR;
 use ipledger_domain::block::parse_address;
-use ipledger_domain::records::Reply;
 use ipledger_domain::requests::{RequestRecord, RequestStatus};
 use ipledger_domain::Timestamp;
 use serde::Deserialize;
@@ -242,13 +241,11 @@ async fn decide(app: &App, req: &Request, id: &str, reject: Option<Option<String
         decided_by: req.actor.clone(),
         reject,
     });
-    match app.writer.submit(command, meta(req, &req.actor)?).await? {
-        Reply::Request(r) => Ok(Resp::ok(json!({
-            "request": crate::wire_requests::request(&r, app.deliveries.as_deref())
-        }))),
-        other => Err(Fault::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("deciding a request gave an unexpected reply: {other:?}"),
-        )),
-    }
+    let reply = app.writer.submit(command, meta(req, &req.actor)?).await?;
+    let r = reply
+        .into_request()
+        .map_err(|other| Fault::unexpected_reply("deciding a request", &other))?;
+    Ok(Resp::ok(json!({
+        "request": crate::wire_requests::request(&r, app.deliveries.as_deref())
+    })))
 }

@@ -31,3 +31,6 @@ pub mod wire;
 pub mod wire_interfaces;
 pub mod wire_requests;
 pub mod xml;
+
+#[cfg(test)]
+mod tidy;

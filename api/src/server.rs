@@ -162,7 +162,7 @@ async fn events(app: &App, req: &Request) -> Answer {
         Some(stream) => app.store.read_stream(stream, from, limit).await,
         None => app.store.read_all(from, limit).await,
     }
-    .map_err(|e| Fault::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    .map_err(|e| Fault::unavailable(e.to_string()))?;
     let events: Vec<Value> = listed
         .iter()
         .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
@@ -181,8 +181,7 @@ fn versions(req: &Request) -> Value {
 
 fn health(app: &App) -> Answer {
     if app.writer.is_stopped() {
-        return Err(Fault::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+        return Err(Fault::unavailable(
             "the writer has stopped after a log failure",
         ));
     }
@@ -194,7 +193,7 @@ fn health(app: &App) -> Answer {
 pub fn encode(format: Format, answer: Answer) -> Reply {
     let (status, body, retry_after, is_fault) = match answer {
         Ok(resp) => (resp.status, resp.body, None, false),
-        Err(fault) => (fault.status, Some(fault.body()), fault.retry_after, true),
+        Err(fault) => (fault.status, Some(fault.body()), fault.retry_after(), true),
     };
     let mut response = match body {
         Some(v) => {
@@ -243,3 +242,7 @@ pub async fn serve_on(
         .run()
         .await;
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

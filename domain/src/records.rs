@@ -204,3 +204,25 @@ impl Reply {
         }
     }
 }
+
+/// Typed accessors for callers that need one variant's record: a command kind always answers
+/// with the same variant, but the writer (and a recorded reply read back from the log) carry
+/// the general `Reply`, so the narrowing is a checked step; any other reply comes back whole
+/// for the caller to report.
+impl Reply {
+    /// The token of an `IssueToken` reply.
+    pub fn into_token(self) -> Result<crate::auth::TokenRecord, Reply> {
+        match self {
+            Reply::Token(record) => Ok(record),
+            other => Err(other),
+        }
+    }
+
+    /// The request of a `SubmitRequest`/`DecideRequest` reply.
+    pub fn into_request(self) -> Result<crate::requests::RequestRecord, Reply> {
+        match self {
+            Reply::Request(record) => Ok(record),
+            other => Err(other),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! 127.0.0.1:0, and process tests that run (and kill -9) the real `ipledger` binary.
 
 mod auth;
+mod auth_header;
 mod cli;
 mod concurrency;
 mod console;

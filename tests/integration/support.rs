@@ -29,6 +29,14 @@ pub fn http_client(token: Option<&str>, timeout: Option<Duration>) -> reqwest::C
             .expect("token is a header value");
         headers.insert(reqwest::header::AUTHORIZATION, value);
     }
+    client_with_headers(headers, timeout)
+}
+
+/// A reqwest client that sends `headers` on every request.
+fn client_with_headers(
+    headers: reqwest::header::HeaderMap,
+    timeout: Option<Duration>,
+) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .default_headers(headers);
@@ -65,6 +73,18 @@ impl Client {
         Client {
             base: self.base.clone(),
             http: http_client(Some(secret), None),
+        }
+    }
+
+    /// The same server, with the secret as `X-Auth-Token: <secret>` (the keystone
+    /// convention of python-melangeclient) and no Authorization header.
+    pub fn with_x_auth_token(&self, secret: &str) -> Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = secret.parse().expect("token is a header value");
+        headers.insert("x-auth-token", value);
+        Client {
+            base: self.base.clone(),
+            http: client_with_headers(headers, None),
         }
     }
 
