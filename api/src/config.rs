@@ -19,6 +19,8 @@ pub struct FileConfig {
     pub dns1: Option<IpAddr>,
     pub dns2: Option<IpAddr>,
     pub keep_deallocated_ips_for_days: Option<u32>,
+    /// Days an idempotency key's outcome is kept (default 7).
+    pub idempotency_keep_days: Option<u32>,
     /// `tenant_based` (default), `eui64` or `sequential` (decision 11).
     pub ipv6_generator: Option<ipledger_domain::ipv6::Ipv6Generator>,
     pub purge_interval_seconds: Option<u64>,
@@ -92,6 +94,8 @@ pub struct Config {
     pub dns1: Option<IpAddr>,
     pub dns2: Option<IpAddr>,
     pub keep_deallocated_ips_for_days: u32,
+    /// Days an idempotency key's outcome is kept, then forgotten by the retention task.
+    pub idempotency_keep_days: u32,
     /// The IPv6 generator of blocks that name none (decision 11).
     pub ipv6_generator: ipledger_domain::ipv6::Ipv6Generator,
     /// Seconds between two runs of the retention purge (`retention.rs`); 0 turns it off.
@@ -115,6 +119,7 @@ impl Default for Config {
             dns1: Some(IpAddr::from([8, 8, 8, 8])),
             dns2: Some(IpAddr::from([8, 8, 4, 4])),
             keep_deallocated_ips_for_days: 2,
+            idempotency_keep_days: ipledger_domain::limits::IDEMPOTENCY_KEEP_DAYS_DEFAULT,
             // Melange's default generator.
             ipv6_generator: ipledger_domain::ipv6::Ipv6Generator::TenantBased,
             purge_interval_seconds: 60,
@@ -159,6 +164,9 @@ impl Config {
             keep_deallocated_ips_for_days: env("IPLEDGER_KEEP_DEALLOCATED_IPS_FOR_DAYS")?
                 .or(fc.keep_deallocated_ips_for_days)
                 .unwrap_or(d.keep_deallocated_ips_for_days),
+            idempotency_keep_days: env("IPLEDGER_IDEMPOTENCY_KEEP_DAYS")?
+                .or(fc.idempotency_keep_days)
+                .unwrap_or(d.idempotency_keep_days),
             ipv6_generator: env("IPLEDGER_IPV6_GENERATOR")?
                 .or(fc.ipv6_generator)
                 .unwrap_or(d.ipv6_generator),

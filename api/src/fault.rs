@@ -154,6 +154,7 @@ impl From<Rejection> for Fault {
             Rejection::NotFound(d) => Fault::new(StatusCode::NOT_FOUND, d),
             Rejection::Conflict(d) => Fault::new(StatusCode::CONFLICT, d),
             Rejection::Unprocessable(d) => Fault::new(StatusCode::UNPROCESSABLE_ENTITY, d),
+            Rejection::TooLarge(d) => Fault::new(StatusCode::PAYLOAD_TOO_LARGE, d),
         }
     }
 }

@@ -97,6 +97,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         dns1: config.dns1,
         dns2: config.dns2,
         keep_deallocated_days: Some(config.keep_deallocated_ips_for_days),
+        idempotency_keep_days: Some(config.idempotency_keep_days),
         ipv6_generator: config.ipv6_generator,
     };
     let writer_config = WriterConfig {

@@ -5,12 +5,15 @@
 //! Which addresses are old enough is decided by the writer from its injected clock and the
 //! `keep_deallocated_ips_for_days` setting, so tests move a `ManualClock` instead of waiting.
 //! Each command purges at most `PURGE_BATCH_MAX` addresses; both triggers repeat it until a
-//! run comes back short, so a large backlog goes out in several small batches.
+//! run comes back short, so a large backlog goes out in several small batches. The same runs
+//! forget idempotency records older than `idempotency_keep_days`
+//! (`Command::ForgetRecordedCommands`, batches of `FORGET_BATCH_MAX`).
 
 use std::time::Duration;
 
 use ipledger_commands::decide_retention::PURGE_BATCH_MAX;
 use ipledger_commands::{Command, CommandError, Meta, Writer};
+use ipledger_domain::limits::FORGET_BATCH_MAX;
 use ipledger_domain::records::Reply;
 use serde_json::json;
 use tokio::task::JoinHandle;
@@ -24,19 +27,41 @@ use crate::request::Request;
 /// The actor recorded on the scheduled purge's events.
 pub const SCHEDULER_ACTOR: &str = "retention";
 
-/// Purges every expired address, batch after batch; returns how many went.
+/// Purges every expired address, batch after batch, then forgets every expired
+/// idempotency record; returns how many addresses went.
 pub async fn purge_expired(writer: &Writer, meta: Meta) -> Result<u64, CommandError> {
+    let purged = repeat(writer, &meta, PURGE_BATCH_MAX, |max| {
+        Command::PurgeDeallocated { max }
+    })
+    .await?;
+    let forgotten = repeat(writer, &meta, FORGET_BATCH_MAX, |max| {
+        Command::ForgetRecordedCommands { max }
+    })
+    .await?;
+    if forgotten > 0 {
+        tracing::info!(
+            forgotten,
+            "idempotency records past their retention forgotten"
+        );
+    }
+    Ok(purged)
+}
+
+/// Sends the batch command made by `command` until a batch comes back short; the total.
+async fn repeat(
+    writer: &Writer,
+    meta: &Meta,
+    batch_max: usize,
+    command: impl Fn(usize) -> Command,
+) -> Result<u64, CommandError> {
     let mut total = 0;
     loop {
-        let command = Command::PurgeDeallocated {
-            max: PURGE_BATCH_MAX,
-        };
-        let n = match writer.submit(command, meta.clone()).await? {
+        let n = match writer.submit(command(batch_max), meta.clone()).await? {
             Reply::Purged(n) => n,
             _ => 0,
         };
         total += n;
-        if n < PURGE_BATCH_MAX as u64 {
+        if n < batch_max as u64 {
             return Ok(total);
         }
     }

@@ -23,6 +23,10 @@ pub enum Command {
     PurgeDeallocated {
         max: usize,
     },
+    /// Forget up to `max` idempotency records older than `idempotency_keep_days`.
+    ForgetRecordedCommands {
+        max: usize,
+    },
     // Interfaces, instance interfaces, network allocations, allowed IPs and MAC ranges
     // (`command_interfaces.rs`).
     CreateInterface(crate::InterfaceSpec),

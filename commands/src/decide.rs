@@ -19,6 +19,9 @@ pub struct Settings {
     /// The deployment's IPv6 generator; a block's own `ipv6_generator` overrides it
     /// (decision 11).
     pub ipv6_generator: ipledger_domain::ipv6::Ipv6Generator,
+    /// Days an idempotency key's outcome is kept before it is forgotten; `None` keeps it
+    /// forever (the deployment default is `limits::IDEMPOTENCY_KEEP_DAYS_DEFAULT`).
+    pub idempotency_keep_days: Option<u32>,
     /// Days a deallocated address is kept before the purge removes it (decision 13);
     /// `None` (the default) never purges.
     pub keep_deallocated_days: Option<u32>,
@@ -52,6 +55,7 @@ impl Decision {
 }
 
 pub fn decide(state: &State, command: &Command, ctx: &mut Context) -> Result<Decision, Rejection> {
+    within_limits(command)?;
     match command {
         Command::CreateBlock(c) => blocks::create(state, c, ctx),
         Command::CreateRoute(c) => crate::decide_routes::create(state, c, ctx),
@@ -64,6 +68,7 @@ pub fn decide(state: &State, command: &Command, ctx: &mut Context) -> Result<Dec
         Command::AssignNat(c) => crate::decide_nat::assign(state, c, ctx),
         Command::RemoveNat(c) => crate::decide_nat::remove(state, c, ctx),
         Command::PurgeDeallocated { max } => crate::decide_retention::purge(state, *max, ctx),
+        Command::ForgetRecordedCommands { max } => crate::idempotency::forget(state, *max, ctx),
         Command::CreateInterface(spec) => crate::decide_interfaces::create(state, spec, ctx),
         Command::DeleteInterface { vif, scope } => {
             crate::decide_interfaces::delete(state, vif, scope, ctx)
@@ -158,5 +163,41 @@ pub fn decide(state: &State, command: &Command, ctx: &mut Context) -> Result<Dec
         Command::SubmitRequest(c) => crate::decide_requests::submit(state, c, ctx),
         Command::DecideRequest(c) => crate::decide_requests::decide(state, c, ctx),
         Command::RecordDelivery(c) => crate::decide_requests::record_delivery(state, c, ctx),
+    }
+}
+
+/// Refuses, before any rule runs, a command that asks for more items than one request may
+/// (`ipledger_domain::limits`): the writer's work per command stays bounded.
+fn within_limits(command: &Command) -> Result<(), Rejection> {
+    use ipledger_domain::limits::*;
+    let too_many = |count: usize, max: usize, what: &str| {
+        if count > max {
+            Err(Rejection::TooLarge(format!(
+                "The request has {count} {what}; at most {max} are allowed per request"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    let spec_addresses =
+        |spec: &crate::InterfaceSpec| spec.network.as_ref().map_or(0, |n| n.addresses.len());
+    match command {
+        Command::ReplaceDeviceInterfaces { interfaces, .. } => {
+            too_many(interfaces.len(), INTERFACES_PER_REQUEST_MAX, "interfaces")?;
+            let addresses = interfaces.iter().map(spec_addresses).sum();
+            too_many(addresses, ADDRESSES_PER_REQUEST_MAX, "addresses")
+        }
+        Command::CreateInterface(spec) => {
+            too_many(spec_addresses(spec), ADDRESSES_PER_REQUEST_MAX, "addresses")
+        }
+        Command::AllocateFromNetwork(c) => too_many(
+            c.network.addresses.len(),
+            ADDRESSES_PER_REQUEST_MAX,
+            "addresses",
+        ),
+        Command::AssignNat(c) => {
+            too_many(c.partners.len(), NAT_PAIRS_PER_REQUEST_MAX, "NAT partners")
+        }
+        _ => Ok(()),
     }
 }

@@ -206,6 +206,15 @@ pub struct CommandRecorded {
     pub recorded_at: Timestamp,
 }
 
+/// An idempotency key's recorded outcome is forgotten after the retention time
+/// (`idempotency_keep_days`): a later request under the key is decided as a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandForgotten {
+    pub key: String,
+    #[serde(with = "crate::time_format")]
+    pub forgotten_at: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     BlockCreated(BlockCreated),
@@ -225,6 +234,7 @@ pub enum Event {
     UnusableOctetUpdated(UnusableOctetUpdated),
     UnusableOctetDeleted(UnusableOctetDeleted),
     CommandRecorded(CommandRecorded),
+    CommandForgotten(CommandForgotten),
     InterfaceCreated(InterfaceCreated),
     InterfaceDeleted(InterfaceDeleted),
     MacAddressAllocated(MacAddressAllocated),
@@ -265,6 +275,7 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("UnusableOctetUpdated", 1),
     ("UnusableOctetDeleted", 1),
     ("CommandRecorded", 2),
+    ("CommandForgotten", 1),
     ("InterfaceCreated", 1),
     ("InterfaceDeleted", 1),
     ("MacAddressAllocated", 1),
@@ -319,6 +330,7 @@ impl Event {
             Event::UnusableOctetUpdated(_) => "UnusableOctetUpdated",
             Event::UnusableOctetDeleted(_) => "UnusableOctetDeleted",
             Event::CommandRecorded(_) => "CommandRecorded",
+            Event::CommandForgotten(_) => "CommandForgotten",
             Event::InterfaceCreated(_) => "InterfaceCreated",
             Event::InterfaceDeleted(_) => "InterfaceDeleted",
             Event::MacAddressAllocated(_) => "MacAddressAllocated",
@@ -371,6 +383,7 @@ impl Event {
             Event::UnusableOctetUpdated(e) => policy_stream(e.policy_id),
             Event::UnusableOctetDeleted(e) => policy_stream(e.policy_id),
             Event::CommandRecorded(e) => idempotency_stream(&e.key),
+            Event::CommandForgotten(e) => idempotency_stream(&e.key),
             // An interface's stream guards its vif's uniqueness; one registry stream guards
             // MAC uniqueness (see `interfaces.rs`).
             Event::InterfaceCreated(e) => crate::interfaces::interface_stream(&e.vif),

@@ -12,6 +12,7 @@ pub mod events;
 pub mod ids;
 pub mod interfaces;
 pub mod ipv6;
+pub mod limits;
 pub mod mac;
 pub mod policy;
 pub mod records;

@@ -21,6 +21,9 @@ pub enum Rejection {
     /// Well-formed but impossible under the rules (422): full block, policy refusal, ...
     #[error("{0}")]
     Unprocessable(String),
+    /// The request asks for more items than one request may (413, `limits.rs`).
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl Rejection {

@@ -101,6 +101,9 @@ enum Op {
     RecordCommand {
         key: u8,
     },
+    ForgetCommand {
+        key: u8,
+    },
     IssueToken {
         role: u8,
     },
@@ -135,6 +138,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (idx(), idx(), any::<u8>()).prop_map(|(policy, octet_pick, octet)| Op::UpdateOctet { policy, octet_pick, octet }),
         1 => (idx(), idx()).prop_map(|(policy, octet_pick)| Op::DeleteOctet { policy, octet_pick }),
         1 => (0u8..4).prop_map(|key| Op::RecordCommand { key }),
+        1 => (0u8..4).prop_map(|key| Op::ForgetCommand { key }),
         1 => (0u8..3).prop_map(|role| Op::IssueToken { role }),
         1 => idx().prop_map(|token| Op::RevokeToken { token }),
         4 => routing_ops::op().prop_map(Op::Routing),
@@ -296,6 +300,13 @@ impl Model {
                     created_at: self.now(),
                 };
                 self.emit(Event::PolicyCreated(e));
+            }
+            Op::ForgetCommand { key } => {
+                let e = CommandForgotten {
+                    key: format!("key-{key}"),
+                    forgotten_at: self.now(),
+                };
+                self.emit(Event::CommandForgotten(e));
             }
             Op::RecordCommand { key } => {
                 let e = CommandRecorded {
@@ -670,6 +681,7 @@ impl Model {
             | Event::UnusableRangeUpdated(_)
             | Event::UnusableOctetUpdated(_)
             | Event::CommandRecorded(_)
+            | Event::CommandForgotten(_)
             // Tokens touch no address state (`tokens.rs` has its own tests).
             | Event::TokenIssued(_)
             | Event::TokenRevoked(_) => {}

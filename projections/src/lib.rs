@@ -6,6 +6,7 @@
 //! exactly what a rebuild from position 0 gives.
 
 pub mod bitmap;
+pub mod idempotency;
 pub mod interfaces;
 pub mod page;
 mod receipts;

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap as HashMap;
 use ipledger_domain::block;
 use ipledger_domain::events::*;
 use ipledger_domain::records::{
-    AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord, Receipt,
+    AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord,
 };
 use ipledger_domain::{Envelope, Event};
 use uuid::Uuid;
@@ -53,13 +53,6 @@ impl PolicyState {
     }
 }
 
-/// A recorded command outcome, for idempotent retries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedCommand {
-    pub fingerprint: String,
-    pub receipt: Receipt,
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     pub blocks: HashMap<Uuid, BlockState>,
@@ -80,7 +73,8 @@ pub struct State {
     pub routes: crate::routing::RouteTable,
     pub nat: crate::routing::NatTable,
     pub retention: crate::routing::RetentionIndex,
-    pub commands: BTreeMap<String, RecordedCommand>,
+    /// Outcomes recorded under idempotency keys (`idempotency.rs`).
+    pub commands: crate::idempotency::Recorded,
     /// Interfaces, MACs, MAC ranges and allowed IPs (`interfaces.rs`).
     pub nics: crate::interfaces::Nics,
     /// Access tokens (`tokens.rs`).
@@ -115,11 +109,6 @@ impl State {
     /// The last version of `stream`, or `None` before its first event.
     pub fn stream_version(&self, stream: &str) -> Option<u64> {
         self.stream_versions.get(stream).copied()
-    }
-
-    /// The outcome recorded under an idempotency key.
-    pub fn recorded_command(&self, key: &str) -> Option<&RecordedCommand> {
-        self.commands.get(key)
     }
 
     /// Notes a stream's new version without allocating when the stream is known (the common
@@ -183,13 +172,8 @@ impl State {
             Event::NotificationDelivered(e) => self.requests.delivered(e),
             Event::TokenIssued(e) => self.tokens.issued(e),
             Event::TokenRevoked(e) => self.tokens.revoked(e),
-            Event::CommandRecorded(e) => {
-                let recorded = RecordedCommand {
-                    fingerprint: e.fingerprint.clone(),
-                    receipt: e.receipt.clone(),
-                };
-                self.commands.insert(e.key.clone(), recorded);
-            }
+            Event::CommandRecorded(e) => self.commands.recorded(e),
+            Event::CommandForgotten(e) => self.commands.forgotten(e),
         }
     }
 

@@ -22,6 +22,7 @@ mod http_routes;
 mod idempotency;
 mod interfaces_support;
 mod isolation;
+mod limits;
 mod old_log;
 mod retention;
 mod smtp;

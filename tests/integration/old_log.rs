@@ -135,7 +135,19 @@ async fn the_v1_log_replays_to_the_same_state_and_retries_answer_as_recorded() {
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        if (status, &response) != (x.status, &x.response) {
+        // The one deliberate change since the fixture: the 401's human detail now names
+        // X-Auth-Token too (issue 7 defect 5). Authentication is not state, so a 401 is
+        // compared by status and fault name only.
+        let comparable = |v: &Value| -> Value {
+            if status == 401 && x.status == 401 {
+                v.as_object()
+                    .map(|o| Value::from(o.keys().cloned().collect::<Vec<_>>()))
+                    .unwrap_or(Value::Null)
+            } else {
+                v.clone()
+            }
+        };
+        if (status, comparable(&response)) != (x.status, comparable(&x.response)) {
             differences.push(format!(
                 "{} {} {}\n  expected {} {}\n  got      {status} {response}",
                 x.kind, x.method, x.path, x.status, x.response

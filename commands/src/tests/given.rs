@@ -37,6 +37,7 @@ pub fn settings() -> Settings {
         // The scenarios written before generators existed expect the lowest free address.
         ipv6_generator: ipledger_domain::ipv6::Ipv6Generator::Sequential,
         keep_deallocated_days: Some(2),
+        idempotency_keep_days: Some(7),
     }
 }
 

@@ -190,3 +190,92 @@ async fn ids_are_injected_so_runs_are_deterministic() {
     assert_eq!(*block_type, BlockType::Private);
     assert_eq!(events[0].event_id, id(2));
 }
+
+#[tokio::test]
+async fn an_idempotency_record_is_forgotten_after_its_retention_and_the_key_is_new_again() {
+    let store = Arc::new(MemoryStore::default());
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+    ));
+    let config = WriterConfig {
+        settings: crate::decide::Settings {
+            idempotency_keep_days: Some(7),
+            ..crate::decide::Settings::default()
+        },
+        ..WriterConfig::default()
+    };
+    let writer = Writer::start(
+        store.clone(),
+        State::default(),
+        clock.clone(),
+        Box::new(SequentialIds::default()),
+        config,
+    );
+    let block = new_block(&writer, "10.0.0.0/24").await;
+    let keyed = Meta {
+        actor: "tester".into(),
+        idempotency: Some(("tester:k1".into(), "fp".into())),
+        ..Meta::default()
+    };
+    let first = writer.submit(allocate(T1, block), keyed.clone()).await;
+    let again = writer.submit(allocate(T1, block), keyed.clone()).await;
+    assert_eq!(
+        format!("{first:?}"),
+        format!("{again:?}"),
+        "a retry is answered alike"
+    );
+
+    // Six days on, the record is kept: nothing to forget, the retry still replays.
+    clock.advance(chrono::Duration::days(6));
+    let forgot = writer
+        .submit(Command::ForgetRecordedCommands { max: 100 }, meta())
+        .await;
+    assert!(matches!(forgot, Ok(Reply::Purged(0))), "{forgot:?}");
+    // Eight days on, it is forgotten by an event, and the key starts a new request.
+    clock.advance(chrono::Duration::days(2));
+    let forgot = writer
+        .submit(Command::ForgetRecordedCommands { max: 100 }, meta())
+        .await;
+    assert!(matches!(forgot, Ok(Reply::Purged(1))), "{forgot:?}");
+    assert!(store
+        .events()
+        .iter()
+        .any(|e| e.event.type_name() == "CommandForgotten" && e.stream == "idempotency-tester:k1"));
+    match writer.submit(allocate(T1, block), keyed).await {
+        Ok(Reply::Address(a)) => assert_eq!(a.address.to_string(), "10.0.0.3"),
+        other => panic!("a forgotten key is a new request: {other:?}"),
+    }
+}
+
+#[test]
+fn a_command_over_an_item_limit_is_refused_before_any_rule() {
+    use crate::{InterfaceSpec, NetworkRequest};
+    use ipledger_domain::limits::{ADDRESSES_PER_REQUEST_MAX, INTERFACES_PER_REQUEST_MAX};
+    let spec = InterfaceSpec {
+        tenant_id: Some(T1.into()),
+        ..InterfaceSpec::default()
+    };
+    let scenario = given(&[]);
+    let too_many = Command::ReplaceDeviceInterfaces {
+        device: "dev1".into(),
+        interfaces: vec![spec.clone(); INTERFACES_PER_REQUEST_MAX + 1],
+    };
+    scenario.when(too_many).then_rejected(Rejection::TooLarge(format!(
+        "The request has {} interfaces; at most {INTERFACES_PER_REQUEST_MAX} are allowed per request",
+        INTERFACES_PER_REQUEST_MAX + 1
+    )));
+    let addresses = vec![ip("10.0.0.9"); ADDRESSES_PER_REQUEST_MAX + 1];
+    let with_addresses = InterfaceSpec {
+        network: Some(NetworkRequest {
+            id: Some("n".into()),
+            tenant_id: Some(T1.into()),
+            addresses,
+        }),
+        ..spec
+    };
+    let r = scenario.when(Command::CreateInterface(with_addresses));
+    r.then_rejected(Rejection::TooLarge(format!(
+        "The request has {} addresses; at most {ADDRESSES_PER_REQUEST_MAX} are allowed per request",
+        ADDRESSES_PER_REQUEST_MAX + 1
+    )));
+}

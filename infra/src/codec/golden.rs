@@ -154,6 +154,10 @@ fn address_sample(name: &str) -> Option<Event> {
             receipt: Receipt::IpConfigurations(vec![id(4), id(5)]),
             recorded_at: ts(30),
         }),
+        "CommandForgotten" => Event::CommandForgotten(ev::CommandForgotten {
+            key: "idem-key-1".into(),
+            forgotten_at: ts(90),
+        }),
         _ => return None,
     })
 }
