@@ -112,7 +112,7 @@ fn main() {
     let mut state = State::default();
     log.replay(0, |env| state.apply_owned(env)).unwrap();
     let fold_secs = t.elapsed().as_secs_f64();
-    assert_eq!(state.next_position, n);
+    assert_eq!(state.position(), n);
 
     let bytes: u64 = std::fs::read_dir(tmp.path())
         .unwrap()

@@ -174,7 +174,7 @@ fn authenticate(app: &App, req: &Request) -> Result<Principal, Fault> {
     }
     let views = app.writer.views().read();
     let token = views
-        .tokens
+        .tokens()
         .by_secret_digest(&hex::encode(presented))
         .ok_or_else(|| unauthorized("The token is unknown or revoked"))?;
     Ok(Principal {
@@ -221,12 +221,12 @@ pub async fn bootstrap(app: &App) -> Result<Option<String>, Fault> {
     }
     let name = {
         let views = app.writer.views().read();
-        if views.tokens.has_live_admin() {
+        if views.tokens().has_live_admin() {
             return Ok(None);
         }
         let mut n = 1;
         let mut name = BOOTSTRAP_TOKEN_NAME.to_string();
-        while views.tokens.name_taken(&name) {
+        while views.tokens().name_taken(&name) {
             n += 1;
             name = format!("{BOOTSTRAP_TOKEN_NAME}-{n}");
         }

@@ -76,7 +76,7 @@ async fn issue(app: &App, req: &Request) -> Answer {
 fn list(app: &App, req: &Request) -> Answer {
     let page = req.page()?;
     let views = app.writer.views().read();
-    let listed = views.tokens.list(page);
+    let listed = views.tokens().list(page);
     Ok(Resp::ok(wire::collection(req, "tokens", listed, |t| {
         render(t, None)
     })))

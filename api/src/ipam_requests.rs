@@ -145,9 +145,7 @@ fn show(app: &App, id: &str) -> Answer {
     let id = parse_id(id, "IpRequest")?;
     let views = app.writer.views().read();
     let r = views
-        .requests
-        .by_id
-        .get(&id)
+        .request(id)
         .ok_or_else(|| Fault::not_found("IpRequest Not Found"))?;
     let body = crate::wire_requests::request(r, app.deliveries.as_deref());
     Ok(Resp::ok(json!({ "request": body })))
@@ -222,7 +220,7 @@ fn list(app: &App, req: &Request) -> Answer {
     let filter = filter(req)?;
     let views = app.writer.views().read();
     let matching = views
-        .requests
+        .request_queue()
         .by_id
         .iter()
         .filter(|(_, r)| filter.admits(r))

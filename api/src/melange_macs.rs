@@ -49,11 +49,7 @@ pub async fn route(app: &App, req: &Request, rest: &[&str]) -> Answer {
                 Method::GET => {
                     let range_id = range_id()?;
                     let v = app.writer.views().read();
-                    let r = v
-                        .nics
-                        .mac_ranges
-                        .get(&range_id)
-                        .ok_or_else(range_not_found)?;
+                    let r = v.mac_range(range_id).ok_or_else(range_not_found)?;
                     Ok(Resp::ok(
                         json!({ "mac_address_range": wire_interfaces::mac_range(r) }),
                     ))

@@ -87,8 +87,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     })
     .await??;
     tracing::info!(
-        events = state.next_position,
-        blocks = state.blocks.len(),
+        events = state.position(),
+        blocks = state.block_count(),
         millis = elapsed.as_millis() as u64,
         "projections rebuilt from the log"
     );
@@ -222,14 +222,14 @@ pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
         b.finish_and_clear();
     }
     let secs = started.elapsed().as_secs_f64();
-    let addresses: usize = state.blocks.values().map(|b| b.by_offset.len()).sum();
+    let counts = state.counts();
     println!("events: {n}");
-    println!("blocks: {}", state.blocks.len());
+    println!("blocks: {}", counts.blocks);
     println!(
-        "addresses: {addresses} ({} live)",
-        state.live_addresses.len()
+        "addresses: {} ({} live)",
+        counts.addresses, counts.live_addresses
     );
-    println!("policies: {}", state.policies.len());
+    println!("policies: {}", counts.policies);
     println!("seconds: {secs:.3}");
     println!("events_per_second: {:.0}", n as f64 / secs.max(1e-9));
     Ok(ExitCode::SUCCESS)

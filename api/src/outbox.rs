@@ -141,7 +141,7 @@ async fn pass(writer: &Writer, mailer: &dyn Mailer, to: &Recipients, log: &Deliv
     let now = Instant::now();
     let work: Vec<(RequestRecord, NotificationKind, Mail)> = {
         let views = writer.views().read();
-        let q = &views.requests;
+        let q = views.request_queue();
         q.owed
             .iter()
             .filter(|(id, kind)| log.due(*id, *kind, now))

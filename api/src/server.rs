@@ -185,7 +185,7 @@ fn health(app: &App) -> Answer {
             "the writer has stopped after a log failure",
         ));
     }
-    let position = app.writer.views().read().next_position;
+    let position = app.writer.views().read().position();
     Ok(Resp::ok(json!({"status": "ok", "events": position})))
 }
 

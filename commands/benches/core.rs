@@ -32,7 +32,7 @@ fn state_with_block(cidr: &str) -> (State, uuid::Uuid, SequentialIds) {
     for e in &d.events {
         state.apply_event(e);
     }
-    let id = *state.blocks.keys().next().expect("one block");
+    let id = state.all_blocks().next().expect("one block").record.id;
     (state, id, ids)
 }
 
@@ -64,7 +64,7 @@ fn decide_apply(c: &mut Criterion) {
                         state.apply_event(e);
                     }
                 }
-                black_box(state.next_position)
+                black_box(state.position())
             },
             BatchSize::PerIteration,
         );

@@ -59,7 +59,7 @@ fn main() {
     )
     .unwrap();
     d.events.iter().for_each(|e| state.apply_event(e));
-    let block_id = *state.blocks.keys().next().unwrap();
+    let block_id = state.all_blocks().next().unwrap().record.id;
     let before = LIVE.load(Ordering::Relaxed);
     let command = Command::AllocateAddress(AllocateAddress {
         tenant: "bench".into(),

@@ -20,7 +20,7 @@ fn block<'a>(state: &'a State, tenant: &str, id: Uuid) -> Result<&'a BlockState,
 }
 
 pub(crate) fn exclusions(state: &State, b: &BlockState, automatic: bool) -> Exclusions {
-    let policy = b.record.policy_id.and_then(|id| state.policies.get(&id));
+    let policy = b.record.policy_id.and_then(|id| state.policy(id));
     let ranges = policy.map(|p| p.range_rules()).unwrap_or_default();
     let octets = policy.map(|p| p.octet_rules()).unwrap_or_default();
     Exclusions::new(b.record.cidr, b.record.gateway, &ranges, &octets, automatic)

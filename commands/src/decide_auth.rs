@@ -66,7 +66,7 @@ pub fn issue(
             "Token name {name} is reserved for a built-in actor"
         )));
     }
-    if state.tokens.name_taken(&name) {
+    if state.tokens().name_taken(&name) {
         return Err(Rejection::Conflict(format!(
             "A token named {name} already exists (names of revoked tokens are not reused)"
         )));
@@ -92,7 +92,7 @@ pub fn issue(
 }
 
 pub fn revoke(state: &State, token_id: Uuid, ctx: &mut Context) -> Result<Decision, Rejection> {
-    if !state.tokens.live.contains_key(&token_id) {
+    if !state.tokens().live.contains_key(&token_id) {
         return Err(Rejection::not_found("Token"));
     }
     let e = TokenRevoked {

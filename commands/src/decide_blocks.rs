@@ -70,8 +70,7 @@ struct Placement<'a> {
 
 fn check_placement(state: &State, p: &Placement, errors: &mut FieldErrors) {
     let others = state
-        .blocks
-        .values()
+        .all_blocks()
         .map(|b| &b.record)
         .filter(|r| Some(r.id) != p.id);
     for other in others {
@@ -98,7 +97,7 @@ fn check_placement(state: &State, p: &Placement, errors: &mut FieldErrors) {
                 state,
                 other
                     .parent_id
-                    .and_then(|id| state.blocks.get(&id))
+                    .and_then(|id| state.block(id))
                     .map(|b| &b.record),
                 other.network_id.as_deref(),
             );
@@ -180,7 +179,7 @@ pub fn create(state: &State, c: &CreateBlock, ctx: &mut Context) -> Result<Decis
             errors.add("network_id", "network_id should be same as that of parent");
         }
     }
-    if let Some(p) = c.parent_id.and_then(|id| state.blocks.get(&id)) {
+    if let Some(p) = c.parent_id.and_then(|id| state.block(id)) {
         if !p.by_offset.is_empty() {
             errors.add(
                 "parent_id",
@@ -327,7 +326,7 @@ pub fn update(state: &State, c: &UpdateBlock, ctx: &mut Context) -> Result<Decis
     );
     let parent = current
         .parent_id
-        .and_then(|id| state.blocks.get(&id))
+        .and_then(|id| state.block(id))
         .map(|b| &b.record);
     if let Some(parent_network) = parent.and_then(|p| p.network_id.as_deref()) {
         if network_id.as_deref() != Some(parent_network) {

@@ -83,7 +83,7 @@ fn scoped(state: &State, vif: &str, scope: &InterfaceScope) -> Result<InterfaceR
         InterfaceScope::Tenant { tenant, network_id } => {
             i.record.tenant_id == *tenant
                 || state.interface_addresses(vif).iter().any(|a| {
-                    state.blocks.get(&a.block_id).is_some_and(|b| {
+                    state.block(a.block_id).is_some_and(|b| {
                         b.record.tenant_id == *tenant
                             && b.record.network_id.as_deref() == Some(network_id.as_str())
                     })
@@ -154,8 +154,7 @@ fn leased_in_network<'a>(
     address: IpAddr,
 ) -> Option<&'a AddressRecord> {
     state
-        .blocks
-        .values()
+        .all_blocks()
         .filter(|b| {
             b.record.network_id.as_deref() == Some(network_id) && b.record.cidr.contains(&address)
         })

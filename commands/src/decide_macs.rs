@@ -52,7 +52,7 @@ pub fn create_range(
 
 /// The MACs already allocated from the range stay with their interfaces.
 pub fn delete_range(state: &State, id: Uuid, ctx: &mut Context) -> Result<Decision, Rejection> {
-    if !state.nics.mac_ranges.contains_key(&id) {
+    if state.mac_range(id).is_none() {
         return Err(Rejection::not_found("MacAddressRange"));
     }
     let e = MacRangeDeleted {

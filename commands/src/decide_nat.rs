@@ -27,7 +27,7 @@ fn block_for<'a>(
 ) -> Result<&'a BlockState, Rejection> {
     match tenant {
         Some(t) => state.block_of(t, id),
-        None => state.blocks.get(&id),
+        None => state.block(id),
     }
     .ok_or_else(|| Rejection::not_found("IpBlock"))
 }
@@ -109,7 +109,7 @@ pub fn remove(state: &State, c: &RemoveNat, ctx: &mut Context) -> Result<Decisio
     let events = state
         .nat_pairs_of(me.id)
         .into_iter()
-        .filter_map(|(l, g)| Some((state.addresses.get(&l)?, state.addresses.get(&g)?)))
+        .filter_map(|(l, g)| Some((state.address(l)?, state.address(g)?)))
         .filter(|(l, g)| match c.at.side {
             NatSide::Globals => l.id == me.id && c.partner.is_none_or(|p| g.address == p),
             NatSide::Locals => g.id == me.id && c.partner.is_none_or(|p| l.address == p),
@@ -128,12 +128,6 @@ pub fn with_purged(state: &State, ids: &[Uuid], now: Timestamp) -> Vec<Event> {
     }
     pairs
         .into_iter()
-        .filter_map(|(l, g)| {
-            Some(removed(
-                state.addresses.get(&l)?,
-                state.addresses.get(&g)?,
-                now,
-            ))
-        })
+        .filter_map(|(l, g)| Some(removed(state.address(l)?, state.address(g)?, now)))
         .collect()
 }

@@ -24,8 +24,7 @@ pub const DUPLICATE_MESSAGE: &str = "Failed to create request";
 /// The most specific block containing `ip` (longest prefix; the oldest on a tie).
 pub fn resolve_block(state: &State, ip: IpAddr) -> Option<&BlockState> {
     state
-        .blocks
-        .values()
+        .all_blocks()
         .filter(|b| b.record.cidr.contains(&ip))
         .min_by_key(|b| (std::cmp::Reverse(b.record.cidr.prefix_len()), b.record.id))
 }
@@ -115,9 +114,7 @@ pub fn submit(state: &State, c: &SubmitRequest, ctx: &mut Context) -> Result<Dec
 
 fn pending<'a>(state: &'a State, c: &DecideRequest) -> Result<&'a RequestRecord, Rejection> {
     let r = state
-        .requests
-        .by_id
-        .get(&c.request_id)
+        .request(c.request_id)
         .ok_or_else(|| Rejection::not_found("IpRequest"))?;
     if r.status != RequestStatus::Pending {
         return Err(Rejection::Conflict(format!(
@@ -150,8 +147,7 @@ pub fn decide(state: &State, c: &DecideRequest, ctx: &mut Context) -> Result<Dec
         }
         None => {
             let b = state
-                .blocks
-                .get(&r.block_id)
+                .block(r.block_id)
                 .ok_or_else(|| Rejection::not_found("IpBlock"))?;
             let address_id = ctx.ids.next_id();
             record.status = RequestStatus::Approved;
@@ -189,9 +185,7 @@ pub fn record_delivery(
     ctx: &mut Context,
 ) -> Result<Decision, Rejection> {
     let r = state
-        .requests
-        .by_id
-        .get(&c.request_id)
+        .request(c.request_id)
         .ok_or_else(|| Rejection::not_found("IpRequest"))?;
     if r.delivered.contains(&c.kind) {
         return Ok(Decision::nothing());

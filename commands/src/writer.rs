@@ -231,7 +231,7 @@ impl Task {
         loop {
             let events = self
                 .store
-                .read_all(self.state.next_position, CATCH_UP_EVENTS_MAX)
+                .read_all(self.state.position(), CATCH_UP_EVENTS_MAX)
                 .await?;
             if events.is_empty() {
                 return Ok(());
@@ -315,8 +315,7 @@ impl Task {
         }
         let stored: Vec<Envelope> = self.store.append(batch.appends).await?;
         for env in &stored {
-            self.state.record_version(&env.stream, env.version);
-            self.state.next_position = env.position + 1;
+            self.state.stored(env);
         }
         let mut views = self.views.write();
         for env in &stored {

@@ -55,36 +55,36 @@ impl PolicyState {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
-    pub blocks: HashMap<Uuid, BlockState>,
+    pub(crate) blocks: HashMap<Uuid, BlockState>,
     /// (owner tenant, block id): the tenant's block list in id order.
-    pub blocks_by_tenant: BTreeSet<(String, Uuid)>,
+    pub(crate) blocks_by_tenant: BTreeSet<(String, Uuid)>,
     /// Address records by id. The maps that grow without bound (addresses, recorded
     /// commands, stream versions) are B-trees, not hash maps: a hash map doubles all at once,
     /// and moving ~460k records stalled the writer ~0.5 s (p99 497 ms at half load in
     /// BENCHMARKS.md); a B-tree grows a node at a time, and UUID v7 ids append at its edge.
-    pub addresses: BTreeMap<Uuid, AddressRecord>,
+    pub(crate) addresses: BTreeMap<Uuid, AddressRecord>,
     /// Live (not soft-deallocated) addresses in id order, for the provider-wide list.
-    pub live_addresses: BTreeSet<Uuid>,
+    pub(crate) live_addresses: BTreeSet<Uuid>,
     /// (lessee tenant, address id) of live addresses.
-    pub live_by_tenant: BTreeSet<(String, Uuid)>,
-    pub policies: HashMap<Uuid, PolicyState>,
-    pub policies_by_tenant: BTreeSet<(String, Uuid)>,
+    pub(crate) live_by_tenant: BTreeSet<(String, Uuid)>,
+    pub(crate) policies: HashMap<Uuid, PolicyState>,
+    pub(crate) policies_by_tenant: BTreeSet<(String, Uuid)>,
     /// Static routes, NAT pairs, and deallocated addresses by age (`routing.rs`).
-    pub routes: crate::routing::RouteTable,
-    pub nat: crate::routing::NatTable,
-    pub retention: crate::routing::RetentionIndex,
+    pub(crate) routes: crate::routing::RouteTable,
+    pub(crate) nat: crate::routing::NatTable,
+    pub(crate) retention: crate::routing::RetentionIndex,
     /// Outcomes recorded under idempotency keys (`idempotency.rs`).
-    pub commands: crate::idempotency::Recorded,
+    pub(crate) commands: crate::idempotency::Recorded,
     /// Interfaces, MACs, MAC ranges and allowed IPs (`interfaces.rs`).
-    pub nics: crate::interfaces::Nics,
+    pub(crate) nics: crate::interfaces::Nics,
     /// Access tokens (`tokens.rs`).
-    pub tokens: crate::tokens::Tokens,
+    pub(crate) tokens: crate::tokens::Tokens,
     /// IP requests and the notifications they owe (`requests.rs`).
-    pub requests: crate::requests::Requests,
+    pub(crate) requests: crate::requests::Requests,
     /// Last version of every stream (the writer's expected versions).
-    pub stream_versions: BTreeMap<String, u64>,
+    pub(crate) stream_versions: BTreeMap<String, u64>,
     /// The position the next event will get: events folded so far.
-    pub next_position: u64,
+    pub(crate) next_position: u64,
 }
 
 impl State {
@@ -109,6 +109,13 @@ impl State {
     /// The last version of `stream`, or `None` before its first event.
     pub fn stream_version(&self, stream: &str) -> Option<u64> {
         self.stream_versions.get(stream).copied()
+    }
+
+    /// Notes that an event the writer applied ahead (with [`State::apply_event`]) is now
+    /// stored as `envelope`: its stream version and position.
+    pub fn stored(&mut self, envelope: &Envelope) {
+        self.record_version(&envelope.stream, envelope.version);
+        self.next_position = envelope.position + 1;
     }
 
     /// Notes a stream's new version without allocating when the stream is known (the common

@@ -31,6 +31,91 @@ fn tenant_range(
 
 impl State {
     /// The tenant's block, or None (also when another tenant owns it).
+    /// A block by id, whoever owns it.
+    pub fn block(&self, id: Uuid) -> Option<&BlockState> {
+        self.blocks.get(&id)
+    }
+
+    /// Every block, in no particular order.
+    pub fn all_blocks(&self) -> impl Iterator<Item = &BlockState> {
+        self.blocks.values()
+    }
+
+    /// How many blocks exist.
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// A policy by id, whoever owns it.
+    pub fn policy(&self, id: Uuid) -> Option<&PolicyState> {
+        self.policies.get(&id)
+    }
+
+    /// An address record by id (live or soft-deallocated).
+    pub fn address(&self, id: Uuid) -> Option<&AddressRecord> {
+        self.addresses.get(&id)
+    }
+
+    /// How many address records exist (live or soft-deallocated).
+    pub fn address_count(&self) -> usize {
+        self.addresses.len()
+    }
+
+    /// An IP request by id.
+    pub fn request(&self, id: Uuid) -> Option<&ipledger_domain::requests::RequestRecord> {
+        self.requests.by_id.get(&id)
+    }
+
+    /// The IP request queue and the notifications it owes.
+    pub fn request_queue(&self) -> &crate::requests::Requests {
+        &self.requests
+    }
+
+    /// The access tokens.
+    pub fn tokens(&self) -> &crate::tokens::Tokens {
+        &self.tokens
+    }
+
+    /// A MAC range by id.
+    pub fn mac_range(&self, id: Uuid) -> Option<&ipledger_domain::interfaces::MacRangeRecord> {
+        self.nics.mac_ranges.get(&id)
+    }
+
+    /// Whether the address record is live (allocated and not soft-deallocated).
+    pub fn is_live(&self, id: Uuid) -> bool {
+        self.live_addresses.contains(&id)
+    }
+
+    /// Whether the live address is leased to `tenant`.
+    pub fn is_leased_to(&self, tenant: &str, id: Uuid) -> bool {
+        self.live_by_tenant.contains(&(tenant.to_string(), id))
+    }
+
+    /// NAT pairs, from both sides.
+    pub fn nat_table(&self) -> &crate::routing::NatTable {
+        &self.nat
+    }
+
+    /// Soft-deallocated addresses by the time they were deallocated.
+    pub fn retention_index(&self) -> &crate::routing::RetentionIndex {
+        &self.retention
+    }
+
+    /// How many objects of each kind the state holds (for `replay` and logs).
+    pub fn counts(&self) -> Counts {
+        Counts {
+            blocks: self.blocks.len(),
+            addresses: self.addresses.len(),
+            live_addresses: self.live_addresses.len(),
+            policies: self.policies.len(),
+        }
+    }
+
+    /// The position the next event will get: how many events are folded in.
+    pub fn position(&self) -> u64 {
+        self.next_position
+    }
+
     pub fn block_of(&self, tenant: &str, id: Uuid) -> Option<&BlockState> {
         self.blocks
             .get(&id)
@@ -150,4 +235,14 @@ impl State {
                 .map(|(id, r)| (*id, r)),
         )
     }
+}
+
+/// Object counts of a [`State`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub blocks: usize,
+    /// Address records: live and soft-deallocated.
+    pub addresses: usize,
+    pub live_addresses: usize,
+    pub policies: usize,
 }

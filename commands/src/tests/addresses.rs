@@ -451,12 +451,12 @@ fn deallocation_is_soft() {
     then.then_events(&[deallocated(block, "10.0.0.2")]);
     assert_eq!(then.decision().reply, Reply::Done);
     let state = then.then_state();
-    let record = &state.addresses[&address];
+    let record = &state.address(address).expect("address");
     assert_eq!(record.deallocated_at, Some(now()));
     assert_eq!(record.used_by_tenant, T1);
-    assert!(!state.live_addresses.contains(&address));
-    assert_eq!(state.blocks[&block].live_allocations(), 0);
-    assert_eq!(state.blocks[&block].by_offset.len(), 1);
+    assert!(!state.is_live(address));
+    assert_eq!(state.block(block).expect("block").live_allocations(), 0);
+    assert_eq!(state.block(block).expect("block").by_offset.len(), 1);
 }
 
 #[test]
@@ -534,10 +534,13 @@ fn restore_brings_a_deallocated_address_back_live() {
     let then = scenario.when(restore(T1, block, "10.0.0.2"));
     then.then_events(&[restored(block, "10.0.0.2")]);
     let state = then.then_state();
-    assert_eq!(state.addresses[&address].deallocated_at, None);
-    assert!(state.live_addresses.contains(&address));
-    assert!(state.live_by_tenant.contains(&(T1.to_string(), address)));
-    assert_eq!(state.blocks[&block].live_allocations(), 1);
+    assert_eq!(
+        state.address(address).expect("address").deallocated_at,
+        None
+    );
+    assert!(state.is_live(address));
+    assert!(state.is_leased_to(T1, address));
+    assert_eq!(state.block(block).expect("block").live_allocations(), 1);
     // Live again, so the block can no longer be deleted.
     let scenario = scenario.and(&[restore(T1, block, "10.0.0.2")]);
     scenario

@@ -92,7 +92,7 @@ fn a_token_is_revoked_once() {
     after
         .when(revoke)
         .then_rejected(Rejection::NotFound("Token Not Found".into()));
-    assert!(after.state.tokens.by_secret_digest(DIGEST).is_none());
+    assert!(after.state.tokens().by_secret_digest(DIGEST).is_none());
 }
 
 #[test]

@@ -37,8 +37,14 @@ fn an_update_changes_the_updatable_fields_and_keeps_the_cidr() {
         ipv6_generator: None,
     })]);
     let state = then.then_state();
-    assert_eq!(state.blocks[&block].record.cidr.to_string(), "10.0.0.0/24");
-    assert_eq!(state.blocks[&block].record.gateway, Some(ip("10.0.0.254")));
+    assert_eq!(
+        state.block(block).expect("block").record.cidr.to_string(),
+        "10.0.0.0/24"
+    );
+    assert_eq!(
+        state.block(block).expect("block").record.gateway,
+        Some(ip("10.0.0.254"))
+    );
 }
 
 #[test]
@@ -72,7 +78,11 @@ fn the_type_is_updatable() {
         }));
     assert_eq!(then.then_block_updated().block_type, BlockType::Public);
     assert_eq!(
-        then.then_state().blocks[&block].record.block_type,
+        then.then_state()
+            .block(block)
+            .expect("block")
+            .record
+            .block_type,
         BlockType::Public
     );
 }
@@ -221,8 +231,11 @@ fn an_empty_block_is_deleted() {
     then.then_events(&[block_deleted(block)]);
     assert_eq!(then.decision().reply, Reply::Done);
     let state = then.then_state();
-    assert!(state.blocks.is_empty());
-    assert!(state.blocks_by_tenant.is_empty());
+    assert!((state.block_count() == 0));
+    assert!(state
+        .list_blocks(T1, None, Default::default())
+        .items
+        .is_empty());
 }
 
 #[test]
@@ -272,8 +285,8 @@ fn a_block_whose_addresses_are_all_deallocated_is_deleted_with_them() {
         block_deleted(block),
     ]);
     let state = then.then_state();
-    assert!(state.blocks.is_empty());
-    assert!(state.addresses.is_empty());
+    assert!((state.block_count() == 0));
+    assert!((state.address_count() == 0));
 }
 
 #[test]

@@ -118,8 +118,8 @@ impl Scenario {
     /// position and the next version of its stream.
     fn fold(&mut self, event: &Event) {
         let stream = event.stream();
-        let version = self.state.stream_versions.get(&stream).map_or(0, |v| v + 1);
-        let position = self.state.next_position;
+        let version = self.state.stream_version(&stream).map_or(0, |v| v + 1);
+        let position = self.state.position();
         let envelope = Envelope {
             position,
             stream,

@@ -374,7 +374,11 @@ fn deleting_an_interface_deallocates_its_addresses_frees_its_mac_and_deletes_it(
     let state = then.then_state();
     assert!(state.interface("vif-1").is_none());
     assert!(!state.mac_in_use(mac("02:00:00:00:00:00")));
-    assert_eq!(state.blocks[&id(2)].deallocated, 2, "soft: still occupied");
+    assert_eq!(
+        state.block(id(2)).expect("block").deallocated,
+        2,
+        "soft: still occupied"
+    );
     assert!(state.device_interfaces("vm-1").is_empty());
 }
 

@@ -150,8 +150,8 @@ fn a_deleted_policy_is_detached_and_no_longer_refuses_addresses() {
         deleted_at: now(),
     })]);
     let state = then.then_state();
-    assert_eq!(state.blocks[&block].record.policy_id, None);
-    assert!(state.policies.is_empty());
+    assert_eq!(state.block(block).expect("block").record.policy_id, None);
+    assert!((state.counts().policies == 0));
 
     let scenario = scenario.and(&[delete_policy(T1, policy)]);
     scenario
@@ -217,7 +217,12 @@ fn a_range_is_created_updated_and_deleted() {
         range_id: range,
         deleted_at: now(),
     })]);
-    assert!(then.then_state().policies[&policy].ranges.is_empty());
+    assert!(then
+        .then_state()
+        .policy(policy)
+        .expect("policy")
+        .ranges
+        .is_empty());
 }
 
 #[test]
@@ -340,7 +345,12 @@ fn an_octet_is_created_updated_and_deleted() {
         octet_id: octet,
         deleted_at: now(),
     })]);
-    assert!(then.then_state().policies[&policy].octets.is_empty());
+    assert!(then
+        .then_state()
+        .policy(policy)
+        .expect("policy")
+        .octets
+        .is_empty());
 }
 
 #[test]

@@ -57,9 +57,9 @@ fn a_request_is_held_in_the_most_specific_block() {
     assert_eq!(e.requested_by, "anonymous");
     assert_eq!(e.assigned_to, "user@example.com");
     let state = then.then_state();
-    assert_eq!(state.blocks[&id(2)].holds.len(), 1);
+    assert_eq!(state.block(id(2)).expect("block").holds.len(), 1);
     assert_eq!(
-        state.requests.by_id[&e.request_id].status,
+        state.request(e.request_id).expect("request").status,
         RequestStatus::Pending
     );
 }
@@ -132,12 +132,12 @@ fn approval_allocates_the_address_to_the_requester() {
         Some("user@example.com")
     );
     let state = then.then_state();
-    assert!(state.blocks[&id(2)].holds.is_empty());
-    let r = &state.requests.by_id[&id(3)];
+    assert!(state.block(id(2)).expect("block").holds.is_empty());
+    let r = &state.request(id(3)).expect("request");
     assert_eq!(r.status, RequestStatus::Approved);
     assert_eq!(r.decided_by.as_deref(), Some("ops"));
     assert!(state
-        .requests
+        .request_queue()
         .owed
         .contains(&(id(3), NotificationKind::Approved)));
 }
@@ -147,10 +147,10 @@ fn rejection_frees_the_hold() {
     let scenario = nested()
         .and(&[submit("10.0.1.50")])
         .and(&[reject(3, Some("reserved"))]);
-    let r = &scenario.state.requests.by_id[&id(3)];
+    let r = &scenario.state.request(id(3)).expect("request");
     assert_eq!(r.status, RequestStatus::Rejected);
     assert_eq!(r.reason.as_deref(), Some("reserved"));
-    assert!(scenario.state.blocks[&id(2)].holds.is_empty());
+    assert!(scenario.state.block(id(2)).expect("block").holds.is_empty());
     scenario
         .when(allocate_at(T1, id(2), "10.0.1.50"))
         .then_allocated("10.0.1.50");
@@ -206,7 +206,7 @@ fn a_delivery_is_recorded_once() {
     let scenario = nested().and(&[submit("10.0.1.50")]);
     let then = scenario.when(record.clone());
     assert!(matches!(then.events(), [Event::NotificationDelivered(_)]));
-    assert!(then.then_state().requests.owed.is_empty());
+    assert!(then.then_state().request_queue().owed.is_empty());
     scenario
         .and(&[record.clone()])
         .when(record)

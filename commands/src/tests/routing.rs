@@ -382,7 +382,11 @@ fn the_purge_takes_addresses_deallocated_at_least_the_retention_ago() {
     then.then_events(&[purged(id(1), "10.0.0.2")]);
     assert_eq!(then.decision().reply, Reply::Purged(1));
     let state = then.then_state();
-    assert!(state.retention.by_time.iter().all(|(_, a)| *a == id(4)));
+    assert!(state
+        .retention_index()
+        .by_time
+        .iter()
+        .all(|(_, a)| *a == id(4)));
 }
 
 #[test]
@@ -407,7 +411,7 @@ fn the_purge_is_bounded_and_removes_the_nat_pairs_first() {
         purged(id(1), "10.0.0.2"),
     ]);
     let state = then.then_state();
-    assert!(state.nat.globals_of.is_empty() && state.nat.locals_of.is_empty());
+    assert!(state.nat_table().globals_of.is_empty() && state.nat_table().locals_of.is_empty());
 }
 
 #[test]

@@ -128,7 +128,7 @@ fn subnets_are_listed_whatever_their_tenant() {
         }),
     ]);
     let state = &scenario.state;
-    let subnets = state.subnets(&state.blocks[&parent]);
+    let subnets = state.subnets(&state.block(parent).expect("block"));
     assert_eq!(
         subnets.iter().map(|b| b.id).collect::<Vec<_>>(),
         [id(2), id(3)]
@@ -210,7 +210,7 @@ fn a_restored_address_is_listed_again() {
 #[test]
 fn a_blocks_addresses_include_deallocated_ones() {
     let state = leased().state;
-    let block = &state.blocks[&id(1)];
+    let block = &state.block(id(1)).expect("block");
     let listed = state.block_addresses(block, PageRequest::default());
     assert_eq!(
         addresses(&listed),
