@@ -292,7 +292,9 @@ pub(crate) fn find_or_configure(
     ctx: &mut Context,
 ) -> Result<InterfaceRecord, Rejection> {
     if let Some(rec) = plan.interface(vif) {
-        if lessee.is_some_and(|l| l != rec.tenant_id) {
+        // Melange looked the vif up for (vif, lessee) with the lessee defaulting to the
+        // URL's tenant: another tenant's vif is never found, so it is never taken over.
+        if lessee.unwrap_or(default_lessee) != rec.tenant_id {
             return Err(Rejection::Conflict(format!(
                 "Virtual Interface {vif} already exists"
             )));

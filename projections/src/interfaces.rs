@@ -69,10 +69,10 @@ impl Nics {
         }
     }
 
-    pub(crate) fn apply(&mut self, event: &Event, addresses: &BTreeMap<Uuid, AddressRecord>) {
+    pub(crate) fn apply(&mut self, event: &Event) {
         match event {
             Event::InterfaceCreated(e) => self.created(e),
-            Event::InterfaceDeleted(e) => self.deleted(e, addresses),
+            Event::InterfaceDeleted(e) => self.deleted(e),
             Event::MacAddressAllocated(e) => {
                 self.macs.set_used(u128::from(e.mac));
                 self.with_interface(&e.vif, |i| i.record.mac_address = Some(e.mac));
@@ -136,22 +136,18 @@ impl Nics {
         self.interfaces.insert(e.vif.clone(), state);
     }
 
-    /// Drops the interface; index entries of addresses that no longer exist go too (the
-    /// deallocated ones stay: a restore brings their link back).
-    fn deleted(&mut self, e: &InterfaceDeleted, addresses: &BTreeMap<Uuid, AddressRecord>) {
+    /// Drops the interface and its whole address index: a restore brings an address's link
+    /// back only to the interface it was allocated on, and that one is gone. Keeping the
+    /// entries made the next interface to take the vif (even another tenant's) inherit a
+    /// restored stranger's address.
+    fn deleted(&mut self, e: &InterfaceDeleted) {
         if let Some(i) = self.interfaces.remove(&e.vif) {
             if let Some(device) = i.record.device_id {
                 self.by_device.remove(&(device, i.record.id));
             }
         }
-        for index in [&mut self.addresses_by_vif, &mut self.networked_by_vif] {
-            if let Some(ids) = index.get_mut(&e.vif) {
-                ids.retain(|id| addresses.contains_key(id));
-                if ids.is_empty() {
-                    index.remove(&e.vif);
-                }
-            }
-        }
+        self.addresses_by_vif.remove(&e.vif);
+        self.networked_by_vif.remove(&e.vif);
     }
 }
 

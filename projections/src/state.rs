@@ -166,7 +166,7 @@ impl State {
             | Event::MacRangeCreated(_)
             | Event::MacRangeDeleted(_)
             | Event::AllowedIpAdded(_)
-            | Event::AllowedIpRemoved(_) => self.nics.apply(event, &self.addresses),
+            | Event::AllowedIpRemoved(_) => self.nics.apply(event),
             Event::RequestSubmitted(e) => self.request_submitted(e),
             Event::RequestApproved(e) => {
                 self.release_hold(e.block_id, e.request_id);

@@ -522,8 +522,6 @@ fn the_device_door_serves_only_interfaces_on_that_device() {
 }
 
 #[test]
-#[ignore = "bug: a restored address of a deleted interface is inherited by the next interface \
-            that reuses its vif, even another tenant's, and plugs it into the old network"]
 fn a_new_interface_with_a_reused_vif_does_not_inherit_a_restored_address() {
     // Decision 13 has a restore bring back the interface link. Once the interface is gone the
     // link names a vif nobody holds; a later interface that takes the vif (another tenant's
