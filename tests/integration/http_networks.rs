@@ -112,7 +112,13 @@ async fn list_and_release_the_interfaces_addresses_in_the_network() {
         200,
         "the interface stays"
     );
-    let again = srv.post(&path, json!({})).await;
+    // The lessee defaults to the URL's tenant (the network owner), for whom t-lessee's vif
+    // does not exist (melange-semantics.md §4, find_or_configure): it must be named.
+    let unnamed = srv.post(&path, json!({})).await;
+    assert_eq!(unnamed.status, 409, "{}", unnamed.text);
+    let again = srv
+        .post(&path, json!({"network": {"tenant_id": "t-lessee"}}))
+        .await;
     assert_eq!(
         addresses(&again),
         ["10.2.0.2"],
