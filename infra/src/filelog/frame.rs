@@ -3,10 +3,10 @@
 //! one large positioned read at a time, so that the scan at open, reads and replay all share
 //! one checked parser and never trust a length or checksum they have not verified.
 
-use std::fs::File;
 use std::io;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
+
+use super::storage::StorageFile;
 
 /// Bytes before the body: length, checksum, flags.
 pub(crate) const HEADER_LEN: usize = 9;
@@ -90,7 +90,7 @@ pub(crate) enum FrameError {
 /// buffer that grows from `chunk` up to `max_chunk` bytes per read while the caller keeps
 /// reading (small for point reads, large for replay).
 pub(crate) struct FrameReader<'f> {
-    file: &'f File,
+    file: &'f dyn StorageFile,
     buf: Vec<u8>,
     /// File offset of `buf[0]`.
     buf_off: u64,
@@ -103,7 +103,13 @@ pub(crate) struct FrameReader<'f> {
 }
 
 impl<'f> FrameReader<'f> {
-    pub fn new(file: &'f File, start: u64, end: u64, chunk: usize, max_chunk: usize) -> Self {
+    pub fn new(
+        file: &'f dyn StorageFile,
+        start: u64,
+        end: u64,
+        chunk: usize,
+        max_chunk: usize,
+    ) -> Self {
         FrameReader {
             file,
             buf: Vec::new(),

@@ -7,10 +7,7 @@
 //! frame followed by a valid record, is corruption and stops the open: silently skipping
 //! acknowledged events would be worse than not starting.
 
-use std::fs::{File, OpenOptions};
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::codec::{decode_record, decode_record_head};
@@ -20,7 +17,8 @@ use super::frame::{
     complete_frame, FrameError, FrameReader, FrameRef, FLAG_COMMIT, HEADER_LEN, MAX_BODY,
 };
 use super::index::{Index, SegmentIndex};
-use super::segment::{sync_dir, SegmentFile};
+use super::segment::SegmentFile;
+use super::storage::{OpenMode, Storage, StorageFile};
 
 /// An incomplete append found at the end of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +41,15 @@ pub(crate) struct Scan {
 
 /// Scans `files` (in log order). With `full`, every payload is decoded too (for `verify`);
 /// the open only needs each record's position, stream and version.
-pub(crate) fn scan(files: &[SegmentFile], full: bool) -> Result<Scan, StoreError> {
+pub(crate) fn scan(
+    storage: &dyn Storage,
+    files: &[SegmentFile],
+    full: bool,
+) -> Result<Scan, StoreError> {
     let mut index = Index::default();
     let mut torn = None;
     for (i, seg) in files.iter().enumerate() {
-        torn = scan_segment(&mut index, seg, i + 1 == files.len(), full)?;
+        torn = scan_segment(storage, &mut index, seg, i + 1 == files.len(), full)?;
     }
     let bytes = index.segments.iter().map(|s| s.len).sum();
     Ok(Scan { index, torn, bytes })
@@ -79,12 +81,13 @@ fn corrupt(seg: &SegmentFile, offset: u64, reason: impl Into<String>) -> StoreEr
 /// One segment being scanned.
 struct SegmentScan<'a> {
     seg: &'a SegmentFile,
-    file: &'a File,
+    file: &'a dyn StorageFile,
     len: u64,
     is_last: bool,
 }
 
 fn scan_segment(
+    storage: &dyn Storage,
     index: &mut Index,
     seg: &SegmentFile,
     is_last: bool,
@@ -97,18 +100,18 @@ fn scan_segment(
         );
         return Err(corrupt(seg, 0, reason));
     }
-    let file = Arc::new(File::open(&seg.path)?);
-    let len = file.metadata()?.len();
+    let file: Arc<dyn StorageFile> = storage.open(&seg.name, OpenMode::Read)?.into();
+    let len = file.size()?;
     index
         .segments
         .push(SegmentIndex::new(seg.start, &seg.name, file.clone()));
     let at = SegmentScan {
         seg,
-        file: &file,
+        file: &*file,
         len,
         is_last,
     };
-    let mut rd = FrameReader::new(&file, 0, len, 1 << 20, 8 << 20);
+    let mut rd = FrameReader::new(&*file, 0, len, 1 << 20, 8 << 20);
     let mut pending = Pending::default();
     loop {
         let position = index.head + pending.records.len() as u64;
@@ -255,13 +258,11 @@ impl Pending {
 }
 
 /// Cuts a torn tail off its segment, durably.
-pub(crate) fn truncate(dir: &Path, torn: &TornTail) -> Result<(), StoreError> {
-    let file = OpenOptions::new()
-        .write(true)
-        .open(dir.join(&torn.segment))?;
+pub(crate) fn truncate(storage: &dyn Storage, torn: &TornTail) -> Result<(), StoreError> {
+    let file = storage.open(&torn.segment, OpenMode::Write)?;
     file.set_len(torn.offset)?;
     file.sync_all()?;
-    sync_dir(dir)?;
+    storage.sync_dir()?;
     tracing::warn!(
         segment = %torn.segment,
         offset = torn.offset,
