@@ -13,6 +13,11 @@ pub(crate) const HEADER_LEN: usize = 9;
 /// Set on the last record of each append call; an append is durable as a whole only when
 /// the frame carrying this flag is.
 pub(crate) const FLAG_COMMIT: u8 = 1;
+/// Set on the first record of each append call (a single-record append carries both).
+/// Recovery uses it to tell damage inside the torn last append from damage to an earlier,
+/// acknowledged one: only the latter can be followed by the start of another append.
+/// Logs written before this flag existed simply lack it; readers ignore unknown flags.
+pub(crate) const FLAG_BEGIN: u8 = 2;
 /// Bodies are small envelopes (well under a kilobyte); a declared length above this is
 /// damage, not data, and must not make a reader allocate gigabytes.
 pub(crate) const MAX_BODY: usize = 1 << 20;
@@ -40,9 +45,9 @@ pub(crate) fn push_frame(
     Ok(buf.len() - start)
 }
 
-/// The body of the valid frame at the start of `bytes`, if one is there in full: a
-/// plausible length and a matching checksum. Used to look for records past damage.
-pub(crate) fn complete_frame(bytes: &[u8]) -> Option<&[u8]> {
+/// The flags and body of the valid frame at the start of `bytes`, if one is there in
+/// full: a plausible length and a matching checksum. Used to look for records past damage.
+pub(crate) fn complete_frame(bytes: &[u8]) -> Option<(u8, &[u8])> {
     let header = bytes.get(..HEADER_LEN)?;
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
@@ -50,7 +55,7 @@ pub(crate) fn complete_frame(bytes: &[u8]) -> Option<&[u8]> {
         return None;
     }
     let checked = bytes.get(8..HEADER_LEN + len)?;
-    (crc32c::crc32c(checked) == crc).then(|| &checked[1..])
+    (crc32c::crc32c(checked) == crc).then(|| (checked[0], &checked[1..]))
 }
 
 /// A verified frame in a [`FrameReader`]'s buffer.

@@ -1,9 +1,9 @@
 //! The append path. One append call is one group commit: check every stream's expected
-//! version, number the records, encode them all into one buffer (COMMIT on the last), one
-//! positioned write, one `fdatasync`, then publish to the index and the head watch. Any
-//! write or sync failure leaves the writer failed for good (fail-stop): after a failed
-//! fsync the kernel may have dropped the dirty pages, so retrying could report durable
-//! data that is not.
+//! version, number the records, encode them all into one buffer (BEGIN on the first record,
+//! COMMIT on the last), one positioned write, one `fdatasync`, then publish to the index and
+//! the head watch. Any write or sync failure leaves the writer failed for good
+//! (fail-stop): after a failed fsync the kernel may have dropped the dirty pages, so
+//! retrying could report durable data that is not.
 
 use std::collections::HashMap;
 use std::io;
@@ -16,7 +16,7 @@ use ipledger_domain::Envelope;
 use crate::codec::encode_record_into;
 use crate::{AppendError, StoreError, StreamAppend};
 
-use super::frame::{push_frame, FLAG_COMMIT};
+use super::frame::{push_frame, FLAG_BEGIN, FLAG_COMMIT};
 use super::index::{Index, SegmentIndex};
 use super::segment::create_segment;
 use super::storage::{OpenMode, StorageFile};
@@ -180,7 +180,7 @@ fn check(sa: &StreamAppend, actual: Option<u64>) -> Result<(), AppendError> {
     })
 }
 
-/// Encodes the whole batch into `buf` as frames, COMMIT on the last one.
+/// Encodes the whole batch into `buf` as frames, BEGIN on the first, COMMIT on the last.
 fn encode_batch(
     envelopes: &[Envelope],
     buf: &mut Vec<u8>,
@@ -190,7 +190,8 @@ fn encode_batch(
     frames.clear();
     let last = envelopes.len() - 1;
     for (i, env) in envelopes.iter().enumerate() {
-        let flags = if i == last { FLAG_COMMIT } else { 0 };
+        let begin = if i == 0 { FLAG_BEGIN } else { 0 };
+        let flags = begin | if i == last { FLAG_COMMIT } else { 0 };
         let start = buf.len() as u64;
         push_frame(buf, flags, |b| encode_record_into(env, b)).map_err(|len| {
             let msg = format!(
