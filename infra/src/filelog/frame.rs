@@ -3,16 +3,21 @@
 //! one large positioned read at a time, so that the scan at open, reads and replay all share
 //! one checked parser and never trust a length or checksum they have not verified.
 
-use std::fs::File;
 use std::io;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
+
+use super::storage::StorageFile;
 
 /// Bytes before the body: length, checksum, flags.
 pub(crate) const HEADER_LEN: usize = 9;
 /// Set on the last record of each append call; an append is durable as a whole only when
 /// the frame carrying this flag is.
 pub(crate) const FLAG_COMMIT: u8 = 1;
+/// Set on the first record of each append call (a single-record append carries both).
+/// Recovery uses it to tell damage inside the torn last append from damage to an earlier,
+/// acknowledged one: only the latter can be followed by the start of another append.
+/// Logs written before this flag existed simply lack it; readers ignore unknown flags.
+pub(crate) const FLAG_BEGIN: u8 = 2;
 /// Bodies are small envelopes (well under a kilobyte); a declared length above this is
 /// damage, not data, and must not make a reader allocate gigabytes.
 pub(crate) const MAX_BODY: usize = 1 << 20;
@@ -40,9 +45,9 @@ pub(crate) fn push_frame(
     Ok(buf.len() - start)
 }
 
-/// The body of the valid frame at the start of `bytes`, if one is there in full: a
-/// plausible length and a matching checksum. Used to look for records past damage.
-pub(crate) fn complete_frame(bytes: &[u8]) -> Option<&[u8]> {
+/// The flags and body of the valid frame at the start of `bytes`, if one is there in
+/// full: a plausible length and a matching checksum. Used to look for records past damage.
+pub(crate) fn complete_frame(bytes: &[u8]) -> Option<(u8, &[u8])> {
     let header = bytes.get(..HEADER_LEN)?;
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
@@ -50,7 +55,7 @@ pub(crate) fn complete_frame(bytes: &[u8]) -> Option<&[u8]> {
         return None;
     }
     let checked = bytes.get(8..HEADER_LEN + len)?;
-    (crc32c::crc32c(checked) == crc).then(|| &checked[1..])
+    (crc32c::crc32c(checked) == crc).then(|| (checked[0], &checked[1..]))
 }
 
 /// A verified frame in a [`FrameReader`]'s buffer.
@@ -90,7 +95,7 @@ pub(crate) enum FrameError {
 /// buffer that grows from `chunk` up to `max_chunk` bytes per read while the caller keeps
 /// reading (small for point reads, large for replay).
 pub(crate) struct FrameReader<'f> {
-    file: &'f File,
+    file: &'f dyn StorageFile,
     buf: Vec<u8>,
     /// File offset of `buf[0]`.
     buf_off: u64,
@@ -103,7 +108,13 @@ pub(crate) struct FrameReader<'f> {
 }
 
 impl<'f> FrameReader<'f> {
-    pub fn new(file: &'f File, start: u64, end: u64, chunk: usize, max_chunk: usize) -> Self {
+    pub fn new(
+        file: &'f dyn StorageFile,
+        start: u64,
+        end: u64,
+        chunk: usize,
+        max_chunk: usize,
+    ) -> Self {
         FrameReader {
             file,
             buf: Vec::new(),

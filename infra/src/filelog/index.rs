@@ -5,8 +5,9 @@
 //! event data: reads go to the files.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::sync::Arc;
+
+use super::storage::StorageFile;
 
 /// One sparse entry per this many records; a read skips at most this many - 1 frame
 /// headers to reach its position.
@@ -18,7 +19,7 @@ pub(crate) struct SegmentIndex {
     pub start: u64,
     pub name: Arc<str>,
     /// Read handle, shared with readers so they need no lock while reading.
-    pub file: Arc<File>,
+    pub file: Arc<dyn StorageFile>,
     /// Bytes of complete, committed records: readers never look past this.
     pub len: u64,
     pub count: u64,
@@ -27,7 +28,7 @@ pub(crate) struct SegmentIndex {
 }
 
 impl SegmentIndex {
-    pub fn new(start: u64, name: &str, file: Arc<File>) -> Self {
+    pub fn new(start: u64, name: &str, file: Arc<dyn StorageFile>) -> Self {
         SegmentIndex {
             start,
             name: name.into(),
@@ -85,7 +86,7 @@ pub(crate) struct Location {
 #[derive(Debug, Clone)]
 pub(crate) struct SegmentView {
     pub name: Arc<str>,
-    pub file: Arc<File>,
+    pub file: Arc<dyn StorageFile>,
     pub start: u64,
     pub len: u64,
 }

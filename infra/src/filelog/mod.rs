@@ -3,6 +3,9 @@
 //! (open, options, verify, replay, the trait impl) and the shared state; framing, segment
 //! files, the index, the scan at open, appending and reading live in the submodules.
 //!
+//! Every file operation goes through the storage seam (`storage.rs`): the real file system
+//! by default, a simulated disk in the crash tests.
+//!
 //! Durability model: one `append` call is one write and one `fdatasync`, its last record
 //! flagged COMMIT, so a crash leaves either the whole call or a torn tail that the next
 //! open cuts off. A failed write or sync closes the log for writes (fail-stop).
@@ -12,13 +15,14 @@ mod index;
 mod reader;
 mod recovery;
 mod segment;
+pub mod storage;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +36,7 @@ use crate::{AppendError, EventStore, RecordRefused, StoreError, StreamAppend};
 
 use index::Index;
 pub use recovery::TornTail;
+use storage::{DirLock, FsStorage, OpenMode, Storage};
 use writer::Writer;
 
 /// Tuning of the file log.
@@ -82,8 +87,13 @@ impl std::fmt::Display for VerifyReport {
 /// error naming segment and offset; a torn tail is a problem in the report. Run it on a
 /// log no process is appending to, or an in-flight append shows up as a torn tail.
 pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
-    let files = segment::list_segments(dir)?;
-    let scan = recovery::scan(&files, true)?;
+    verify_with(&FsStorage::new(dir))
+}
+
+/// [`verify`] over any storage (the crash tests run it on a simulated disk).
+pub fn verify_with(storage: &dyn Storage) -> Result<VerifyReport, StoreError> {
+    let files = segment::list_segments(storage)?;
+    let scan = recovery::scan(storage, &files, true)?;
     let problems = scan
         .torn
         .iter()
@@ -112,7 +122,7 @@ pub struct FileLog {
 
 /// State shared by the writer, readers and clones.
 pub(crate) struct Shared {
-    dir: PathBuf,
+    storage: Arc<dyn Storage>,
     opts: FileLogOptions,
     writer: Mutex<Writer>,
     index: RwLock<Index>,
@@ -122,7 +132,7 @@ pub(crate) struct Shared {
     /// What the open cut off, if anything.
     torn: Option<TornTail>,
     /// Holds the directory lock while the log is open for writing.
-    _lock: Option<File>,
+    _lock: Option<DirLock>,
 }
 
 impl FileLog {
@@ -132,29 +142,42 @@ impl FileLog {
     /// for longer than `opts.lock_wait`.
     pub fn open(dir: &Path, opts: FileLogOptions) -> Result<FileLog, StoreError> {
         fs::create_dir_all(dir)?;
-        let lock = segment::lock_dir(dir, opts.lock_wait)?;
-        let mut files = segment::list_segments(dir)?;
+        Self::open_with(FsStorage::new(dir), opts)
+    }
+
+    /// [`FileLog::open`] over any storage: the file system ([`FsStorage`]) or, in the crash
+    /// tests, a simulated disk.
+    pub fn open_with(storage: impl Storage, opts: FileLogOptions) -> Result<FileLog, StoreError> {
+        let storage: Arc<dyn Storage> = Arc::new(storage);
+        let lock = segment::lock_dir(&*storage, opts.lock_wait)?;
+        let mut files = segment::list_segments(&*storage)?;
         if files.is_empty() {
-            files.push(segment::create_segment(dir, 0)?.0);
+            files.push(segment::create_segment(&*storage, 0)?.0);
         }
-        let scan = recovery::scan(&files, false)?;
+        let scan = recovery::scan(&*storage, &files, false)?;
         if let Some(torn) = &scan.torn {
-            recovery::truncate(dir, torn)?;
+            recovery::truncate(&*storage, torn)?;
         }
-        let last = files.last().map(|f| f.path.clone());
+        let last = files.last().map(|f| f.name.clone());
         let last = last.ok_or_else(|| StoreError::Io(std::io::Error::other("no segment")))?;
-        let file = OpenOptions::new().write(true).open(last)?;
-        Ok(Self::assemble(dir, opts, scan, Some(file), Some(lock)))
+        let file = storage.open(&last, OpenMode::Write)?;
+        Ok(Self::assemble(storage, opts, scan, Some(file), Some(lock)))
     }
 
     /// Opens an existing log for reading only (the `events` and `verify` commands): no
     /// lock, nothing created or truncated, so it can run beside the service. A torn tail is
     /// left in place and not read. Appends fail with [`StoreError::Closed`].
     pub fn open_read_only(dir: &Path) -> Result<FileLog, StoreError> {
-        let files = segment::list_segments(dir)?;
-        let scan = recovery::scan(&files, false)?;
+        Self::open_read_only_with(FsStorage::new(dir))
+    }
+
+    /// [`FileLog::open_read_only`] over any storage.
+    pub fn open_read_only_with(storage: impl Storage) -> Result<FileLog, StoreError> {
+        let storage: Arc<dyn Storage> = Arc::new(storage);
+        let files = segment::list_segments(&*storage)?;
+        let scan = recovery::scan(&*storage, &files, false)?;
         Ok(Self::assemble(
-            dir,
+            storage,
             FileLogOptions::default(),
             scan,
             None,
@@ -168,17 +191,17 @@ impl FileLog {
     }
 
     fn assemble(
-        dir: &Path,
+        storage: Arc<dyn Storage>,
         opts: FileLogOptions,
         scan: recovery::Scan,
-        file: Option<File>,
-        lock: Option<File>,
+        file: Option<Box<dyn storage::StorageFile>>,
+        lock: Option<DirLock>,
     ) -> FileLog {
         let index = scan.index;
         let len = index.segments.last().map_or(0, |s| s.len);
         let head = index.head;
         let shared = Shared {
-            dir: dir.to_path_buf(),
+            storage,
             opts,
             writer: Mutex::new(Writer::new(file, len)),
             index: RwLock::new(index),
@@ -192,8 +215,9 @@ impl FileLog {
         }
     }
 
+    /// Where the log lives (its directory, for the file system).
     pub fn dir(&self) -> &Path {
-        &self.shared.dir
+        self.shared.storage.location()
     }
 
     /// The torn tail the open found: cut off (and logged as a warning) by [`FileLog::open`],

@@ -1,26 +1,35 @@
 //! The scan at open (and for `verify`): reads every frame of every segment, checks length,
 //! checksum, consecutive positions and stream versions, and builds the [`Index`]. It also
 //! decides what damage means. A torn tail is what a crash during an append leaves in the
-//! last segment: a cut or bad frame with no valid record anywhere after it (garbage, zeros
-//! from a file extended but never written, half a frame), or complete records after the
-//! last COMMIT. Dropping it loses nothing acknowledged. Anything else, in particular a bad
-//! frame followed by a valid record, is corruption and stops the open: silently skipping
-//! acknowledged events would be worse than not starting.
+//! last segment: complete records after the last COMMIT, or a cut or bad frame (garbage,
+//! zeros from a file extended but never written, half a frame) after which nothing shows
+//! that a later append was written. Dropping it loses nothing acknowledged. Anything else,
+//! in particular damage followed by the first record of another append, is corruption and
+//! stops the open: silently skipping acknowledged events would be worse than not starting.
+//!
+//! Why damage may be followed by valid records and still be a torn tail: the disk persists
+//! the sectors of an unsynced write in any order, so a crash can keep the end of the
+//! append in flight (even its COMMIT record) while losing a sector before it. Those
+//! records belong to the one append that was never acknowledged. A crash cannot produce
+//! the BEGIN record of another append after the damage, since appends are written one at a
+//! time, each synced before the next starts. (For logs written before the BEGIN flag, a
+//! valid record after a valid COMMIT record is the same proof.) The price: damage inside
+//! the last acknowledged append, with nothing after it, is indistinguishable from a crash
+//! and is dropped as a torn tail (with a warning), as damage to its final record always was.
 
-use std::fs::{File, OpenOptions};
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::codec::{decode_record, decode_record_head};
 use crate::StoreError;
 
 use super::frame::{
-    complete_frame, FrameError, FrameReader, FrameRef, FLAG_COMMIT, HEADER_LEN, MAX_BODY,
+    complete_frame, FrameError, FrameReader, FrameRef, FLAG_BEGIN, FLAG_COMMIT, HEADER_LEN,
+    MAX_BODY,
 };
 use super::index::{Index, SegmentIndex};
-use super::segment::{sync_dir, SegmentFile};
+use super::segment::SegmentFile;
+use super::storage::{OpenMode, Storage, StorageFile};
 
 /// An incomplete append found at the end of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +52,15 @@ pub(crate) struct Scan {
 
 /// Scans `files` (in log order). With `full`, every payload is decoded too (for `verify`);
 /// the open only needs each record's position, stream and version.
-pub(crate) fn scan(files: &[SegmentFile], full: bool) -> Result<Scan, StoreError> {
+pub(crate) fn scan(
+    storage: &dyn Storage,
+    files: &[SegmentFile],
+    full: bool,
+) -> Result<Scan, StoreError> {
     let mut index = Index::default();
     let mut torn = None;
     for (i, seg) in files.iter().enumerate() {
-        torn = scan_segment(&mut index, seg, i + 1 == files.len(), full)?;
+        torn = scan_segment(storage, &mut index, seg, i + 1 == files.len(), full)?;
     }
     let bytes = index.segments.iter().map(|s| s.len).sum();
     Ok(Scan { index, torn, bytes })
@@ -79,12 +92,13 @@ fn corrupt(seg: &SegmentFile, offset: u64, reason: impl Into<String>) -> StoreEr
 /// One segment being scanned.
 struct SegmentScan<'a> {
     seg: &'a SegmentFile,
-    file: &'a File,
+    file: &'a dyn StorageFile,
     len: u64,
     is_last: bool,
 }
 
 fn scan_segment(
+    storage: &dyn Storage,
     index: &mut Index,
     seg: &SegmentFile,
     is_last: bool,
@@ -97,18 +111,18 @@ fn scan_segment(
         );
         return Err(corrupt(seg, 0, reason));
     }
-    let file = Arc::new(File::open(&seg.path)?);
-    let len = file.metadata()?.len();
+    let file: Arc<dyn StorageFile> = storage.open(&seg.name, OpenMode::Read)?.into();
+    let len = file.size()?;
     index
         .segments
         .push(SegmentIndex::new(seg.start, &seg.name, file.clone()));
     let at = SegmentScan {
         seg,
-        file: &file,
+        file: &*file,
         len,
         is_last,
     };
-    let mut rd = FrameReader::new(&file, 0, len, 1 << 20, 8 << 20);
+    let mut rd = FrameReader::new(&*file, 0, len, 1 << 20, 8 << 20);
     let mut pending = Pending::default();
     loop {
         let position = index.head + pending.records.len() as u64;
@@ -149,9 +163,9 @@ fn damaged(
         return Err(corrupt(at.seg, offset, reason));
     }
     // A length field is not covered by the checksum: a damaged one can make an intact log
-    // look cut short. Only if no valid record follows is this the end of the writes.
-    if let Some(next) = valid_frame_after(at, offset + 1, position)? {
-        let reason = format!("{reason}; yet a valid record follows at offset {next}");
+    // look cut short. Only if no later append follows is this the end of the writes.
+    if let Some(next) = later_append_after(at, offset + 1, position)? {
+        let reason = format!("{reason}; yet a later append starts at offset {next}");
         return Err(corrupt(at.seg, offset, reason));
     }
     Ok(Some(torn_tail(
@@ -161,10 +175,13 @@ fn damaged(
     )))
 }
 
-/// The offset of the first valid frame (checksum matches, body is a record at `position`
-/// or later) starting anywhere in `from..` the end of the segment. Reads a window at a
-/// time; a torn tail is at most one append, so this is short unless the log is damaged.
-fn valid_frame_after(
+/// The offset of the first record in `from..` the end of the segment that proves a later
+/// append was written: a valid frame (checksum matches, body is a record at `position` or
+/// later) flagged BEGIN, or, for logs older than that flag, one holding a later position
+/// than a valid COMMIT record before it. Valid frames of the torn append itself are
+/// stepped over. Reads a window at a time; a torn tail is at most one append, so this is
+/// short unless the log is damaged.
+fn later_append_after(
     at: &SegmentScan<'_>,
     from: u64,
     position: u64,
@@ -172,6 +189,8 @@ fn valid_frame_after(
     const WINDOW: usize = 4 * MAX_BODY;
     let mut base = from;
     let mut buf = Vec::new();
+    // The position of the last valid COMMIT record seen after the damage.
+    let mut committed: Option<u64> = None;
     while base < at.len {
         let n = (at.len - base).min(WINDOW as u64) as usize;
         buf.resize(n, 0);
@@ -180,15 +199,28 @@ fn valid_frame_after(
         // to the end of the file.
         let last = base + n as u64 == at.len;
         let stop = if last { n } else { n - (HEADER_LEN + MAX_BODY) };
-        let found = (0..stop).find(|&i| {
-            complete_frame(&buf[i..])
-                .and_then(|body| decode_record_head(body).ok())
-                .is_some_and(|head| head.position >= position)
-        });
-        if let Some(i) = found {
-            return Ok(Some(base + i as u64));
+        let mut i = 0;
+        while i < stop {
+            let Some((flags, body)) = complete_frame(&buf[i..]) else {
+                i += 1;
+                continue;
+            };
+            let found = match decode_record_head(body) {
+                Ok(head) if head.position >= position => head.position,
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            if flags & FLAG_BEGIN != 0 || committed.is_some_and(|c| found > c) {
+                return Ok(Some(base + i as u64));
+            }
+            if flags & FLAG_COMMIT != 0 {
+                committed = Some(found);
+            }
+            i += HEADER_LEN + body.len();
         }
-        base += stop as u64;
+        base += i as u64;
     }
     Ok(None)
 }
@@ -255,13 +287,11 @@ impl Pending {
 }
 
 /// Cuts a torn tail off its segment, durably.
-pub(crate) fn truncate(dir: &Path, torn: &TornTail) -> Result<(), StoreError> {
-    let file = OpenOptions::new()
-        .write(true)
-        .open(dir.join(&torn.segment))?;
+pub(crate) fn truncate(storage: &dyn Storage, torn: &TornTail) -> Result<(), StoreError> {
+    let file = storage.open(&torn.segment, OpenMode::Write)?;
     file.set_len(torn.offset)?;
     file.sync_all()?;
-    sync_dir(dir)?;
+    storage.sync_dir()?;
     tracing::warn!(
         segment = %torn.segment,
         offset = torn.offset,

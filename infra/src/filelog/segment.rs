@@ -1,18 +1,16 @@
-//! Segment files on disk: their names (the zero-padded global position of the first
-//! record, so that a directory listing sorts in log order), finding them, creating a new
-//! one durably (file and directory fsync, or a crash could lose the file itself), and the
-//! lock that keeps a second process from appending to the same log.
+//! Segment files: their names (the zero-padded global position of the first record, so
+//! that a directory listing sorts in log order), finding them, creating a new one durably
+//! (file and directory fsync, or a crash could lose the file itself), and the lock that
+//! keeps a second writer from appending to the same log. All through the storage seam.
 
-use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::StoreError;
 
+use super::storage::{DirLock, Storage, StorageFile};
+
 const EXTENSION: &str = ".seg";
-const LOCK_FILE: &str = "LOCK";
 
 /// The file name of the segment whose first record is at `start`.
 pub(crate) fn segment_name(start: u64) -> String {
@@ -24,16 +22,14 @@ pub(crate) fn segment_name(start: u64) -> String {
 pub(crate) struct SegmentFile {
     pub start: u64,
     pub name: String,
-    pub path: PathBuf,
 }
 
-/// The segments in `dir`, in log order. Other files are ignored; a `.seg` file whose name
-/// is not a position is reported rather than skipped, since skipping it could hide data.
-pub(crate) fn list_segments(dir: &Path) -> Result<Vec<SegmentFile>, StoreError> {
+/// The segments in the log, in log order. Other files are ignored; a `.seg` file whose
+/// name is not a position is reported rather than skipped, since skipping it could hide
+/// data.
+pub(crate) fn list_segments(storage: &dyn Storage) -> Result<Vec<SegmentFile>, StoreError> {
     let mut segments = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for name in storage.list()? {
         let Some(stem) = name.strip_suffix(EXTENSION) else {
             continue;
         };
@@ -47,11 +43,7 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<SegmentFile>, StoreError> 
                 })
             }
         };
-        segments.push(SegmentFile {
-            start,
-            name,
-            path: entry.path(),
-        });
+        segments.push(SegmentFile { start, name });
     }
     segments.sort_by_key(|s| s.start);
     Ok(segments)
@@ -59,56 +51,36 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<SegmentFile>, StoreError> 
 
 /// Creates the empty segment starting at `start` and makes its existence durable before
 /// anything is written to it. Returns the write handle.
-pub(crate) fn create_segment(dir: &Path, start: u64) -> io::Result<(SegmentFile, File)> {
+pub(crate) fn create_segment(
+    storage: &dyn Storage,
+    start: u64,
+) -> io::Result<(SegmentFile, Box<dyn StorageFile>)> {
     let name = segment_name(start);
-    let path = dir.join(&name);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
+    let file = storage.create(&name)?;
     file.sync_all()?;
-    sync_dir(dir)?;
-    Ok((SegmentFile { start, name, path }, file))
+    storage.sync_dir()?;
+    Ok((SegmentFile { start, name }, file))
 }
 
-/// Makes directory entries (new or truncated files) durable.
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Takes an exclusive advisory lock on the log directory for as long as the returned file
-/// stays open: two writers on one log (a second `serve`, or `replay` cutting what looks
-/// like a torn tail while the service is mid-append) would corrupt it. Waits up to `wait`
-/// for the lock, so an in-process restart whose old log is still being dropped by a
-/// finishing task gets through.
-pub(crate) fn lock_dir(dir: &Path, wait: Duration) -> Result<File, StoreError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(dir.join(LOCK_FILE))?;
-    let deadline = Instant::now() + wait;
-    loop {
-        // SAFETY: flock only reads the descriptor, which `file` keeps open for the call.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(file);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::WouldBlock || Instant::now() >= deadline {
-            let msg = format!(
-                "event log {} is in use by another writer: {err}",
-                dir.display()
-            );
-            return Err(StoreError::Io(io::Error::new(err.kind(), msg)));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+/// Takes the exclusive writer lock on the log: two writers on one log (a second `serve`,
+/// or `replay` cutting what looks like a torn tail while the service is mid-append) would
+/// corrupt it. Waits up to `wait` for the lock.
+pub(crate) fn lock_dir(storage: &dyn Storage, wait: Duration) -> Result<DirLock, StoreError> {
+    storage.lock(wait).map_err(|err| {
+        let msg = format!(
+            "event log {} is in use by another writer: {err}",
+            storage.location().display()
+        );
+        StoreError::Io(io::Error::new(err.kind(), msg))
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::time::Instant;
+
+    use super::super::storage::FsStorage;
     use super::*;
 
     #[test]
@@ -116,18 +88,19 @@ mod tests {
         assert_eq!(segment_name(0), "00000000000000000000.seg");
         assert_eq!(segment_name(u64::MAX), "18446744073709551615.seg");
         let dir = tempfile::tempdir().expect("temp dir");
+        let storage = FsStorage::new(dir.path());
         for start in [1000, 5, 0] {
-            create_segment(dir.path(), start).expect("create");
+            create_segment(&storage, start).expect("create");
         }
         fs::write(dir.path().join("notes.txt"), b"ignored").expect("write");
-        let found: Vec<u64> = list_segments(dir.path())
+        let found: Vec<u64> = list_segments(&storage)
             .expect("list")
             .iter()
             .map(|s| s.start)
             .collect();
         assert_eq!(found, vec![0, 5, 1000]);
         assert!(
-            create_segment(dir.path(), 5).is_err(),
+            create_segment(&storage, 5).is_err(),
             "never reuses a segment"
         );
     }
@@ -136,16 +109,17 @@ mod tests {
     fn a_malformed_segment_name_is_reported() {
         let dir = tempfile::tempdir().expect("temp dir");
         fs::write(dir.path().join("12.seg"), b"").expect("write");
-        let err = list_segments(dir.path()).unwrap_err();
+        let err = list_segments(&FsStorage::new(dir.path())).unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { ref segment, .. } if segment == "12.seg"));
     }
 
     #[test]
     fn the_directory_lock_is_exclusive() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let held = lock_dir(dir.path(), Duration::ZERO).expect("first lock");
+        let storage = FsStorage::new(dir.path());
+        let held = lock_dir(&storage, Duration::ZERO).expect("first lock");
         let started = Instant::now();
-        assert!(lock_dir(dir.path(), Duration::from_millis(50)).is_err());
+        assert!(lock_dir(&storage, Duration::from_millis(50)).is_err());
         assert!(
             started.elapsed() >= Duration::from_millis(50),
             "waited for the lock"
@@ -154,7 +128,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(30));
             drop(held);
         });
-        lock_dir(dir.path(), Duration::from_secs(5)).expect("lock once released");
+        lock_dir(&storage, Duration::from_secs(5)).expect("lock once released");
         releaser.join().expect("joined");
     }
 }

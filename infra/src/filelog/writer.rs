@@ -1,14 +1,12 @@
 //! The append path. One append call is one group commit: check every stream's expected
-//! version, number the records, encode them all into one buffer (COMMIT on the last), one
-//! positioned write, one `fdatasync`, then publish to the index and the head watch. Any
-//! write or sync failure leaves the writer failed for good (fail-stop): after a failed
-//! fsync the kernel may have dropped the dirty pages, so retrying could report durable
-//! data that is not.
+//! version, number the records, encode them all into one buffer (BEGIN on the first record,
+//! COMMIT on the last), one positioned write, one `fdatasync`, then publish to the index and
+//! the head watch. Any write or sync failure leaves the writer failed for good
+//! (fail-stop): after a failed fsync the kernel may have dropped the dirty pages, so
+//! retrying could report durable data that is not.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -18,9 +16,10 @@ use ipledger_domain::Envelope;
 use crate::codec::encode_record_into;
 use crate::{AppendError, StoreError, StreamAppend};
 
-use super::frame::{push_frame, FLAG_COMMIT};
+use super::frame::{push_frame, FLAG_BEGIN, FLAG_COMMIT};
 use super::index::{Index, SegmentIndex};
 use super::segment::create_segment;
+use super::storage::{OpenMode, StorageFile};
 use super::Shared;
 
 /// The batch buffer is reused between appends up to this capacity.
@@ -29,7 +28,7 @@ const KEEP_BUFFER: usize = 16 << 20;
 /// State only the appender touches, behind the writer mutex.
 pub(crate) struct Writer {
     /// Write handle of the last segment; `None` when the log was opened read-only.
-    pub file: Option<File>,
+    pub file: Option<Box<dyn StorageFile>>,
     /// Bytes of the last segment that are durable.
     pub len: u64,
     /// Set while an append is in flight and left set if it fails, so a failure (or a
@@ -41,7 +40,7 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub fn new(file: Option<File>, len: u64) -> Self {
+    pub fn new(file: Option<Box<dyn StorageFile>>, len: u64) -> Self {
         Writer {
             file,
             len,
@@ -91,8 +90,8 @@ impl Shared {
         if w.len == 0 || w.len + w.buf.len() as u64 <= self.opts.segment_bytes_max {
             return Ok(());
         }
-        let (seg, file) = create_segment(&self.dir, head)?;
-        let reader = Arc::new(File::open(&seg.path)?);
+        let (seg, file) = create_segment(&*self.storage, head)?;
+        let reader: Arc<dyn StorageFile> = self.storage.open(&seg.name, OpenMode::Read)?.into();
         self.index
             .write()
             .segments
@@ -124,10 +123,7 @@ impl Shared {
         let mut w = self.writer.lock();
         let last = self.index.read().segments.last().map(|s| s.name.clone());
         let name = last.ok_or_else(|| io::Error::other("no segment"))?;
-        let read_only = std::fs::OpenOptions::new()
-            .read(true)
-            .open(self.dir.join(&*name))?;
-        w.file = Some(read_only);
+        w.file = Some(self.storage.open(&name, OpenMode::Read)?);
         Ok(())
     }
 }
@@ -184,7 +180,7 @@ fn check(sa: &StreamAppend, actual: Option<u64>) -> Result<(), AppendError> {
     })
 }
 
-/// Encodes the whole batch into `buf` as frames, COMMIT on the last one.
+/// Encodes the whole batch into `buf` as frames, BEGIN on the first, COMMIT on the last.
 fn encode_batch(
     envelopes: &[Envelope],
     buf: &mut Vec<u8>,
@@ -194,7 +190,8 @@ fn encode_batch(
     frames.clear();
     let last = envelopes.len() - 1;
     for (i, env) in envelopes.iter().enumerate() {
-        let flags = if i == last { FLAG_COMMIT } else { 0 };
+        let begin = if i == 0 { FLAG_BEGIN } else { 0 };
+        let flags = begin | if i == last { FLAG_COMMIT } else { 0 };
         let start = buf.len() as u64;
         push_frame(buf, flags, |b| encode_record_into(env, b)).map_err(|len| {
             let msg = format!(

@@ -288,3 +288,62 @@ fn a_read_only_open_changes_nothing_and_refuses_appends() {
     let missing = FileLog::open_read_only(&dir.path().join("missing"));
     assert!(missing.is_err(), "a read-only open creates nothing");
 }
+
+#[test]
+fn a_torn_append_whose_end_reached_the_disk_before_its_start_is_a_torn_tail() {
+    // Guards against refusing to open after a power cut that persisted the sectors of the
+    // append in flight out of order: its last records (COMMIT included) reached the disk, a
+    // sector before them did not. Those records were never acknowledged. The crash
+    // simulation (crash.rs) found the log calling this corruption.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (seg, _) = three_appends(dir.path());
+    let log = open(dir.path());
+    let written = log.shared.read_all_sync(0, 10).expect("read");
+    fill(&log, 1, 4);
+    drop(log);
+    let frames = frame_offsets(&seg);
+    assert_eq!(
+        frames.len(),
+        7,
+        "three single appends, then one of four records"
+    );
+    let mut bytes = fs::read(&seg).expect("read");
+    bytes[frames[4] as usize..frames[5] as usize].fill(0);
+    fs::write(&seg, &bytes).expect("write");
+    let report = crate::filelog::verify(dir.path()).expect("verify sees no corruption");
+    assert_eq!(report.torn_tail.map(|t| t.offset), Some(frames[3]));
+    let log = open(dir.path());
+    assert_eq!(log.torn_tail().map(|t| t.offset), Some(frames[3]));
+    assert_eq!(file_len(&seg), frames[3]);
+    assert_eq!(log.shared.read_all_sync(0, 10).expect("read"), written);
+}
+
+#[test]
+fn without_begin_flags_a_record_after_a_commit_still_proves_corruption() {
+    // Guards the reading of logs written before the BEGIN flag: damage followed by a
+    // COMMIT record and then another record is an acknowledged append damaged, not a torn
+    // tail, and must stop the open.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (seg, _) = three_appends(dir.path());
+    let frames = frame_offsets(&seg);
+    let mut bytes = fs::read(&seg).expect("read");
+    for &at in &frames {
+        let at = at as usize;
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+        bytes[at + 8] &= !crate::filelog::frame::FLAG_BEGIN;
+        let crc = crc32c::crc32c(&bytes[at + 8..at + 9 + len]);
+        bytes[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+    fs::write(&seg, &bytes).expect("write");
+    assert_eq!(
+        open(dir.path())
+            .shared
+            .read_all_sync(0, 10)
+            .expect("read")
+            .len(),
+        3
+    );
+    flip(&seg, frames[0] + 20);
+    let opened = FileLog::open(dir.path(), FileLogOptions::default());
+    assert_eq!(corrupt_at(opened), (name_of(&seg), frames[0]));
+}

@@ -1,10 +1,13 @@
 //! Tests of the file log through its public face (and two test hooks): round trips,
-//! concurrency checks, reopen, torn tails, corruption and fail-stop. Helpers here build
-//! events and inspect segment files byte by byte.
+//! concurrency checks, reopen, torn tails, corruption and fail-stop, and crash points
+//! enumerated on a simulated disk. Helpers here build events and inspect segment files
+//! byte by byte.
 
 mod basics;
 mod bench;
+mod crash;
 mod damage;
+mod simdisk;
 
 use std::path::{Path, PathBuf};
 
