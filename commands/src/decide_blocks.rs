@@ -410,6 +410,10 @@ pub fn delete(
     // The NAT pairs of the purged addresses and the block's routes go with it, as events.
     let ids: Vec<Uuid> = b.by_offset.values().copied().collect();
     events.splice(0..0, crate::decide_nat::with_purged(state, &ids, ctx.now));
+    events.splice(
+        0..0,
+        crate::decide_interfaces::allowances_purged(state, &ids, ctx.now),
+    );
     events.extend(crate::decide_routes::with_block_deleted(state, id, ctx.now));
     events.push(Event::BlockDeleted(BlockDeleted {
         block_id: id,

@@ -9,8 +9,9 @@ use ipledger_domain::events::*;
 use ipledger_domain::interfaces::{InterfaceRecord, InterfaceView};
 use ipledger_domain::records::{AddressRecord, Reply};
 use ipledger_domain::rejection::FieldErrors;
-use ipledger_domain::{block, Event, Rejection};
+use ipledger_domain::{block, Event, Rejection, Timestamp};
 use ipledger_projections::State;
+use uuid::Uuid;
 
 use crate::command_interfaces::{AllowIp, InterfaceScope, InterfaceSpec};
 use crate::decide::{Context, Decision};
@@ -243,4 +244,24 @@ pub fn disallow_ip(
         removed_at: ctx.now,
     };
     Ok(Decision::new(vec![Event::AllowedIpRemoved(e)], Reply::Done))
+}
+
+/// The allowances of addresses about to be purged, withdrawn as events before the purge: an
+/// allowance names (block, address), so one left behind would attach to the address's next
+/// lease, possibly another tenant's. (Melange kept an allowed address alive instead; ipledger
+/// purges it and withdraws its allowances, see the README.)
+pub fn allowances_purged(state: &State, ids: &[Uuid], now: Timestamp) -> Vec<Event> {
+    ids.iter()
+        .filter_map(|id| state.address(*id))
+        .flat_map(|a| {
+            state.allowances_of(a.block_id, a.address).map(move |vif| {
+                Event::AllowedIpRemoved(AllowedIpRemoved {
+                    vif: vif.to_string(),
+                    block_id: a.block_id,
+                    address: a.address,
+                    removed_at: now,
+                })
+            })
+        })
+        .collect()
 }

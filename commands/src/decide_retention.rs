@@ -26,7 +26,8 @@ pub fn purge(state: &State, max: usize, ctx: &mut Context) -> Result<Decision, R
     };
     let expired = state.expired_deallocations(cutoff, max.clamp(1, PURGE_BATCH_MAX));
     let ids: Vec<Uuid> = expired.iter().map(|r| r.id).collect();
-    let mut events = crate::decide_nat::with_purged(state, &ids, ctx.now);
+    let mut events = crate::decide_interfaces::allowances_purged(state, &ids, ctx.now);
+    events.extend(crate::decide_nat::with_purged(state, &ids, ctx.now));
     events.extend(expired.iter().map(|r| {
         Event::AddressPurged(AddressPurged {
             block_id: r.block_id,

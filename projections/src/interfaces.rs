@@ -45,6 +45,9 @@ pub struct Nics {
     /// MACs in use, over the whole 48-bit space (sparse: memory grows with allocations).
     pub macs: FreeMap,
     pub mac_ranges: HashMap<Uuid, MacRangeRecord>,
+    /// (block, address) → the vifs it is explicitly allowed on: what a purge asks, so that
+    /// dropping a purged address's allowances is a lookup, not a walk over every interface.
+    pub allowed_on: BTreeMap<(Uuid, IpAddr), BTreeSet<String>>,
 }
 
 impl Default for Nics {
@@ -56,6 +59,7 @@ impl Default for Nics {
             networked_by_vif: HashMap::default(),
             macs: FreeMap::new(1u128 << MAC_BITS),
             mac_ranges: HashMap::default(),
+            allowed_on: BTreeMap::new(),
         }
     }
 }
@@ -99,12 +103,21 @@ impl Nics {
             Event::MacRangeDeleted(e) => {
                 self.mac_ranges.remove(&e.range_id);
             }
-            Event::AllowedIpAdded(e) => self.with_interface(&e.vif, |i| {
-                i.allowed.insert((e.block_id, e.address));
-            }),
-            Event::AllowedIpRemoved(e) => self.with_interface(&e.vif, |i| {
-                i.allowed.remove(&(e.block_id, e.address));
-            }),
+            Event::AllowedIpAdded(e) => {
+                if let Some(i) = self.interfaces.get_mut(&e.vif) {
+                    i.allowed.insert((e.block_id, e.address));
+                    self.allowed_on
+                        .entry((e.block_id, e.address))
+                        .or_default()
+                        .insert(e.vif.clone());
+                }
+            }
+            Event::AllowedIpRemoved(e) => {
+                self.with_interface(&e.vif, |i| {
+                    i.allowed.remove(&(e.block_id, e.address));
+                });
+                self.disallow(e.block_id, e.address, &e.vif);
+            }
             _ => {}
         }
     }
@@ -145,13 +158,37 @@ impl Nics {
             if let Some(device) = i.record.device_id {
                 self.by_device.remove(&(device, i.record.id));
             }
+            for (block_id, address) in i.allowed {
+                self.disallow(block_id, address, &e.vif);
+            }
         }
         self.addresses_by_vif.remove(&e.vif);
         self.networked_by_vif.remove(&e.vif);
     }
 }
 
+impl Nics {
+    fn disallow(&mut self, block_id: Uuid, address: IpAddr, vif: &str) {
+        if let Some(vifs) = self.allowed_on.get_mut(&(block_id, address)) {
+            vifs.remove(vif);
+            if vifs.is_empty() {
+                self.allowed_on.remove(&(block_id, address));
+            }
+        }
+    }
+}
+
 impl State {
+    /// The vifs on which the address is explicitly allowed.
+    pub fn allowances_of(&self, block_id: Uuid, address: IpAddr) -> impl Iterator<Item = &str> {
+        self.nics
+            .allowed_on
+            .get(&(block_id, address))
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+
     pub fn interface(&self, vif: &str) -> Option<&InterfaceState> {
         self.nics.interfaces.get(vif)
     }

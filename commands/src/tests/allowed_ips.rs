@@ -218,8 +218,6 @@ fn an_allowed_address_stays_allocated_when_the_interface_is_deleted() {
 }
 
 #[test]
-#[ignore = "bug: an allowance is kept by (block, address), so it outlives the purge of the \
-            address and attaches to the next lease of that address, another tenant's"]
 fn an_allowance_does_not_pass_to_the_next_lease_of_its_address() {
     // T1 allows 10.0.0.10 on vif-16, deallocates it, and the purge frees it; the address is
     // then leased to T2. T2's lease was never allowed on T1's interface, so T1 cannot
@@ -229,13 +227,25 @@ fn an_allowance_does_not_pass_to_the_next_lease_of_its_address() {
         used_by_tenant: some(T2),
         ..allocation(T1, id(1))
     };
-    let scenario = allowed_world()
-        .and(&[
-            allow(T1, "net-a", "10.0.0.10"),
-            deallocate(T1, id(1), "10.0.0.10"),
-        ])
-        .and_events(&[purged(id(1), "10.0.0.10")])
-        .and(&[Command::AllocateAddress(to_t2)]);
+    let before_purge = allowed_world()
+        .and(&[allow(T1, "net-a", "10.0.0.10")])
+        .and_events(&[Event::AddressDeallocated(AddressDeallocated {
+            block_id: id(1),
+            address: ip("10.0.0.10"),
+            deallocated_at: now() - chrono::Duration::days(3),
+        })]);
+    // The purge withdraws the allowance, as an event, before it purges the address.
+    let purge = Command::PurgeDeallocated { max: 100 };
+    before_purge.when(purge.clone()).then_events(&[
+        Event::AllowedIpRemoved(AllowedIpRemoved {
+            vif: "vif-16".into(),
+            block_id: id(1),
+            address: ip("10.0.0.10"),
+            removed_at: now(),
+        }),
+        purged(id(1), "10.0.0.10"),
+    ]);
+    let scenario = before_purge.and(&[purge, Command::AllocateAddress(to_t2)]);
     assert_eq!(allowed_list(&scenario.state), ["10.0.0.2"]);
     scenario
         .when(disallow(T1, "10.0.0.10"))
