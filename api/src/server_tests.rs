@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ipledger_commands::{SystemClock, Writer, WriterConfig};
-use ipledger_domain::Envelope;
-use ipledger_infra::{AppendError, EventStore, StoreError, StreamAppend};
+use ipledger_commands::store::{AppendError, EventStore, RecordRefused, StoreError, StreamAppend};
+use ipledger_commands::{SystemClock, UuidV7Source, Writer, WriterConfig};
+use ipledger_domain::{Envelope, NewEvent};
 use ipledger_projections::State;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{oneshot, watch};
@@ -27,6 +27,10 @@ fn gone() -> StoreError {
 
 #[async_trait]
 impl EventStore for BrokenStore {
+    fn check_record(&self, _event: &NewEvent) -> Result<(), RecordRefused> {
+        Ok(())
+    }
+
     async fn append(&self, _batch: Vec<StreamAppend>) -> Result<Vec<Envelope>, AppendError> {
         Err(AppendError::Store(gone()))
     }
@@ -63,6 +67,7 @@ async fn serve() -> (SocketAddr, oneshot::Sender<()>) {
         store.clone(),
         State::default(),
         Arc::new(SystemClock),
+        Box::new(UuidV7Source::default()),
         WriterConfig::default(),
     );
     let app = App {
