@@ -8,9 +8,9 @@ use warp::http::{HeaderValue, Method, StatusCode};
 
 use crate::request::Request;
 
-const INDEX_HTML: &str = include_str!("../static/console/index.html");
-const CONSOLE_CSS: &str = include_str!("../static/console/console.css");
-const CONSOLE_JS: &str = include_str!("../static/console/console.js");
+const INDEX_HTML: &str = include_str!("../../static/console/index.html");
+const CONSOLE_CSS: &str = include_str!("../../static/console/console.css");
+const CONSOLE_JS: &str = include_str!("../../static/console/console.js");
 
 /// The console file a GET asks for, as a finished response; None for any other request.
 pub fn asset(req: &Request) -> Option<warp::reply::Response> {
