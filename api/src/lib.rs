@@ -1,54 +1,24 @@
-//! The HTTP surface of ipledger: one warp filter that takes every request, a router that
-//! dispatches on method and path segments, the Melange v0.1 handlers, wire formats, and the
-//! single place that maps errors to HTTP. Also the configuration and the CLI's subcommands;
-//! `main.rs` is the composition root.
+//! The HTTP surface of ipledger, laid out by surface: `melange/` (the Melange v0.1 API),
+//! `auth/` (admission and access tokens), `requests/` (the IP request workflow, its console
+//! and outbox), `admin/` (health, events, retention). Each surface lists its route rows in
+//! its `mod.rs`; `routes.rs` concatenates them; `server.rs` is the one warp filter that finds
+//! a request's row, admits it and calls the row's handler. `kit/` is the toolkit every handler
+//! imports (it depends on no surface); `fault.rs` is the single place that maps errors to
+//! HTTP. Also the configuration and the CLI's subcommands; `main.rs` is the composition root.
 
+pub mod admin;
 pub mod app;
-#[path = "auth/admit.rs"]
 pub mod auth;
-#[path = "auth/tokens.rs"]
-pub mod auth_tokens;
-#[path = "melange/body.rs"]
-pub mod body;
-#[path = "melange/body_interfaces.rs"]
-pub mod body_interfaces;
 pub mod cli;
 pub mod config;
-#[path = "requests/console.rs"]
-pub mod console;
 pub mod fault;
-#[path = "requests/ipam.rs"]
-pub mod ipam_requests;
-#[path = "melange/blocks.rs"]
+pub mod kit;
 pub mod melange;
-#[path = "melange/instances.rs"]
-pub mod melange_instances;
-#[path = "melange/interfaces.rs"]
-pub mod melange_interfaces;
-#[path = "melange/macs.rs"]
-pub mod melange_macs;
-#[path = "melange/nat.rs"]
-pub mod melange_nat;
-#[path = "melange/networks.rs"]
-pub mod melange_networks;
-#[path = "melange/policies.rs"]
-pub mod melange_policies;
-#[path = "melange/ip_routes.rs"]
-pub mod melange_routes;
 pub mod ops;
-#[path = "requests/outbox.rs"]
-pub mod outbox;
 pub mod request;
-#[path = "admin/retention.rs"]
-pub mod retention;
+pub mod requests;
 pub mod routes;
 pub mod server;
-#[path = "melange/wire.rs"]
-pub mod wire;
-#[path = "melange/wire_interfaces.rs"]
-pub mod wire_interfaces;
-#[path = "requests/wire.rs"]
-pub mod wire_requests;
 pub mod xml;
 
 #[cfg(test)]

@@ -452,7 +452,7 @@ fn node_value(node: &Node, root: bool) -> Result<Value, XmlError> {
     }
     if node.children.is_empty() && node.attrs.is_empty() {
         return Ok(
-            if !has_text && (root || crate::body::STRUCT_KEYS.contains(&node.name.as_str())) {
+            if !has_text && (root || crate::kit::body::STRUCT_KEYS.contains(&node.name.as_str())) {
                 Value::Object(Map::new())
             } else {
                 Value::String(node.text.clone())

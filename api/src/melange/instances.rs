@@ -4,75 +4,31 @@
 
 use ipledger_commands::{Command, InterfaceScope, NetworkAllocation, ReleaseAddresses};
 use serde_json::json;
-use warp::http::{Method, StatusCode};
+use warp::http::StatusCode;
 
-use crate::app::App;
-use crate::body;
-use crate::body_interfaces::{InstanceEnvelope, InterfaceEnvelope, InterfaceNetworkEnvelope};
-use crate::fault::Fault;
-use crate::melange::{exec, method_not_allowed, Answer, Resp};
-use crate::melange_interfaces::interface_not_found;
-use crate::request::Request;
-use crate::wire_interfaces;
-
-/// `/ipam/instances/{device}/interfaces[/{vif}[/ip_addresses]]`.
-pub async fn route(app: &App, req: &Request, device: &str, rest: &[&str]) -> Answer {
-    let m = &req.method;
-    match rest {
-        [] => match *m {
-            Method::GET => list(app, device),
-            Method::PUT => replace(app, req, device).await,
-            Method::POST => add(app, req, device).await,
-            Method::DELETE => {
-                let command = Command::DeleteDeviceInterfaces {
-                    device: device.to_string(),
-                };
-                exec(app, req, command, "instance", StatusCode::OK).await
-            }
-            _ => Err(method_not_allowed()),
-        },
-        [vif] => match *m {
-            Method::GET => show(app, device, vif),
-            Method::DELETE => {
-                let command = Command::DeleteInterface {
-                    vif: vif.to_string(),
-                    scope: InterfaceScope::Device(device.to_string()),
-                };
-                exec(app, req, command, "interface", StatusCode::OK).await
-            }
-            _ => Err(method_not_allowed()),
-        },
-        [vif, "ip_addresses"] => match *m {
-            Method::POST => allocate(app, req, device, vif).await,
-            Method::DELETE => {
-                let command = Command::ReleaseAddresses(ReleaseAddresses {
-                    vif: vif.to_string(),
-                    device_scope: Some(device.to_string()),
-                    network: None,
-                });
-                exec(app, req, command, "ip_addresses", StatusCode::OK).await
-            }
-            _ => Err(method_not_allowed()),
-        },
-        _ => Err(Fault::not_found("The resource could not be found.")),
-    }
-}
+use crate::kit::{body, Answer, Call, Resp};
+use crate::melange::body_interfaces::{
+    InstanceEnvelope, InterfaceEnvelope, InterfaceNetworkEnvelope,
+};
+use crate::melange::common::{exec, interface_not_found};
+use crate::melange::wire_interfaces;
 
 /// The device's interfaces; an empty list, not a 404, when it has none.
-fn list(app: &App, device: &str) -> Answer {
-    let v = app.writer.views().read();
+pub async fn list(c: Call<'_>) -> Answer {
+    let v = c.app.writer.views().read();
     let items: Vec<_> = v
-        .device_interfaces(device)
+        .device_interfaces(c.param("device"))
         .into_iter()
         .map(|i| wire_interfaces::interface(&v.interface_view(i)))
         .collect();
     Ok(Resp::ok(json!({"instance": {"interfaces": items}})))
 }
 
-fn show(app: &App, device: &str, vif: &str) -> Answer {
-    let v = app.writer.views().read();
+pub async fn show(c: Call<'_>) -> Answer {
+    let device = c.param("device");
+    let v = c.app.writer.views().read();
     let i = v
-        .interface(vif)
+        .interface(c.param("vif"))
         .filter(|i| i.record.device_id.as_deref() == Some(device))
         .ok_or_else(interface_not_found)?;
     Ok(Resp::ok(
@@ -81,8 +37,8 @@ fn show(app: &App, device: &str, vif: &str) -> Answer {
 }
 
 /// PUT: 200 with every new interface (the spec's status).
-async fn replace(app: &App, req: &Request, device: &str) -> Answer {
-    let body = body::required::<InstanceEnvelope>(req, "instance")?.instance;
+pub async fn replace(c: Call<'_>) -> Answer {
+    let body = body::required::<InstanceEnvelope>(c.req, "instance")?.instance;
     let tenant = body.tenant_id;
     let interfaces = body
         .interfaces
@@ -90,20 +46,20 @@ async fn replace(app: &App, req: &Request, device: &str) -> Answer {
         .map(|i| i.spec(tenant.as_ref()))
         .collect::<Result<Vec<_>, _>>()?;
     let command = Command::ReplaceDeviceInterfaces {
-        device: device.to_string(),
+        device: c.param("device").to_string(),
         interfaces,
     };
-    exec(app, req, command, "instance", StatusCode::OK).await
+    exec(c.app, c.req, command, "instance", StatusCode::OK).await
 }
 
 /// POST one interface on the device: 200, the spec's "Normal Response code".
-async fn add(app: &App, req: &Request, device: &str) -> Answer {
-    let body = body::required::<InterfaceEnvelope>(req, "interface")?.interface;
+pub async fn add(c: Call<'_>) -> Answer {
+    let body = body::required::<InterfaceEnvelope>(c.req, "interface")?.interface;
     let mut spec = body.spec(None)?;
-    spec.device_id = Some(device.to_string());
+    spec.device_id = Some(c.param("device").to_string());
     exec(
-        app,
-        req,
+        c.app,
+        c.req,
         Command::CreateInterface(spec),
         "interface",
         StatusCode::OK,
@@ -111,14 +67,40 @@ async fn add(app: &App, req: &Request, device: &str) -> Answer {
     .await
 }
 
+/// DELETE every interface of the device.
+pub async fn delete_all(c: Call<'_>) -> Answer {
+    let command = Command::DeleteDeviceInterfaces {
+        device: c.param("device").to_string(),
+    };
+    exec(c.app, c.req, command, "instance", StatusCode::OK).await
+}
+
+pub async fn delete(c: Call<'_>) -> Answer {
+    let command = Command::DeleteInterface {
+        vif: c.param("vif").to_string(),
+        scope: InterfaceScope::Device(c.param("device").to_string()),
+    };
+    exec(c.app, c.req, command, "interface", StatusCode::OK).await
+}
+
 /// POST `{"network": {id, tenant_id (owner), addresses}}`: 200 with the new addresses.
-async fn allocate(app: &App, req: &Request, device: &str, vif: &str) -> Answer {
-    let network = body::required::<InterfaceNetworkEnvelope>(req, "network")?.network;
+pub async fn allocate(c: Call<'_>) -> Answer {
+    let network = body::required::<InterfaceNetworkEnvelope>(c.req, "network")?.network;
     let command = Command::AllocateFromNetwork(NetworkAllocation {
-        vif: vif.to_string(),
+        vif: c.param("vif").to_string(),
         network: network.request()?,
-        device_scope: Some(device.to_string()),
+        device_scope: Some(c.param("device").to_string()),
         ..NetworkAllocation::default()
     });
-    exec(app, req, command, "ip_addresses", StatusCode::OK).await
+    exec(c.app, c.req, command, "ip_addresses", StatusCode::OK).await
+}
+
+/// DELETE the interface's addresses; also served at the spec's singular `instance` path.
+pub async fn release(c: Call<'_>) -> Answer {
+    let command = Command::ReleaseAddresses(ReleaseAddresses {
+        vif: c.param("vif").to_string(),
+        device_scope: Some(c.param("device").to_string()),
+        network: None,
+    });
+    exec(c.app, c.req, command, "ip_addresses", StatusCode::OK).await
 }

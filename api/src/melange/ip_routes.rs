@@ -7,14 +7,13 @@ use ipledger_projections::State;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
-use warp::http::{Method, StatusCode};
+use warp::http::StatusCode;
 
-use crate::app::App;
-use crate::body::{self, double, string_like};
 use crate::fault::Fault;
-use crate::melange::{exec, method_not_allowed, parse_id, Answer, Resp};
-use crate::request::Request;
-use crate::wire;
+use crate::kit::body::{self, double, string_like};
+use crate::kit::{parse_id, Answer, Call, Resp};
+use crate::melange::common::exec;
+use crate::melange::wire;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,23 +35,13 @@ struct RouteEnvelope {
     ip_route: RouteBody,
 }
 
-pub async fn route(app: &App, req: &Request, tenant: &str, block: &str, rest: &[&str]) -> Answer {
-    match (rest, &req.method) {
-        ([], &Method::GET) => list(app, req, tenant, block),
-        ([], &Method::POST) => change(app, req, tenant, block, None).await,
-        ([id], &Method::GET) => show(app, tenant, block, id),
-        ([id], &Method::PUT) => change(app, req, tenant, block, Some(id)).await,
-        ([id], &Method::DELETE) => {
-            let command = Command::DeleteRoute {
-                tenant: tenant.to_string(),
-                block_id: parse_id(block, "IpBlock")?,
-                route_id: parse_id(id, "IpRoute")?,
-            };
-            exec(app, req, command, "ip_route", StatusCode::OK).await
-        }
-        ([] | [_], _) => Err(method_not_allowed()),
-        _ => Err(Fault::not_found("The resource could not be found.")),
-    }
+pub async fn delete(c: Call<'_>) -> Answer {
+    let command = Command::DeleteRoute {
+        tenant: c.param("tenant").to_string(),
+        block_id: parse_id(c.param("block"), "IpBlock")?,
+        route_id: parse_id(c.param("route"), "IpRoute")?,
+    };
+    exec(c.app, c.req, command, "ip_route", StatusCode::OK).await
 }
 
 fn block_id(v: &State, tenant: &str, block: &str) -> Result<Uuid, Fault> {
@@ -62,42 +51,44 @@ fn block_id(v: &State, tenant: &str, block: &str) -> Result<Uuid, Fault> {
         .ok_or_else(|| Fault::not_found("IpBlock Not Found"))
 }
 
-fn list(app: &App, req: &Request, tenant: &str, block: &str) -> Answer {
-    let page = req.page()?;
-    let v = app.writer.views().read();
-    let id = block_id(&v, tenant, block)?;
+pub async fn list(c: Call<'_>) -> Answer {
+    let page = c.req.page()?;
+    let v = c.app.writer.views().read();
+    let id = block_id(&v, c.param("tenant"), c.param("block"))?;
     Ok(Resp::ok(wire::collection(
-        req,
+        c.req,
         "ip_routes",
         v.list_routes(id, page),
         |r| wire::route(r),
     )))
 }
 
-fn show(app: &App, tenant: &str, block: &str, route: &str) -> Answer {
-    let v = app.writer.views().read();
-    let id = block_id(&v, tenant, block)?;
-    let r = parse_id(route, "IpRoute").and_then(|route_id| {
+pub async fn show(c: Call<'_>) -> Answer {
+    let v = c.app.writer.views().read();
+    let id = block_id(&v, c.param("tenant"), c.param("block"))?;
+    let r = parse_id(c.param("route"), "IpRoute").and_then(|route_id| {
         v.route_in(id, route_id)
             .ok_or_else(|| Fault::not_found("IpRoute Not Found"))
     })?;
     Ok(Resp::ok(json!({ "ip_route": wire::route(r) })))
 }
 
+pub async fn create(c: Call<'_>) -> Answer {
+    change(c, None).await
+}
+
+pub async fn update(c: Call<'_>) -> Answer {
+    change(c, Some(c.param("route"))).await
+}
+
 /// Create (201) when `route` is None, update (200) otherwise.
-async fn change(
-    app: &App,
-    req: &Request,
-    tenant: &str,
-    block: &str,
-    route: Option<&str>,
-) -> Answer {
-    let block_id = parse_id(block, "IpBlock")?;
+async fn change(c: Call<'_>, route: Option<&str>) -> Answer {
+    let block_id = parse_id(c.param("block"), "IpBlock")?;
     let route_id = route.map(|r| parse_id(r, "IpRoute")).transpose()?;
-    let body = body::required::<RouteEnvelope>(req, "ip_route")?.ip_route;
+    let body = body::required::<RouteEnvelope>(c.req, "ip_route")?.ip_route;
     let _ignored = body.source_block_id;
-    let c = RouteChange {
-        tenant: tenant.to_string(),
+    let change = RouteChange {
+        tenant: c.param("tenant").to_string(),
         block_id,
         route_id,
         destination: body.destination,
@@ -105,8 +96,8 @@ async fn change(
         netmask: body.netmask,
     };
     let (command, status) = match route_id {
-        None => (Command::CreateRoute(c), StatusCode::CREATED),
-        Some(_) => (Command::UpdateRoute(c), StatusCode::OK),
+        None => (Command::CreateRoute(change), StatusCode::CREATED),
+        Some(_) => (Command::UpdateRoute(change), StatusCode::OK),
     };
-    exec(app, req, command, "ip_route", status).await
+    exec(c.app, c.req, command, "ip_route", status).await
 }

@@ -1,7 +1,8 @@
 //! A tenant's networks (seed 004 "IP allocations in a Network"): allocate from the network
 //! onto an interface (found or created on demand), list the interface's addresses in the
 //! network, release them; and the spec's tenant door for deleting an interface
-//! (`DELETE /ipam/tenants/{t}/networks/{n}/interfaces/{vif}`, decision 15).
+//! (`DELETE /ipam/tenants/{t}/networks/{n}/interfaces/{vif}`, decision 15). The `{tenant}`
+//! of these paths is the network's owner.
 
 use std::collections::HashSet;
 
@@ -9,54 +10,30 @@ use ipledger_commands::{
     Command, InterfaceScope, NetworkAllocation, NetworkRequest, ReleaseAddresses,
 };
 use serde_json::{json, Value};
-use warp::http::{Method, StatusCode};
+use warp::http::StatusCode;
 
-use crate::app::App;
-use crate::body;
-use crate::body_interfaces::{addresses, AllocationEnvelope};
 use crate::fault::Fault;
-use crate::melange::{exec, method_not_allowed, Answer, Resp};
-use crate::melange_interfaces::interface_not_found;
-use crate::request::Request;
-use crate::wire_interfaces;
+use crate::kit::{body, Answer, Call, Resp};
+use crate::melange::body_interfaces::{addresses, AllocationEnvelope};
+use crate::melange::common::{exec, interface_not_found};
+use crate::melange::wire_interfaces;
 
-/// `/ipam/tenants/{owner}/networks/{network}/interfaces/{vif}[/ip_allocations]`.
-pub async fn route(app: &App, req: &Request, owner: &str, network: &str, rest: &[&str]) -> Answer {
-    let m = &req.method;
-    match rest {
-        [vif] => match *m {
-            Method::DELETE => {
-                let command = Command::DeleteInterface {
-                    vif: vif.to_string(),
-                    scope: InterfaceScope::Tenant {
-                        tenant: owner.to_string(),
-                        network_id: network.to_string(),
-                    },
-                };
-                exec(app, req, command, "interface", StatusCode::OK).await
-            }
-            _ => Err(method_not_allowed()),
+/// `DELETE /ipam/tenants/{owner}/networks/{network}/interfaces/{vif}`.
+pub async fn delete_interface(c: Call<'_>) -> Answer {
+    let command = Command::DeleteInterface {
+        vif: c.param("vif").to_string(),
+        scope: InterfaceScope::Tenant {
+            tenant: c.param("tenant").to_string(),
+            network_id: c.param("network").to_string(),
         },
-        [vif, "ip_allocations"] => match *m {
-            Method::GET => list(app, owner, network, vif),
-            Method::POST => allocate(app, req, owner, network, vif).await,
-            Method::DELETE => {
-                let command = Command::ReleaseAddresses(ReleaseAddresses {
-                    vif: vif.to_string(),
-                    device_scope: None,
-                    network: Some((owner.to_string(), network.to_string())),
-                });
-                exec(app, req, command, "ip_addresses", StatusCode::OK).await
-            }
-            _ => Err(method_not_allowed()),
-        },
-        _ => Err(Fault::not_found("The resource could not be found.")),
-    }
+    };
+    exec(c.app, c.req, command, "interface", StatusCode::OK).await
 }
 
 /// The interface's live addresses in the owner's network, as ip-configuration views.
-fn list(app: &App, owner: &str, network: &str, vif: &str) -> Answer {
-    let v = app.writer.views().read();
+pub async fn list(c: Call<'_>) -> Answer {
+    let (owner, network, vif) = (c.param("tenant"), c.param("network"), c.param("vif"));
+    let v = c.app.writer.views().read();
     let blocks: HashSet<_> = v
         .network_blocks(owner, network)
         .iter()
@@ -79,15 +56,15 @@ fn list(app: &App, owner: &str, network: &str, vif: &str) -> Answer {
 }
 
 /// POST: every body field optional, an empty body accepted; 201.
-async fn allocate(app: &App, req: &Request, owner: &str, network: &str, vif: &str) -> Answer {
-    let body = body::parse::<AllocationEnvelope>(req)?
+pub async fn allocate(c: Call<'_>) -> Answer {
+    let body = body::parse::<AllocationEnvelope>(c.req)?
         .and_then(|e| e.network)
         .unwrap_or_default();
     let command = Command::AllocateFromNetwork(NetworkAllocation {
-        vif: vif.to_string(),
+        vif: c.param("vif").to_string(),
         network: NetworkRequest {
-            id: Some(network.to_string()),
-            tenant_id: Some(owner.to_string()),
+            id: Some(c.param("network").to_string()),
+            tenant_id: Some(c.param("tenant").to_string()),
             addresses: addresses(body.addresses)?,
         },
         device_scope: None,
@@ -95,5 +72,17 @@ async fn allocate(app: &App, req: &Request, owner: &str, network: &str, vif: &st
         used_by_device: body.used_by_device,
         mac_address: body.mac_address,
     });
-    exec(app, req, command, "ip_addresses", StatusCode::CREATED).await
+    exec(c.app, c.req, command, "ip_addresses", StatusCode::CREATED).await
+}
+
+pub async fn release(c: Call<'_>) -> Answer {
+    let command = Command::ReleaseAddresses(ReleaseAddresses {
+        vif: c.param("vif").to_string(),
+        device_scope: None,
+        network: Some((
+            c.param("tenant").to_string(),
+            c.param("network").to_string(),
+        )),
+    });
+    exec(c.app, c.req, command, "ip_addresses", StatusCode::OK).await
 }
