@@ -26,7 +26,7 @@ pub struct FileConfig {
     pub batch_commands_max: Option<usize>,
     /// `text` (default) or `json`.
     pub log_format: Option<String>,
-    /// The bootstrap admin token's secret (`auth.rs`); generated on first start if absent.
+    /// The bootstrap admin token's secret (`auth/admit.rs`); generated on first start if absent.
     pub admin_token: Option<String>,
     /// The notification outbox's mail server (`outbox.rs`); no host: no e-mail is sent.
     pub smtp: Option<SmtpFileConfig>,
