@@ -10,7 +10,7 @@ pub struct App {
     pub writer: Writer,
     pub store: Arc<dyn EventStore>,
     /// How requests are authenticated (`auth/admit.rs`).
-    pub auth: Arc<crate::auth::admit::AuthConfig>,
+    pub auth: Arc<crate::config::AuthConfig>,
     /// The outbox's failed attempts, shown on requests; None when no SMTP is configured.
     pub deliveries: Option<Arc<crate::requests::outbox::DeliveryLog>>,
 }

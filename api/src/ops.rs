@@ -107,7 +107,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let ids = Box::new(ipledger_commands::UuidV7Source::default());
     let writer = Writer::start(store.clone(), state, clock, ids, writer_config);
     let auth =
-        crate::auth::admit::AuthConfig::new(config.admin_token.as_deref(), config.insecure_no_auth);
+        crate::config::AuthConfig::new(config.admin_token.as_deref(), config.insecure_no_auth);
     if config.insecure_no_auth {
         tracing::warn!("AUTHENTICATION IS OFF (--insecure-no-auth): every request acts as an admin; never expose this server");
     }

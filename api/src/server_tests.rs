@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{oneshot, watch};
 
 use crate::app::App;
-use crate::auth::admit::AuthConfig;
+use crate::config::AuthConfig;
 
 /// A store whose disk is gone: every read and every append fails.
 struct BrokenStore {

@@ -123,6 +123,56 @@ fn surfaces_handlers_and_wire_modules_keep_their_direction() {
     );
 }
 
+/// Guards issue 7 item 6: 17 files of the api imported each other in one loop, because the
+/// router was also the toolkit every handler imported. No module may reach itself again
+/// through the `crate::`/`super::` paths it names (unit-test modules aside).
+#[test]
+fn the_api_modules_import_no_cycle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let edges: Vec<Vec<usize>> = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).expect("a source file");
+            named_modules(&src, f, &text)
+                .iter()
+                .filter_map(|t| files.iter().position(|g| g == t))
+                .collect()
+        })
+        .collect();
+    // Depth-first search; 1 = on the current path, 2 = done.
+    fn visit(at: usize, edges: &[Vec<usize>], state: &mut [u8], path: &mut Vec<usize>) -> bool {
+        state[at] = 1;
+        path.push(at);
+        for &next in &edges[at] {
+            if state[next] == 1 {
+                path.push(next);
+                return true;
+            }
+            if state[next] == 0 && visit(next, edges, state, path) {
+                return true;
+            }
+        }
+        path.pop();
+        state[at] = 2;
+        false
+    }
+    let mut state = vec![0u8; files.len()];
+    for start in 0..files.len() {
+        let mut path = Vec::new();
+        if state[start] == 0 && visit(start, &edges, &mut state, &mut path) {
+            let back = *path.last().unwrap();
+            let from = path.iter().position(|&i| i == back).unwrap();
+            let shown: Vec<String> = path[from..]
+                .iter()
+                .map(|&i| files[i].strip_prefix(&src).unwrap().display().to_string())
+                .collect();
+            panic!("an import cycle: {}", shown.join(" → "));
+        }
+    }
+}
+
 /// The text without `//` comments (a `//` after a non-space, as in `http://`, is kept).
 fn code_of(text: &str) -> String {
     let mut out = String::new();

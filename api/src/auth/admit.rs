@@ -10,67 +10,25 @@
 //! the live tokens of the published views (a revoked token is gone from them the moment its revocation is
 //! durable). The role is then checked against the row's `Scope`.
 //!
-//! Secrets are drawn here, in the API layer, from the operating system's CSPRNG: the domain
-//! stays deterministic and only ever sees digests.
+//! Secrets are drawn in the API layer (`secret.rs`), from the operating system's CSPRNG: the
+//! domain stays deterministic and only ever sees digests.
 
 use ipledger_commands::{Command, Meta};
 use ipledger_domain::auth::{Role, ANONYMOUS_ACTOR, BOOTSTRAP_ACTOR};
-use sha2::{Digest, Sha256};
 use warp::http::header::AUTHORIZATION;
 use warp::http::{HeaderValue, StatusCode};
 
 use crate::app::App;
+use crate::auth::secret::{digest, generate_secret, same_digest};
 use crate::fault::Fault;
 use crate::kit::{Route, Scope};
 use crate::request::Request;
-
-/// How requests are authenticated, fixed at start-up.
-#[derive(Debug, Clone, Default)]
-pub struct AuthConfig {
-    /// SHA-256 of the configured bootstrap admin token (`IPLEDGER_ADMIN_TOKEN`/`admin_token`).
-    pub admin_sha256: Option<[u8; 32]>,
-    /// `--insecure-no-auth`: every request acts as an admin named `anonymous`.
-    pub insecure_no_auth: bool,
-}
-
-impl AuthConfig {
-    pub fn new(admin_token: Option<&str>, insecure_no_auth: bool) -> Self {
-        AuthConfig {
-            admin_sha256: admin_token.map(digest),
-            insecure_no_auth,
-        }
-    }
-}
 
 /// Who is asking: the actor named in the events they cause, and what they may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub actor: String,
     pub role: Role,
-}
-
-/// Random bytes in a secret: 256 bits, far beyond guessing.
-const SECRET_BYTES: usize = 32;
-/// Secrets start with this, so that secret scanners and people recognise them.
-pub const SECRET_PREFIX: &str = "ipl_";
-
-/// A fresh secret from the operating system's CSPRNG.
-pub fn generate_secret() -> Result<String, Fault> {
-    let mut bytes = [0u8; SECRET_BYTES];
-    getrandom::fill(&mut bytes).map_err(|e| {
-        Fault::unavailable(format!("no randomness available for a token secret: {e}"))
-    })?;
-    Ok(format!("{SECRET_PREFIX}{}", hex::encode(bytes)))
-}
-
-pub fn digest(secret: &str) -> [u8; 32] {
-    Sha256::digest(secret.as_bytes()).into()
-}
-
-/// Compares two digests without an early exit, so timing says nothing about where they differ.
-fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
 }
 
 /// Checks the request against its route row and sets `req.actor`; the error is the answer.
@@ -222,20 +180,4 @@ pub async fn bootstrap(app: &App) -> Result<Option<String>, Fault> {
     // reply's record holds nothing the secret drawn here does not already give.
     app.writer.submit(command, meta).await?;
     Ok(Some(secret))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_are_random_and_prefixed() {
-        let a = generate_secret().expect("secret");
-        let b = generate_secret().expect("secret");
-        assert_ne!(a, b);
-        assert!(a.starts_with(SECRET_PREFIX));
-        assert_eq!(a.len(), SECRET_PREFIX.len() + 2 * SECRET_BYTES);
-        assert!(same_digest(&digest(&a), &digest(&a)));
-        assert!(!same_digest(&digest(&a), &digest(&b)));
-    }
 }

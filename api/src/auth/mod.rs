@@ -1,8 +1,10 @@
 //! Authentication and access tokens. `admit.rs` checks every request against its route row
-//! before any handler runs (called by `server.rs`); `tokens.rs` serves `/v1/auth/tokens`.
+//! before any handler runs (called by `server.rs`); `tokens.rs` serves `/v1/auth/tokens`;
+//! `secret.rs` draws and digests token secrets.
 //! This file is the surface's router: its rows and nothing else.
 
 pub mod admit;
+pub mod secret;
 pub mod tokens;
 pub mod wire;
 

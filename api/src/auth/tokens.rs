@@ -10,7 +10,7 @@ use warp::http::StatusCode;
 
 use ipledger_commands::Command;
 
-use crate::auth::admit::{digest, generate_secret};
+use crate::auth::secret::{digest, generate_secret};
 use crate::auth::wire;
 use crate::fault::Fault;
 use crate::kit::body::{self, string_like};

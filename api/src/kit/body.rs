@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::fault::Fault;
 use crate::request::Request;
+use crate::xml::STRUCT_KEYS;
 use warp::http::StatusCode;
 
 /// Parses the body as JSON (or XML, converted to the same JSON by `crate::xml`) into `T`. An
@@ -61,24 +62,6 @@ pub fn parse<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, Fault> {
         .map(Some)
         .map_err(|e| Fault::bad_request(format!("Invalid request body: {e}")))
 }
-
-/// Keys whose value is a struct. serde's derived structs would read a list there by position
-/// (`{"ip_block": ["10.0.0.0/24", "private"]}` as cidr and type), so anything but an object is
-/// refused before deserializing.
-pub(crate) const STRUCT_KEYS: &[&str] = &[
-    "ip_block",
-    "subnet",
-    "ip_address",
-    "policy",
-    "ip_range",
-    "ip_octet",
-    "interface",
-    "network",
-    "instance",
-    "allowed_ip",
-    "mac_address_range",
-    "ip_route",
-];
 
 fn misplaced_list(value: &Value) -> Option<String> {
     let Value::Object(map) = value else {

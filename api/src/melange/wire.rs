@@ -1,20 +1,16 @@
 //! Wire rendering of records in Melange's JSON shapes: field names as the spec shows them,
 //! computed fields (broadcast, netmask, version), timestamps as `YYYY-MM-DDTHH:MM:SS` UTC
-//! (decision 21) and IPv6 in RFC 5952 compressed form (decision 11); and `reply`, the body of
-//! a Melange command's answer.
+//! (decision 21) and IPv6 in RFC 5952 compressed form (decision 11).
 
 use ipledger_domain::block;
 use ipledger_domain::records::{
-    AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord, Reply,
+    AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord,
 };
 use ipledger_domain::Timestamp;
 use serde_json::{json, Value};
 
-use crate::fault::Fault;
-
 /// The shared helpers, so Melange's handlers find every wire function here.
 pub use crate::kit::wire::{collection, timestamp};
-use crate::melange::wire_interfaces;
 
 fn opt_ts(t: &Option<Timestamp>) -> Value {
     t.as_ref().map_or(Value::Null, |t| json!(timestamp(t)))
@@ -104,28 +100,4 @@ pub fn route(r: &ipledger_domain::routing::RouteRecord) -> Value {
         "created_at": timestamp(&r.created_at),
         "updated_at": timestamp(&r.updated_at),
     })
-}
-
-/// `{"<key>": <rendered reply>}`, or None for an empty-body success. A Melange command
-/// answers with one of Melange's records; any other reply is a programmer error (500).
-pub fn reply(key: &str, reply: &Reply) -> Result<Option<Value>, Fault> {
-    let v = match reply {
-        Reply::Done => return Ok(None),
-        Reply::Block(b) => block(b),
-        Reply::Address(a) => address(a),
-        Reply::Policy(p) => policy(p),
-        Reply::Range(r) => range(r),
-        Reply::Octet(o) => octet(o),
-        Reply::Route(r) => route(r),
-        Reply::Interface(v) => wire_interfaces::interface(v),
-        Reply::Interfaces(vs) => json!({
-            "interfaces": vs.iter().map(wire_interfaces::interface).collect::<Vec<_>>()
-        }),
-        Reply::IpConfigurations(cs) => wire_interfaces::ip_configurations(cs),
-        Reply::MacRange(r) => wire_interfaces::mac_range(r),
-        Reply::Token(_) | Reply::Purged(_) | Reply::Request(_) => {
-            return Err(Fault::unexpected_reply("a Melange command", reply))
-        }
-    };
-    Ok(Some(json!({ key: v })))
 }
