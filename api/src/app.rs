@@ -9,8 +9,8 @@ use ipledger_commands::Writer;
 pub struct App {
     pub writer: Writer,
     pub store: Arc<dyn EventStore>,
-    /// How requests are authenticated (`auth.rs`).
-    pub auth: Arc<crate::auth::AuthConfig>,
+    /// How requests are authenticated (`auth/admit.rs`).
+    pub auth: Arc<crate::config::AuthConfig>,
     /// The outbox's failed attempts, shown on requests; None when no SMTP is configured.
-    pub deliveries: Option<Arc<crate::outbox::DeliveryLog>>,
+    pub deliveries: Option<Arc<crate::requests::outbox::DeliveryLog>>,
 }

@@ -7,8 +7,28 @@ use std::path::{Path, PathBuf};
 use ipledger_infra::mail::{SmtpSettings, SmtpTls};
 use serde::Deserialize;
 
+use crate::auth::secret::digest;
+
 pub const DATA_DIR_DEFAULT: &str = "./data";
 pub const LISTEN_DEFAULT: &str = "127.0.0.1:9898";
+
+/// How requests are authenticated, fixed at start-up (read by `auth/admit.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    /// SHA-256 of the configured bootstrap admin token (`IPLEDGER_ADMIN_TOKEN`/`admin_token`).
+    pub admin_sha256: Option<[u8; 32]>,
+    /// `--insecure-no-auth`: every request acts as an admin named `anonymous`.
+    pub insecure_no_auth: bool,
+}
+
+impl AuthConfig {
+    pub fn new(admin_token: Option<&str>, insecure_no_auth: bool) -> Self {
+        AuthConfig {
+            admin_sha256: admin_token.map(digest),
+            insecure_no_auth,
+        }
+    }
+}
 
 /// The config file's shape; every field optional.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -28,7 +48,7 @@ pub struct FileConfig {
     pub batch_commands_max: Option<usize>,
     /// `text` (default) or `json`.
     pub log_format: Option<String>,
-    /// The bootstrap admin token's secret (`auth.rs`); generated on first start if absent.
+    /// The bootstrap admin token's secret (`auth/admit.rs`); generated on first start if absent.
     pub admin_token: Option<String>,
     /// The notification outbox's mail server (`outbox.rs`); no host: no e-mail is sent.
     pub smtp: Option<SmtpFileConfig>,

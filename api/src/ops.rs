@@ -107,21 +107,22 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     };
     let ids = Box::new(ipledger_commands::UuidV7Source::default());
     let writer = Writer::start(store.clone(), state, clock, ids, writer_config);
-    let auth = crate::auth::AuthConfig::new(config.admin_token.as_deref(), config.insecure_no_auth);
+    let auth =
+        crate::config::AuthConfig::new(config.admin_token.as_deref(), config.insecure_no_auth);
     if config.insecure_no_auth {
         tracing::warn!("AUTHENTICATION IS OFF (--insecure-no-auth): every request acts as an admin; never expose this server");
     }
     let deliveries = config
         .smtp
         .as_ref()
-        .map(|_| Arc::new(crate::outbox::DeliveryLog::default()));
+        .map(|_| Arc::new(crate::requests::outbox::DeliveryLog::default()));
     let app = App {
         writer,
         store,
         auth: Arc::new(auth),
         deliveries,
     };
-    let bootstrap_secret = crate::auth::bootstrap(&app)
+    let bootstrap_secret = crate::auth::admit::bootstrap(&app)
         .await
         .map_err(|f| anyhow::anyhow!("issuing the bootstrap admin token: {}", f.detail))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -132,7 +133,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let task = tokio::spawn(server::serve_on(app.clone(), listener, async {
         let _ = stopped.await;
     }));
-    let purge = crate::retention::schedule(&app.writer, config.purge_interval_seconds);
+    let purge = crate::admin::retention::schedule(&app.writer, config.purge_interval_seconds);
     let outbox = start_outbox(&app, config)?;
     tracing::info!(%addr, "ipledger listening");
     Ok(Running {
@@ -152,11 +153,11 @@ fn start_outbox(app: &App, config: &Config) -> anyhow::Result<Option<tokio::task
         return Ok(None);
     };
     let mailer = ipledger_infra::mail::SmtpMailer::new(&smtp.server).map_err(anyhow::Error::msg)?;
-    let recipients = crate::outbox::Recipients {
+    let recipients = crate::requests::outbox::Recipients {
         support: smtp.support_email.clone(),
     };
     tracing::info!(host = %smtp.server.host, port = smtp.server.port, "notification outbox started");
-    Ok(Some(crate::outbox::start(
+    Ok(Some(crate::requests::outbox::start(
         app.writer.clone(),
         Arc::new(mailer),
         recipients,

@@ -1,180 +1,66 @@
-//! The table of every route the service answers, with who may call it. Authorization reads
-//! it (a path matching no entry is refused), the tenant-isolation test walks it (a route
-//! without a test case fails the suite), and the README's route list follows it.
-//! Add a row here in the same change that adds a route.
+//! The table of every route the service answers: each surface's rows (method, pattern, who
+//! may call it, the handler), one line per surface. The server finds a request's row here
+//! (404/405 when none fits), authorization reads its scope, the dispatcher calls its handler,
+//! and the tenant-isolation test walks the same table (a row without a test case fails the
+//! suite). A new route is a row in its surface's `mod.rs`; a new surface is one line below.
 
-/// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// No token needed (versions, health).
-    Public,
-    /// Admins, and tenants for their own `{tenant}` in the path (decision 24).
-    Tenant,
-    /// Admins only (provider-wide views, MAC ranges, interfaces by vif, instances, tokens).
-    Admin,
-    /// Agents and admins (the IP request intake).
-    Agent,
-}
+use std::sync::LazyLock;
 
-#[derive(Debug, Clone, Copy)]
-pub struct Route {
-    pub method: &'static str,
-    /// Path with `{name}` placeholders; `{tenant}` is the tenant the route is scoped to.
-    pub pattern: &'static str,
-    pub scope: Scope,
-}
+use crate::fault::Fault;
+use crate::kit::{method_not_allowed, unknown_resource};
 
-const fn r(method: &'static str, pattern: &'static str, scope: Scope) -> Route {
-    Route {
-        method,
-        pattern,
-        scope,
-    }
-}
+pub use crate::kit::{Route, Scope};
 
-use Scope::*;
+/// Every row of every surface.
+pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
+    [
+        crate::admin::ROUTES,
+        crate::auth::ROUTES,
+        crate::melange::ROUTES,
+        crate::requests::ROUTES,
+    ]
+    .concat()
+});
 
-pub static ROUTES: &[Route] = &[
-    r("GET", "/", Public),
-    r("GET", "/healthz", Public),
-    r("GET", "/v0.1", Public),
-    r("GET", "/v0.1/extensions", Public),
-    r("GET", "/v0.1/extensions/{alias}", Public),
-    r("GET", "/v1/events", Admin),
-    // Access tokens (auth.rs, auth_tokens.rs).
-    r("POST", "/v1/auth/tokens", Admin),
-    r("GET", "/v1/auth/tokens", Admin),
-    r("DELETE", "/v1/auth/tokens/{token}", Admin),
-    // Blocks and subnets.
-    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks", Tenant),
-    r("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}", Tenant),
-    r("PUT", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/subnets", Tenant),
-    r("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/subnets", Tenant),
-    // Addresses.
-    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses", Tenant),
-    r("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}", Tenant),
-    r("PUT", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/restore", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/allocated_ip_addresses", Tenant),
-    r("GET", "/v0.1/ipam/allocated_ip_addresses", Admin),
-    // Policies, unusable ranges and octets.
-    r("GET", "/v0.1/ipam/tenants/{tenant}/policies", Tenant),
-    r("POST", "/v0.1/ipam/tenants/{tenant}/policies", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/policies/{policy}", Tenant),
-    r("PUT", "/v0.1/ipam/tenants/{tenant}/policies/{policy}", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/policies/{policy}", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_ranges", Tenant),
-    r("POST", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_ranges", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_ranges/{range}", Tenant),
-    r("PUT", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_ranges/{range}", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_ranges/{range}", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets", Tenant),
-    r("POST", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets/{octet}", Tenant),
-    r("PUT", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets/{octet}", Tenant),
-    r("POST", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets/{octet}", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets/{octet}", Tenant),
-    // Static routes of a block (melange_routes.rs).
-    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes", Tenant),
-    r("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes/{route}", Tenant),
-    r("PUT", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes/{route}", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes/{route}", Tenant),
-    // NAT (melange_nat.rs): the spec's admin paths and the original's tenant-scoped ones.
-    r("GET", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_globals", Admin),
-    r("POST", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_globals", Admin),
-    r("DELETE", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_globals", Admin),
-    r("DELETE", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_globals/{global}", Admin),
-    r("GET", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_locals", Admin),
-    r("POST", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_locals", Admin),
-    r("DELETE", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_locals", Admin),
-    r("DELETE", "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_locals/{local}", Admin),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_globals", Tenant),
-    r("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_globals", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_globals", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_globals/{global}", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_locals", Tenant),
-    r("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_locals", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_locals", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_locals/{local}", Tenant),
-    // The retention purge, now (retention.rs).
-    r("POST", "/v1/admin/purge", Admin),
-    // Interfaces and allowed IPs (melange_interfaces.rs), network allocations and the spec's
-    // tenant delete door (melange_networks.rs), instance interfaces (melange_instances.rs),
-    // MAC ranges (melange_macs.rs).
-    r("POST", "/v0.1/ipam/interfaces", Admin),
-    r("DELETE", "/v0.1/ipam/interfaces/{vif}", Admin),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}/allowed_ips", Tenant),
-    r("POST", "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}/allowed_ips", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}/allowed_ips/{address}", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}/allowed_ips/{address}", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/networks/{network}/interfaces/{vif}", Tenant),
-    r("GET", "/v0.1/ipam/tenants/{tenant}/networks/{network}/interfaces/{vif}/ip_allocations", Tenant),
-    r("POST", "/v0.1/ipam/tenants/{tenant}/networks/{network}/interfaces/{vif}/ip_allocations", Tenant),
-    r("DELETE", "/v0.1/ipam/tenants/{tenant}/networks/{network}/interfaces/{vif}/ip_allocations", Tenant),
-    r("GET", "/v0.1/ipam/instances/{device}/interfaces", Admin),
-    r("PUT", "/v0.1/ipam/instances/{device}/interfaces", Admin),
-    r("POST", "/v0.1/ipam/instances/{device}/interfaces", Admin),
-    r("DELETE", "/v0.1/ipam/instances/{device}/interfaces", Admin),
-    r("GET", "/v0.1/ipam/instances/{device}/interfaces/{vif}", Admin),
-    r("DELETE", "/v0.1/ipam/instances/{device}/interfaces/{vif}", Admin),
-    r("POST", "/v0.1/ipam/instances/{device}/interfaces/{vif}/ip_addresses", Admin),
-    r("DELETE", "/v0.1/ipam/instances/{device}/interfaces/{vif}/ip_addresses", Admin),
-    // The spec's own spelling of the release route (singular `instance`), served as written.
-    r("DELETE", "/v0.1/ipam/instance/{device}/interfaces/{vif}/ip_addresses", Admin),
-    r("GET", "/v0.1/ipam/mac_address_ranges", Admin),
-    r("POST", "/v0.1/ipam/mac_address_ranges", Admin),
-    r("GET", "/v0.1/ipam/mac_address_ranges/{range}", Admin),
-    r("DELETE", "/v0.1/ipam/mac_address_ranges/{range}", Admin),
-    // IP requests (ipam_requests.rs): the agent intake and the admin review API.
-    r("POST", "/v1/agent/ipam/request", Agent),
-    r("GET", "/v1/ipam/requests", Admin),
-    r("GET", "/v1/ipam/requests/{request}", Admin),
-    r("POST", "/v1/ipam/requests/{request}/approve", Admin),
-    r("POST", "/v1/ipam/requests/{request}/reject", Admin),
-    // The review console's static files (console.rs): public, the page signs in itself.
-    r("GET", "/console", Public),
-    r("GET", "/console/{asset}", Public),
-    // New routes go above this line, grouped by family.
-];
+/// No path segment (a tenant id, an address, ...) may be longer than this.
+pub const SEGMENT_BYTES_MAX: usize = 255;
 
-/// The table row for a request, if any: literal segments must match, placeholders match any
-/// one segment. The path is the one the router sees (`.json`/`.xml` suffix removed).
+/// The table row for a request, if any (see [`Route::matches`]).
 pub fn find(method: &str, segments: &[&str]) -> Option<&'static Route> {
-    ROUTES.iter().find(|route| {
-        let pattern: Vec<&str> = route.pattern.split('/').filter(|s| !s.is_empty()).collect();
-        route.method == method
-            && pattern.len() == segments.len()
-            && pattern
-                .iter()
-                .zip(segments)
-                .all(|(p, s)| p.starts_with('{') || p == s)
-    })
+    ROUTES
+        .iter()
+        .find(|route| route.method == method && route.matches(segments))
 }
 
-/// The `{tenant}` segment of a request on a route that has one.
-pub fn tenant_of<'a>(route: &Route, segments: &[&'a str]) -> Option<&'a str> {
-    let pattern = route.pattern.split('/').filter(|s| !s.is_empty());
-    pattern
-        .zip(segments)
-        .find(|(p, _)| *p == "{tenant}")
-        .map(|(_, s)| *s)
+/// The row that answers a request, or the fault that does: 400 for an overlong segment, 405
+/// when another method has a row for the path, 404 when nothing does.
+pub fn resolve(method: &str, segments: &[&str]) -> Result<&'static Route, Fault> {
+    if segments.iter().any(|s| s.len() > SEGMENT_BYTES_MAX) {
+        return Err(Fault::bad_request(format!(
+            "A path segment is longer than {SEGMENT_BYTES_MAX} bytes"
+        )));
+    }
+    match find(method, segments) {
+        Some(route) => Ok(route),
+        None if ROUTES.iter().any(|r| r.matches(segments)) => Err(method_not_allowed()),
+        None => Err(unknown_resource()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::admit::{authorize, Principal};
+    use ipledger_domain::auth::Role;
+
+    fn segments(pattern: &str) -> Vec<&str> {
+        pattern.split('/').filter(|s| !s.is_empty()).collect()
+    }
 
     #[test]
     fn rows_are_unique_and_found_by_their_own_pattern() {
         for (i, route) in ROUTES.iter().enumerate() {
-            let segs: Vec<&str> = route.pattern.split('/').filter(|s| !s.is_empty()).collect();
-            let found = find(route.method, &segs).expect("a row finds itself");
+            let found = find(route.method, &segments(route.pattern)).expect("a row finds itself");
             assert!(
                 std::ptr::eq(found, &ROUTES[i]),
                 "{} {} is shadowed by an earlier row",
@@ -184,12 +70,69 @@ mod tests {
         }
     }
 
+    /// Two rows of one method overlap when some path fits both: same length, and at every
+    /// position a placeholder or the same literal.
+    fn overlap(a: &Route, b: &Route) -> bool {
+        let (a, b) = (segments(a.pattern), segments(b.pattern));
+        a.len() == b.len()
+            && a.iter()
+                .zip(&b)
+                .all(|(x, y)| x.starts_with('{') || y.starts_with('{') || x == y)
+    }
+
+    #[test]
+    fn no_path_fits_two_rows_of_one_method() {
+        // The surfaces' lists are concatenated in an arbitrary order: the answer to a request
+        // must not depend on it.
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(
+                    a.method != b.method || !overlap(a, b),
+                    "{} {} and {} overlap",
+                    a.method,
+                    a.pattern,
+                    b.pattern
+                );
+            }
+        }
+    }
+
     #[test]
     fn tenant_placeholder_is_extracted() {
         let segs = ["v0.1", "ipam", "tenants", "acme", "ip_blocks"];
         let route = find("GET", &segs).unwrap();
         assert_eq!(route.scope, Scope::Tenant);
-        assert_eq!(tenant_of(route, &segs), Some("acme"));
+        assert_eq!(route.tenant_of(&segs), Some("acme"));
+        assert_eq!(route.params(&segs), vec![("tenant", "acme")]);
         assert!(find("PATCH", &segs).is_none());
+        assert_eq!(resolve("PATCH", &segs).unwrap_err().status, 405);
+        assert_eq!(resolve("GET", &["nowhere"]).unwrap_err().status, 404);
+    }
+
+    fn allowed(role: &str, method: &str, path: &str) -> bool {
+        let principal = Principal {
+            actor: "t".into(),
+            role: Role::parse(role).expect("role"),
+        };
+        let segs = segments(path);
+        let row = find(method, &segs).expect("a row");
+        authorize(&principal, row, &segs).is_ok()
+    }
+
+    #[test]
+    fn decision_24_rules() {
+        let own = "/v0.1/ipam/tenants/acme/ip_blocks";
+        assert!(allowed("admin", "GET", own));
+        assert!(allowed("tenant:acme", "GET", own));
+        assert!(!allowed("tenant:globex", "GET", own));
+        assert!(!allowed("agent", "GET", own));
+        assert!(!allowed(
+            "tenant:acme",
+            "GET",
+            "/v0.1/ipam/allocated_ip_addresses"
+        ));
+        assert!(!allowed("agent", "GET", "/v1/events"));
+        assert!(allowed("admin", "GET", "/v1/events"));
+        assert!(allowed("agent", "GET", "/healthz"));
     }
 }

@@ -1,7 +1,7 @@
 //! The warp server: one filter takes every request (method, path, query, headers and a body
-//! read up to `body_bytes_max`), the router dispatches it, and every outcome — including
-//! warp's own rejections — is encoded here, so malformed input never meets warp's default
-//! 500 or an HTML page.
+//! read up to `body_bytes_max`), finds its row in `routes::ROUTES`, admits it (`auth`) and
+//! calls the row's handler; every outcome — including warp's own rejections — is encoded
+//! here, so malformed input never meets warp's default 500 or an HTML page.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -9,14 +9,14 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
-use serde_json::{json, Value};
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use warp::Filter;
 
 use crate::app::App;
 use crate::fault::Fault;
-use crate::melange::{self, get_only, Answer, Resp};
+use crate::kit::{Answer, Body, Call};
 use crate::request::{Format, Request};
+use crate::routes;
 
 /// No request body may be larger than this.
 pub const BODY_BYTES_MAX: usize = 1 << 20;
@@ -86,15 +86,7 @@ where
         }
     };
     let mut req = Request::new(method, &path, query, headers, body);
-    // Authentication and authorization first (`auth.rs`): no handler runs unchecked.
-    let answer = match crate::auth::admit(&app, &mut req) {
-        // The console's static files are not JSON: they are answered as they are.
-        Ok(()) => match crate::console::asset(&req) {
-            Some(reply) => return reply,
-            None => dispatch(&app, &req).await,
-        },
-        Err(fault) => Err(fault),
-    };
+    let answer = dispatch(&app, &mut req).await;
     let status = match &answer {
         Ok(r) => r.status,
         Err(f) => f.status,
@@ -111,92 +103,30 @@ where
     reply
 }
 
-/// No path segment (a tenant id, an address, ...) may be longer than this.
-pub const SEGMENT_BYTES_MAX: usize = 255;
-
-async fn dispatch(app: &App, req: &Request) -> Answer {
+/// Finds the request's row, admits the request against it (`auth::admit`: no handler runs
+/// unchecked), and calls the row's handler with the segments its placeholders matched.
+async fn dispatch(app: &App, req: &mut Request) -> Answer {
+    let route = routes::resolve(req.method.as_str(), &req.seg())?;
+    crate::auth::admit::admit(app, req, route)?;
+    let req = &*req;
     let segments = req.seg();
-    if segments.iter().any(|s| s.len() > SEGMENT_BYTES_MAX) {
-        return Err(Fault::bad_request(format!(
-            "A path segment is longer than {SEGMENT_BYTES_MAX} bytes"
-        )));
-    }
-    match segments.as_slice() {
-        [] => get_only(&req.method, || Ok(Resp::ok(versions(req)))),
-        ["healthz"] => get_only(&req.method, || health(app)),
-        ["v0.1"] => get_only(&req.method, || {
-            Ok(Resp::ok(json!({"version": version(req)})))
-        }),
-        ["v0.1", "extensions"] => get_only(&req.method, || Ok(Resp::ok(json!({"extensions": []})))),
-        ["v0.1", "extensions", alias] => get_only(&req.method, || {
-            Err(Fault::not_found(format!(
-                "Extension with alias {alias} does not exist"
-            )))
-        }),
-        ["v0.1", "ipam", rest @ ..] => melange::ipam(app, req, rest).await,
-        ["v1", "events"] if req.method == Method::GET => events(app, req).await,
-        ["v1", "events"] => Err(melange::method_not_allowed()),
-        ["v1", "admin", "purge"] => crate::retention::route(app, req).await,
-        ["v1", "auth", "tokens", rest @ ..] => crate::auth_tokens::route(app, req, rest).await,
-        ["v1", "agent", "ipam", "request"] => crate::ipam_requests::intake(app, req).await,
-        ["v1", "ipam", "requests", rest @ ..] => crate::ipam_requests::review(app, req, rest).await,
-        _ => Err(Fault::not_found("The resource could not be found.")),
-    }
-}
-
-/// Events are listed at most this many per page.
-pub const EVENTS_PAGE_MAX: usize = 1000;
-
-/// `GET /v1/events?from=POSITION&stream=S&limit=N`: the log for auditors, oldest first.
-async fn events(app: &App, req: &Request) -> Answer {
-    let number = |name: &str, default: u64| -> Result<u64, Fault> {
-        req.query.get(name).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| {
-                Fault::invalid_field(name, format!("{name} should be a non-negative integer"))
-            })
-        })
-    };
-    let from = number("from", 0)?;
-    let limit = (number("limit", EVENTS_PAGE_MAX as u64)? as usize).clamp(1, EVENTS_PAGE_MAX);
-    let listed = match req.query.get("stream") {
-        Some(stream) => app.store.read_stream(stream, from, limit).await,
-        None => app.store.read_all(from, limit).await,
-    }
-    .map_err(|e| Fault::unavailable(e.to_string()))?;
-    let events: Vec<Value> = listed
-        .iter()
-        .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
-        .collect();
-    Ok(Resp::ok(json!({ "events": events })))
-}
-
-fn version(req: &Request) -> Value {
-    let host = req.header("host").unwrap_or("localhost");
-    json!({"name": "v0.1", "status": "CURRENT", "links": [{"rel": "self", "href": format!("http://{host}/v0.1")}]})
-}
-
-fn versions(req: &Request) -> Value {
-    json!({"versions": [version(req)]})
-}
-
-fn health(app: &App) -> Answer {
-    if app.writer.is_stopped() {
-        return Err(Fault::unavailable(
-            "the writer has stopped after a log failure",
-        ));
-    }
-    let position = app.writer.views().read().position();
-    Ok(Resp::ok(json!({"status": "ok", "events": position})))
+    let params = route.params(&segments);
+    (route.handler)(Call::new(app, req, &params)).await
 }
 
 /// Encodes an answer in the negotiated format: JSON, or XML through `crate::xml`.
 pub fn encode(format: Format, answer: Answer) -> Reply {
     let (status, body, retry_after, is_fault) = match answer {
         Ok(resp) => (resp.status, resp.body, None, false),
-        Err(fault) => (fault.status, Some(fault.body()), fault.retry_after(), true),
+        Err(fault) => (
+            fault.status,
+            Body::Json(fault.body()),
+            fault.retry_after(),
+            true,
+        ),
     };
     let mut response = match body {
-        Some(v) => {
+        Body::Json(v) => {
             let (bytes, content_type) = match format {
                 Format::Json => (
                     serde_json::to_vec(&v).unwrap_or_default(),
@@ -209,7 +139,22 @@ pub fn encode(format: Format, answer: Answer) -> Reply {
                 .insert("content-type", HeaderValue::from_static(content_type));
             r
         }
-        None => Reply::new(Bytes::new().into()),
+        // A file compiled into the binary (the console's) goes out as it is.
+        Body::File {
+            content_type,
+            bytes,
+            headers,
+        } => {
+            let mut r = Reply::new(Bytes::from_static(bytes).into());
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static(content_type));
+            for (name, value) in headers {
+                r.headers_mut()
+                    .insert(*name, HeaderValue::from_static(value));
+            }
+            r
+        }
+        Body::Empty => Reply::new(Bytes::new().into()),
     };
     *response.status_mut() = status;
     if let Some(secs) = retry_after {

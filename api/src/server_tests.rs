@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ipledger_commands::store::{AppendError, EventStore, RecordRefused, StoreError, StreamAppend};
-use ipledger_commands::{SystemClock, Writer, WriterConfig};
-use ipledger_domain::Envelope;
+use ipledger_commands::{SystemClock, UuidV7Source, Writer, WriterConfig};
+use ipledger_domain::{Envelope, NewEvent};
 use ipledger_projections::State;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{oneshot, watch};
 
 use crate::app::App;
-use crate::auth::AuthConfig;
+use crate::config::AuthConfig;
 
 /// A store whose disk is gone: every read and every append fails.
 struct BrokenStore {
@@ -27,7 +27,7 @@ fn gone() -> StoreError {
 
 #[async_trait]
 impl EventStore for BrokenStore {
-    fn check_record(&self, _event: &ipledger_domain::NewEvent) -> Result<(), RecordRefused> {
+    fn check_record(&self, _event: &NewEvent) -> Result<(), RecordRefused> {
         Ok(())
     }
 
@@ -67,7 +67,7 @@ async fn serve() -> (SocketAddr, oneshot::Sender<()>) {
         store.clone(),
         State::default(),
         Arc::new(SystemClock),
-        Box::new(ipledger_commands::UuidV7Source::default()),
+        Box::new(UuidV7Source::default()),
         WriterConfig::default(),
     );
     let app = App {

@@ -35,6 +35,25 @@ use serde_json::{Map, Value};
 
 use crate::fault::Fault;
 
+/// Keys whose value is a struct. serde's derived structs would read a list there by position
+/// (`{"ip_block": ["10.0.0.0/24", "private"]}` as cidr and type), so anything but an object is
+/// refused before deserializing (`kit::body`); in an XML body, such an element left empty is
+/// an empty object.
+pub const STRUCT_KEYS: &[&str] = &[
+    "ip_block",
+    "subnet",
+    "ip_address",
+    "policy",
+    "ip_range",
+    "ip_octet",
+    "interface",
+    "network",
+    "instance",
+    "allowed_ip",
+    "mac_address_range",
+    "ip_route",
+];
+
 /// Plural keys and the names of their items. A key listed here is also read back as a list.
 pub const SINGULAR: &[(&str, &str)] = &[
     ("ip_blocks", "ip_block"),
@@ -452,7 +471,7 @@ fn node_value(node: &Node, root: bool) -> Result<Value, XmlError> {
     }
     if node.children.is_empty() && node.attrs.is_empty() {
         return Ok(
-            if !has_text && (root || crate::body::STRUCT_KEYS.contains(&node.name.as_str())) {
+            if !has_text && (root || STRUCT_KEYS.contains(&node.name.as_str())) {
                 Value::Object(Map::new())
             } else {
                 Value::String(node.text.clone())

@@ -11,12 +11,13 @@
 //! - Agent: no token → 401; a tenant token → 403; the agent → success.
 //! - Public: no token → success.
 //!
-//! Adding a route: add its row to `ROUTES`, then one line to [`cases`]:
-//! `case("POST", "<the row's pattern>")`, with `.body(json!(..))` when it takes one (strings
-//! like `"{block}"` or `"10.{n}.5.0/24"` are filled from the fixture by key), `.bind("address",
-//! "nat_address")` to fill a path placeholder from another fixture object, and `.expect(404)` when
-//! the route's normal answer is not a 2xx. If a placeholder names something new, create it
-//! in [`fixture`] under the placeholder's name.
+//! Adding a route: add its row to its surface's `mod.rs` (`ROUTES` joins the surfaces'
+//! rows), then one line to [`cases`]: `case("POST", "<the row's pattern>")`, with
+//! `.body(json!(..))` when it takes one (strings like `"{block}"` or `"10.{n}.5.0/24"` are
+//! filled from the fixture by key), `.bind("address", "nat_address")` to fill a path
+//! placeholder from another fixture object, and `.expect(404)` when the route's normal answer
+//! is not a 2xx. If a placeholder names something new, create it in [`fixture`] under the
+//! placeholder's name.
 
 use std::collections::BTreeMap;
 

@@ -1,47 +1,28 @@
 //! Authentication and authorization of every request (issue 3 item 10, decision 24).
 //!
-//! The request's row in `routes::ROUTES` decides who may call it: a path with no row is 404
-//! and a method the table lacks for a known path is 405 before anything else runs — so a
-//! handler nobody listed can never be reached without a check. Public rows need no token.
+//! The request's row in `routes::ROUTES` decides who may call it: the server finds the row
+//! (a path with no row is 404 and a method the table lacks for a known path is 405 before
+//! anything else runs) and hands it here before calling the row's handler — so a handler
+//! can never be reached without a check. Public rows need no token.
 //! Otherwise the secret — `Authorization: Bearer <secret>` or, equally, the keystone
 //! `X-Auth-Token: <secret>` that OpenStack clients send — is hashed (SHA-256) and compared
 //! with the configured bootstrap admin digest in constant time, or looked up by digest among
 //! the live tokens of the published views (a revoked token is gone from them the moment its revocation is
 //! durable). The role is then checked against the row's `Scope`.
 //!
-//! Secrets are drawn here, in the API layer, from the operating system's CSPRNG: the domain
-//! stays deterministic and only ever sees digests.
+//! Secrets are drawn in the API layer (`secret.rs`), from the operating system's CSPRNG: the
+//! domain stays deterministic and only ever sees digests.
 
 use ipledger_commands::{Command, Meta};
 use ipledger_domain::auth::{Role, ANONYMOUS_ACTOR, BOOTSTRAP_ACTOR};
-use sha2::{Digest, Sha256};
 use warp::http::header::AUTHORIZATION;
 use warp::http::{HeaderValue, StatusCode};
 
 use crate::app::App;
+use crate::auth::secret::{digest, generate_secret, same_digest};
 use crate::fault::Fault;
-use crate::melange::method_not_allowed;
+use crate::kit::{Route, Scope};
 use crate::request::Request;
-use crate::routes::{self, Scope, ROUTES};
-use crate::server::SEGMENT_BYTES_MAX;
-
-/// How requests are authenticated, fixed at start-up.
-#[derive(Debug, Clone, Default)]
-pub struct AuthConfig {
-    /// SHA-256 of the configured bootstrap admin token (`IPLEDGER_ADMIN_TOKEN`/`admin_token`).
-    pub admin_sha256: Option<[u8; 32]>,
-    /// `--insecure-no-auth`: every request acts as an admin named `anonymous`.
-    pub insecure_no_auth: bool,
-}
-
-impl AuthConfig {
-    pub fn new(admin_token: Option<&str>, insecure_no_auth: bool) -> Self {
-        AuthConfig {
-            admin_sha256: admin_token.map(digest),
-            insecure_no_auth,
-        }
-    }
-}
 
 /// Who is asking: the actor named in the events they cause, and what they may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,48 +31,8 @@ pub struct Principal {
     pub role: Role,
 }
 
-/// Random bytes in a secret: 256 bits, far beyond guessing.
-const SECRET_BYTES: usize = 32;
-/// Secrets start with this, so that secret scanners and people recognise them.
-pub const SECRET_PREFIX: &str = "ipl_";
-
-/// A fresh secret from the operating system's CSPRNG.
-pub fn generate_secret() -> Result<String, Fault> {
-    let mut bytes = [0u8; SECRET_BYTES];
-    getrandom::fill(&mut bytes).map_err(|e| {
-        Fault::unavailable(format!("no randomness available for a token secret: {e}"))
-    })?;
-    Ok(format!("{SECRET_PREFIX}{}", hex::encode(bytes)))
-}
-
-pub fn digest(secret: &str) -> [u8; 32] {
-    Sha256::digest(secret.as_bytes()).into()
-}
-
-/// Compares two digests without an early exit, so timing says nothing about where they differ.
-fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
-}
-
 /// Checks the request against its route row and sets `req.actor`; the error is the answer.
-pub fn admit(app: &App, req: &mut Request) -> Result<(), Fault> {
-    let segments = req.seg();
-    if segments.iter().any(|s| s.len() > SEGMENT_BYTES_MAX) {
-        return Err(Fault::bad_request(format!(
-            "A path segment is longer than {SEGMENT_BYTES_MAX} bytes"
-        )));
-    }
-    let route = match routes::find(req.method.as_str(), &segments) {
-        Some(route) => route,
-        None if ROUTES
-            .iter()
-            .any(|r| routes::find(r.method, &segments).is_some()) =>
-        {
-            return Err(method_not_allowed())
-        }
-        None => return Err(Fault::not_found("The resource could not be found.")),
-    };
+pub fn admit(app: &App, req: &mut Request, route: &Route) -> Result<(), Fault> {
     if route.scope == Scope::Public {
         return Ok(());
     }
@@ -103,8 +44,7 @@ pub fn admit(app: &App, req: &mut Request) -> Result<(), Fault> {
     } else {
         authenticate(app, req)?
     };
-    authorize(&principal, route, &segments)?;
-    drop(segments);
+    authorize(&principal, route, &req.seg())?;
     req.actor = principal.actor;
     Ok(())
 }
@@ -184,16 +124,10 @@ fn authenticate(app: &App, req: &Request) -> Result<Principal, Fault> {
 }
 
 /// Decision 24: admins anything, tenants their own `{tenant}` paths, agents Agent routes.
-pub fn authorize(
-    principal: &Principal,
-    route: &routes::Route,
-    segments: &[&str],
-) -> Result<(), Fault> {
+pub fn authorize(principal: &Principal, route: &Route, segments: &[&str]) -> Result<(), Fault> {
     let allowed = match (&principal.role, route.scope) {
         (_, Scope::Public) | (Role::Admin, _) => true,
-        (Role::Tenant(own), Scope::Tenant) => {
-            routes::tenant_of(route, segments) == Some(own.as_str())
-        }
+        (Role::Tenant(own), Scope::Tenant) => route.tenant_of(segments) == Some(own.as_str()),
         (Role::Agent, Scope::Agent) => true,
         _ => false,
     };
@@ -246,57 +180,4 @@ pub async fn bootstrap(app: &App) -> Result<Option<String>, Fault> {
     // reply's record holds nothing the secret drawn here does not already give.
     app.writer.submit(command, meta).await?;
     Ok(Some(secret))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn route(method: &str, path: &str) -> (&'static routes::Route, Vec<String>) {
-        let segs: Vec<String> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect();
-        let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
-        (routes::find(method, &refs).expect("a row"), segs)
-    }
-
-    fn allowed(role: &str, method: &str, path: &str) -> bool {
-        let principal = Principal {
-            actor: "t".into(),
-            role: Role::parse(role).expect("role"),
-        };
-        let (row, segs) = route(method, path);
-        let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
-        authorize(&principal, row, &refs).is_ok()
-    }
-
-    #[test]
-    fn decision_24_rules() {
-        let own = "/v0.1/ipam/tenants/acme/ip_blocks";
-        assert!(allowed("admin", "GET", own));
-        assert!(allowed("tenant:acme", "GET", own));
-        assert!(!allowed("tenant:globex", "GET", own));
-        assert!(!allowed("agent", "GET", own));
-        assert!(!allowed(
-            "tenant:acme",
-            "GET",
-            "/v0.1/ipam/allocated_ip_addresses"
-        ));
-        assert!(!allowed("agent", "GET", "/v1/events"));
-        assert!(allowed("admin", "GET", "/v1/events"));
-        assert!(allowed("agent", "GET", "/healthz"));
-    }
-
-    #[test]
-    fn secrets_are_random_and_prefixed() {
-        let a = generate_secret().expect("secret");
-        let b = generate_secret().expect("secret");
-        assert_ne!(a, b);
-        assert!(a.starts_with(SECRET_PREFIX));
-        assert_eq!(a.len(), SECRET_PREFIX.len() + 2 * SECRET_BYTES);
-        assert!(same_digest(&digest(&a), &digest(&a)));
-        assert!(!same_digest(&digest(&a), &digest(&b)));
-    }
 }

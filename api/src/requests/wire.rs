@@ -6,8 +6,8 @@
 use ipledger_domain::requests::{NotificationKind, RequestRecord};
 use serde_json::{json, Value};
 
-use crate::outbox::DeliveryLog;
-use crate::wire::timestamp;
+use crate::kit::wire::timestamp;
+use crate::requests::outbox::DeliveryLog;
 
 /// The request as the review API and the console show it.
 pub fn request(r: &RequestRecord, deliveries: Option<&DeliveryLog>) -> Value {

@@ -7,7 +7,8 @@ use ipledger_domain::interfaces::{InterfaceView, IpConfiguration, MacRangeRecord
 use ipledger_domain::mac::{format_mac, MacRange};
 use serde_json::{json, Value};
 
-use crate::wire::{route, timestamp};
+use crate::kit::wire::timestamp;
+use crate::melange::wire::route;
 
 fn opt_str<T: ToString>(v: &Option<T>) -> Value {
     v.as_ref().map_or(Value::Null, |v| json!(v.to_string()))

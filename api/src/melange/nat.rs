@@ -15,14 +15,14 @@ use ipledger_projections::page::PAGE_LIMIT_MAX;
 use ipledger_projections::routing::NatSide;
 use serde::Deserialize;
 use uuid::Uuid;
-use warp::http::{Method, StatusCode};
+use warp::http::StatusCode;
 
-use crate::app::App;
-use crate::body::{self, string_like};
 use crate::fault::Fault;
-use crate::melange::{exec, method_not_allowed, parse_id, Answer, Resp};
+use crate::kit::body::{self, string_like};
+use crate::kit::{parse_id, Answer, Call, Resp};
+use crate::melange::common::exec;
+use crate::melange::wire;
 use crate::request::Request;
-use crate::wire;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,51 +46,62 @@ fn address_param(text: &str, field: &str) -> Result<IpAddr, Fault> {
         .ok_or_else(|| Fault::invalid_field(field, format!("{text} is not a valid IP address")))
 }
 
-/// `path` is `[block, address, "inside_globals" | "inside_locals"]`; `tenant` is None on
-/// the admin paths.
-pub async fn route(
-    app: &App,
-    req: &Request,
-    tenant: Option<&str>,
-    path: [&str; 3],
-    rest: &[&str],
-) -> Answer {
-    let [block, address, side] = path;
-    let at = NatAt {
-        tenant: tenant.map(str::to_string),
-        block_id: parse_id(block, "IpBlock")?,
-        address: address_param(address, "address")?,
-        side: if side == "inside_globals" {
-            NatSide::Globals
-        } else {
-            NatSide::Locals
-        },
-    };
-    match (rest, &req.method) {
-        ([], &Method::GET) => list(app, req, &at),
-        ([], &Method::POST) => assign(app, req, at).await,
-        ([], &Method::DELETE) => remove(app, req, at, None).await,
-        ([partner], &Method::DELETE) => {
-            let field = if side == "inside_globals" {
-                "inside_global"
-            } else {
-                "inside_local"
-            };
-            let partner = address_param(partner, field)?;
-            remove(app, req, at, Some(partner)).await
-        }
-        ([] | [_], _) => Err(method_not_allowed()),
-        _ => Err(Fault::not_found("The resource could not be found.")),
-    }
+/// The address whose partners a row names: `{block}` and `{address}` of the path, `{tenant}`
+/// on the tenant-scoped paths (None on the admin ones), and the side.
+fn at(c: Call<'_>, side: NatSide) -> Result<NatAt, Fault> {
+    Ok(NatAt {
+        tenant: c.param_opt("tenant").map(str::to_string),
+        block_id: parse_id(c.param("block"), "IpBlock")?,
+        address: address_param(c.param("address"), "address")?,
+        side,
+    })
 }
 
-fn list(app: &App, req: &Request, at: &NatAt) -> Answer {
-    let page = req.page()?;
-    let v = app.writer.views().read();
+pub async fn list_globals(c: Call<'_>) -> Answer {
+    list(c, &at(c, NatSide::Globals)?)
+}
+
+pub async fn list_locals(c: Call<'_>) -> Answer {
+    list(c, &at(c, NatSide::Locals)?)
+}
+
+pub async fn assign_globals(c: Call<'_>) -> Answer {
+    assign(c, at(c, NatSide::Globals)?).await
+}
+
+pub async fn assign_locals(c: Call<'_>) -> Answer {
+    assign(c, at(c, NatSide::Locals)?).await
+}
+
+/// `DELETE .../inside_globals`: every partner.
+pub async fn remove_globals(c: Call<'_>) -> Answer {
+    remove(c, at(c, NatSide::Globals)?, None).await
+}
+
+pub async fn remove_locals(c: Call<'_>) -> Answer {
+    remove(c, at(c, NatSide::Locals)?, None).await
+}
+
+/// `DELETE .../inside_globals/{global}`: one partner.
+pub async fn remove_global(c: Call<'_>) -> Answer {
+    let at = at(c, NatSide::Globals)?;
+    let partner = address_param(c.param("global"), "inside_global")?;
+    remove(c, at, Some(partner)).await
+}
+
+pub async fn remove_local(c: Call<'_>) -> Answer {
+    let at = at(c, NatSide::Locals)?;
+    let partner = address_param(c.param("local"), "inside_local")?;
+    remove(c, at, Some(partner)).await
+}
+
+fn list(c: Call<'_>, at: &NatAt) -> Answer {
+    let page = c.req.page()?;
+    let v = c.app.writer.views().read();
     let me = ipledger_commands::nat_address(&v, at)?;
     let partners = v.nat_partners(me.id, at.side, page);
     Ok(Resp::ok(wire::collection(
-        req,
+        c.req,
         "ip_addresses",
         partners,
         |a| wire::address(a),
@@ -141,13 +152,13 @@ fn partners(req: &Request) -> Result<Vec<(Uuid, IpAddr)>, Fault> {
         .collect()
 }
 
-async fn assign(app: &App, req: &Request, at: NatAt) -> Answer {
-    let partners = partners(req)?;
+async fn assign(c: Call<'_>, at: NatAt) -> Answer {
+    let partners = partners(c.req)?;
     let command = Command::AssignNat(AssignNat { at, partners });
-    exec(app, req, command, "ip_addresses", StatusCode::OK).await
+    exec(c.app, c.req, command, "ip_addresses", StatusCode::OK).await
 }
 
-async fn remove(app: &App, req: &Request, at: NatAt, partner: Option<IpAddr>) -> Answer {
+async fn remove(c: Call<'_>, at: NatAt, partner: Option<IpAddr>) -> Answer {
     let command = Command::RemoveNat(RemoveNat { at, partner });
-    exec(app, req, command, "ip_addresses", StatusCode::OK).await
+    exec(c.app, c.req, command, "ip_addresses", StatusCode::OK).await
 }

@@ -4,17 +4,13 @@
 
 use ipledger_domain::block;
 use ipledger_domain::records::{
-    AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord, Reply,
+    AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord,
 };
 use ipledger_domain::Timestamp;
-use ipledger_projections::Page;
 use serde_json::{json, Value};
 
-use crate::request::Request;
-
-pub fn timestamp(t: &Timestamp) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S").to_string()
-}
+/// The shared helpers, so Melange's handlers find every wire function here.
+pub use crate::kit::wire::{collection, timestamp};
 
 fn opt_ts(t: &Option<Timestamp>) -> Value {
     t.as_ref().map_or(Value::Null, |t| json!(timestamp(t)))
@@ -104,42 +100,4 @@ pub fn route(r: &ipledger_domain::routing::RouteRecord) -> Value {
         "created_at": timestamp(&r.created_at),
         "updated_at": timestamp(&r.updated_at),
     })
-}
-
-/// `{"<key>": <rendered reply>}`, or None for an empty-body success.
-pub fn reply(key: &str, reply: &Reply) -> Option<Value> {
-    let v = match reply {
-        Reply::Done => return None,
-        Reply::Block(b) => block(b),
-        Reply::Address(a) => address(a),
-        Reply::Policy(p) => policy(p),
-        Reply::Range(r) => range(r),
-        Reply::Octet(o) => octet(o),
-        Reply::Token(t) => crate::auth_tokens::render(t, None),
-        Reply::Route(r) => route(r),
-        Reply::Interface(v) => crate::wire_interfaces::interface(v),
-        Reply::Interfaces(vs) => json!({
-            "interfaces": vs.iter().map(crate::wire_interfaces::interface).collect::<Vec<_>>()
-        }),
-        Reply::IpConfigurations(cs) => crate::wire_interfaces::ip_configurations(cs),
-        Reply::MacRange(r) => crate::wire_interfaces::mac_range(r),
-        Reply::Purged(n) => return Some(json!({ "purged": n })),
-        Reply::Request(r) => crate::wire_requests::request(r, None),
-    };
-    Some(json!({ key: v }))
-}
-
-/// A paginated collection with its `<collection>_links` next link when more remain.
-pub fn collection<T>(
-    req: &Request,
-    key: &str,
-    page: Page<T>,
-    render: impl Fn(&T) -> Value,
-) -> Value {
-    let items: Vec<Value> = page.items.iter().map(render).collect();
-    let mut out = json!({ key: items });
-    if let Some(marker) = page.next_marker {
-        out[format!("{key}_links")] = json!([{"rel": "next", "href": req.next_href(marker)}]);
-    }
-    out
 }

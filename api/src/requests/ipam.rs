@@ -17,14 +17,14 @@ use ipledger_domain::requests::{RequestRecord, RequestStatus};
 use ipledger_domain::Timestamp;
 use serde::Deserialize;
 use serde_json::json;
-use warp::http::{Method, StatusCode};
+use warp::http::StatusCode;
 
-use crate::app::App;
-use crate::body::{self, string_like};
 use crate::fault::Fault;
-use crate::melange::{meta, method_not_allowed, parse_id, Answer, Resp};
+use crate::kit::body::{self, string_like};
+use crate::kit::wire::collection;
+use crate::kit::{meta, parse_id, submit, Answer, Call, Resp};
 use crate::request::Request;
-use crate::wire;
+use crate::requests::wire;
 
 /// The seed's answer to an accepted request.
 pub const CREATED_MESSAGE: &str = "IP request created";
@@ -52,10 +52,7 @@ struct RejectBody {
 }
 
 fn verdict(status: StatusCode, valid: bool, message: &str) -> Resp {
-    Resp {
-        status,
-        body: Some(json!({"valid": valid, "message": message})),
-    }
+    Resp::new(status, Some(json!({"valid": valid, "message": message})))
 }
 
 /// A refusal in the seed's shape, with the status `fault.rs` gives it — except the seed's
@@ -91,10 +88,8 @@ fn intake_body(req: &Request) -> Result<IntakeBody, Fault> {
 }
 
 /// `POST /v1/agent/ipam/request`.
-pub async fn intake(app: &App, req: &Request) -> Answer {
-    if req.method != Method::POST {
-        return Err(method_not_allowed());
-    }
+pub async fn intake(c: Call<'_>) -> Answer {
+    let (app, req) = (c.app, c.req);
     let b = match intake_body(req) {
         Ok(b) => b,
         Err(f) => return refused(f),
@@ -126,28 +121,14 @@ pub async fn intake(app: &App, req: &Request) -> Answer {
     }
 }
 
-/// `/v1/ipam/requests[/{id}[/approve|/reject]]`.
-pub async fn review(app: &App, req: &Request, rest: &[&str]) -> Answer {
-    match (rest, &req.method) {
-        ([], &Method::GET) => list(app, req),
-        ([id], &Method::GET) => show(app, id),
-        ([id, "approve"], &Method::POST) => decide(app, req, id, None).await,
-        ([id, "reject"], &Method::POST) => {
-            let body: RejectBody = body::parse(req)?.unwrap_or_default();
-            decide(app, req, id, Some(body.reason)).await
-        }
-        ([] | [_] | [_, "approve" | "reject"], _) => Err(method_not_allowed()),
-        _ => Err(Fault::not_found("The resource could not be found.")),
-    }
-}
-
-fn show(app: &App, id: &str) -> Answer {
-    let id = parse_id(id, "IpRequest")?;
-    let views = app.writer.views().read();
+/// `GET /v1/ipam/requests/{request}`.
+pub async fn show(c: Call<'_>) -> Answer {
+    let id = parse_id(c.param("request"), "IpRequest")?;
+    let views = c.app.writer.views().read();
     let r = views
         .request(id)
         .ok_or_else(|| Fault::not_found("IpRequest Not Found"))?;
-    let body = crate::wire_requests::request(r, app.deliveries.as_deref());
+    let body = wire::request(r, c.app.deliveries.as_deref());
     Ok(Resp::ok(json!({ "request": body })))
 }
 
@@ -215,7 +196,9 @@ impl Filter {
     }
 }
 
-fn list(app: &App, req: &Request) -> Answer {
+/// `GET /v1/ipam/requests`, filtered by `status`, `network_id`, `ip` and `since`.
+pub async fn list(c: Call<'_>) -> Answer {
+    let (app, req) = (c.app, c.req);
     let page = req.page()?;
     let filter = filter(req)?;
     let views = app.writer.views().read();
@@ -227,23 +210,35 @@ fn list(app: &App, req: &Request) -> Answer {
         .map(|(id, r)| (*id, r));
     let listed = page.take(matching);
     let deliveries = app.deliveries.as_deref();
-    Ok(Resp::ok(wire::collection(req, "requests", listed, |r| {
-        crate::wire_requests::request(r, deliveries)
+    Ok(Resp::ok(collection(req, "requests", listed, |r| {
+        wire::request(r, deliveries)
     })))
 }
 
-async fn decide(app: &App, req: &Request, id: &str, reject: Option<Option<String>>) -> Answer {
-    let request_id = parse_id(id, "IpRequest")?;
+/// `POST /v1/ipam/requests/{request}/approve`.
+pub async fn approve(c: Call<'_>) -> Answer {
+    decide(c, None).await
+}
+
+/// `POST /v1/ipam/requests/{request}/reject`, with an optional `reason`.
+pub async fn reject(c: Call<'_>) -> Answer {
+    let body: RejectBody = body::parse(c.req)?.unwrap_or_default();
+    decide(c, Some(body.reason)).await
+}
+
+async fn decide(c: Call<'_>, reject: Option<Option<String>>) -> Answer {
+    let (app, req) = (c.app, c.req);
+    let request_id = parse_id(c.param("request"), "IpRequest")?;
     let command = Command::DecideRequest(DecideRequest {
         request_id,
         decided_by: req.actor.clone(),
         reject,
     });
-    let reply = app.writer.submit(command, meta(req, &req.actor)?).await?;
+    let reply = submit(app, req, command).await?;
     let r = reply
         .into_request()
         .map_err(|other| Fault::unexpected_reply("deciding a request", &other))?;
     Ok(Resp::ok(json!({
-        "request": crate::wire_requests::request(&r, app.deliveries.as_deref())
+        "request": wire::request(&r, app.deliveries.as_deref())
     })))
 }

@@ -10,8 +10,8 @@ use ipledger_domain::block::parse_address;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::body::string_like;
 use crate::fault::Fault;
+use crate::kit::body::string_like;
 
 /// `network` inside an interface or instance body: which network, whose, which addresses.
 #[derive(Debug, Default, Deserialize)]

@@ -18,11 +18,8 @@ use ipledger_domain::records::Reply;
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
-use warp::http::Method;
 
-use crate::app::App;
-use crate::melange::{method_not_allowed, Answer, Resp};
-use crate::request::Request;
+use crate::kit::{Answer, Call, Resp};
 
 /// The actor recorded on the scheduled purge's events.
 pub const SCHEDULER_ACTOR: &str = "retention";
@@ -98,17 +95,12 @@ pub fn schedule(writer: &Writer, every_seconds: u64) -> Option<JoinHandle<()>> {
 
 /// `POST /v1/admin/purge`. An Idempotency-Key is ignored: purging is idempotent by nature,
 /// and a recorded reply would make every later batch of the same run look full.
-pub async fn route(app: &App, req: &Request) -> Answer {
-    match req.method {
-        Method::POST => {
-            let meta = Meta {
-                actor: req.actor.clone(),
-                correlation_id: req.header("x-correlation-id").map(str::to_string),
-                idempotency: None,
-            };
-            let purged = purge_expired(&app.writer, meta).await?;
-            Ok(Resp::ok(json!({ "purged": purged })))
-        }
-        _ => Err(method_not_allowed()),
-    }
+pub async fn purge(c: Call<'_>) -> Answer {
+    let meta = Meta {
+        actor: c.req.actor.clone(),
+        correlation_id: c.req.header("x-correlation-id").map(str::to_string),
+        idempotency: None,
+    };
+    let purged = purge_expired(&c.app.writer, meta).await?;
+    Ok(Resp::ok(json!({ "purged": purged })))
 }

@@ -1,0 +1,32 @@
+//! `GET /v1/events?from=POSITION&stream=S&limit=N`: the log for auditors, oldest first.
+
+use serde_json::{json, Value};
+
+use crate::fault::Fault;
+use crate::kit::{Answer, Call, Resp};
+
+/// Events are listed at most this many per page.
+pub const EVENTS_PAGE_MAX: usize = 1000;
+
+pub async fn list(c: Call<'_>) -> Answer {
+    let (app, req) = (c.app, c.req);
+    let number = |name: &str, default: u64| -> Result<u64, Fault> {
+        req.query.get(name).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| {
+                Fault::invalid_field(name, format!("{name} should be a non-negative integer"))
+            })
+        })
+    };
+    let from = number("from", 0)?;
+    let limit = (number("limit", EVENTS_PAGE_MAX as u64)? as usize).clamp(1, EVENTS_PAGE_MAX);
+    let listed = match req.query.get("stream") {
+        Some(stream) => app.store.read_stream(stream, from, limit).await,
+        None => app.store.read_all(from, limit).await,
+    }
+    .map_err(|e| Fault::unavailable(e.to_string()))?;
+    let events: Vec<Value> = listed
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+        .collect();
+    Ok(Resp::ok(json!({ "events": events })))
+}

@@ -1,0 +1,17 @@
+//! The operator's surface: the health check (`health.rs`), the event log for auditors
+//! (`events.rs`) and the retention purge (`retention.rs`: the scheduled task `ops::start`
+//! spawns, and the purge on demand). This file is the surface's router: its rows and nothing
+//! else.
+
+pub mod events;
+pub mod health;
+pub mod retention;
+
+use crate::kit::{row, Route};
+
+#[rustfmt::skip]
+pub static ROUTES: &[Route] = &[
+    row!("GET", "/healthz", Public, health::health),
+    row!("GET", "/v1/events", Admin, events::list),
+    row!("POST", "/v1/admin/purge", Admin, retention::purge),
+];

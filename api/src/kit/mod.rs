@@ -1,0 +1,111 @@
+//! The toolkit every handler imports, and nothing else: the answer types, the route row and
+//! its call, the command metadata (actor, Idempotency-Key fingerprint), id parsing, body
+//! parsing (`body`) and the wire helpers every surface shares (`wire`). It depends on no
+//! surface (a tidy test checks), so a handler never reaches its router through it.
+
+pub mod body;
+mod row;
+pub mod wire;
+
+use ipledger_commands::{Command, Meta};
+use ipledger_domain::records::Reply;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+use warp::http::StatusCode;
+
+use crate::app::App;
+use crate::fault::Fault;
+use crate::request::Request;
+
+pub(crate) use row::row;
+pub use row::{Call, Handler, Pending, Route, Scope};
+
+/// A handler's answer before it is encoded.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Body,
+}
+
+/// What a success carries: nothing, a JSON value (sent as JSON or XML, as negotiated), or a
+/// file compiled into the binary, sent as it is with its own headers.
+#[derive(Debug)]
+pub enum Body {
+    Empty,
+    Json(Value),
+    File {
+        content_type: &'static str,
+        bytes: &'static [u8],
+        headers: &'static [(&'static str, &'static str)],
+    },
+}
+
+impl Resp {
+    /// `status` with `body`, or with no body for `None`.
+    pub fn new(status: StatusCode, body: Option<Value>) -> Self {
+        Resp {
+            status,
+            body: body.map_or(Body::Empty, Body::Json),
+        }
+    }
+
+    pub fn ok(body: Value) -> Self {
+        Resp::new(StatusCode::OK, Some(body))
+    }
+}
+
+pub type Answer = Result<Resp, Fault>;
+
+pub fn method_not_allowed() -> Fault {
+    Fault::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed on this resource",
+    )
+}
+
+/// The 404 of a path no row matches.
+pub fn unknown_resource() -> Fault {
+    Fault::not_found("The resource could not be found.")
+}
+
+/// Idempotency-Key header limits: printable ASCII, at most this many bytes.
+pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 255;
+
+/// The command's metadata: who asks, and the idempotency key with the request fingerprint.
+pub fn meta(req: &Request, actor: &str) -> Result<Meta, Fault> {
+    let idempotency = match req.header("idempotency-key") {
+        None => None,
+        Some(key) if key.is_empty() || key.len() > IDEMPOTENCY_KEY_BYTES_MAX || !key.bytes().all(|b| b.is_ascii_graphic()) => {
+            return Err(Fault::bad_request(format!(
+                "Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_BYTES_MAX} printable ASCII characters"
+            )))
+        }
+        Some(key) => {
+            let mut h = Sha256::new();
+            h.update(req.method.as_str().as_bytes());
+            h.update(b" ");
+            h.update(req.path.as_bytes());
+            h.update(b"\n");
+            h.update(&req.body);
+            Some((format!("{actor}:{key}"), hex::encode(h.finalize())))
+        }
+    };
+    let correlation_id = req.header("x-correlation-id").map(str::to_string);
+    Ok(Meta {
+        actor: actor.to_string(),
+        correlation_id,
+        idempotency,
+    })
+}
+
+/// Sends a command as the request's actor, with its metadata; the writer's reply.
+pub async fn submit(app: &App, req: &Request, command: Command) -> Result<Reply, Fault> {
+    let meta = meta(req, &req.actor)?;
+    Ok(app.writer.submit(command, meta).await?)
+}
+
+/// An id from the path; one that is not a UUID names nothing: `<model> Not Found`.
+pub fn parse_id(text: &str, model: &str) -> Result<Uuid, Fault> {
+    Uuid::parse_str(text).map_err(|_| Fault::not_found(format!("{model} Not Found")))
+}

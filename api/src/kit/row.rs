@@ -1,0 +1,125 @@
+//! A route row: method, path pattern, who may call it, and the handler that answers it. Each
+//! surface (`melange/`, `auth/`, `requests/`, `admin/`) lists its own rows in its `mod.rs`;
+//! `crate::routes` concatenates the lists. Authorization reads a row's scope, the dispatcher
+//! calls its handler with the placeholders its pattern names, and the isolation test walks
+//! the same rows: one row, three readers, nothing to keep in step by hand.
+
+use futures::future::BoxFuture;
+
+use crate::app::App;
+use crate::kit::Answer;
+use crate::request::Request;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// No token needed (versions, health).
+    Public,
+    /// Admins, and tenants for their own `{tenant}` in the path (decision 24).
+    Tenant,
+    /// Admins only (provider-wide views, MAC ranges, interfaces by vif, instances, tokens).
+    Admin,
+    /// Agents and admins (the IP request intake).
+    Agent,
+}
+
+/// A handler's answer, still to be awaited.
+pub type Pending<'a> = BoxFuture<'a, Answer>;
+
+/// What a row runs: every handler is an `async fn(Call<'_>) -> Answer`, boxed by [`row!`].
+pub type Handler = for<'a> fn(Call<'a>) -> Pending<'a>;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    /// Path with `{name}` placeholders; `{tenant}` is the tenant the route is scoped to.
+    pub pattern: &'static str,
+    pub scope: Scope,
+    pub handler: Handler,
+}
+
+impl Route {
+    fn pattern_segments(&self) -> impl Iterator<Item = &'static str> {
+        self.pattern.split('/').filter(|s| !s.is_empty())
+    }
+
+    /// Whether `segments` fit the pattern: literal segments must match, placeholders match
+    /// any one segment. The segments are the ones the router sees (`.json`/`.xml` suffix
+    /// removed).
+    pub fn matches(&self, segments: &[&str]) -> bool {
+        self.pattern_segments().count() == segments.len()
+            && self
+                .pattern_segments()
+                .zip(segments)
+                .all(|(p, s)| p.starts_with('{') || p == *s)
+    }
+
+    /// The segments the pattern's placeholders matched, by placeholder name (no braces).
+    pub fn params<'a>(&self, segments: &[&'a str]) -> Vec<(&'static str, &'a str)> {
+        self.pattern_segments()
+            .zip(segments)
+            .filter_map(|(p, s)| {
+                let name = p.strip_prefix('{')?.strip_suffix('}')?;
+                Some((name, *s))
+            })
+            .collect()
+    }
+
+    /// The `{tenant}` segment of a request on this route, if its pattern has one.
+    pub fn tenant_of<'a>(&self, segments: &[&'a str]) -> Option<&'a str> {
+        self.pattern_segments()
+            .zip(segments)
+            .find(|(p, _)| *p == "{tenant}")
+            .map(|(_, s)| *s)
+    }
+}
+
+/// One request as a handler sees it: the service, the request (already admitted), and the
+/// path segments its row's placeholders matched.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    pub app: &'a App,
+    pub req: &'a Request,
+    params: &'a [(&'static str, &'a str)],
+}
+
+impl<'a> Call<'a> {
+    pub fn new(app: &'a App, req: &'a Request, params: &'a [(&'static str, &'a str)]) -> Self {
+        Call { app, req, params }
+    }
+
+    /// The segment matched by `{name}`, if the row's pattern has that placeholder.
+    pub fn param_opt(&self, name: &str) -> Option<&'a str> {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// The segment matched by `{name}`. A handler asks only for placeholders of its own
+    /// rows' patterns, so a miss is a programmer error (and every row is exercised by the
+    /// isolation test).
+    pub fn param(&self, name: &str) -> &'a str {
+        self.param_opt(name)
+            .unwrap_or_else(|| panic!("the route's pattern has no {{{name}}} placeholder"))
+    }
+}
+
+/// `row!("GET", "/v1/things/{thing}", Admin, things::show)`: a [`Route`] whose handler is the
+/// `async fn(Call<'_>) -> Answer` named last.
+macro_rules! row {
+    ($method:literal, $pattern:literal, $scope:ident, $handler:path) => {
+        $crate::kit::Route {
+            method: $method,
+            pattern: $pattern,
+            scope: $crate::kit::Scope::$scope,
+            handler: {
+                fn handler(c: $crate::kit::Call<'_>) -> $crate::kit::Pending<'_> {
+                    Box::pin($handler(c))
+                }
+                handler
+            },
+        }
+    };
+}
+pub(crate) use row;

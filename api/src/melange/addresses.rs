@@ -1,0 +1,100 @@
+//! Addresses of a block (seed 004 "IP Addresses"): allocate (a given or the next free one),
+//! list, show, deallocate, restore; and the allocated addresses of a tenant or of everyone.
+
+use ipledger_commands::{AllocateAddress, Command};
+use serde_json::json;
+use warp::http::StatusCode;
+
+use crate::fault::Fault;
+use crate::kit::{body, parse_id, Answer, Call, Resp};
+use crate::melange::body::AddressEnvelope;
+use crate::melange::common::{address_param, block_in, exec};
+use crate::melange::wire;
+
+pub async fn list(c: Call<'_>) -> Answer {
+    let page = c.req.page()?;
+    let v = c.app.writer.views().read();
+    let b = block_in(&v, c.param("tenant"), c.param("block"))?;
+    let listed = v.block_addresses(b, page);
+    Ok(Resp::ok(wire::collection(
+        c.req,
+        "ip_addresses",
+        listed,
+        |a| wire::address(a),
+    )))
+}
+
+pub async fn show(c: Call<'_>) -> Answer {
+    let v = c.app.writer.views().read();
+    let b = block_in(&v, c.param("tenant"), c.param("block"))?;
+    let addr = address_param(c.param("address"))?;
+    let a = v
+        .address_in(b, addr)
+        .ok_or_else(|| Fault::not_found("IpAddress Not Found"))?;
+    Ok(Resp::ok(json!({"ip_address": wire::address(a)})))
+}
+
+pub async fn allocate(c: Call<'_>) -> Answer {
+    let block_id = parse_id(c.param("block"), "IpBlock")?;
+    let body = body::parse::<AddressEnvelope>(c.req)?
+        .and_then(|e| e.ip_address)
+        .unwrap_or_default();
+    let address = body
+        .address
+        .as_deref()
+        .filter(|a| !a.trim().is_empty())
+        .map(address_param)
+        .transpose()?;
+    let command = Command::AllocateAddress(AllocateAddress {
+        tenant: c.param("tenant").to_string(),
+        block_id,
+        address,
+        interface_id: body.interface_id,
+        used_by_tenant: body.tenant_id,
+        used_by_device: body.used_by_device,
+        mac_address: body.mac_address,
+    });
+    exec(c.app, c.req, command, "ip_address", StatusCode::CREATED).await
+}
+
+pub async fn deallocate(c: Call<'_>) -> Answer {
+    address_command(c, false).await
+}
+
+pub async fn restore(c: Call<'_>) -> Answer {
+    address_command(c, true).await
+}
+
+async fn address_command(c: Call<'_>, restore: bool) -> Answer {
+    let block_id = parse_id(c.param("block"), "IpBlock")?;
+    let address = address_param(c.param("address"))?;
+    let tenant = c.param("tenant").to_string();
+    let command = if restore {
+        Command::RestoreAddress {
+            tenant,
+            block_id,
+            address,
+        }
+    } else {
+        Command::DeallocateAddress {
+            tenant,
+            block_id,
+            address,
+        }
+    };
+    exec(c.app, c.req, command, "ip_address", StatusCode::OK).await
+}
+
+/// `/ipam/tenants/{tenant}/allocated_ip_addresses` and, for admins, every tenant's.
+pub async fn allocated(c: Call<'_>) -> Answer {
+    let page = c.req.page()?;
+    let device = c.req.query.get("used_by_device").map(String::as_str);
+    let v = c.app.writer.views().read();
+    let listed = v.allocated_addresses(c.param_opt("tenant"), device, page);
+    Ok(Resp::ok(wire::collection(
+        c.req,
+        "ip_addresses",
+        listed,
+        |a| wire::address(a),
+    )))
+}

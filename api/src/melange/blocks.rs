@@ -1,0 +1,113 @@
+//! IP blocks and their subnets (seed 004 "IP Blocks", "Subnets"):
+//! `/v0.1/ipam/tenants/{tenant}/ip_blocks[/{block}[/subnets]]`.
+
+use ipledger_commands::{Command, CreateBlock, UpdateBlock};
+use ipledger_domain::records::BlockType;
+use serde_json::{json, Value};
+use warp::http::StatusCode;
+
+use crate::fault::Fault;
+use crate::kit::{body, parse_id, Answer, Call, Resp};
+use crate::melange::body::{BlockEnvelope, BlockUpdateEnvelope, SubnetEnvelope};
+use crate::melange::common::{block_in, exec};
+use crate::melange::wire;
+
+pub async fn list(c: Call<'_>) -> Answer {
+    let (app, req) = (c.app, c.req);
+    let kind = match req.query.get("type").map(String::as_str) {
+        None | Some("") => None,
+        Some(t) => Some(BlockType::parse(t).ok_or_else(|| {
+            Fault::invalid_field("type", "type should be one among public, private")
+        })?),
+    };
+    let page = req.page()?;
+    let v = app.writer.views().read();
+    let listed = v.list_blocks(c.param("tenant"), kind, page);
+    Ok(Resp::ok(wire::collection(req, "ip_blocks", listed, |b| {
+        wire::block(b)
+    })))
+}
+
+pub async fn show(c: Call<'_>) -> Answer {
+    let v = c.app.writer.views().read();
+    let b = block_in(&v, c.param("tenant"), c.param("block"))?;
+    Ok(Resp::ok(json!({"ip_block": wire::block(&b.record)})))
+}
+
+pub async fn list_subnets(c: Call<'_>) -> Answer {
+    let v = c.app.writer.views().read();
+    let b = block_in(&v, c.param("tenant"), c.param("block"))?;
+    let subnets: Vec<Value> = v.subnets(b).into_iter().map(wire::block).collect();
+    Ok(Resp::ok(json!({ "subnets": subnets })))
+}
+
+pub async fn create(c: Call<'_>) -> Answer {
+    create_block(c, None).await
+}
+
+pub async fn create_subnet(c: Call<'_>) -> Answer {
+    create_block(c, Some(c.param("block"))).await
+}
+
+async fn create_block(c: Call<'_>, parent: Option<&str>) -> Answer {
+    let req = c.req;
+    let parent_id = parent.map(|p| parse_id(p, "IpBlock")).transpose()?;
+    let (body, key) = if parent_id.is_some() {
+        let env: SubnetEnvelope = body::required(req, "subnet")?;
+        (
+            env.subnet
+                .or(env.ip_block)
+                .ok_or_else(|| body::missing("subnet"))?,
+            "subnet",
+        )
+    } else {
+        (
+            body::required::<BlockEnvelope>(req, "ip_block")?.ip_block,
+            "ip_block",
+        )
+    };
+    let command = Command::CreateBlock(CreateBlock {
+        tenant: c.param("tenant").to_string(),
+        parent_id,
+        cidr: body.cidr,
+        block_type: body.block_type,
+        network_id: body.network_id,
+        policy_id: body.policy_id,
+        gateway: body.gateway,
+        dns1: body.dns1,
+        dns2: body.dns2,
+        subnet_tenant: if parent_id.is_some() {
+            body.tenant_id
+        } else {
+            None
+        },
+        ipv6_generator: body.ipv6_generator,
+    });
+    exec(c.app, req, command, key, StatusCode::CREATED).await
+}
+
+pub async fn update(c: Call<'_>) -> Answer {
+    let block_id = parse_id(c.param("block"), "IpBlock")?;
+    let body = body::required::<BlockUpdateEnvelope>(c.req, "ip_block")?.ip_block;
+    let command = Command::UpdateBlock(UpdateBlock {
+        tenant: c.param("tenant").to_string(),
+        block_id,
+        block_type: body.block_type,
+        network_id: body.network_id,
+        policy_id: body.policy_id,
+        gateway: body.gateway,
+        dns1: body.dns1,
+        dns2: body.dns2,
+        ipv6_generator: body.ipv6_generator,
+    });
+    exec(c.app, c.req, command, "ip_block", StatusCode::OK).await
+}
+
+pub async fn delete(c: Call<'_>) -> Answer {
+    let block_id = parse_id(c.param("block"), "IpBlock")?;
+    let command = Command::DeleteBlock {
+        tenant: c.param("tenant").to_string(),
+        block_id,
+    };
+    exec(c.app, c.req, command, "ip_block", StatusCode::OK).await
+}

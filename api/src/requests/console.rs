@@ -1,0 +1,41 @@
+//! The review console "IPAM › IP Requests" (issue 4): three static files compiled into the
+//! binary (`api/static/console/`), served at `/console/`. No build toolchain: plain HTML, CSS
+//! and JavaScript that talk to the review API with an admin token kept in the browser tab's
+//! `sessionStorage`. The files are public; every API call they make is authenticated.
+
+use warp::http::StatusCode;
+
+use crate::kit::{unknown_resource, Answer, Body, Call, Resp};
+
+const INDEX_HTML: &str = include_str!("../../static/console/index.html");
+const CONSOLE_CSS: &str = include_str!("../../static/console/console.css");
+const CONSOLE_JS: &str = include_str!("../../static/console/console.js");
+
+/// Sent with every console file.
+const HEADERS: &[(&str, &str)] = &[
+    ("cache-control", "no-cache"),
+    ("x-content-type-options", "nosniff"),
+    // Only this origin's own files and API: no inline script, no third-party anything.
+    (
+        "content-security-policy",
+        "default-src 'self'; frame-ancestors 'none'",
+    ),
+];
+
+/// `GET /console` and `GET /console/{asset}`: the file, or 404 for any other name.
+pub async fn asset(c: Call<'_>) -> Answer {
+    let (body, content_type) = match c.param_opt("asset") {
+        None | Some("index.html") => (INDEX_HTML, "text/html; charset=utf-8"),
+        Some("console.css") => (CONSOLE_CSS, "text/css; charset=utf-8"),
+        Some("console.js") => (CONSOLE_JS, "text/javascript; charset=utf-8"),
+        Some(_) => return Err(unknown_resource()),
+    };
+    Ok(Resp {
+        status: StatusCode::OK,
+        body: Body::File {
+            content_type,
+            bytes: body.as_bytes(),
+            headers: HEADERS,
+        },
+    })
+}
