@@ -22,8 +22,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     .concat()
 });
 
-/// No path segment (a tenant id, an address, ...) may be longer than this.
-pub const SEGMENT_BYTES_MAX: usize = 255;
+pub use ipledger_domain::limits::SEGMENT_BYTES_MAX;
 
 /// The table row for a request, if any (see [`Route::matches`]).
 pub fn find(method: &str, segments: &[&str]) -> Option<&'static Route> {

@@ -18,8 +18,7 @@ use crate::kit::{Answer, Body, Call};
 use crate::request::{Format, Request};
 use crate::routes;
 
-/// No request body may be larger than this.
-pub const BODY_BYTES_MAX: usize = 1 << 20;
+pub use ipledger_domain::limits::BODY_BYTES_MAX;
 
 type Reply = warp::reply::Response;
 

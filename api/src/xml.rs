@@ -79,7 +79,7 @@ pub const SINGULAR: &[(&str, &str)] = &[
 ];
 
 /// Request elements nested deeper than this are refused (the converter recurses).
-pub const DEPTH_MAX: usize = 32;
+pub use ipledger_domain::limits::XML_DEPTH_MAX as DEPTH_MAX;
 
 /// The element name used for a top-level value that has no single root key.
 const WRAPPER: &str = "response";

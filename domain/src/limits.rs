@@ -3,6 +3,32 @@
 //! refused whole (413) before anything is decided: one client's oversized request must not
 //! cost the single writer — and so every other client — more than a bounded amount of work.
 
+/// A request body, in bytes (413 over it).
+pub const BODY_BYTES_MAX: usize = 1 << 20;
+
+/// One path segment (a tenant id, an address, ...), in bytes (400 over it).
+pub const SEGMENT_BYTES_MAX: usize = 255;
+
+/// One string field of a request body, in bytes (400 over it): it bounds every event's size
+/// well below the log's record limit.
+pub const STRING_BYTES_MAX: usize = 4096;
+
+/// An `Idempotency-Key` header: printable ASCII, at most this many bytes (400 over it).
+pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 255;
+
+/// Items in one page of a listing, whatever the client asks for.
+pub const PAGE_LIMIT_MAX: usize = 1000;
+
+/// Events in one page of `GET /v1/events`.
+pub const EVENTS_PAGE_MAX: usize = 1000;
+
+/// Nesting depth of an XML request body (400 over it): the converter recurses.
+pub const XML_DEPTH_MAX: usize = 32;
+
+/// One stored event record of the embedded log, in bytes: an event over it refuses its
+/// command (413) before anything is applied.
+pub const RECORD_BYTES_MAX: usize = 1 << 20;
+
 /// Interfaces in one instance PUT (`PUT /v0.1/ipam/instances/{device}/interfaces`).
 pub const INTERFACES_PER_REQUEST_MAX: usize = 256;
 

@@ -5,8 +5,7 @@ use uuid::Uuid;
 
 /// Default page size of the Melange API.
 pub const PAGE_LIMIT_DEFAULT: usize = 200;
-/// No page is larger than this, whatever the client asks for.
-pub const PAGE_LIMIT_MAX: usize = 1000;
+pub use ipledger_domain::limits::PAGE_LIMIT_MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {

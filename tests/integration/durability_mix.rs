@@ -28,6 +28,9 @@ struct Acked {
     interfaces: BTreeMap<String, (String, String)>,
     /// Interfaces whose deletion was acknowledged.
     deleted: HashSet<String>,
+    /// Interfaces whose deletion was sent but not acknowledged when the process died: the
+    /// delete may be durable without its answer, so such an interface may be gone.
+    deleting: HashSet<String>,
     /// Route ids.
     routes: HashSet<String>,
     /// (local address, global address) NAT pairs.
@@ -148,12 +151,14 @@ async fn worker(
         }
         if i % 5 == 4 {
             let path = format!("/v0.1/ipam/interfaces/{vif}");
+            acked.lock().unwrap().deleting.insert(vif.clone());
             let Ok((s, b)) = try_send(&c, Method::DELETE, &path, None).await else {
                 return;
             };
             if ok(s, &b, "delete") {
                 let mut a = acked.lock().unwrap();
                 a.interfaces.remove(&vif);
+                a.deleting.remove(&vif);
                 a.deleted.insert(vif);
             }
         }
@@ -202,11 +207,27 @@ async fn burst_and_kill(proc: Process, w: Arc<World>, round: usize, acked: Arc<M
     assert!(odd.is_empty(), "refusals before the kill: {odd:?}");
 }
 
+/// Resolves the deletes that were in flight at the kill: the log says whether each landed.
+async fn settle_deletes(c: &Client, acked: &mut Acked) {
+    for vif in std::mem::take(&mut acked.deleting) {
+        let r = c.get(&format!("{T}/interfaces/{vif}")).await;
+        if r.status == StatusCode::NOT_FOUND {
+            acked.interfaces.remove(&vif);
+            acked.deleted.insert(vif);
+        }
+    }
+}
+
 async fn check(c: &Client, w: &World, acked: &Acked, round: usize) {
     let mut macs = HashSet::new();
     let mut addresses = HashSet::new();
     for (vif, (mac, address)) in &acked.interfaces {
         let r = c.get(&format!("{T}/interfaces/{vif}")).await;
+        // An unacknowledged delete that reached the log before the kill took it: not a loss.
+        // (This race, not a lost event, once failed this test under a loaded machine.)
+        if r.status == StatusCode::NOT_FOUND && acked.deleting.contains(vif) {
+            continue;
+        }
         assert_eq!(
             r.status,
             StatusCode::OK,
@@ -288,6 +309,7 @@ async fn kill9_mid_burst_of_interfaces_macs_routes_and_nat_loses_nothing_acknowl
         burst_and_kill(proc.take().unwrap(), world.clone(), round, acked.clone()).await;
         let next = spawn_with_env(dir, &env);
         check(&next.client, &world, &acked.lock().unwrap(), round).await;
+        settle_deletes(&next.client, &mut acked.lock().unwrap()).await;
         // The recovered MAC and address maps must not hand out what survived.
         let body = json!({"interface": {"id": format!("vif-after-{round}"), "tenant_id": "t1",
                                         "network": {"id": "net-k", "tenant_id": "t1"}}});

@@ -5,8 +5,7 @@ use serde_json::{json, Value};
 use crate::fault::Fault;
 use crate::kit::{Answer, Call, Resp};
 
-/// Events are listed at most this many per page.
-pub const EVENTS_PAGE_MAX: usize = 1000;
+pub use ipledger_domain::limits::EVENTS_PAGE_MAX;
 
 pub async fn list(c: Call<'_>) -> Answer {
     let (app, req) = (c.app, c.req);

@@ -81,9 +81,7 @@ fn misplaced_list(value: &Value) -> Option<String> {
     None
 }
 
-/// No string field of a request body may be longer than this: it bounds every event's size
-/// well below the log's record limit.
-pub const STRING_BYTES_MAX: usize = 4096;
+pub use ipledger_domain::limits::STRING_BYTES_MAX;
 
 /// Like [`parse`] but the body is required: a missing body is 400 naming the root key.
 pub fn required<T: DeserializeOwned>(req: &Request, root: &str) -> Result<T, Fault> {

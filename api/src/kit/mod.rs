@@ -69,8 +69,7 @@ pub fn unknown_resource() -> Fault {
     Fault::not_found("The resource could not be found.")
 }
 
-/// Idempotency-Key header limits: printable ASCII, at most this many bytes.
-pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 255;
+pub use ipledger_domain::limits::IDEMPOTENCY_KEY_BYTES_MAX;
 
 /// The command's metadata: who asks, and the idempotency key with the request fingerprint.
 pub fn meta(req: &Request, actor: &str) -> Result<Meta, Fault> {

@@ -20,7 +20,7 @@ pub(crate) const FLAG_COMMIT: u8 = 1;
 pub(crate) const FLAG_BEGIN: u8 = 2;
 /// Bodies are small envelopes (well under a kilobyte); a declared length above this is
 /// damage, not data, and must not make a reader allocate gigabytes.
-pub(crate) const MAX_BODY: usize = 1 << 20;
+pub(crate) const MAX_BODY: usize = ipledger_domain::limits::RECORD_BYTES_MAX;
 
 /// Appends one frame to `buf`, the body produced by `body` in place (no intermediate Vec).
 /// Returns the frame's length, or `Err(body length)` (and leaves `buf` as it was) when the
