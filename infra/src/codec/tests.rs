@@ -136,7 +136,11 @@ fn codec_throughput_per_type() {
         let full = t.elapsed();
         let t = std::time::Instant::now();
         for _ in 0..n {
-            let e = decode_event(event.type_name(), 1, std::hint::black_box(&payload));
+            let e = decode_event(
+                event.type_name(),
+                event.version(),
+                std::hint::black_box(&payload),
+            );
             std::hint::black_box(e.expect("ok"));
         }
         let p = t.elapsed();
