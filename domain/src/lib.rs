@@ -13,6 +13,7 @@ pub mod ids;
 pub mod interfaces;
 pub mod ipv6;
 pub mod mac;
+pub mod payload;
 pub mod policy;
 pub mod records;
 pub mod rejection;

@@ -1,0 +1,210 @@
+//! The registration of event types: what a payload struct must say about itself once, and
+//! the one table that turns the registered payloads into the [`Event`] enum.
+//!
+//! Adding an event type used to mean editing seven hand-kept lists in three files (the enum,
+//! `EVENT_TYPES`, `type_name`, `stream`, a re-export, the codec's encode match and its
+//! decode match). Now a payload declares its wire name, current version and stream next to
+//! its struct with [`payload!`], and one line in the [`events!`] table in `events.rs` makes
+//! it an event: the enum variant, `type_name`, `version`, `stream`, `EVENT_TYPES`,
+//! `From<Payload> for Event`, the payload's serialization and the decode arm of its current
+//! version are all generated from that table. Upcasters of old versions are not: each is an
+//! explicit arm in `infra::codec`, because an old shape is history that no table can guess.
+//!
+//! The domain stays free of any codec crate: the codec hands in a serde `Serializer` to
+//! encode and a [`PayloadDecoder`] to decode, and the generated code is generic over both,
+//! so it is monomorphized into the same `match` a hand-written codec would have.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::events::Event;
+
+/// An event payload: a struct that is serialized forever under a wire name and a version,
+/// and that names the stream guarding its invariant. Implement it with [`payload!`].
+pub trait Payload: Serialize + DeserializeOwned + Into<Event> {
+    /// The wire name of the event type; stable forever (it is written beside every payload,
+    /// so renaming the struct must not change it).
+    const TYPE: &'static str;
+    /// The version new events of this type are written with. Bump it when the payload's
+    /// meaning changes, and add an upcaster for the old version to `infra::codec`.
+    const VERSION: u16;
+    /// The stream whose expected version guards this event's invariant.
+    fn stream(&self) -> String;
+}
+
+/// What the codec supplies to decode one payload of the current version: it knows the
+/// bytes and the format, the generated table knows which payload type they hold.
+pub trait PayloadDecoder {
+    type Error;
+    fn decode<P: Payload>(self) -> Result<P, Self::Error>;
+}
+
+/// Implements [`Payload`] for a payload struct in one line, next to the struct:
+///
+/// ```ignore
+/// payload! { BlockCreated, "BlockCreated", 1, |e| block_stream(e.block_id) }
+/// ```
+///
+/// That is: the struct, its wire name, its current version, and a closure-like expression
+/// that binds `&self` and returns the stream name, so the rule choosing a stream stays with
+/// the resource that owns it. Invoked with braces because rustfmt leaves those alone, and
+/// a registration reads best on one line.
+macro_rules! payload {
+    ($ty:ty, $name:literal, $version:literal, |$e:pat_param| $stream:expr $(,)?) => {
+        impl $crate::payload::Payload for $ty {
+            const TYPE: &'static str = $name;
+            const VERSION: u16 = $version;
+            fn stream(&self) -> String {
+                let $e = self;
+                $stream
+            }
+        }
+    };
+}
+pub(crate) use payload;
+
+/// The table of event types. Each group names the module holding the payloads (`self` for
+/// `events.rs` itself; other modules' payloads are re-exported from `events`), and each
+/// payload becomes the variant of [`Event`] of the same name. See the module docs for what
+/// is generated.
+macro_rules! events {
+    // Accumulate the payload names of every group (re-exporting those of other modules),
+    // then emit the enum once: a macro cannot emit one enum from several places.
+    (@munch [$($acc:ident)*] self { $($ty:ident),* $(,)? } $($rest:tt)*) => {
+        $crate::payload::events!(@munch [$($acc)* $($ty)*] $($rest)*);
+    };
+    (@munch [$($acc:ident)*] $($seg:ident)::+ { $($ty:ident),* $(,)? } $($rest:tt)*) => {
+        pub use $($seg)::+::{$($ty),*};
+        $crate::payload::events!(@munch [$($acc)* $($ty)*] $($rest)*);
+    };
+    (@munch [$($ty:ident)*]) => {
+        $crate::payload::events!(@emit $($ty)*);
+    };
+    (@munch [$($acc:ident)*] $($bad:tt)*) => {
+        compile_error!(concat!(
+            "events!: expected `self { Payload, .. }` or `module::path { Payload, .. }` at: ",
+            stringify!($($bad)*)
+        ));
+    };
+    (@emit $($ty:ident)*) => {
+        #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub enum Event {
+            $($ty($ty),)*
+        }
+
+        /// Every (wire name, current version) pair; the golden-file test checks that each
+        /// has a file.
+        pub const EVENT_TYPES: &[(&str, u16)] = &[
+            $((
+                <$ty as $crate::payload::Payload>::TYPE,
+                <$ty as $crate::payload::Payload>::VERSION,
+            ),)*
+        ];
+
+        $(
+            impl From<$ty> for Event {
+                fn from(payload: $ty) -> Event {
+                    Event::$ty(payload)
+                }
+            }
+        )*
+
+        impl Event {
+            /// The wire name of the event type; stable forever.
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $(Event::$ty(_) => <$ty as $crate::payload::Payload>::TYPE,)*
+                }
+            }
+
+            /// The version written for new events of this type.
+            pub fn version(&self) -> u16 {
+                match self {
+                    $(Event::$ty(_) => <$ty as $crate::payload::Payload>::VERSION,)*
+                }
+            }
+
+            /// The stream whose expected version guards this event's invariant.
+            pub fn stream(&self) -> String {
+                match self {
+                    $(Event::$ty(e) => $crate::payload::Payload::stream(e),)*
+                }
+            }
+
+            /// Serializes the payload alone (not the enum around it) with `serializer`:
+            /// the codec writes the wire name and version beside it.
+            pub fn serialize_payload<S: serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(Event::$ty(e) => serde::Serialize::serialize(e, serializer),)*
+                }
+            }
+
+            /// Decodes a payload written as `(type_name, version)` if that pair is a current
+            /// version; `None` for an unknown type or an old version (the codec's upcasters
+            /// handle those). One string comparison per registered type at most, as a
+            /// hand-written match would do.
+            pub fn decode_current<D: $crate::payload::PayloadDecoder>(
+                type_name: &str,
+                version: u16,
+                decoder: D,
+            ) -> Option<Result<Event, D::Error>> {
+                match (type_name, version) {
+                    $(
+                        (
+                            <$ty as $crate::payload::Payload>::TYPE,
+                            <$ty as $crate::payload::Payload>::VERSION,
+                        ) => Some(decoder.decode::<$ty>().map(Event::$ty)),
+                    )*
+                    _ => None,
+                }
+            }
+        }
+    };
+    ($($groups:tt)*) => {
+        $crate::payload::events!(@munch [] $($groups)*);
+    };
+}
+pub(crate) use events;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::{Payload, PayloadDecoder};
+    use crate::events::{Event, EVENT_TYPES};
+
+    /// Answers which payload type the table asked for, instead of decoding anything.
+    struct Which;
+
+    impl PayloadDecoder for Which {
+        type Error = &'static str;
+        fn decode<P: Payload>(self) -> Result<P, &'static str> {
+            Err(P::TYPE)
+        }
+    }
+
+    /// Two payloads registered under one wire name would make the second's decode arm
+    /// unreachable: its events would be read back as the first type.
+    #[test]
+    fn wire_names_are_unique() {
+        let names: BTreeSet<&str> = EVENT_TYPES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names.len(), EVENT_TYPES.len(), "{EVENT_TYPES:?}");
+    }
+
+    #[test]
+    fn each_current_version_decodes_as_its_own_payload_and_nothing_else_decodes() {
+        for (name, version) in EVENT_TYPES {
+            assert_eq!(
+                Event::decode_current(name, *version, Which).map(|r| r.unwrap_err()),
+                Some(*name)
+            );
+            // Older and newer versions are the codec's business (upcasters), not the table's.
+            assert!(Event::decode_current(name, version - 1, Which).is_none());
+            assert!(Event::decode_current(name, version + 1, Which).is_none());
+        }
+        assert!(Event::decode_current("BlockExploded", 1, Which).is_none());
+    }
+}
