@@ -36,7 +36,10 @@ pub trait Payload: Serialize + DeserializeOwned + Into<Event> {
 /// bytes and the format, the generated table knows which payload type they hold.
 pub trait PayloadDecoder {
     type Error;
+    /// Reads the payload as a `P`.
     fn decode<P: Payload>(self) -> Result<P, Self::Error>;
+    /// The error for a `(type, version)` that is no current version of a registered type.
+    fn unknown(self) -> Self::Error;
 }
 
 /// Implements [`Payload`] for a payload struct in one line, next to the struct:
@@ -142,23 +145,24 @@ macro_rules! events {
                 }
             }
 
-            /// Decodes a payload written as `(type_name, version)` if that pair is a current
-            /// version; `None` for an unknown type or an old version (the codec's upcasters
-            /// handle those). One string comparison per registered type at most, as a
-            /// hand-written match would do.
+            /// Decodes a payload written as `(type_name, version)` if that pair is the current
+            /// version of a registered type, else `decoder.unknown()` (old versions are the
+            /// codec's upcasters' business). A match on the name as a hand-written one would
+            /// be, and the result is returned as is, not re-wrapped: replay calls this for
+            /// every event in the log.
             pub fn decode_current<D: $crate::payload::PayloadDecoder>(
                 type_name: &str,
                 version: u16,
                 decoder: D,
-            ) -> Option<Result<Event, D::Error>> {
+            ) -> Result<Event, D::Error> {
                 match (type_name, version) {
                     $(
                         (
                             <$ty as $crate::payload::Payload>::TYPE,
                             <$ty as $crate::payload::Payload>::VERSION,
-                        ) => Some(decoder.decode::<$ty>().map(Event::$ty)),
+                        ) => decoder.decode::<$ty>().map(Event::$ty),
                     )*
-                    _ => None,
+                    _ => Err(decoder.unknown()),
                 }
             }
         }
@@ -184,6 +188,9 @@ mod tests {
         fn decode<P: Payload>(self) -> Result<P, &'static str> {
             Err(P::TYPE)
         }
+        fn unknown(self) -> &'static str {
+            "unknown"
+        }
     }
 
     /// Two payloads registered under one wire name would make the second's decode arm
@@ -197,14 +204,15 @@ mod tests {
     #[test]
     fn each_current_version_decodes_as_its_own_payload_and_nothing_else_decodes() {
         for (name, version) in EVENT_TYPES {
-            assert_eq!(
-                Event::decode_current(name, *version, Which).map(|r| r.unwrap_err()),
-                Some(*name)
-            );
+            let which = |name, version| Event::decode_current(name, version, Which).unwrap_err();
+            assert_eq!(which(name, *version), *name);
             // Older and newer versions are the codec's business (upcasters), not the table's.
-            assert!(Event::decode_current(name, version - 1, Which).is_none());
-            assert!(Event::decode_current(name, version + 1, Which).is_none());
+            assert_eq!(which(name, version - 1), "unknown");
+            assert_eq!(which(name, version + 1), "unknown");
         }
-        assert!(Event::decode_current("BlockExploded", 1, Which).is_none());
+        assert_eq!(
+            Event::decode_current("BlockExploded", 1, Which).unwrap_err(),
+            "unknown"
+        );
     }
 }

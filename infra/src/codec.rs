@@ -82,21 +82,19 @@ pub fn decode_event(type_name: &str, version: u16, data: &[u8]) -> Result<Event,
             let v1: upcast::CommandRecordedV1 = payload(type_name, version, data)?;
             Ok(Event::CommandRecorded(v1.into()))
         }
-        _ => Event::decode_current(
-            type_name,
-            version,
-            MsgpackPayload {
+        _ => {
+            let decoder = MsgpackPayload {
                 type_name,
                 version,
                 data,
-            },
-        )
-        .unwrap_or_else(|| Err(format!("unknown event type {type_name} version {version}"))),
+            };
+            Event::decode_current(type_name, version, decoder)
+        }
     }
 }
 
 /// The MessagePack side of a current-version decode: the domain's table picks the payload
-/// type, this reads it from `data`.
+/// type, this reads it from `data` (and words the error for a pair nobody registered).
 struct MsgpackPayload<'a> {
     type_name: &'a str,
     version: u16,
@@ -108,6 +106,13 @@ impl PayloadDecoder for MsgpackPayload<'_> {
 
     fn decode<P: ipledger_domain::payload::Payload>(self) -> Result<P, String> {
         payload(self.type_name, self.version, self.data)
+    }
+
+    fn unknown(self) -> String {
+        format!(
+            "unknown event type {} version {}",
+            self.type_name, self.version
+        )
     }
 }
 
