@@ -10,7 +10,7 @@
 //! version are all generated from that table. Upcasters of old versions are not: each is an
 //! explicit arm in `infra::codec`, because an old shape is history that no table can guess.
 //!
-//! The domain stays free of any codec crate: the codec hands in a serde `Serializer` to
+//! The domain stays free of any codec crate: the codec hands in a [`PayloadVisitor`] to
 //! encode and a [`PayloadDecoder`] to decode, and the generated code is generic over both,
 //! so it is monomorphized into the same `match` a hand-written codec would have.
 
@@ -30,6 +30,13 @@ pub trait Payload: Serialize + DeserializeOwned + Into<Event> {
     const VERSION: u16;
     /// The stream whose expected version guards this event's invariant.
     fn stream(&self) -> String;
+}
+
+/// What the codec supplies to encode a payload: [`Event::visit_payload`] calls `visit` with
+/// the payload as its own type.
+pub trait PayloadVisitor {
+    type Output;
+    fn visit<P: Payload>(self, payload: &P) -> Self::Output;
 }
 
 /// What the codec supplies to decode one payload of the current version: it knows the
@@ -134,14 +141,17 @@ macro_rules! events {
                 }
             }
 
-            /// Serializes the payload alone (not the enum around it) with `serializer`:
-            /// the codec writes the wire name and version beside it.
-            pub fn serialize_payload<S: serde::Serializer>(
+            /// Hands the payload, as its own type, to `visitor`: how the codec encodes an
+            /// event without a match of its own.
+            // `#[inline]` keeps the instance in its caller's codegen unit, beside the
+            // codec's generic `visit`: the same code shape as a hand-written match.
+            #[inline]
+            pub fn visit_payload<V: $crate::payload::PayloadVisitor>(
                 &self,
-                serializer: S,
-            ) -> Result<S::Ok, S::Error> {
+                visitor: V,
+            ) -> V::Output {
                 match self {
-                    $(Event::$ty(e) => serde::Serialize::serialize(e, serializer),)*
+                    $(Event::$ty(e) => visitor.visit(e),)*
                 }
             }
 
@@ -150,6 +160,7 @@ macro_rules! events {
             /// codec's upcasters' business). A match on the name as a hand-written one would
             /// be, and the result is returned as is, not re-wrapped: replay calls this for
             /// every event in the log.
+            #[inline] // As `visit_payload`: keep the instance with the codec's code.
             pub fn decode_current<D: $crate::payload::PayloadDecoder>(
                 type_name: &str,
                 version: u16,
