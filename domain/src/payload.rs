@@ -1,18 +1,20 @@
 //! The registration of event types: what a payload struct must say about itself once, and
 //! the one table that turns the registered payloads into the [`Event`] enum.
 //!
-//! Adding an event type used to mean editing seven hand-kept lists in three files (the enum,
-//! `EVENT_TYPES`, `type_name`, `stream`, a re-export, the codec's encode match and its
-//! decode match). Now a payload declares its wire name, current version and stream next to
-//! its struct with [`payload!`], and one line in the [`events!`] table in `events.rs` makes
-//! it an event: the enum variant, `type_name`, `version`, `stream`, `EVENT_TYPES`,
-//! `From<Payload> for Event`, the payload's serialization and the decode arm of its current
-//! version are all generated from that table. Upcasters of old versions are not: each is an
-//! explicit arm in `infra::codec`, because an old shape is history that no table can guess.
+//! Adding an event type used to mean editing seven hand-kept lists in `events.rs` and
+//! `infra/src/codec.rs` (the enum, `EVENT_TYPES`, `type_name`, `stream`, a re-export, the
+//! codec's encode match and its decode match), two of which only a test would notice were
+//! missing. Now a payload declares its wire name, current version and stream next to its
+//! struct with `payload!`, and one name in the `events!` table in `events.rs` makes it an
+//! event: the enum variant, `type_name`, `version`, `stream`, `EVENT_TYPES`,
+//! `From<payload> for Event`, the encode dispatch and the decode arm of its current version
+//! are all generated from that table. Upcasters of old versions are not: each is an
+//! explicit arm in `infra::codec`, because an old shape is history no table can derive.
 //!
 //! The domain stays free of any codec crate: the codec hands in a [`PayloadVisitor`] to
 //! encode and a [`PayloadDecoder`] to decode, and the generated code is generic over both,
-//! so it is monomorphized into the same `match` a hand-written codec would have.
+//! so it is monomorphized into the same `match` a hand-written codec would have (a match on
+//! the type name, no map of boxed decoders: replay decodes every event of the log).
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -20,7 +22,7 @@ use serde::Serialize;
 use crate::events::Event;
 
 /// An event payload: a struct that is serialized forever under a wire name and a version,
-/// and that names the stream guarding its invariant. Implement it with [`payload!`].
+/// and that names the stream guarding its invariant. Implement it with `payload!`.
 pub trait Payload: Serialize + DeserializeOwned + Into<Event> {
     /// The wire name of the event type; stable forever (it is written beside every payload,
     /// so renaming the struct must not change it).
@@ -57,8 +59,10 @@ pub trait PayloadDecoder {
 ///
 /// That is: the struct, its wire name, its current version, and a closure-like expression
 /// that binds `&self` and returns the stream name, so the rule choosing a stream stays with
-/// the resource that owns it. Invoked with braces because rustfmt leaves those alone, and
-/// a registration reads best on one line.
+/// the resource that owns it. The wire name equals the struct's name (the golden-file test
+/// checks it against the enum's variants) but is spelled out, so that renaming the struct
+/// cannot silently change what the log holds. Invoked with braces because rustfmt leaves
+/// those alone, and a registration reads best on one line.
 macro_rules! payload {
     ($ty:ty, $name:literal, $version:literal, |$e:pat_param| $stream:expr $(,)?) => {
         impl $crate::payload::Payload for $ty {
@@ -97,6 +101,8 @@ macro_rules! events {
         ));
     };
     (@emit $($ty:ident)*) => {
+        /// Every fact the log records: one variant per registered payload, named after it
+        /// (serde's JSON form `{"BlockCreated": {..}}` is what the golden files hold).
         #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         pub enum Event {
             $($ty($ty),)*

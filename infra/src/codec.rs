@@ -87,8 +87,8 @@ pub fn decode_event(type_name: &str, version: u16, data: &[u8]) -> Result<Event,
     // Every (type, version) ever written keeps its arm forever. The current version of each
     // type is decoded by the arms the domain's event table generates; the arms below are the
     // old versions, each through its upcaster. When a payload changes, bump its version in
-    // its `payload!` line, keep the old struct in `upcast.rs` (e.g. `BlockCreatedV1`) and add
-    // `("BlockCreated", 1) => upcast::<BlockCreatedV1>(..)` here.
+    // its `payload!` line, keep the old shape in `upcast.rs` (e.g. `BlockCreatedV1` with a
+    // `From` into the current struct) and add its arm here, as `CommandRecorded` v1 has.
     match (type_name, version) {
         ("CommandRecorded", 1) => {
             let v1: upcast::CommandRecordedV1 = payload(type_name, version, data)?;
