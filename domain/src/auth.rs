@@ -15,6 +15,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::payload::payload;
 use crate::Timestamp;
 
 /// The stream of every `TokenIssued` and `TokenRevoked` event.
@@ -106,6 +107,8 @@ pub struct TokenIssued {
     #[serde(with = "crate::time_format")]
     pub issued_at: Timestamp,
 }
+// One registry stream for every token event: it guards name uniqueness.
+payload! { TokenIssued, "TokenIssued", 1, |_| TOKEN_REGISTRY_STREAM.to_string() }
 
 /// A revoked token stops authenticating at once; its name stays taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +117,7 @@ pub struct TokenRevoked {
     #[serde(with = "crate::time_format")]
     pub revoked_at: Timestamp,
 }
+payload! { TokenRevoked, "TokenRevoked", 1, |_| TOKEN_REGISTRY_STREAM.to_string() }
 
 /// A valid token name: trimmed, 1 to [`TOKEN_NAME_BYTES_MAX`] bytes, no control characters.
 pub fn valid_token_name(name: &str) -> bool {

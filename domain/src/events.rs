@@ -7,6 +7,10 @@
 //! allocations, releases and holds live in the block's stream, a policy's rules in the
 //! policy's stream, and an idempotency key in a stream of its own, so that several nodes
 //! sharing one log stay correct with optimistic concurrency on a single stream per decision.
+//!
+//! Each payload declares its wire name, version and stream with `payload!` beside its struct
+//! (here or in its resource's module); the [`events!`](crate::payload) table at the end of
+//! this file is the one list of event types, and generates [`Event`] and its plumbing.
 
 use std::net::IpAddr;
 
@@ -14,17 +18,9 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use crate::auth::{TokenIssued, TokenRevoked};
-pub use crate::interfaces::{
-    AllowedIpAdded, AllowedIpRemoved, InterfaceCreated, InterfaceDeleted, MacAddressAllocated,
-    MacAddressReleased, MacRangeCreated, MacRangeDeleted,
-};
 use crate::ipv6::Ipv6Generator;
+use crate::payload::{events, payload};
 use crate::records::{BlockType, Receipt};
-pub use crate::requests::{
-    NotificationDelivered, RequestApproved, RequestRejected, RequestSubmitted,
-};
-pub use crate::routing::{NatAssigned, NatRemoved, RouteCreated, RouteDeleted, RouteUpdated};
 use crate::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +42,7 @@ pub struct BlockCreated {
     #[serde(default)]
     pub ipv6_generator: Option<Ipv6Generator>,
 }
+payload! { BlockCreated, "BlockCreated", 1, |e| block_stream(e.block_id) }
 
 /// The full set of updatable fields after the update, so that applying it needs no history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +60,7 @@ pub struct BlockUpdated {
     #[serde(default)]
     pub ipv6_generator: Option<Ipv6Generator>,
 }
+payload! { BlockUpdated, "BlockUpdated", 1, |e| block_stream(e.block_id) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockDeleted {
@@ -70,6 +68,7 @@ pub struct BlockDeleted {
     #[serde(with = "crate::time_format")]
     pub deleted_at: Timestamp,
 }
+payload! { BlockDeleted, "BlockDeleted", 1, |e| block_stream(e.block_id) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressAllocated {
@@ -84,6 +83,7 @@ pub struct AddressAllocated {
     #[serde(with = "crate::time_format")]
     pub allocated_at: Timestamp,
 }
+payload! { AddressAllocated, "AddressAllocated", 1, |e| block_stream(e.block_id) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressDeallocated {
@@ -92,6 +92,7 @@ pub struct AddressDeallocated {
     #[serde(with = "crate::time_format")]
     pub deallocated_at: Timestamp,
 }
+payload! { AddressDeallocated, "AddressDeallocated", 1, |e| block_stream(e.block_id) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressRestored {
@@ -100,6 +101,7 @@ pub struct AddressRestored {
     #[serde(with = "crate::time_format")]
     pub restored_at: Timestamp,
 }
+payload! { AddressRestored, "AddressRestored", 1, |e| block_stream(e.block_id) }
 
 /// A soft-deallocated address removed for good (retention expired, or its block deleted);
 /// the address is allocatable again.
@@ -110,6 +112,7 @@ pub struct AddressPurged {
     #[serde(with = "crate::time_format")]
     pub purged_at: Timestamp,
 }
+payload! { AddressPurged, "AddressPurged", 1, |e| block_stream(e.block_id) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyCreated {
@@ -120,6 +123,7 @@ pub struct PolicyCreated {
     #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
 }
+payload! { PolicyCreated, "PolicyCreated", 1, |e| policy_stream(e.policy_id) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyUpdated {
@@ -129,6 +133,7 @@ pub struct PolicyUpdated {
     #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
 }
+payload! { PolicyUpdated, "PolicyUpdated", 1, |e| policy_stream(e.policy_id) }
 
 /// Deleting a policy removes its ranges and octets and detaches it from every block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +142,7 @@ pub struct PolicyDeleted {
     #[serde(with = "crate::time_format")]
     pub deleted_at: Timestamp,
 }
+payload! { PolicyDeleted, "PolicyDeleted", 1, |e| policy_stream(e.policy_id) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnusableRangeCreated {
@@ -147,6 +153,7 @@ pub struct UnusableRangeCreated {
     #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
 }
+payload! { UnusableRangeCreated, "UnusableRangeCreated", 1, |e| policy_stream(e.policy_id) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnusableRangeUpdated {
@@ -157,6 +164,7 @@ pub struct UnusableRangeUpdated {
     #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
 }
+payload! { UnusableRangeUpdated, "UnusableRangeUpdated", 1, |e| policy_stream(e.policy_id) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnusableRangeDeleted {
@@ -165,6 +173,7 @@ pub struct UnusableRangeDeleted {
     #[serde(with = "crate::time_format")]
     pub deleted_at: Timestamp,
 }
+payload! { UnusableRangeDeleted, "UnusableRangeDeleted", 1, |e| policy_stream(e.policy_id) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnusableOctetCreated {
@@ -174,6 +183,7 @@ pub struct UnusableOctetCreated {
     #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
 }
+payload! { UnusableOctetCreated, "UnusableOctetCreated", 1, |e| policy_stream(e.policy_id) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnusableOctetUpdated {
@@ -183,6 +193,7 @@ pub struct UnusableOctetUpdated {
     #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
 }
+payload! { UnusableOctetUpdated, "UnusableOctetUpdated", 1, |e| policy_stream(e.policy_id) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnusableOctetDeleted {
@@ -191,6 +202,7 @@ pub struct UnusableOctetDeleted {
     #[serde(with = "crate::time_format")]
     pub deleted_at: Timestamp,
 }
+payload! { UnusableOctetDeleted, "UnusableOctetDeleted", 1, |e| policy_stream(e.policy_id) }
 
 /// The outcome of a command sent with an `Idempotency-Key`, appended atomically with the
 /// command's own events so a retry (also after a restart) is answered from here and appends
@@ -205,6 +217,7 @@ pub struct CommandRecorded {
     #[serde(with = "crate::time_format")]
     pub recorded_at: Timestamp,
 }
+payload! { CommandRecorded, "CommandRecorded", 2, |e| idempotency_stream(&e.key) }
 
 /// An idempotency key's recorded outcome is forgotten after the retention time
 /// (`idempotency_keep_days`): a later request under the key is decided as a new one.
@@ -214,88 +227,7 @@ pub struct CommandForgotten {
     #[serde(with = "crate::time_format")]
     pub forgotten_at: Timestamp,
 }
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Event {
-    BlockCreated(BlockCreated),
-    BlockUpdated(BlockUpdated),
-    BlockDeleted(BlockDeleted),
-    AddressAllocated(AddressAllocated),
-    AddressDeallocated(AddressDeallocated),
-    AddressRestored(AddressRestored),
-    AddressPurged(AddressPurged),
-    PolicyCreated(PolicyCreated),
-    PolicyUpdated(PolicyUpdated),
-    PolicyDeleted(PolicyDeleted),
-    UnusableRangeCreated(UnusableRangeCreated),
-    UnusableRangeUpdated(UnusableRangeUpdated),
-    UnusableRangeDeleted(UnusableRangeDeleted),
-    UnusableOctetCreated(UnusableOctetCreated),
-    UnusableOctetUpdated(UnusableOctetUpdated),
-    UnusableOctetDeleted(UnusableOctetDeleted),
-    CommandRecorded(CommandRecorded),
-    CommandForgotten(CommandForgotten),
-    InterfaceCreated(InterfaceCreated),
-    InterfaceDeleted(InterfaceDeleted),
-    MacAddressAllocated(MacAddressAllocated),
-    MacAddressReleased(MacAddressReleased),
-    MacRangeCreated(MacRangeCreated),
-    MacRangeDeleted(MacRangeDeleted),
-    AllowedIpAdded(AllowedIpAdded),
-    AllowedIpRemoved(AllowedIpRemoved),
-    TokenIssued(TokenIssued),
-    TokenRevoked(TokenRevoked),
-    RouteCreated(RouteCreated),
-    RouteUpdated(RouteUpdated),
-    RouteDeleted(RouteDeleted),
-    NatAssigned(NatAssigned),
-    NatRemoved(NatRemoved),
-    RequestSubmitted(RequestSubmitted),
-    RequestApproved(RequestApproved),
-    RequestRejected(RequestRejected),
-    NotificationDelivered(NotificationDelivered),
-}
-
-/// Every (wire name, current version) pair; the golden-file test checks that each has a file.
-pub const EVENT_TYPES: &[(&str, u16)] = &[
-    ("BlockCreated", 1),
-    ("BlockUpdated", 1),
-    ("BlockDeleted", 1),
-    ("AddressAllocated", 1),
-    ("AddressDeallocated", 1),
-    ("AddressRestored", 1),
-    ("AddressPurged", 1),
-    ("PolicyCreated", 1),
-    ("PolicyUpdated", 1),
-    ("PolicyDeleted", 1),
-    ("UnusableRangeCreated", 1),
-    ("UnusableRangeUpdated", 1),
-    ("UnusableRangeDeleted", 1),
-    ("UnusableOctetCreated", 1),
-    ("UnusableOctetUpdated", 1),
-    ("UnusableOctetDeleted", 1),
-    ("CommandRecorded", 2),
-    ("CommandForgotten", 1),
-    ("InterfaceCreated", 1),
-    ("InterfaceDeleted", 1),
-    ("MacAddressAllocated", 1),
-    ("MacAddressReleased", 1),
-    ("MacRangeCreated", 1),
-    ("MacRangeDeleted", 1),
-    ("AllowedIpAdded", 1),
-    ("AllowedIpRemoved", 1),
-    ("TokenIssued", 1),
-    ("TokenRevoked", 1),
-    ("RouteCreated", 1),
-    ("RouteUpdated", 1),
-    ("RouteDeleted", 1),
-    ("NatAssigned", 1),
-    ("NatRemoved", 1),
-    ("RequestSubmitted", 1),
-    ("RequestApproved", 1),
-    ("RequestRejected", 1),
-    ("NotificationDelivered", 1),
-];
+payload! { CommandForgotten, "CommandForgotten", 1, |e| idempotency_stream(&e.key) }
 
 pub fn block_stream(block_id: Uuid) -> String {
     format!("block-{block_id}")
@@ -309,110 +241,27 @@ pub fn idempotency_stream(key: &str) -> String {
     format!("idempotency-{key}")
 }
 
-impl Event {
-    /// The wire name of the event type; stable forever.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Event::BlockCreated(_) => "BlockCreated",
-            Event::BlockUpdated(_) => "BlockUpdated",
-            Event::BlockDeleted(_) => "BlockDeleted",
-            Event::AddressAllocated(_) => "AddressAllocated",
-            Event::AddressDeallocated(_) => "AddressDeallocated",
-            Event::AddressRestored(_) => "AddressRestored",
-            Event::AddressPurged(_) => "AddressPurged",
-            Event::PolicyCreated(_) => "PolicyCreated",
-            Event::PolicyUpdated(_) => "PolicyUpdated",
-            Event::PolicyDeleted(_) => "PolicyDeleted",
-            Event::UnusableRangeCreated(_) => "UnusableRangeCreated",
-            Event::UnusableRangeUpdated(_) => "UnusableRangeUpdated",
-            Event::UnusableRangeDeleted(_) => "UnusableRangeDeleted",
-            Event::UnusableOctetCreated(_) => "UnusableOctetCreated",
-            Event::UnusableOctetUpdated(_) => "UnusableOctetUpdated",
-            Event::UnusableOctetDeleted(_) => "UnusableOctetDeleted",
-            Event::CommandRecorded(_) => "CommandRecorded",
-            Event::CommandForgotten(_) => "CommandForgotten",
-            Event::InterfaceCreated(_) => "InterfaceCreated",
-            Event::InterfaceDeleted(_) => "InterfaceDeleted",
-            Event::MacAddressAllocated(_) => "MacAddressAllocated",
-            Event::MacAddressReleased(_) => "MacAddressReleased",
-            Event::MacRangeCreated(_) => "MacRangeCreated",
-            Event::MacRangeDeleted(_) => "MacRangeDeleted",
-            Event::AllowedIpAdded(_) => "AllowedIpAdded",
-            Event::AllowedIpRemoved(_) => "AllowedIpRemoved",
-            Event::TokenIssued(_) => "TokenIssued",
-            Event::TokenRevoked(_) => "TokenRevoked",
-            Event::RouteCreated(_) => "RouteCreated",
-            Event::RouteUpdated(_) => "RouteUpdated",
-            Event::RouteDeleted(_) => "RouteDeleted",
-            Event::NatAssigned(_) => "NatAssigned",
-            Event::NatRemoved(_) => "NatRemoved",
-            Event::RequestSubmitted(_) => "RequestSubmitted",
-            Event::RequestApproved(_) => "RequestApproved",
-            Event::RequestRejected(_) => "RequestRejected",
-            Event::NotificationDelivered(_) => "NotificationDelivered",
-        }
+// The one list of event types (see `crate::payload`). A group names where its payloads live;
+// every name becomes a variant of `Event`, in this order, and a payload of another module is
+// re-exported from here. Adding an event type: its struct and `payload!` line in its module,
+// and its name here.
+events! {
+    self {
+        BlockCreated, BlockUpdated, BlockDeleted,
+        AddressAllocated, AddressDeallocated, AddressRestored, AddressPurged,
+        PolicyCreated, PolicyUpdated, PolicyDeleted,
+        UnusableRangeCreated, UnusableRangeUpdated, UnusableRangeDeleted,
+        UnusableOctetCreated, UnusableOctetUpdated, UnusableOctetDeleted,
+        CommandRecorded,
+        CommandForgotten,
     }
-
-    /// The version written for new events of this type.
-    pub fn version(&self) -> u16 {
-        let name = self.type_name();
-        EVENT_TYPES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .expect("every event type is listed in EVENT_TYPES")
+    crate::interfaces {
+        InterfaceCreated, InterfaceDeleted,
+        MacAddressAllocated, MacAddressReleased,
+        MacRangeCreated, MacRangeDeleted,
+        AllowedIpAdded, AllowedIpRemoved,
     }
-
-    /// The stream whose expected version guards this event's invariant.
-    pub fn stream(&self) -> String {
-        match self {
-            Event::BlockCreated(e) => block_stream(e.block_id),
-            Event::BlockUpdated(e) => block_stream(e.block_id),
-            Event::BlockDeleted(e) => block_stream(e.block_id),
-            Event::AddressAllocated(e) => block_stream(e.block_id),
-            Event::AddressDeallocated(e) => block_stream(e.block_id),
-            Event::AddressRestored(e) => block_stream(e.block_id),
-            Event::AddressPurged(e) => block_stream(e.block_id),
-            Event::PolicyCreated(e) => policy_stream(e.policy_id),
-            Event::PolicyUpdated(e) => policy_stream(e.policy_id),
-            Event::PolicyDeleted(e) => policy_stream(e.policy_id),
-            Event::UnusableRangeCreated(e) => policy_stream(e.policy_id),
-            Event::UnusableRangeUpdated(e) => policy_stream(e.policy_id),
-            Event::UnusableRangeDeleted(e) => policy_stream(e.policy_id),
-            Event::UnusableOctetCreated(e) => policy_stream(e.policy_id),
-            Event::UnusableOctetUpdated(e) => policy_stream(e.policy_id),
-            Event::UnusableOctetDeleted(e) => policy_stream(e.policy_id),
-            Event::CommandRecorded(e) => idempotency_stream(&e.key),
-            Event::CommandForgotten(e) => idempotency_stream(&e.key),
-            // An interface's stream guards its vif's uniqueness; one registry stream guards
-            // MAC uniqueness (see `interfaces.rs`).
-            Event::InterfaceCreated(e) => crate::interfaces::interface_stream(&e.vif),
-            Event::InterfaceDeleted(e) => crate::interfaces::interface_stream(&e.vif),
-            Event::AllowedIpAdded(e) => crate::interfaces::interface_stream(&e.vif),
-            Event::AllowedIpRemoved(e) => crate::interfaces::interface_stream(&e.vif),
-            Event::MacAddressAllocated(_) | Event::MacAddressReleased(_) => {
-                crate::interfaces::MAC_REGISTRY_STREAM.to_string()
-            }
-            Event::MacRangeCreated(e) => crate::interfaces::mac_range_stream(e.range_id),
-            Event::MacRangeDeleted(e) => crate::interfaces::mac_range_stream(e.range_id),
-            // One registry stream for every token event: it guards name uniqueness.
-            Event::TokenIssued(_) | Event::TokenRevoked(_) => {
-                crate::auth::TOKEN_REGISTRY_STREAM.to_string()
-            }
-            Event::RouteCreated(e) => block_stream(e.block_id),
-            Event::RouteUpdated(e) => block_stream(e.block_id),
-            Event::RouteDeleted(e) => block_stream(e.block_id),
-            // A NAT pair lives in its local address's block stream: assigning from either
-            // side appends there, so one stream's version guards the pair's uniqueness.
-            Event::NatAssigned(e) => block_stream(e.local_block_id),
-            Event::NatRemoved(e) => block_stream(e.local_block_id),
-            // A request holds its address: it lives in that address's block stream, whose
-            // version guards the hold against allocation and a second request.
-            Event::RequestSubmitted(e) => block_stream(e.block_id),
-            Event::RequestApproved(e) => block_stream(e.block_id),
-            Event::RequestRejected(e) => block_stream(e.block_id),
-            // Delivery records guard nothing but "sent once": a stream per request.
-            Event::NotificationDelivered(e) => crate::requests::notification_stream(e.request_id),
-        }
-    }
+    crate::auth { TokenIssued, TokenRevoked }
+    crate::routing { RouteCreated, RouteUpdated, RouteDeleted, NatAssigned, NatRemoved }
+    crate::requests { RequestSubmitted, RequestApproved, RequestRejected, NotificationDelivered }
 }

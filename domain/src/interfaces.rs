@@ -19,6 +19,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::payload::payload;
 use crate::records::{AddressRecord, BlockRecord};
 use crate::routing::RouteRecord;
 use crate::Timestamp;
@@ -46,6 +47,9 @@ pub struct InterfaceCreated {
     #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
 }
+// An interface's stream guards its vif's uniqueness; one registry stream guards MAC
+// uniqueness (see the module docs).
+payload! { InterfaceCreated, "InterfaceCreated", 1, |e| interface_stream(&e.vif) }
 
 /// The interface is gone; its MAC release and its addresses' deallocations are events of
 /// their own in the same decision.
@@ -56,6 +60,7 @@ pub struct InterfaceDeleted {
     #[serde(with = "crate::time_format")]
     pub deleted_at: Timestamp,
 }
+payload! { InterfaceDeleted, "InterfaceDeleted", 1, |e| interface_stream(&e.vif) }
 
 /// A MAC taken by an interface: from `range_id`, or given by the caller (`None`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +71,7 @@ pub struct MacAddressAllocated {
     #[serde(with = "crate::time_format")]
     pub allocated_at: Timestamp,
 }
+payload! { MacAddressAllocated, "MacAddressAllocated", 1, |_| MAC_REGISTRY_STREAM.to_string() }
 
 /// A MAC given back; it may be allocated again at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +81,7 @@ pub struct MacAddressReleased {
     #[serde(with = "crate::time_format")]
     pub released_at: Timestamp,
 }
+payload! { MacAddressReleased, "MacAddressReleased", 1, |_| MAC_REGISTRY_STREAM.to_string() }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MacRangeCreated {
@@ -87,6 +94,7 @@ pub struct MacRangeCreated {
     #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
 }
+payload! { MacRangeCreated, "MacRangeCreated", 1, |e| mac_range_stream(e.range_id) }
 
 /// Deleting a range leaves the MACs already allocated from it alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +103,7 @@ pub struct MacRangeDeleted {
     #[serde(with = "crate::time_format")]
     pub deleted_at: Timestamp,
 }
+payload! { MacRangeDeleted, "MacRangeDeleted", 1, |e| mac_range_stream(e.range_id) }
 
 /// An address explicitly allowed on an interface (decision 19), named by block and address
 /// like the address events.
@@ -106,6 +115,7 @@ pub struct AllowedIpAdded {
     #[serde(with = "crate::time_format")]
     pub added_at: Timestamp,
 }
+payload! { AllowedIpAdded, "AllowedIpAdded", 1, |e| interface_stream(&e.vif) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllowedIpRemoved {
@@ -115,6 +125,7 @@ pub struct AllowedIpRemoved {
     #[serde(with = "crate::time_format")]
     pub removed_at: Timestamp,
 }
+payload! { AllowedIpRemoved, "AllowedIpRemoved", 1, |e| interface_stream(&e.vif) }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterfaceRecord {

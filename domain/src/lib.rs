@@ -14,6 +14,7 @@ pub mod interfaces;
 pub mod ipv6;
 pub mod limits;
 pub mod mac;
+pub mod payload;
 pub mod policy;
 pub mod records;
 pub mod rejection;

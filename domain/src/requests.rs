@@ -16,6 +16,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::events::block_stream;
+use crate::payload::payload;
 use crate::Timestamp;
 
 /// The assign type of agent-submitted requests (the seed's only one).
@@ -129,6 +131,9 @@ pub struct RequestSubmitted {
     #[serde(with = "crate::time_format")]
     pub submitted_at: Timestamp,
 }
+// A request holds its address: it lives in that address's block stream, whose version
+// guards the hold against allocation and a second request.
+payload! { RequestSubmitted, "RequestSubmitted", 1, |e| block_stream(e.block_id) }
 
 /// The hold ends; an `AddressAllocated` for `address_id` follows in the same stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +145,7 @@ pub struct RequestApproved {
     #[serde(with = "crate::time_format")]
     pub approved_at: Timestamp,
 }
+payload! { RequestApproved, "RequestApproved", 1, |e| block_stream(e.block_id) }
 
 /// The hold ends and the address is free again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +157,7 @@ pub struct RequestRejected {
     #[serde(with = "crate::time_format")]
     pub rejected_at: Timestamp,
 }
+payload! { RequestRejected, "RequestRejected", 1, |e| block_stream(e.block_id) }
 
 /// An e-mail the SMTP server accepted; it is never sent again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +167,11 @@ pub struct NotificationDelivered {
     pub recipient: String,
     #[serde(with = "crate::time_format")]
     pub delivered_at: Timestamp,
+}
+// Delivery records guard nothing but "sent once": a stream per request.
+payload! {
+    NotificationDelivered, "NotificationDelivered", 1,
+    |e| notification_stream(e.request_id)
 }
 
 /// The stream of a request's delivery records.

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::block::{parse_address, parse_cidr};
+use crate::events::block_stream;
+use crate::payload::payload;
 use crate::rejection::{FieldErrors, Rejection};
 use crate::Timestamp;
 
@@ -41,6 +43,7 @@ pub struct RouteCreated {
     #[serde(with = "crate::time_format")]
     pub created_at: Timestamp,
 }
+payload! { RouteCreated, "RouteCreated", 1, |e| block_stream(e.block_id) }
 
 /// The route's fields after the update, so that applying it needs no history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +56,7 @@ pub struct RouteUpdated {
     #[serde(with = "crate::time_format")]
     pub updated_at: Timestamp,
 }
+payload! { RouteUpdated, "RouteUpdated", 1, |e| block_stream(e.block_id) }
 
 /// A route removed on request, or with its block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +66,7 @@ pub struct RouteDeleted {
     #[serde(with = "crate::time_format")]
     pub deleted_at: Timestamp,
 }
+payload! { RouteDeleted, "RouteDeleted", 1, |e| block_stream(e.block_id) }
 
 /// A NAT pair: `global` is an inside global of `local` (and `local` an inside local of
 /// `global`, the same row seen from the other side). Both sides are named by id, block and
@@ -77,6 +82,9 @@ pub struct NatAssigned {
     #[serde(with = "crate::time_format")]
     pub assigned_at: Timestamp,
 }
+// A NAT pair lives in its local address's block stream: assigning from either side appends
+// there, so one stream's version guards the pair's uniqueness.
+payload! { NatAssigned, "NatAssigned", 1, |e| block_stream(e.local_block_id) }
 
 /// A NAT pair removed on request, or because one of its addresses was purged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +98,7 @@ pub struct NatRemoved {
     #[serde(with = "crate::time_format")]
     pub removed_at: Timestamp,
 }
+payload! { NatRemoved, "NatRemoved", 1, |e| block_stream(e.local_block_id) }
 
 /// A route's fields after validation, normalised.
 #[derive(Debug, Clone, PartialEq, Eq)]
