@@ -58,27 +58,54 @@ impl PayloadVisitor for Named<'_> {
 /// The largest size the stored record of `new` can take in the log (its position and
 /// stream version counted at their widest), or why it cannot be encoded at all.
 pub fn record_len(new: &NewEvent) -> Result<usize, String> {
-    let mut data = Vec::with_capacity(192);
-    try_encode_event_into(&new.event, &mut data).map_err(|e| e.to_string())?;
-    let stream = new.event.stream();
-    let record = StoredRecord {
-        position: u64::MAX,
-        stream: Cow::Borrowed(&stream),
-        version: u64::MAX,
-        event_id: new.event_id,
-        recorded_at_micros: new.recorded_at.timestamp_micros(),
-        actor: Cow::Borrowed(&new.actor),
-        correlation_id: new.correlation_id.as_deref().map(Cow::Borrowed),
-        idempotency_key: new.idempotency_key.as_deref().map(Cow::Borrowed),
-        event_type: new.event.type_name(),
-        event_version: new.event.version(),
-        data: &data,
-    };
-    let mut buf = Vec::with_capacity(data.len() + 128);
-    record
-        .serialize(&mut rmp_serde::Serializer::new(&mut buf))
-        .map_err(|e| e.to_string())?;
-    Ok(buf.len())
+    // The writer asks this of every event before applying it, so it allocates nothing per
+    // call: the payload goes into a reused scratch buffer, the record into a byte counter.
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(4096));
+    }
+    SCRATCH.with(|scratch| {
+        let mut data = scratch.borrow_mut();
+        data.clear();
+        try_encode_event_into(&new.event, &mut data).map_err(|e| e.to_string())?;
+        let stream = new.event.stream();
+        let record = StoredRecord {
+            position: u64::MAX,
+            stream: Cow::Borrowed(&stream),
+            version: u64::MAX,
+            event_id: new.event_id,
+            recorded_at_micros: new.recorded_at.timestamp_micros(),
+            actor: Cow::Borrowed(&new.actor),
+            correlation_id: new.correlation_id.as_deref().map(Cow::Borrowed),
+            idempotency_key: new.idempotency_key.as_deref().map(Cow::Borrowed),
+            event_type: new.event.type_name(),
+            event_version: new.event.version(),
+            data: &data,
+        };
+        let mut counted = ByteCount(0);
+        record
+            .serialize(&mut rmp_serde::Serializer::new(&mut counted))
+            .map_err(|e| e.to_string())?;
+        let len = counted.0;
+        // A rare huge payload must not keep its buffer for the life of the thread.
+        if data.capacity() > 64 << 10 {
+            *data = Vec::with_capacity(4096);
+        }
+        Ok(len)
+    })
+}
+
+/// An `io::Write` that only counts: the size of an encoding without its bytes.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Decodes an event payload written as `(type_name, version)`, upcasting old versions to

@@ -161,3 +161,38 @@ fn codec_throughput_per_type() {
         );
     }
 }
+
+#[test]
+fn record_len_bounds_the_stored_record_of_every_sample() {
+    // The writer refuses an event by `record_len` before it is applied; the bound must never
+    // be below what the log then writes, and should be tight (only the widest position and
+    // version are assumed).
+    for event in super::golden::all_samples() {
+        let new = ipledger_domain::NewEvent {
+            event_id: uuid::Uuid::from_u128(7),
+            recorded_at: chrono::DateTime::from_timestamp(1_714_566_896, 0).expect("time"),
+            actor: "tester".into(),
+            correlation_id: Some("corr".into()),
+            idempotency_key: Some("tester:key".into()),
+            event: event.clone(),
+        };
+        let bound = super::record_len(&new).expect("encodable");
+        let env = ipledger_domain::Envelope {
+            position: 123_456,
+            stream: event.stream(),
+            version: 42,
+            event_id: new.event_id,
+            recorded_at: new.recorded_at,
+            actor: new.actor.clone(),
+            correlation_id: new.correlation_id.clone(),
+            idempotency_key: new.idempotency_key.clone(),
+            event,
+        };
+        let actual = super::encode_record(&env).len();
+        assert!(
+            actual <= bound && bound <= actual + 16,
+            "{}: {actual} vs {bound}",
+            env.event.type_name()
+        );
+    }
+}
