@@ -202,10 +202,23 @@ impl Config {
             log_format: env("IPLEDGER_LOG_FORMAT")?
                 .or(fc.log_format)
                 .unwrap_or(d.log_format),
-            admin_token: env("IPLEDGER_ADMIN_TOKEN")?.or(fc.admin_token),
+            admin_token: admin_token(env("IPLEDGER_ADMIN_TOKEN")?.or(fc.admin_token))?,
             insecure_no_auth: false,
             smtp: smtp(fc.smtp)?,
         })
+    }
+}
+
+/// A configured bootstrap admin secret must be long enough not to be guessed: it opens
+/// everything. Refused at start rather than accepted weak (issue 8, defect 8).
+fn admin_token(token: Option<String>) -> anyhow::Result<Option<String>> {
+    use ipledger_domain::limits::ADMIN_TOKEN_CHARS_MIN;
+    match token {
+        Some(t) if t.chars().count() < ADMIN_TOKEN_CHARS_MIN => anyhow::bail!(
+            "admin_token (IPLEDGER_ADMIN_TOKEN) must be at least {ADMIN_TOKEN_CHARS_MIN} characters; \
+             leave it unset to have one generated"
+        ),
+        other => Ok(other),
     }
 }
 
@@ -234,6 +247,17 @@ mod tests {
         assert_eq!(smtp.server.tls, SmtpTls::Starttls);
         assert_eq!(smtp.server.username.as_deref(), Some("u"));
         assert_eq!(smtp.support_email.as_deref(), Some("noc@example.com"));
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused_at_start() {
+        // A 13-character bootstrap admin secret used to be accepted (issue 8, defect 8).
+        if std::env::var_os("IPLEDGER_ADMIN_TOKEN").is_none() {
+            let err = load("admin_token = \"from-the-file\"\n").expect_err("too short");
+            assert!(err.to_string().contains("at least 32 characters"), "{err}");
+            let long = "admin_token = \"0123456789abcdef0123456789abcdef\"\n";
+            assert!(load(long).expect("32 characters").admin_token.is_some());
+        }
     }
 
     #[test]

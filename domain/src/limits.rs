@@ -3,6 +3,9 @@
 //! refused whole (413) before anything is decided: one client's oversized request must not
 //! cost the single writer — and so every other client — more than a bounded amount of work.
 
+/// A configured bootstrap admin token, in characters (shorter: the server refuses to start).
+pub const ADMIN_TOKEN_CHARS_MIN: usize = 32;
+
 /// A request body, in bytes (413 over it).
 pub const BODY_BYTES_MAX: usize = 1 << 20;
 

@@ -458,7 +458,11 @@ async fn insecure_no_auth_lets_anyone_act_as_admin() {
 fn the_config_file_can_hold_the_admin_token() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let path = tmp.path().join("ipledger.toml");
-    std::fs::write(&path, "admin_token = \"from-the-file\"\n").expect("write config");
+    std::fs::write(
+        &path,
+        "admin_token = \"from-the-file-0123456789abcdefghijkl\"\n",
+    )
+    .expect("write config");
     let config = ipledger_api::config::Config::load(Some(&path)).expect("config loads");
     // The environment wins over the file; the test environment may set it for the binary.
     let expected = std::env::var("IPLEDGER_ADMIN_TOKEN")
@@ -466,7 +470,11 @@ fn the_config_file_can_hold_the_admin_token() {
         .filter(|v| !v.is_empty());
     assert_eq!(
         config.admin_token.as_deref(),
-        Some(expected.as_deref().unwrap_or("from-the-file"))
+        Some(
+            expected
+                .as_deref()
+                .unwrap_or("from-the-file-0123456789abcdefghijkl")
+        )
     );
     assert!(!config.insecure_no_auth);
 }
