@@ -1013,3 +1013,24 @@ async fn http_garbage_ids_on_every_route_are_4xx_faults() {
     );
     assert_eq!(srv.get(&w.octet).await.json["ip_octet"]["octet"], 250);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_a_repeated_json_key_is_400_and_changes_nothing() {
+    // A body with a key twice used to mean its last value silently (issue 8, defect 8): two
+    // readers of one request could disagree on which block it created.
+    let srv = TestServer::start().await;
+    let w = world(&srv, "te-duplicate").await;
+    let before = srv.get(&w.blocks).await.json;
+    for body in [
+        r#"{"ip_block": {"type": "private", "cidr": "10.7.0.0/24", "cidr": "10.8.0.0/24"}}"#,
+        r#"{"ip_block": {"type": "private", "cidr": "10.7.0.0/24"}, "ip_block": {"type": "private", "cidr": "10.8.0.0/24"}}"#,
+    ] {
+        let r = srv
+            .raw(Method::POST, &w.blocks, Some("application/json"), body)
+            .await;
+        let f = fault_4xx(&r, body);
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+        assert!(f.to_string().contains("duplicate key"), "{}", r.text);
+    }
+    assert_eq!(srv.get(&w.blocks).await.json, before, "nothing was created");
+}

@@ -43,8 +43,13 @@ pub fn parse<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, Fault> {
     let value: Value = if is_xml {
         crate::xml::decode(&req.body)?
     } else {
-        serde_json::from_slice(&req.body)
-            .map_err(|_| Fault::bad_request("Malformed request body"))?
+        super::strict_json::from_slice(&req.body).map_err(|e| {
+            if e.to_string().starts_with("duplicate key") {
+                Fault::bad_request(format!("Invalid request body: {e}"))
+            } else {
+                Fault::bad_request("Malformed request body")
+            }
+        })?
     };
     // serde's derived structs also accept a JSON array (fields by position), which would
     // read `[]` as `{}`: every body of the API is an object with a root key.

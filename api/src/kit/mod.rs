@@ -5,6 +5,7 @@
 
 pub mod body;
 mod row;
+mod strict_json;
 pub mod wire;
 
 use ipledger_commands::{Command, Meta};
