@@ -203,3 +203,33 @@ async fn console_approves_and_rejects_requests_in_chromium() {
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
     b.close().await.expect("close the session");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_console_file_forbids_framing_and_sniffing() {
+    // Issue 8 defect 10: every HTML answer carries a CSP, a framing ban old browsers also
+    // understand (X-Frame-Options) and nosniff.
+    let srv = TestServer::start().await;
+    let anonymous = srv.client.anonymous();
+    for path in [
+        "/console/",
+        "/console/index.html",
+        "/console/console.js",
+        "/console/console.css",
+    ] {
+        let r = anonymous.get(path).await;
+        assert_eq!(r.status, 200, "{path}");
+        let header = |name: &str| {
+            r.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(
+            header("content-security-policy").contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+    }
+}

@@ -15,6 +15,8 @@ const CONSOLE_JS: &str = include_str!("../../static/console/console.js");
 const HEADERS: &[(&str, &str)] = &[
     ("cache-control", "no-cache"),
     ("x-content-type-options", "nosniff"),
+    // `frame-ancestors` below says the same to browsers that read CSP; this is for the rest.
+    ("x-frame-options", "DENY"),
     // Only this origin's own files and API: no inline script, no third-party anything.
     (
         "content-security-policy",
