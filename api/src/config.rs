@@ -52,6 +52,13 @@ pub struct FileConfig {
     pub admin_token: Option<String>,
     /// The notification outbox's mail server (`outbox.rs`); no host: no e-mail is sent.
     pub smtp: Option<SmtpFileConfig>,
+    /// Open client connections at most (`connections.rs`); more are answered 503 and closed.
+    pub connections_max: Option<usize>,
+    /// Milliseconds from a connection's start, or the end of its previous response, until a
+    /// request's headers are complete (also the keep-alive idle timeout).
+    pub header_read_timeout_ms: Option<u64>,
+    /// Milliseconds from a request's headers until its whole body has arrived (else 408).
+    pub body_read_timeout_ms: Option<u64>,
 }
 
 /// The config file's `[smtp]` section.
@@ -128,7 +135,20 @@ pub struct Config {
     pub insecure_no_auth: bool,
     /// The outbox's mail server; None: notifications are kept owed, none is sent.
     pub smtp: Option<SmtpConfig>,
+    /// Open client connections at most; lowered at start to what the open-files limit allows.
+    pub connections_max: usize,
+    /// Headers of a request must be complete this long after the connection opened or its
+    /// previous response was sent (so an idle keep-alive connection is closed after it too).
+    pub header_read_timeout_ms: u64,
+    /// A request's body must have arrived this long after its headers (else 408, closed).
+    pub body_read_timeout_ms: u64,
 }
+
+/// Defaults of the connection limits (README, "Limits"): room for many more clients than a
+/// Melange deployment has, yet each stalled connection is gone within seconds.
+pub const CONNECTIONS_MAX_DEFAULT: usize = 10_000;
+pub const HEADER_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+pub const BODY_READ_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -149,6 +169,9 @@ impl Default for Config {
             admin_token: None,
             insecure_no_auth: false,
             smtp: None,
+            connections_max: CONNECTIONS_MAX_DEFAULT,
+            header_read_timeout_ms: HEADER_READ_TIMEOUT_MS_DEFAULT,
+            body_read_timeout_ms: BODY_READ_TIMEOUT_MS_DEFAULT,
         }
     }
 }
@@ -205,8 +228,44 @@ impl Config {
             admin_token: admin_token(env("IPLEDGER_ADMIN_TOKEN")?.or(fc.admin_token))?,
             insecure_no_auth: false,
             smtp: smtp(fc.smtp)?,
+            connections_max: positive(
+                "connections_max",
+                env("IPLEDGER_CONNECTIONS_MAX")?
+                    .or(fc.connections_max)
+                    .unwrap_or(d.connections_max),
+            )?,
+            header_read_timeout_ms: positive(
+                "header_read_timeout_ms",
+                env("IPLEDGER_HEADER_READ_TIMEOUT_MS")?
+                    .or(fc.header_read_timeout_ms)
+                    .unwrap_or(d.header_read_timeout_ms),
+            )?,
+            body_read_timeout_ms: positive(
+                "body_read_timeout_ms",
+                env("IPLEDGER_BODY_READ_TIMEOUT_MS")?
+                    .or(fc.body_read_timeout_ms)
+                    .unwrap_or(d.body_read_timeout_ms),
+            )?,
         })
     }
+
+    /// The connection limits the accept loop and the body reader enforce.
+    pub fn connection_limits(&self) -> crate::connections::Limits {
+        use std::time::Duration;
+        crate::connections::Limits {
+            connections_max: self.connections_max,
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(self.body_read_timeout_ms),
+        }
+    }
+}
+
+/// A limit of 0 would refuse every connection or time out every request: refused at start.
+fn positive<T: PartialEq + Default>(key: &str, value: T) -> anyhow::Result<T> {
+    if value == T::default() {
+        anyhow::bail!("{key} must be greater than 0");
+    }
+    Ok(value)
 }
 
 /// A configured bootstrap admin secret must be long enough not to be guessed: it opens

@@ -101,6 +101,7 @@ impl Fault {
             404 => ("NotFound", "The resource could not be found."),
             405 => ("MethodNotAllowed", "The method is not allowed for this resource."),
             406 => ("NotAcceptable", "The resource could not be generated in a form acceptable to the client."),
+            408 => ("RequestTimeout", "There was a timeout when receiving the request."),
             409 => ("Conflict", "There was a conflict when trying to complete your request."),
             413 => ("RequestEntityTooLarge", "The body of the request is too large."),
             415 => ("UnsupportedMediaType", "The request media type is not supported by this server."),

@@ -2,7 +2,8 @@
 //! `auth/` (admission and access tokens), `requests/` (the IP request workflow, its console
 //! and outbox), `admin/` (health, events, retention). Each surface lists its route rows in
 //! its `mod.rs`; `routes.rs` concatenates them; `server.rs` is the one warp filter that finds
-//! a request's row, admits it and calls the row's handler. `kit/` is the toolkit every handler
+//! a request's row, admits it and calls the row's handler; `connections.rs` is the accept loop
+//! that caps and time-boxes connections. `kit/` is the toolkit every handler
 //! imports (it depends on no surface); `fault.rs` is the single place that maps errors to
 //! HTTP. Also the configuration and the CLI's subcommands; `main.rs` is the composition root.
 
@@ -11,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod fault;
 pub mod kit;
 pub mod melange;

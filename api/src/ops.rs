@@ -130,7 +130,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve_on(app.clone(), listener, async {
+    let limits = config.connection_limits();
+    let task = tokio::spawn(server::serve_on(app.clone(), listener, limits, async {
         let _ = stopped.await;
     }));
     let purge = crate::admin::retention::schedule(&app.writer, config.purge_interval_seconds);

@@ -1,11 +1,12 @@
 //! The warp server: one filter takes every request (method, path, query, headers and a body
 //! read up to `body_bytes_max`), finds its row in `routes::ROUTES`, admits it (`auth`) and
 //! calls the row's handler; every outcome — including warp's own rejections — is encoded
-//! here, so malformed input never meets warp's default 500 or an HTML page.
+//! here, so malformed input never meets warp's default 500 or an HTML page. The body must
+//! arrive within the body-read timeout (408, connection closed); the accept loop and the
+//! other connection limits are `connections.rs`.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
@@ -22,8 +23,11 @@ pub use ipledger_domain::limits::BODY_BYTES_MAX;
 
 type Reply = warp::reply::Response;
 
-/// Every route of the service as one warp filter.
-pub fn routes(app: App) -> impl Filter<Extract = (Reply,), Error = Infallible> + Clone {
+/// Every route of the service as one warp filter; a body must arrive within `body_timeout`.
+pub fn routes(
+    app: App,
+    body_timeout: Duration,
+) -> impl Filter<Extract = (Reply,), Error = Infallible> + Clone {
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     warp::method()
         .and(warp::path::full())
@@ -32,13 +36,34 @@ pub fn routes(app: App) -> impl Filter<Extract = (Reply,), Error = Infallible> +
         .and(warp::body::stream())
         .then(move |method: Method, path: warp::path::FullPath, query: String, headers: HeaderMap, body| {
             let app = app.clone();
+            let body = read_body(body, body_timeout);
             async move { handle(app, method, path.as_str().to_string(), query, headers, body).await }
         })
         .recover(|_r: warp::Rejection| async { Ok::<_, Infallible>(encode(Format::Json, Err(Fault::bad_request("Malformed request")))) })
         .unify()
 }
 
-async fn read_body<S, B>(body: S) -> Result<Bytes, Fault>
+/// The whole body, or 408 when it has not arrived `timeout` after the headers: a client that
+/// trickles (or never sends) the body it announced must not hold a connection for ever.
+async fn read_body<S, B>(body: S, timeout: Duration) -> Result<Bytes, Fault>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: bytes::Buf,
+{
+    tokio::time::timeout(timeout, read_all(body))
+        .await
+        .unwrap_or_else(|_| {
+            Err(Fault::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "Request body not received within {} ms",
+                    timeout.as_millis()
+                ),
+            ))
+        })
+}
+
+async fn read_all<S, B>(body: S) -> Result<Bytes, Fault>
 where
     S: Stream<Item = Result<B, warp::Error>> + Unpin,
     B: bytes::Buf,
@@ -63,25 +88,26 @@ where
     Ok(buf.freeze())
 }
 
-async fn handle<S, B>(
+async fn handle(
     app: App,
     method: Method,
     path: String,
     query: String,
     headers: HeaderMap,
-    body: S,
-) -> Reply
-where
-    S: Stream<Item = Result<B, warp::Error>> + Unpin,
-    B: bytes::Buf,
-{
+    body: impl std::future::Future<Output = Result<Bytes, Fault>>,
+) -> Reply {
     let started = Instant::now();
-    let body = match read_body(body).await {
+    let body = match body.await {
         Ok(b) => b,
-        // The fault (413) still answers in the format the path or Accept asked for.
+        // The fault (413, 408) still answers in the format the path or Accept asked for; the
+        // rest of the body is not read, so the connection cannot carry another request.
         Err(fault) => {
             let format = Request::new(method, &path, query, headers, Bytes::new()).format;
-            return encode(format, Err(fault));
+            let mut reply = encode(format, Err(fault));
+            reply
+                .headers_mut()
+                .insert("connection", HeaderValue::from_static("close"));
+            return reply;
         }
     };
     let mut req = Request::new(method, &path, query, headers, body);
@@ -164,27 +190,14 @@ pub fn encode(format: Format, answer: Answer) -> Reply {
     response
 }
 
-/// Serves until `shutdown` resolves; returns the bound address through `bound`.
-pub async fn serve(
-    app: App,
-    listen: SocketAddr,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    serve_on(app, listener, shutdown).await;
-    Ok(())
-}
-
+/// Serves on `listener` until `shutdown` resolves, within `limits` (`connections.rs`).
 pub async fn serve_on(
     app: App,
     listener: tokio::net::TcpListener,
+    limits: crate::connections::Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    warp::serve(routes(app))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    crate::connections::serve(app, listener, limits, shutdown).await;
 }
 
 #[cfg(test)]

@@ -81,9 +81,14 @@ async fn serve() -> (SocketAddr, oneshot::Sender<()>) {
         .expect("bind");
     let addr = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(super::serve_on(app, listener, async {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(super::serve_on(
+        app,
+        listener,
+        crate::config::Config::default().connection_limits(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     (addr, stop)
 }
 

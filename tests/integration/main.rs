@@ -5,6 +5,7 @@ mod auth;
 mod auth_header;
 mod cli;
 mod concurrency;
+mod connections;
 mod console;
 mod durability;
 mod durability_mix;
