@@ -1,11 +1,14 @@
 //! MAC address ranges (create, delete) and taking a MAC for an interface: from the ranges in
 //! creation order, lowest free first, or the one the caller gave (decision 16,
 //! melange-semantics.md §4). MAC allocation is on as soon as one range exists; uniqueness
-//! holds across ranges and given MACs (one registry of MACs in use).
+//! holds across ranges and given MACs (one registry of MACs in use). A range never hands out
+//! a group (multicast, broadcast) or the all-zero MAC (issue 8, defect 8): those are skipped,
+//! and a range made only of them is kept (Melange's own examples create such ranges) but gives
+//! nothing; a MAC given by the caller is the caller's choice.
 
 use ipledger_domain::events::*;
 use ipledger_domain::interfaces::MacRangeRecord;
-use ipledger_domain::mac::{format_mac, parse_mac, MacRange};
+use ipledger_domain::mac::{format_mac, next_allocatable, parse_mac, MacRange};
 use ipledger_domain::records::Reply;
 use ipledger_domain::{Event, Rejection};
 use ipledger_projections::State;
@@ -82,9 +85,16 @@ pub(crate) fn allocate_mac(
         let Some(range) = MacRange::new(first, prefix_len) else {
             continue;
         };
-        if let Some(mac) = plan.next_free_mac(range.first(), range.last()) {
-            plan.take_mac(mac, vif, Some(id), ctx);
-            return Ok(Some(mac));
+        let mut from = range.first();
+        while let Some(free) = plan.next_free_mac(from, range.last()) {
+            match next_allocatable(free) {
+                Some(mac) if mac == free => {
+                    plan.take_mac(mac, vif, Some(id), ctx);
+                    return Ok(Some(mac));
+                }
+                Some(next) => from = next,
+                None => break,
+            }
         }
     }
     Err(Rejection::Unprocessable("No more mac Addresses".into()))

@@ -1,6 +1,7 @@
 //! Policies and their unusable ranges and octets: create, update, delete.
 
 use ipledger_domain::events::*;
+use ipledger_domain::policy::check_range_length;
 use ipledger_domain::records::{OctetRecord, PolicyRecord, RangeRecord, Reply};
 use ipledger_domain::{Event, Rejection};
 use ipledger_projections::{PolicyState, State};
@@ -105,6 +106,7 @@ pub fn create_range(
     ctx: &mut Context,
 ) -> Result<Decision, Rejection> {
     policy(state, tenant, policy_id)?;
+    check_range_length(length)?;
     let range_id = ctx.ids.next_id();
     let e = UnusableRangeCreated {
         policy_id,
@@ -141,6 +143,9 @@ pub fn update_range(
         .ranges
         .get(&range_id)
         .ok_or_else(|| Rejection::not_found("IpRange"))?;
+    if let Some(length) = length {
+        check_range_length(length)?;
+    }
     let mut record = current.clone();
     record.offset = offset.unwrap_or(current.offset);
     record.length = length.unwrap_or(current.length);

@@ -39,6 +39,28 @@ pub fn parse_mac(text: &str) -> Option<u64> {
     Some(value)
 }
 
+/// The individual/group bit of the first octet: set, the MAC names a group (multicast; the
+/// broadcast FF:FF:FF:FF:FF:FF is one), never one interface.
+const GROUP_BIT: u64 = 1 << 40;
+
+/// Whether a range may hand `mac` out to an interface: not a group (multicast or broadcast)
+/// MAC and not the all-zero MAC, which no NIC may carry (issue 8, defect 8).
+pub fn allocatable(mac: u64) -> bool {
+    mac != 0 && mac & GROUP_BIT == 0 && mac <= MAC_MAX
+}
+
+/// The lowest allocatable MAC at or after `mac`, if any: a group MAC jumps to the next first
+/// octet (whose group bit is clear), so skipping costs O(1) whatever the range's size.
+pub fn next_allocatable(mac: u64) -> Option<u64> {
+    let mac = if mac == 0 { 1 } else { mac };
+    let mac = if mac & GROUP_BIT != 0 {
+        (mac | (GROUP_BIT - 1)).checked_add(1)?
+    } else {
+        mac
+    };
+    (mac <= MAC_MAX).then_some(mac)
+}
+
 /// Upper-case, colon-separated: `BC:76:4E:20:00:00` (Melange's "UNIX" format).
 pub fn format_mac(mac: u64) -> String {
     let b = (mac & MAC_MAX).to_be_bytes();
@@ -131,6 +153,39 @@ mod tests {
         ] {
             assert_eq!(parse_mac(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn group_and_all_zero_macs_are_never_allocatable() {
+        for no in [
+            0,
+            0x01_00_00_00_00_00,
+            0xAB_BC_CD_12_23_34,
+            MAC_MAX,
+            0x03_FF_FF_FF_FF_FF,
+        ] {
+            assert!(!allocatable(no), "{}", format_mac(no));
+        }
+        for yes in [
+            1,
+            0x02_00_00_00_00_00,
+            0xBC_76_4E_20_00_00,
+            0xFE_FF_FF_FF_FF_FF,
+        ] {
+            assert!(allocatable(yes), "{}", format_mac(yes));
+            assert_eq!(next_allocatable(yes), Some(yes));
+        }
+        assert_eq!(next_allocatable(0), Some(1));
+        assert_eq!(
+            next_allocatable(0x01_00_00_00_00_05),
+            Some(0x02_00_00_00_00_00)
+        );
+        assert_eq!(
+            next_allocatable(0xAB_BC_CD_12_23_34),
+            Some(0xAC_00_00_00_00_00)
+        );
+        assert_eq!(next_allocatable(0xFF_00_00_00_00_00), None);
+        assert_eq!(next_allocatable(MAC_MAX), None);
     }
 
     #[test]

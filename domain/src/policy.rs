@@ -8,6 +8,19 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::block;
+use crate::Rejection;
+
+/// An unusable range of length 0 refuses nothing while it reads as a rule: it means two
+/// things, so it is refused (issue 8, defect 8), with the message Melange gives a negative one.
+pub fn check_range_length(length: u64) -> Result<(), Rejection> {
+    if length == 0 {
+        return Err(Rejection::invalid(
+            "length",
+            "length should be a positive integer",
+        ));
+    }
+    Ok(())
+}
 
 /// The offsets `[start, end)` that an unusable range refuses in a block of `size` addresses.
 /// Python slice semantics over the block's address list, except that a negative offset whose

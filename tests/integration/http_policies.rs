@@ -397,11 +397,19 @@ async fn http_unusable_range_values_are_validated() {
         "nothing was created"
     );
 
-    // Negative offsets (from the end) and zero lengths are valid.
-    let r = create(&srv, &rpath, "ip_range", json!({"offset": -3, "length": 0})).await;
+    // A zero length refuses nothing, so it is refused (issue 8, defect 8).
+    invalid(
+        &srv.post(&rpath, json!({"ip_range": {"offset": -3, "length": 0}}))
+            .await,
+        "length",
+        LENGTH,
+    );
+    assert_eq!(srv.get(&rpath).await.json["ip_ranges"], json!([]));
+    // Negative offsets (from the end) are valid.
+    let r = create(&srv, &rpath, "ip_range", json!({"offset": -3, "length": 1})).await;
     assert_eq!(
         (r["offset"].clone(), r["length"].clone()),
-        (json!(-3), json!(0))
+        (json!(-3), json!(1))
     );
     let rp = format!("{rpath}/{}", id(&r));
     invalid(
@@ -411,6 +419,11 @@ async fn http_unusable_range_values_are_validated() {
     );
     invalid(
         &srv.put(&rp, json!({"ip_range": {"length": -5}})).await,
+        "length",
+        LENGTH,
+    );
+    invalid(
+        &srv.put(&rp, json!({"ip_range": {"length": 0}})).await,
         "length",
         LENGTH,
     );

@@ -208,14 +208,39 @@ fn an_older_range_is_used_first_even_when_it_is_higher() {
 }
 
 #[test]
-fn the_last_mac_of_the_space_is_handed_out_once() {
-    let mut scenario = given(&[mac_range("FF:FF:FF:FF:FF:FE/47")]);
+fn the_last_unicast_macs_of_the_space_are_handed_out_once() {
+    let mut scenario = given(&[mac_range("FE:FF:FF:FF:FF:FE/47")]);
     let (macs, refusal) = macs_until_refused(&mut scenario, "vif", 10);
     assert_eq!(
         macs,
-        taken_from(&[("FF:FF:FF:FF:FF:FE", 1), ("FF:FF:FF:FF:FF:FF", 1)])
+        taken_from(&[("FE:FF:FF:FF:FF:FE", 1), ("FE:FF:FF:FF:FF:FF", 1)])
     );
     assert_eq!(refusal, Some(exhausted()));
+}
+
+#[test]
+fn broadcast_multicast_and_all_zero_macs_are_never_handed_out() {
+    // A range holding the broadcast MAC used to give FF:FF:FF:FF:FF:FF to an interface, and
+    // a multicast or all-zero MAC likewise (issue 8, defect 8): a NIC can carry none of them.
+    let mut scenario = given(&[
+        mac_range("FF:FF:FF:FF:FF:FE/47"),
+        mac_range("ab-bc-cd-12-23-34/40"),
+        mac_range("01:00:00:00:00:00/7"),
+    ]);
+    let (macs, _) = macs_until_refused(&mut scenario, "vif", 2);
+    // The first two ranges are all group MACs; the third (00:00:00:00:00:00/7) skips zero.
+    assert_eq!(
+        macs,
+        taken_from(&[("00:00:00:00:00:01", 3), ("00:00:00:00:00:02", 3)])
+    );
+    let mut scenario = given(&[
+        mac_range("FF:FF:FF:FF:FF:FF/48"),
+        mac_range("00:00:00:00:00:00/48"),
+    ]);
+    assert_eq!(
+        macs_until_refused(&mut scenario, "vif", 10),
+        (vec![], Some(exhausted()))
+    );
 }
 
 #[test]

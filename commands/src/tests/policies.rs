@@ -226,6 +226,28 @@ fn a_range_is_created_updated_and_deleted() {
 }
 
 #[test]
+fn a_zero_length_range_is_invalid_on_create_and_update() {
+    // A range of length 0 was stored: a rule that refuses nothing (issue 8, defect 8).
+    let (policy, range) = (id(1), id(2));
+    let zero = invalid(&[("length", &["length should be a positive integer"])]);
+    let scenario = given(&[create_policy(T1, "p")]);
+    scenario
+        .when(unusable_range(T1, policy, 0, 0))
+        .then_rejected(zero.clone());
+    let emptied = Command::UpdateUnusableRange {
+        tenant: T1.into(),
+        policy_id: policy,
+        range_id: range,
+        offset: Some(1),
+        length: Some(0),
+    };
+    scenario
+        .and(&[unusable_range(T1, policy, 0, 1)])
+        .when(emptied)
+        .then_rejected(zero);
+}
+
+#[test]
 fn an_unknown_range_is_not_found() {
     // A range is found only through its own policy.
     let (mine, theirs, range) = (id(1), id(2), id(3));
