@@ -36,6 +36,25 @@ pub struct Limits {
 /// stdio, an SMTP connection, with room to spare.
 pub const RESERVED_DESCRIPTORS: u64 = 128;
 
+/// Connections the kernel may hold accepted-but-not-yet-taken (clamped to `somaxconn`):
+/// tokio's default of 1024 overflows when thousands of clients connect at once, and an
+/// overflowed SYN is retried only after a second — a health check among them waits that long.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the service's listener, with a backlog of [`LISTEN_BACKLOG`].
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std's and tokio's own bind do: a restart may rebind while old connections linger.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// How long a shutdown waits for open connections to finish their request before dropping
 /// them: every phase of a connection is time-boxed, so this is only a backstop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

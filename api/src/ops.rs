@@ -125,8 +125,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let bootstrap_secret = crate::auth::admit::bootstrap(&app)
         .await
         .map_err(|f| anyhow::anyhow!("issuing the bootstrap admin token: {}", f.detail))?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
+    let listener = crate::connections::bind(config.listen)
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();

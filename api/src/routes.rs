@@ -31,8 +31,24 @@ pub fn find(method: &str, segments: &[&str]) -> Option<&'static Route> {
         .find(|route| route.method == method && route.matches(segments))
 }
 
-/// The row that answers a request, or the fault that does: 400 for an overlong segment, 405
-/// when another method has a row for the path, 404 when nothing does.
+/// Whether a path id (a tenant, a block's id, an address, a vif, ... after percent-decoding)
+/// is in the documented safe set (README, "Limits"): 1 to [`SEGMENT_BYTES_MAX`] bytes of
+/// ASCII letters, digits and `. _ ~ : -` (RFC 3986's unreserved characters, and `:` for IPv6
+/// addresses), and not `.` or `..`. Anything else could mean two things: a `/` or `%2F`
+/// inside an id, a trailing space, a NUL, dot segments a proxy would fold, or letters that
+/// look alike in another script (issue 8, defect 8).
+pub fn path_id_ok(id: &str) -> bool {
+    (1..=SEGMENT_BYTES_MAX).contains(&id.len())
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~:-".contains(&b))
+}
+
+/// The row that answers a request, or the fault that does: 400 for an overlong segment or a
+/// placeholder's id outside the safe set ([`path_id_ok`]), 405 when another method has a row
+/// for the path, 404 when nothing does. The one place path ids are checked.
 pub fn resolve(method: &str, segments: &[&str]) -> Result<&'static Route, Fault> {
     if segments.iter().any(|s| s.len() > SEGMENT_BYTES_MAX) {
         return Err(Fault::bad_request(format!(
@@ -40,7 +56,17 @@ pub fn resolve(method: &str, segments: &[&str]) -> Result<&'static Route, Fault>
         )));
     }
     match find(method, segments) {
-        Some(route) => Ok(route),
+        Some(route) => match route
+            .params(segments)
+            .iter()
+            .find(|(_, id)| !path_id_ok(id))
+        {
+            Some((name, _)) => Err(Fault::bad_request(format!(
+                "Invalid {name} in the path: ids are 1 to {SEGMENT_BYTES_MAX} letters, digits \
+                 and . _ ~ : - (not . or ..)"
+            ))),
+            None => Ok(route),
+        },
         None if ROUTES.iter().any(|r| r.matches(segments)) => Err(method_not_allowed()),
         None => Err(unknown_resource()),
     }
@@ -106,6 +132,53 @@ mod tests {
         assert!(find("PATCH", &segs).is_none());
         assert_eq!(resolve("PATCH", &segs).unwrap_err().status, 405);
         assert_eq!(resolve("GET", &["nowhere"]).unwrap_err().status, 404);
+    }
+
+    #[test]
+    fn path_ids_outside_the_safe_set_are_400() {
+        // A tenant id like "acme " or "a/b" (sent as %2F) was taken as given (issue 8,
+        // defect 8): one tenant could be written so that it reads as another.
+        for ok in [
+            "acme",
+            "t-15",
+            "A.b_c~d",
+            "2001:db8::1",
+            "10.0.0.1",
+            "0190f6a4-0000-7000-8000-000000000000",
+        ] {
+            assert!(path_id_ok(ok), "{ok}");
+            let segs = ["v0.1", "ipam", "tenants", ok, "ip_blocks"];
+            assert!(resolve("GET", &segs).is_ok(), "{ok}");
+        }
+        let long = "a".repeat(SEGMENT_BYTES_MAX + 1);
+        for bad in [
+            "acme ",
+            "a/b",
+            "\0",
+            "caf\u{e9}",
+            ".",
+            "..",
+            "a%b",
+            "a+b",
+            "<x>",
+            "",
+            long.as_str(),
+        ] {
+            assert!(!path_id_ok(bad), "{bad:?}");
+            let segs = ["v0.1", "ipam", "tenants", bad, "ip_blocks"];
+            assert_eq!(resolve("GET", &segs).unwrap_err().status, 400, "{bad:?}");
+        }
+        let segs = [
+            "v0.1",
+            "ipam",
+            "tenants",
+            "acme",
+            "ip_blocks",
+            "a b",
+            "ip_addresses",
+            "x",
+        ];
+        assert_eq!(resolve("GET", &segs).unwrap_err().status, 400);
     }
 
     fn allowed(role: &str, method: &str, path: &str) -> bool {
