@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ipledger_infra::mail::{SmtpSettings, SmtpTls};
 use serde::Deserialize;
@@ -28,6 +29,14 @@ impl AuthConfig {
             insecure_no_auth,
         }
     }
+}
+
+/// The connection limits in force (`connections.rs`, and the body deadline in `server.rs`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub connections_max: usize,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
 }
 
 /// The config file's shape; every field optional.
@@ -250,9 +259,8 @@ impl Config {
     }
 
     /// The connection limits the accept loop and the body reader enforce.
-    pub fn connection_limits(&self) -> crate::connections::Limits {
-        use std::time::Duration;
-        crate::connections::Limits {
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
             connections_max: self.connections_max,
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
             body_read_timeout: Duration::from_millis(self.body_read_timeout_ms),

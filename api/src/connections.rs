@@ -22,15 +22,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::app::App;
+use crate::config::ConnectionLimits;
 use crate::fault::Fault;
-
-/// The connection limits in force (`Config::connection_limits`).
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub connections_max: usize,
-    pub header_read_timeout: Duration,
-    pub body_read_timeout: Duration,
-}
 
 /// Descriptors kept out of `connections_max`: the log's segments, the listener, the runtime,
 /// stdio, an SMTP connection, with room to spare.
@@ -63,7 +56,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub async fn serve(
     app: App,
     listener: TcpListener,
-    limits: Limits,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let connections_max = affordable(limits.connections_max, raise_open_files_limit());

@@ -20,7 +20,6 @@ use tokio::sync::oneshot;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::server;
 
 pub fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("IPLEDGER_LOG")
@@ -130,9 +129,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let limits = config.connection_limits();
-    let task = tokio::spawn(server::serve_on(app.clone(), listener, limits, async {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(crate::connections::serve(
+        app.clone(),
+        listener,
+        limits,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let purge = crate::admin::retention::schedule(&app.writer, config.purge_interval_seconds);
     let outbox = start_outbox(&app, config)?;
     tracing::info!(%addr, "ipledger listening");

@@ -190,16 +190,6 @@ pub fn encode(format: Format, answer: Answer) -> Reply {
     response
 }
 
-/// Serves on `listener` until `shutdown` resolves, within `limits` (`connections.rs`).
-pub async fn serve_on(
-    app: App,
-    listener: tokio::net::TcpListener,
-    limits: crate::connections::Limits,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) {
-    crate::connections::serve(app, listener, limits, shutdown).await;
-}
-
 #[cfg(test)]
 #[path = "server_tests.rs"]
 mod tests;

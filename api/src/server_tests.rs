@@ -81,7 +81,7 @@ async fn serve() -> (SocketAddr, oneshot::Sender<()>) {
         .expect("bind");
     let addr = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(super::serve_on(
+    tokio::spawn(crate::connections::serve(
         app,
         listener,
         crate::config::Config::default().connection_limits(),
