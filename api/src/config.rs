@@ -328,6 +328,47 @@ mod tests {
     }
 
     #[test]
+    fn the_connection_limits_are_configured_and_zero_is_refused() {
+        let vars = [
+            "IPLEDGER_CONNECTIONS_MAX",
+            "IPLEDGER_HEADER_READ_TIMEOUT_MS",
+            "IPLEDGER_BODY_READ_TIMEOUT_MS",
+        ];
+        if vars.iter().any(|v| std::env::var_os(v).is_some()) {
+            return;
+        }
+        let d = load("").expect("defaults");
+        assert_eq!(
+            (
+                d.connections_max,
+                d.header_read_timeout_ms,
+                d.body_read_timeout_ms
+            ),
+            (
+                CONNECTIONS_MAX_DEFAULT,
+                HEADER_READ_TIMEOUT_MS_DEFAULT,
+                BODY_READ_TIMEOUT_MS_DEFAULT
+            )
+        );
+        let c = load(
+            "connections_max = 50\nheader_read_timeout_ms = 300\nbody_read_timeout_ms = 400\n",
+        )
+        .expect("valid config");
+        let limits = c.connection_limits();
+        assert_eq!(limits.connections_max, 50);
+        assert_eq!(limits.header_read_timeout, Duration::from_millis(300));
+        assert_eq!(limits.body_read_timeout, Duration::from_millis(400));
+        for zero in [
+            "connections_max = 0",
+            "header_read_timeout_ms = 0",
+            "body_read_timeout_ms = 0",
+        ] {
+            let err = load(zero).expect_err(zero);
+            assert!(err.to_string().contains("must be greater than 0"), "{err}");
+        }
+    }
+
+    #[test]
     fn without_a_host_no_mail_is_sent_and_unknown_keys_are_refused() {
         if std::env::var_os("IPLEDGER_SMTP_HOST").is_none() {
             assert!(load("[smtp]\nport = 25\n").expect("valid").smtp.is_none());
