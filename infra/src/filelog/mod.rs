@@ -11,6 +11,7 @@
 //! open cuts off. A failed write or sync closes the log for writes (fail-stop).
 
 mod frame;
+mod header;
 mod index;
 mod reader;
 mod recovery;
@@ -151,14 +152,16 @@ impl FileLog {
         let storage: Arc<dyn Storage> = Arc::new(storage);
         let lock = segment::lock_dir(&*storage, opts.lock_wait)?;
         let mut files = segment::list_segments(&*storage)?;
-        if files.is_empty() {
+        // A directory with the format marker but no segment lost its log: the scan says so.
+        if files.is_empty() && header::read_marker(&*storage)?.is_none() {
             files.push(segment::create_segment(&*storage, 0)?.0);
         }
-        let scan = recovery::scan(&*storage, &files, false)?;
+        let mut scan = recovery::scan(&*storage, &files, false)?;
         if let Some(torn) = &scan.torn {
             recovery::truncate(&*storage, torn)?;
         }
-        let last = files.last().map(|f| f.name.clone());
+        prepare_for_appends(&*storage, &mut scan)?;
+        let last = scan.index.segments.last().map(|s| s.name.to_string());
         let last = last.ok_or_else(|| StoreError::Io(std::io::Error::other("no segment")))?;
         let file = storage.open(&last, OpenMode::Write)?;
         Ok(Self::assemble(storage, opts, scan, Some(file), Some(lock)))
@@ -200,10 +203,11 @@ impl FileLog {
         let index = scan.index;
         let len = index.segments.last().map_or(0, |s| s.len);
         let head = index.head;
+        let next_slot = scan.last_slots.map_or(0, |s| s.next());
         let shared = Shared {
             storage,
             opts,
-            writer: Mutex::new(Writer::new(file, len)),
+            writer: Mutex::new(Writer::new(file, len, next_slot)),
             index: RwLock::new(index),
             head: AtomicU64::new(head),
             head_tx: watch::Sender::new(head),
@@ -242,6 +246,53 @@ impl FileLog {
     pub(crate) fn break_writer(&self) -> std::io::Result<()> {
         self.shared.break_writer()
     }
+}
+
+/// Makes the recovered log ready to be appended to in format 2: the last segment gets a
+/// header (written into it if it is empty, or a new segment if it is a non-empty format-1
+/// one: format-1 frames have no room for the synced-end record), a predecessor a crash left
+/// unsealed is sealed, and the directory's format marker is written if it is missing.
+fn prepare_for_appends(storage: &dyn Storage, scan: &mut recovery::Scan) -> Result<(), StoreError> {
+    let index = &mut scan.index;
+    let last = index
+        .segments
+        .last_mut()
+        .ok_or_else(|| StoreError::Io(std::io::Error::other("no segment")))?;
+    if scan.last_slots.is_none() {
+        let start = if last.len == 0 {
+            let file = storage.open(&last.name, OpenMode::Write)?;
+            header::write_new(&*file, last.start)?;
+            storage.sync_dir()?;
+            last.data_start = header::HEADER_LEN;
+            last.len = header::HEADER_LEN;
+            last.start
+        } else {
+            let head = index.head;
+            let (seg, _) = segment::create_segment(storage, head)?;
+            let reader = storage.open(&seg.name, OpenMode::Read)?.into();
+            let new = index::SegmentIndex::new(head, &seg.name, reader, header::HEADER_LEN);
+            index.segments.push(new);
+            head
+        };
+        scan.last_slots = Some(header::Slots::fresh(start));
+        scan.first_v2.get_or_insert(start);
+    }
+    // What the scan read may still be only in the page cache (a restart in the same
+    // process after a failed append): make it durable before anything is appended after
+    // it, and before the writer overwrites the older synced-end slot.
+    if let Some(last) = scan.index.segments.last() {
+        storage.open(&last.name, OpenMode::Write)?.sync_all()?;
+        storage.sync_dir()?;
+    }
+    if let Some((name, end, head)) = &scan.unsealed {
+        header::seal(storage, name, *end, *head)?;
+    }
+    if scan.marker.is_none() {
+        let first = scan.first_v2.unwrap_or_default();
+        header::write_marker(storage, first)?;
+        scan.marker = Some(first);
+    }
+    Ok(())
 }
 
 /// Runs blocking file I/O from async code. On a multi-threaded runtime `block_in_place`
