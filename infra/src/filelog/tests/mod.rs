@@ -7,6 +7,7 @@ mod basics;
 mod bench;
 mod crash;
 mod damage;
+mod kinds;
 mod simdisk;
 
 use std::path::{Path, PathBuf};
