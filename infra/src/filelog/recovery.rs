@@ -96,7 +96,14 @@ pub(crate) fn scan(
         last_slots: None,
     };
     for (i, seg) in files.iter().enumerate() {
-        scan_segment(storage, &mut index, seg, i + 1 == files.len(), full, &mut ctx)?;
+        scan_segment(
+            storage,
+            &mut index,
+            seg,
+            i + 1 == files.len(),
+            full,
+            &mut ctx,
+        )?;
     }
     let bytes = index.segments.iter().map(|s| s.len - s.data_start).sum();
     Ok(Scan {
@@ -231,7 +238,9 @@ fn scan_segment(
     };
     let (data_start, proof) = match layout {
         Layout::V2(slots) => {
-            let best = slots.best().ok_or_else(|| corrupt(seg, 0, "no synced-end record"))?;
+            let best = slots
+                .best()
+                .ok_or_else(|| corrupt(seg, 0, "no synced-end record"))?;
             (header::HEADER_LEN, Some((slots, best)))
         }
         _ => (0, None),
@@ -247,9 +256,12 @@ fn scan_segment(
         }
         ctx.first_v2.get_or_insert(seg.start);
     }
-    index
-        .segments
-        .push(SegmentIndex::new(seg.start, &seg.name, file.clone(), data_start));
+    index.segments.push(SegmentIndex::new(
+        seg.start,
+        &seg.name,
+        file.clone(),
+        data_start,
+    ));
     let at = SegmentScan {
         seg,
         file: &*file,

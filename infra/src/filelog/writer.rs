@@ -60,7 +60,10 @@ impl Writer {
     /// Records, without syncing, that the segment is durable up to `end` (the log up to
     /// position `head`): the next sync of this file makes the record durable.
     fn record_synced_end(&mut self, end: u64, head: u64, flags: u8) -> io::Result<()> {
-        let file = self.file.as_ref().ok_or_else(|| io::Error::other("closed"))?;
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| io::Error::other("closed"))?;
         // The other slot may be overwritten only once this one is durable: a crash must
         // always find one intact. An unsynced slot is overwritten in place instead.
         let i = if self.slot_unsynced {

@@ -97,7 +97,11 @@ impl Pristine {
         let sa = append_to("w", ipledger_domain::ExpectedVersion::Any, [200, 201, 202]);
         acked.extend(log.append_blocking(vec![sa]).expect("append"));
         drop(log);
-        assert_eq!(last, last_segment(dir.path()), "the last batch did not roll");
+        assert_eq!(
+            last,
+            last_segment(dir.path()),
+            "the last batch did not roll"
+        );
         assert_eq!(segment_files(dir.path()).len() > 1, segments);
         Pristine {
             dir,
@@ -312,7 +316,11 @@ fn verify_and_open_agree_on_every_kind_of_damage_and_drop_nothing_acknowledged()
                         matches!(opened, Decision::Refused { .. }),
                         "{ctx}: refused, got {opened:?}"
                     );
-                    assert_eq!(files(copy.path()), before, "{ctx}: a refusal changes nothing");
+                    assert_eq!(
+                        files(copy.path()),
+                        before,
+                        "{ctx}: a refusal changes nothing"
+                    );
                 }
                 Expect::CutLastBatch => {
                     let kept = acked.len() - pristine.last_batch as usize;
