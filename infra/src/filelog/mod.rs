@@ -358,4 +358,63 @@ impl EventStore for FileLog {
     fn follow(&self) -> watch::Receiver<u64> {
         self.shared.head_tx.subscribe()
     }
+
+    async fn recover(&self) -> Result<(), StoreError> {
+        let shared = self.shared.clone();
+        blocking(move || shared.recover_sync()).await
+    }
+}
+
+impl Shared {
+    /// Reopens a log closed by a failed append, in place (readers and clones keep working
+    /// and see the reopened log): cuts the last segment back to what was durable before the
+    /// failure (the failed append was never acknowledged, and after a failed `fdatasync` the
+    /// page cache may hold bytes that never reach the disk), records that end and syncs it,
+    /// then runs the start-up recovery (scan, torn tail, preparing for appends) and swaps
+    /// in the new index and write handle. Fails, and may be called again, while the disk
+    /// still fails.
+    pub(crate) fn recover_sync(&self) -> Result<(), StoreError> {
+        let mut guard = self.writer.lock();
+        let w = &mut *guard;
+        if self._lock.is_none() {
+            return Err(StoreError::Closed); // opened read-only
+        }
+        if !w.failed {
+            return Ok(());
+        }
+        let last = self
+            .index
+            .read()
+            .segments
+            .last()
+            .map(|s| s.name.to_string());
+        let last = last.ok_or_else(|| StoreError::Io(std::io::Error::other("no segment")))?;
+        let file = self.storage.open(&last, OpenMode::Write)?;
+        file.set_len(w.len)?;
+        w.file = Some(file);
+        let head = self.index.read().head;
+        w.record_synced_end(w.len, head, 0)?;
+        if let Some(file) = &w.file {
+            file.sync_all()?;
+        }
+        let storage = &*self.storage;
+        let files = segment::list_segments(storage)?;
+        let mut scan = recovery::scan(storage, &files, false)?;
+        if let Some(torn) = &scan.torn {
+            recovery::truncate(storage, torn)?;
+        }
+        prepare_for_appends(storage, &mut scan)?;
+        let last = scan.index.segments.last().map(|s| s.name.to_string());
+        let last = last.ok_or_else(|| StoreError::Io(std::io::Error::other("no segment")))?;
+        let file = storage.open(&last, OpenMode::Write)?;
+        let len = scan.index.segments.last().map_or(0, |s| s.len);
+        let next_slot = scan.last_slots.map_or(0, |s| s.next());
+        let head = scan.index.head;
+        *self.index.write() = scan.index;
+        *w = Writer::new(Some(file), len, next_slot);
+        self.head.store(head, Ordering::Release);
+        self.head_tx.send_replace(head);
+        tracing::info!(head, "event log reopened after a failure");
+        Ok(())
+    }
 }

@@ -59,7 +59,7 @@ impl Writer {
 
     /// Records, without syncing, that the segment is durable up to `end` (the log up to
     /// position `head`): the next sync of this file makes the record durable.
-    fn record_synced_end(&mut self, end: u64, head: u64, flags: u8) -> io::Result<()> {
+    pub(crate) fn record_synced_end(&mut self, end: u64, head: u64, flags: u8) -> io::Result<()> {
         let file = self
             .file
             .as_ref()
