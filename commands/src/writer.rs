@@ -247,7 +247,11 @@ impl Task {
             }
             match self.reopen().await {
                 Ok(()) => {
-                    tracing::info!(attempt, position = self.state.position(), "event log reopened; the writer takes commands again");
+                    tracing::info!(
+                        attempt,
+                        position = self.state.position(),
+                        "event log reopened; the writer takes commands again"
+                    );
                     self.health.resume();
                     return true;
                 }

@@ -340,7 +340,10 @@ async fn a_writer_stopped_by_a_store_failure_resumes_once_the_store_reopens() {
     assert_eq!(writer.stopped_because(), None);
     // The failed allocation was never stored: its address is handed out now.
     assert_eq!(allocated(&writer, block).await, "10.0.0.3");
-    assert_eq!(writer.views().read().position(), store.events().len() as u64);
+    assert_eq!(
+        writer.views().read().position(),
+        store.events().len() as u64
+    );
 }
 
 #[tokio::test]
@@ -355,7 +358,10 @@ async fn after_a_failure_whose_events_were_stored_the_resumed_writer_catches_up(
     unavailable(&writer, block).await;
     eventually("the writer resumes", || !writer.is_stopped()).await;
     assert_eq!(allocated(&writer, block).await, "10.0.0.3");
-    assert_eq!(writer.views().read().position(), store.events().len() as u64);
+    assert_eq!(
+        writer.views().read().position(),
+        store.events().len() as u64
+    );
     let addresses: Vec<String> = store
         .events()
         .iter()
