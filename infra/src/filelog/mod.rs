@@ -94,7 +94,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
 /// [`verify`] over any storage (the crash tests run it on a simulated disk).
 pub fn verify_with(storage: &dyn Storage) -> Result<VerifyReport, StoreError> {
     let files = segment::list_segments(storage)?;
-    let scan = recovery::scan(storage, &files, true)?;
+    let scan = recovery::scan(storage, &files, true, false)?;
     let problems = scan
         .torn
         .iter()
@@ -156,7 +156,7 @@ impl FileLog {
         if files.is_empty() && header::read_marker(&*storage)?.is_none() {
             files.push(segment::create_segment(&*storage, 0)?.0);
         }
-        let mut scan = recovery::scan(&*storage, &files, false)?;
+        let mut scan = recovery::scan(&*storage, &files, false, false)?;
         if let Some(torn) = &scan.torn {
             recovery::truncate(&*storage, torn)?;
         }
@@ -178,7 +178,7 @@ impl FileLog {
     pub fn open_read_only_with(storage: impl Storage) -> Result<FileLog, StoreError> {
         let storage: Arc<dyn Storage> = Arc::new(storage);
         let files = segment::list_segments(&*storage)?;
-        let scan = recovery::scan(&*storage, &files, false)?;
+        let scan = recovery::scan(&*storage, &files, false, true)?;
         Ok(Self::assemble(
             storage,
             FileLogOptions::default(),
@@ -399,7 +399,7 @@ impl Shared {
         }
         let storage = &*self.storage;
         let files = segment::list_segments(storage)?;
-        let mut scan = recovery::scan(storage, &files, false)?;
+        let mut scan = recovery::scan(storage, &files, false, false)?;
         if let Some(torn) = &scan.torn {
             recovery::truncate(storage, torn)?;
         }

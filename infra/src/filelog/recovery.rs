@@ -68,11 +68,14 @@ pub(crate) struct Scan {
 }
 
 /// Scans `files` (in log order). With `full`, every payload is decoded too (for `verify`);
-/// the open only needs each record's position, stream and version.
+/// the open only needs each record's position, stream and version. With `beside_writer`
+/// (a read-only open while the service runs), a last segment found sealed is not damage:
+/// the writer rolled to a successor after `files` was listed.
 pub(crate) fn scan(
     storage: &dyn Storage,
     files: &[SegmentFile],
     full: bool,
+    beside_writer: bool,
 ) -> Result<Scan, StoreError> {
     let marker = header::read_marker(storage)?;
     if let Some(first) = marker {
@@ -89,6 +92,7 @@ pub(crate) fn scan(
     let mut index = Index::default();
     let mut ctx = Context {
         marker,
+        beside_writer,
         prev: None,
         torn: None,
         first_v2: None,
@@ -120,6 +124,7 @@ pub(crate) fn scan(
 /// What the scan carries from one segment to the next.
 struct Context {
     marker: Option<u64>,
+    beside_writer: bool,
     /// The previous segment's proof, if it was a format-2 segment.
     prev: Option<(String, Slot)>,
     torn: Option<TornTail>,
@@ -216,15 +221,15 @@ fn scan_segment(
         return Err(corrupt(seg, 0, reason));
     }
     let file: Arc<dyn StorageFile> = storage.open(&seg.name, OpenMode::Read)?.into();
-    // The slots are read before the frames: a read-only scan beside the writer then never
-    // sees a claim for bytes it has not read.
-    let len = file.size()?;
+    // The slots are read before the size and the frames: a read-only scan beside the
+    // writer then never sees a claim for bytes it has not read.
+    let header_len = file.size()?;
     let prev_end = index.segments.last().map_or(0, |s| s.len);
     ctx.unsealed = match &ctx.prev {
         Some((name, slot)) if !slot.sealed() => Some((name.clone(), prev_end, seg.start)),
         _ => None,
     };
-    let layout = match check_layout(&*file, len, seg, is_last, ctx)? {
+    let layout = match check_layout(&*file, header_len, seg, is_last, ctx)? {
         Ok(layout) => layout,
         Err(torn) => {
             index
@@ -245,8 +250,9 @@ fn scan_segment(
         }
         _ => (0, None),
     };
+    let len = file.size()?;
     if let Some((_, best)) = &proof {
-        if best.sealed() && is_last {
+        if best.sealed() && is_last && !ctx.beside_writer {
             let reason = format!(
                 "this segment was sealed when the one after it, {}, had been created; \
                  that segment is missing",
