@@ -365,3 +365,61 @@ fn a_log_whose_only_segment_was_deleted_is_refused() {
     assert_eq!(open_decision(copy.path()).0, want);
     assert!(segment_files(copy.path()).is_empty(), "nothing was created");
 }
+
+#[test]
+fn a_format_one_log_opens_upgrades_and_is_protected_from_then_on() {
+    // Guards the old reader path: a log written before segment format 2 (no header, no
+    // FORMAT file) still opens and reads back; what it cannot prove (damage to its last
+    // append with nothing after it) is still a torn tail; the first writing open adds a
+    // format-2 segment after it, and from then on deleting that segment is refused.
+    let pristine = Pristine::new(false);
+    let old = pristine.copy();
+    let seg = last_segment(old.path());
+    edit(&seg, |b| {
+        b.drain(..HEADER_LEN as usize);
+    });
+    fs::remove_file(old.path().join(crate::filelog::header::MARKER)).expect("no marker");
+    let acked = &pristine.acked;
+    let n = acked.len() as u64;
+
+    // Format 1 proves nothing about its last append: a cut in it is taken for a tear.
+    let torn = pristine.copy();
+    fs::remove_file(torn.path().join(crate::filelog::header::MARKER)).expect("no marker");
+    let tseg = last_segment(torn.path());
+    fs::write(&tseg, fs::read(&seg).expect("read")).expect("write");
+    let len = file_len(&tseg);
+    fs::File::options()
+        .write(true)
+        .open(&tseg)
+        .and_then(|f| f.set_len(len - 3))
+        .expect("cut");
+    let cut = Decision::Cut {
+        offset: pristine.last_batch_at - HEADER_LEN,
+        records: n - pristine.last_batch,
+    };
+    assert_eq!(verify_decision(torn.path()), cut);
+    assert_eq!(
+        FileLog::open_read_only(torn.path())
+            .map(|l| crate::EventStore::head(&l))
+            .ok(),
+        Some(n - pristine.last_batch)
+    );
+
+    assert_eq!(verify_decision(old.path()), Decision::Clean { records: n });
+    let (opened, read) = open_decision(old.path());
+    assert_eq!(opened, Decision::Clean { records: n });
+    assert_eq!(read.as_deref(), Some(&acked[..]));
+    let segs = segment_files(old.path());
+    assert_eq!(segs.len(), 2, "a format-2 segment follows the old one");
+    assert!(fs::read(&segs[1]).expect("read").starts_with(b"IPLG"));
+    assert_eq!(verify_decision(old.path()), Decision::Clean { records: n });
+    fs::remove_file(&segs[1]).expect("remove the new last segment");
+    assert!(matches!(
+        verify_decision(old.path()),
+        Decision::Refused { .. }
+    ));
+    assert!(matches!(
+        open_decision(old.path()).0,
+        Decision::Refused { .. }
+    ));
+}
