@@ -8,7 +8,10 @@
 //!
 //! Durability model: one `append` call is one write and one `fdatasync`, its last record
 //! flagged COMMIT, so a crash leaves either the whole call or a torn tail that the next
-//! open cuts off. A failed write or sync closes the log for writes (fail-stop).
+//! open cuts off; after the sync the segment header's synced-end slot is updated (synced by
+//! the next append), so that damage to anything acknowledged is refused rather than cut
+//! (`header.rs`, `recovery.rs`). A failed write or sync closes the log for writes
+//! (fail-stop) until [`EventStore::recover`] reopens it in place.
 
 mod frame;
 mod header;
