@@ -2,7 +2,8 @@
 //! deterministically in tests and simulations (no disk, no fsync). It keeps the port's
 //! contract — all-or-nothing appends checked against every stream's expected version, reads
 //! in log order, a head watch — and lets a test script faults: the next appends conflict, a
-//! record limit, the next append fails as a store failure, or another writer's events
+//! record limit, the next append fails as a store failure (before or after its events are
+//! stored), recovery keeps failing while the store is "down", or another writer's events
 //! appear in the log (as a second node on a shared log would make them).
 
 use std::collections::{HashMap, VecDeque};
@@ -21,6 +22,9 @@ pub enum Fault {
     Conflict,
     /// Fail the append as if the disk had failed.
     StoreFailure,
+    /// Store the events, then report the append failed (a sync that failed after the
+    /// write reached the disk): the events are in the log but were never acknowledged.
+    StoreFailureAfterWrite,
 }
 
 #[derive(Default)]
@@ -29,6 +33,9 @@ struct Inner {
     versions: HashMap<String, u64>,
     faults: VecDeque<Fault>,
     appends: u64,
+    /// While set, `recover` fails (the disk is still full).
+    down: bool,
+    recoveries: u64,
 }
 
 pub struct MemoryStore {
@@ -57,6 +64,16 @@ impl MemoryStore {
     /// Queues faults for the next `append` calls.
     pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
         self.inner.lock().faults.extend(faults);
+    }
+
+    /// While `down`, [`EventStore::recover`] fails, as it would while the disk stays full.
+    pub fn set_down(&self, down: bool) {
+        self.inner.lock().down = down;
+    }
+
+    /// `recover` calls so far (successful or not).
+    pub fn recoveries(&self) -> u64 {
+        self.inner.lock().recoveries
     }
 
     /// Appends events as another writer on the same log would, bypassing the caller's view.
@@ -139,9 +156,11 @@ impl EventStore for MemoryStore {
         };
         match fault {
             None => self.append_now(batch),
-            Some(Fault::StoreFailure) => Err(AppendError::Store(StoreError::Io(
-                std::io::Error::other("injected store failure"),
-            ))),
+            Some(Fault::StoreFailure) => Err(injected()),
+            Some(Fault::StoreFailureAfterWrite) => {
+                self.append_now(batch)?;
+                Err(injected())
+            }
             Some(Fault::Conflict) => {
                 let stream = batch.first().map(|a| a.stream.clone()).unwrap_or_default();
                 let actual = self.inner.lock().versions.get(&stream).copied();
@@ -185,4 +204,21 @@ impl EventStore for MemoryStore {
     fn follow(&self) -> watch::Receiver<u64> {
         self.head.subscribe()
     }
+
+    async fn recover(&self) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock();
+        inner.recoveries += 1;
+        if inner.down {
+            return Err(StoreError::Io(std::io::Error::other(
+                "injected: the disk is still failing",
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn injected() -> AppendError {
+    AppendError::Store(StoreError::Io(std::io::Error::other(
+        "injected store failure",
+    )))
 }

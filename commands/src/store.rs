@@ -6,7 +6,8 @@
 //! [`RecordRefused`] turns down one command's event before anything is written (the writer
 //! rejects that command and goes on), an [`AppendError::Conflict`] says another writer got
 //! there first (the writer catches up and decides again), and a [`StoreError`] puts
-//! durability in doubt (the writer stops).
+//! durability in doubt (the writer stops, and reopens the store through
+//! [`EventStore::recover`] with backoff).
 
 use async_trait::async_trait;
 use ipledger_domain::{Envelope, ExpectedVersion, NewEvent};
@@ -100,4 +101,14 @@ pub trait EventStore: Send + Sync + 'static {
     /// Follows new events: the receiver sees the head advance after each durable append.
     /// Read the new events with [`EventStore::read_all`].
     fn follow(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    /// Reopens the store for appends after a [`StoreError`] stopped them, by the same
+    /// recovery as at start-up (for the file log: what was written but not proven durable
+    /// is cut off, the log is scanned again and reopened). `Ok` when appends may resume.
+    /// The events of the append that failed may or may not be in the store afterwards (it
+    /// was never acknowledged): the caller catches up from the last position it knew. A
+    /// store that cannot recover in place keeps this default and stays stopped.
+    async fn recover(&self) -> Result<(), StoreError> {
+        Err(StoreError::Closed)
+    }
 }

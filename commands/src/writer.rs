@@ -11,13 +11,18 @@
 //! * a conflict (another writer on a shared log moved a stream first) is answered by
 //!   catching up from the log and deciding the batch again, a bounded number of times;
 //! * only a failed write or sync — durability in doubt — stops the writer (fail-stop):
-//!   every pending and later command gets `Unavailable`, and the state is rebuilt from the
-//!   log at the next start.
+//!   every pending command, and every command while it is stopped, gets `Unavailable`.
+//!   It then reopens the store (`EventStore::recover`, the start-up recovery) with
+//!   exponential backoff; once that succeeds it rebuilds its working state from the
+//!   published views (the log as last acknowledged) plus whatever the reopened log holds
+//!   beyond them (the failed batch may or may not be there), and takes commands again.
+//!   Nothing failed is ever retried: the failed batch's callers were answered 503.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ipledger_domain::records::Reply;
 use ipledger_domain::{Envelope, ExpectedVersion, IdSource, NewEvent, Rejection};
@@ -40,6 +45,10 @@ pub struct WriterConfig {
     /// Times one batch is decided again after an append conflict before its callers are
     /// answered with a conflict.
     pub conflict_retries_max: u32,
+    /// The first wait before reopening the store after a failure; doubled after each
+    /// failed attempt up to `recover_backoff_max`.
+    pub recover_backoff_min: Duration,
+    pub recover_backoff_max: Duration,
     pub settings: Settings,
 }
 
@@ -49,6 +58,8 @@ impl Default for WriterConfig {
             queue_commands_max: 65_536,
             batch_commands_max: 8_192,
             conflict_retries_max: 5,
+            recover_backoff_min: Duration::from_millis(100),
+            recover_backoff_max: Duration::from_secs(10),
             settings: Settings::default(),
         }
     }
@@ -92,7 +103,27 @@ struct Submission {
 pub struct Writer {
     tx: mpsc::Sender<Submission>,
     views: Arc<RwLock<State>>,
-    stopped: Arc<AtomicBool>,
+    health: Arc<Health>,
+}
+
+/// Whether the writer takes commands, and if not, why (for readiness).
+#[derive(Default)]
+struct Health {
+    stopped: AtomicBool,
+    /// The failure that stopped the writer, then the last failed reopen.
+    reason: parking_lot::Mutex<Option<String>>,
+}
+
+impl Health {
+    fn stop(&self, reason: String) {
+        *self.reason.lock() = Some(reason);
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    fn resume(&self) {
+        self.stopped.store(false, Ordering::SeqCst);
+        *self.reason.lock() = None;
+    }
 }
 
 impl Writer {
@@ -107,7 +138,7 @@ impl Writer {
     ) -> Writer {
         let (tx, rx) = mpsc::channel(config.queue_commands_max);
         let views = Arc::new(RwLock::new(state.clone()));
-        let stopped = Arc::new(AtomicBool::new(false));
+        let health = Arc::new(Health::default());
         let task = Task {
             store,
             state,
@@ -115,10 +146,10 @@ impl Writer {
             clock,
             ids,
             config,
-            stopped: stopped.clone(),
+            health: health.clone(),
         };
         tokio::spawn(task.run(rx));
-        Writer { tx, views, stopped }
+        Writer { tx, views, health }
     }
 
     /// Decides and durably records `command`; answers only once its events are on disk.
@@ -140,9 +171,14 @@ impl Writer {
         &self.views
     }
 
-    /// True once the writer has stopped after a failed append.
+    /// True while the writer is stopped after a failed append (until the store reopens).
     pub fn is_stopped(&self) -> bool {
-        self.stopped.load(Ordering::SeqCst)
+        self.health.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Why the writer is stopped (the failure, then the last failed reopen), if it is.
+    pub fn stopped_because(&self) -> Option<String> {
+        self.health.reason.lock().clone()
     }
 }
 
@@ -153,7 +189,7 @@ struct Task {
     clock: Arc<dyn Clock>,
     ids: Box<dyn IdSource + Send>,
     config: WriterConfig,
-    stopped: Arc<AtomicBool>,
+    health: Arc<Health>,
 }
 
 type Outcome = Result<Reply, CommandError>;
@@ -174,22 +210,69 @@ impl Task {
                 Ok(outcomes) => outcomes,
                 Err(failure) => {
                     let reason = failure.to_string();
-                    tracing::error!(%reason, "event log append failed; the writer stops accepting commands");
-                    self.stopped.store(true, Ordering::SeqCst);
+                    tracing::error!(%reason, "event log append failed; the writer stops accepting commands and reopens the log");
+                    self.health.stop(reason.clone());
                     for s in subs {
                         let _ = s.reply.send(Err(CommandError::Unavailable(reason.clone())));
                     }
-                    rx.close();
-                    while let Some(s) = rx.recv().await {
-                        let _ = s.reply.send(Err(CommandError::Unavailable(reason.clone())));
+                    if !self.recover(&mut rx).await {
+                        return;
                     }
-                    return;
+                    continue;
                 }
             };
             for (sub, outcome) in subs.into_iter().zip(outcomes) {
                 let _ = sub.reply.send(outcome);
             }
         }
+    }
+
+    /// After a store failure: answers every command `Unavailable` while it reopens the
+    /// store with exponential backoff, then rebuilds the working state from the log.
+    /// Returns false if every sender went away meanwhile (shutdown).
+    async fn recover(&mut self, rx: &mut mpsc::Receiver<Submission>) -> bool {
+        let mut delay = self.config.recover_backoff_min;
+        for attempt in 1u64.. {
+            let wait = tokio::time::sleep(delay);
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    _ = &mut wait => break,
+                    sub = rx.recv() => {
+                        let Some(sub) = sub else { return false };
+                        let why = self.health.reason.lock().clone().unwrap_or_default();
+                        let _ = sub.reply.send(Err(CommandError::Unavailable(why)));
+                    }
+                }
+            }
+            match self.reopen().await {
+                Ok(()) => {
+                    tracing::info!(
+                        attempt,
+                        position = self.state.position(),
+                        "event log reopened; the writer takes commands again"
+                    );
+                    self.health.resume();
+                    return true;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, retry_in = ?delay * 2, "reopening the event log failed");
+                    *self.health.reason.lock() =
+                        Some(format!("reopening the event log failed: {e}"));
+                    delay = (delay * 2).min(self.config.recover_backoff_max);
+                }
+            }
+        }
+        true
+    }
+
+    /// Reopens the store, then starts the working state again from the published views
+    /// (everything acknowledged: the failed batch's events were applied to the working
+    /// state only) and folds in whatever the reopened log holds beyond them.
+    async fn reopen(&mut self) -> Result<(), StoreError> {
+        self.store.recover().await?;
+        self.state = self.views.read().clone();
+        self.catch_up().await
     }
 
     /// Decides and commits one batch, deciding again after each conflict. `Err` only when

@@ -229,10 +229,18 @@ impl Frame {
     }
 }
 
-/// Walks the frames of an undamaged segment; they must tile the file exactly.
+/// Bytes before the first frame of a format-2 segment (infra/src/filelog/header.rs).
+pub(crate) const SEGMENT_HEADER: usize = 4096;
+
+/// Walks the frames of an undamaged segment; they must tile the file exactly (after the
+/// header of a format-2 segment).
 fn frames(bytes: &[u8]) -> Vec<Frame> {
     let mut out = Vec::new();
-    let mut at = 0;
+    let mut at = if bytes.starts_with(b"IPLG") {
+        SEGMENT_HEADER
+    } else {
+        0
+    };
     while at < bytes.len() {
         assert!(
             at + FRAME_HEADER <= bytes.len(),
@@ -677,8 +685,8 @@ async fn recovers(dir: &Path, block: &str, expect: &[String], what: &str) -> Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn torn_tail_is_cut_and_the_service_starts() {
-    // Guards against a crash mid-write (a partial last frame, or garbage after the last
-    // frame) keeping the service down, or against new records being appended after the
+    // Guards against a crash mid-write (garbage after the last frame) keeping the service
+    // down, or against new records being appended after the
     // garbage instead of at the cut (which would turn the next open into a refusal).
     let tmp = tempfile::tempdir().expect("tempdir");
     let base = tmp.path().join("base");
@@ -692,30 +700,9 @@ async fn torn_tail_is_cut_and_the_service_starts() {
         bytes[fs.last().unwrap().offset..].to_vec()
     };
 
-    // 1. The last frame loses its final bytes: that record is gone, everything before stays,
-    //    and the lost address is free again (the lowest free one is handed out next).
-    let d = tmp.path().join("truncated");
-    copy_dir(&base, &d);
-    let seg = d.join(&seg_name);
-    let len = std::fs::metadata(&seg).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&seg)
-        .unwrap()
-        .set_len(len - 3)
-        .unwrap();
-    let next = recovers(
-        &d,
-        &block,
-        &addrs[..addrs.len() - 1],
-        "last frame truncated by 3 bytes",
-    )
-    .await;
-    assert_eq!(
-        &next,
-        addrs.last().unwrap(),
-        "the address of the cut record is free again (and the lowest free)"
-    );
+    // (A last frame cut short after a clean stop is no longer a torn tail: the segment's
+    // synced-end record proves it was acknowledged, and the service refuses to start;
+    // log_damage.rs tests that.)
 
     // 2. Bytes after the last frame: a header whose length runs past the end of the file.
     let d = tmp.path().join("ff");

@@ -24,6 +24,7 @@ mod idempotency;
 mod interfaces_support;
 mod isolation;
 mod limits;
+mod log_damage;
 mod old_log;
 mod retention;
 mod smtp;

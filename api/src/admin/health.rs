@@ -1,4 +1,6 @@
-//! `GET /healthz`: 200 with the log position while the writer runs, 503 once it has stopped.
+//! `GET /healthz` (readiness): 200 with the log position while the writer takes commands,
+//! 503 while it is stopped after a log failure and reopening the log (with why: the
+//! failure, then the last failed reopen); 200 again once the log is reopened.
 
 use serde_json::json;
 
@@ -7,10 +9,10 @@ use crate::kit::{Answer, Call, Resp};
 
 pub async fn health(c: Call<'_>) -> Answer {
     let app = c.app;
-    if app.writer.is_stopped() {
-        return Err(Fault::unavailable(
-            "the writer has stopped after a log failure",
-        ));
+    if let Some(why) = app.writer.stopped_because() {
+        return Err(Fault::unavailable(format!(
+            "the writer stopped after a log failure and is reopening the log: {why}"
+        )));
     }
     let position = app.writer.views().read().position();
     Ok(Resp::ok(json!({"status": "ok", "events": position})))

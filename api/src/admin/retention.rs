@@ -77,8 +77,10 @@ pub fn schedule(writer: &Writer, every_seconds: u64) -> Option<JoinHandle<()>> {
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            // While the writer is stopped (reopening the log) a purge could not be recorded;
+            // it resumes with the writer.
             if writer.is_stopped() {
-                return;
+                continue;
             }
             let meta = Meta {
                 actor: SCHEDULER_ACTOR.to_string(),

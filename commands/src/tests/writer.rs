@@ -144,6 +144,7 @@ async fn a_store_failure_stops_the_writer() {
     let store = Arc::new(MemoryStore::default());
     let writer = start(store.clone());
     let block = new_block(&writer, "10.0.0.0/24").await;
+    store.set_down(true);
     store.inject([Fault::StoreFailure]);
     match writer.submit(allocate(T1, block), meta()).await {
         Err(CommandError::Unavailable(_)) => {}
@@ -278,4 +279,96 @@ fn a_command_over_an_item_limit_is_refused_before_any_rule() {
         "The request has {} addresses; at most {ADDRESSES_PER_REQUEST_MAX} are allowed per request",
         ADDRESSES_PER_REQUEST_MAX + 1
     )));
+}
+
+/// A writer whose reopen attempts follow each other within milliseconds.
+fn start_quick_to_recover(store: Arc<MemoryStore>) -> Writer {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+    ));
+    let config = WriterConfig {
+        recover_backoff_min: std::time::Duration::from_millis(1),
+        recover_backoff_max: std::time::Duration::from_millis(4),
+        ..WriterConfig::default()
+    };
+    Writer::start(
+        store,
+        State::default(),
+        clock,
+        Box::new(SequentialIds::default()),
+        config,
+    )
+}
+
+/// Waits (a bounded number of short sleeps, no time limit asserted) until `done`.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..10_000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+async fn unavailable(writer: &Writer, block: uuid::Uuid) {
+    match writer.submit(allocate(T1, block), meta()).await {
+        Err(CommandError::Unavailable(_)) => {}
+        other => panic!("expected unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_writer_stopped_by_a_store_failure_resumes_once_the_store_reopens() {
+    // Guards against a fail-stop that lasts forever (issue 8, defect 6): after the disk
+    // filled, the service answered 503 until restarted, even once space was freed.
+    let store = Arc::new(MemoryStore::default());
+    let writer = start_quick_to_recover(store.clone());
+    let block = new_block(&writer, "10.0.0.0/24").await;
+    assert_eq!(allocated(&writer, block).await, "10.0.0.2");
+    store.set_down(true);
+    store.inject([Fault::StoreFailure]);
+    unavailable(&writer, block).await;
+    assert!(writer.is_stopped());
+    eventually("two failed reopens", || store.recoveries() >= 2).await;
+    unavailable(&writer, block).await;
+    let why = writer.stopped_because().expect("a reason while stopped");
+    assert!(why.contains("reopening"), "{why}");
+
+    store.set_down(false);
+    eventually("the writer resumes", || !writer.is_stopped()).await;
+    assert_eq!(writer.stopped_because(), None);
+    // The failed allocation was never stored: its address is handed out now.
+    assert_eq!(allocated(&writer, block).await, "10.0.0.3");
+    assert_eq!(
+        writer.views().read().position(),
+        store.events().len() as u64
+    );
+}
+
+#[tokio::test]
+async fn after_a_failure_whose_events_were_stored_the_resumed_writer_catches_up() {
+    // The failed append's events reached the log (a sync failed after the write): its
+    // caller got 503, and the resumed writer must see them, never hand out their address
+    // again.
+    let store = Arc::new(MemoryStore::default());
+    let writer = start_quick_to_recover(store.clone());
+    let block = new_block(&writer, "10.0.0.0/24").await;
+    store.inject([Fault::StoreFailureAfterWrite]);
+    unavailable(&writer, block).await;
+    eventually("the writer resumes", || !writer.is_stopped()).await;
+    assert_eq!(allocated(&writer, block).await, "10.0.0.3");
+    assert_eq!(
+        writer.views().read().position(),
+        store.events().len() as u64
+    );
+    let addresses: Vec<String> = store
+        .events()
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::AddressAllocated(a) => Some(a.address.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(addresses, ["10.0.0.2", "10.0.0.3"]);
 }

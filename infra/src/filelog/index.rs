@@ -20,6 +20,8 @@ pub(crate) struct SegmentIndex {
     pub name: Arc<str>,
     /// Read handle, shared with readers so they need no lock while reading.
     pub file: Arc<dyn StorageFile>,
+    /// Where the first frame starts: 0 in format 1, after the header in format 2.
+    pub data_start: u64,
     /// Bytes of complete, committed records: readers never look past this.
     pub len: u64,
     pub count: u64,
@@ -28,12 +30,13 @@ pub(crate) struct SegmentIndex {
 }
 
 impl SegmentIndex {
-    pub fn new(start: u64, name: &str, file: Arc<dyn StorageFile>) -> Self {
+    pub fn new(start: u64, name: &str, file: Arc<dyn StorageFile>, data_start: u64) -> Self {
         SegmentIndex {
             start,
             name: name.into(),
             file,
-            len: 0,
+            data_start,
+            len: data_start,
             count: 0,
             sparse: Vec::new(),
         }
@@ -88,6 +91,7 @@ pub(crate) struct SegmentView {
     pub name: Arc<str>,
     pub file: Arc<dyn StorageFile>,
     pub start: u64,
+    pub data_start: u64,
     pub len: u64,
 }
 
@@ -152,6 +156,7 @@ impl Index {
                 name: s.name.clone(),
                 file: s.file.clone(),
                 start: s.start,
+                data_start: s.data_start,
                 len: s.len,
             })
             .collect()
@@ -169,7 +174,7 @@ mod tests {
             let start = index.head;
             index
                 .segments
-                .push(SegmentIndex::new(start, "x", file.clone()));
+                .push(SegmentIndex::new(start, "x", file.clone(), 0));
             for i in 0..size {
                 index.push(if i % 2 == 0 { "even" } else { "odd" }, i * 10, i * 10 + 10);
             }

@@ -8,9 +8,13 @@
 //!
 //! Durability model: one `append` call is one write and one `fdatasync`, its last record
 //! flagged COMMIT, so a crash leaves either the whole call or a torn tail that the next
-//! open cuts off. A failed write or sync closes the log for writes (fail-stop).
+//! open cuts off; after the sync the segment header's synced-end slot is updated (synced by
+//! the next append), so that damage to anything acknowledged is refused rather than cut
+//! (`header.rs`, `recovery.rs`). A failed write or sync closes the log for writes
+//! (fail-stop) until [`EventStore::recover`] reopens it in place.
 
 mod frame;
+mod header;
 mod index;
 mod reader;
 mod recovery;
@@ -93,7 +97,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
 /// [`verify`] over any storage (the crash tests run it on a simulated disk).
 pub fn verify_with(storage: &dyn Storage) -> Result<VerifyReport, StoreError> {
     let files = segment::list_segments(storage)?;
-    let scan = recovery::scan(storage, &files, true)?;
+    let scan = recovery::scan(storage, &files, true, false)?;
     let problems = scan
         .torn
         .iter()
@@ -151,14 +155,16 @@ impl FileLog {
         let storage: Arc<dyn Storage> = Arc::new(storage);
         let lock = segment::lock_dir(&*storage, opts.lock_wait)?;
         let mut files = segment::list_segments(&*storage)?;
-        if files.is_empty() {
+        // A directory with the format marker but no segment lost its log: the scan says so.
+        if files.is_empty() && header::read_marker(&*storage)?.is_none() {
             files.push(segment::create_segment(&*storage, 0)?.0);
         }
-        let scan = recovery::scan(&*storage, &files, false)?;
+        let mut scan = recovery::scan(&*storage, &files, false, false)?;
         if let Some(torn) = &scan.torn {
             recovery::truncate(&*storage, torn)?;
         }
-        let last = files.last().map(|f| f.name.clone());
+        prepare_for_appends(&*storage, &mut scan)?;
+        let last = scan.index.segments.last().map(|s| s.name.to_string());
         let last = last.ok_or_else(|| StoreError::Io(std::io::Error::other("no segment")))?;
         let file = storage.open(&last, OpenMode::Write)?;
         Ok(Self::assemble(storage, opts, scan, Some(file), Some(lock)))
@@ -175,7 +181,7 @@ impl FileLog {
     pub fn open_read_only_with(storage: impl Storage) -> Result<FileLog, StoreError> {
         let storage: Arc<dyn Storage> = Arc::new(storage);
         let files = segment::list_segments(&*storage)?;
-        let scan = recovery::scan(&*storage, &files, false)?;
+        let scan = recovery::scan(&*storage, &files, false, true)?;
         Ok(Self::assemble(
             storage,
             FileLogOptions::default(),
@@ -200,10 +206,11 @@ impl FileLog {
         let index = scan.index;
         let len = index.segments.last().map_or(0, |s| s.len);
         let head = index.head;
+        let next_slot = scan.last_slots.map_or(0, |s| s.next());
         let shared = Shared {
             storage,
             opts,
-            writer: Mutex::new(Writer::new(file, len)),
+            writer: Mutex::new(Writer::new(file, len, next_slot)),
             index: RwLock::new(index),
             head: AtomicU64::new(head),
             head_tx: watch::Sender::new(head),
@@ -242,6 +249,53 @@ impl FileLog {
     pub(crate) fn break_writer(&self) -> std::io::Result<()> {
         self.shared.break_writer()
     }
+}
+
+/// Makes the recovered log ready to be appended to in format 2: the last segment gets a
+/// header (written into it if it is empty, or a new segment if it is a non-empty format-1
+/// one: format-1 frames have no room for the synced-end record), a predecessor a crash left
+/// unsealed is sealed, and the directory's format marker is written if it is missing.
+fn prepare_for_appends(storage: &dyn Storage, scan: &mut recovery::Scan) -> Result<(), StoreError> {
+    let index = &mut scan.index;
+    let last = index
+        .segments
+        .last_mut()
+        .ok_or_else(|| StoreError::Io(std::io::Error::other("no segment")))?;
+    if scan.last_slots.is_none() {
+        let start = if last.len == 0 {
+            let file = storage.open(&last.name, OpenMode::Write)?;
+            header::write_new(&*file, last.start)?;
+            storage.sync_dir()?;
+            last.data_start = header::HEADER_LEN;
+            last.len = header::HEADER_LEN;
+            last.start
+        } else {
+            let head = index.head;
+            let (seg, _) = segment::create_segment(storage, head)?;
+            let reader = storage.open(&seg.name, OpenMode::Read)?.into();
+            let new = index::SegmentIndex::new(head, &seg.name, reader, header::HEADER_LEN);
+            index.segments.push(new);
+            head
+        };
+        scan.last_slots = Some(header::Slots::fresh(start));
+        scan.first_v2.get_or_insert(start);
+    }
+    // What the scan read may still be only in the page cache (a restart in the same
+    // process after a failed append): make it durable before anything is appended after
+    // it, and before the writer overwrites the older synced-end slot.
+    if let Some(last) = scan.index.segments.last() {
+        storage.open(&last.name, OpenMode::Write)?.sync_all()?;
+        storage.sync_dir()?;
+    }
+    if let Some((name, end, head)) = &scan.unsealed {
+        header::seal(storage, name, *end, *head)?;
+    }
+    if scan.marker.is_none() {
+        let first = scan.first_v2.unwrap_or_default();
+        header::write_marker(storage, first)?;
+        scan.marker = Some(first);
+    }
+    Ok(())
 }
 
 /// Runs blocking file I/O from async code. On a multi-threaded runtime `block_in_place`
@@ -306,5 +360,64 @@ impl EventStore for FileLog {
 
     fn follow(&self) -> watch::Receiver<u64> {
         self.shared.head_tx.subscribe()
+    }
+
+    async fn recover(&self) -> Result<(), StoreError> {
+        let shared = self.shared.clone();
+        blocking(move || shared.recover_sync()).await
+    }
+}
+
+impl Shared {
+    /// Reopens a log closed by a failed append, in place (readers and clones keep working
+    /// and see the reopened log): cuts the last segment back to what was durable before the
+    /// failure (the failed append was never acknowledged, and after a failed `fdatasync` the
+    /// page cache may hold bytes that never reach the disk), records that end and syncs it,
+    /// then runs the start-up recovery (scan, torn tail, preparing for appends) and swaps
+    /// in the new index and write handle. Fails, and may be called again, while the disk
+    /// still fails.
+    pub(crate) fn recover_sync(&self) -> Result<(), StoreError> {
+        let mut guard = self.writer.lock();
+        let w = &mut *guard;
+        if self._lock.is_none() {
+            return Err(StoreError::Closed); // opened read-only
+        }
+        if !w.failed {
+            return Ok(());
+        }
+        let last = self
+            .index
+            .read()
+            .segments
+            .last()
+            .map(|s| s.name.to_string());
+        let last = last.ok_or_else(|| StoreError::Io(std::io::Error::other("no segment")))?;
+        let file = self.storage.open(&last, OpenMode::Write)?;
+        file.set_len(w.len)?;
+        w.file = Some(file);
+        let head = self.index.read().head;
+        w.record_synced_end(w.len, head, 0)?;
+        if let Some(file) = &w.file {
+            file.sync_all()?;
+        }
+        let storage = &*self.storage;
+        let files = segment::list_segments(storage)?;
+        let mut scan = recovery::scan(storage, &files, false, false)?;
+        if let Some(torn) = &scan.torn {
+            recovery::truncate(storage, torn)?;
+        }
+        prepare_for_appends(storage, &mut scan)?;
+        let last = scan.index.segments.last().map(|s| s.name.to_string());
+        let last = last.ok_or_else(|| StoreError::Io(std::io::Error::other("no segment")))?;
+        let file = storage.open(&last, OpenMode::Write)?;
+        let len = scan.index.segments.last().map_or(0, |s| s.len);
+        let next_slot = scan.last_slots.map_or(0, |s| s.next());
+        let head = scan.index.head;
+        *self.index.write() = scan.index;
+        *w = Writer::new(Some(file), len, next_slot);
+        self.head.store(head, Ordering::Release);
+        self.head_tx.send_replace(head);
+        tracing::info!(head, "event log reopened after a failure");
+        Ok(())
     }
 }

@@ -108,7 +108,7 @@ fn scan_range(
         if left == 0 {
             break;
         }
-        let start = if i == 0 { loc.offset } else { 0 };
+        let start = if i == 0 { loc.offset } else { view.data_start };
         if i > 0 && view.start != position {
             let reason = format!("segment starts at {}, expected {position}", view.start);
             return Err(corrupt(view, 0, reason));

@@ -13,9 +13,16 @@
 //! records belong to the one append that was never acknowledged. A crash cannot produce
 //! the BEGIN record of another append after the damage, since appends are written one at a
 //! time, each synced before the next starts. (For logs written before the BEGIN flag, a
-//! valid record after a valid COMMIT record is the same proof.) The price: damage inside
-//! the last acknowledged append, with nothing after it, is indistinguishable from a crash
-//! and is dropped as a torn tail (with a warning), as damage to its final record always was.
+//! valid record after a valid COMMIT record is the same proof.)
+//!
+//! What a format-2 segment adds (`header.rs`): its synced-end slot proves how far appends
+//! were synced, so damage before that offset, or a segment shorter than it, is corruption
+//! even with nothing after it; a sealed last segment means its successor was deleted; a
+//! segment without its header (deleted or emptied) is corruption unless it is the last one
+//! and a crash while creating it is possible. Only what lies after the proven end, at most
+//! the append in flight and the one before it, is judged by the rules above. Format-1
+//! segments prove none of this: in them, damage to the last acknowledged append with
+//! nothing after it is still taken for a torn tail.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -27,8 +34,9 @@ use super::frame::{
     complete_frame, FrameError, FrameReader, FrameRef, FLAG_BEGIN, FLAG_COMMIT, HEADER_LEN,
     MAX_BODY,
 };
+use super::header::{self, Layout, Slot, Slots};
 use super::index::{Index, SegmentIndex};
-use super::segment::SegmentFile;
+use super::segment::{segment_name, SegmentFile};
 use super::storage::{OpenMode, Storage, StorageFile};
 
 /// An incomplete append found at the end of the log.
@@ -48,22 +56,81 @@ pub(crate) struct Scan {
     pub torn: Option<TornTail>,
     /// Bytes of committed records in all segments.
     pub bytes: u64,
+    /// Where format 2 begins according to the directory's marker, if it is there.
+    pub marker: Option<u64>,
+    /// The first segment found with a format-2 header.
+    pub first_v2: Option<u64>,
+    /// The last segment's synced-end slots, if it is a format-2 segment.
+    pub last_slots: Option<Slots>,
+    /// A format-2 segment before the last one that was never sealed (a crash while
+    /// rolling): its name, end and the position where its successor starts.
+    pub unsealed: Option<(String, u64, u64)>,
 }
 
 /// Scans `files` (in log order). With `full`, every payload is decoded too (for `verify`);
-/// the open only needs each record's position, stream and version.
+/// the open only needs each record's position, stream and version. With `beside_writer`
+/// (a read-only open while the service runs), a last segment found sealed is not damage:
+/// the writer rolled to a successor after `files` was listed.
 pub(crate) fn scan(
     storage: &dyn Storage,
     files: &[SegmentFile],
     full: bool,
+    beside_writer: bool,
 ) -> Result<Scan, StoreError> {
-    let mut index = Index::default();
-    let mut torn = None;
-    for (i, seg) in files.iter().enumerate() {
-        torn = scan_segment(storage, &mut index, seg, i + 1 == files.len(), full)?;
+    let marker = header::read_marker(storage)?;
+    if let Some(first) = marker {
+        if !files.iter().any(|f| f.start == first) {
+            let reason = "the segment is missing, yet the log's FORMAT file says it exists \
+                          (format 2 begins there)";
+            return Err(StoreError::Corrupt {
+                segment: segment_name(first),
+                offset: 0,
+                reason: reason.into(),
+            });
+        }
     }
-    let bytes = index.segments.iter().map(|s| s.len).sum();
-    Ok(Scan { index, torn, bytes })
+    let mut index = Index::default();
+    let mut ctx = Context {
+        marker,
+        beside_writer,
+        prev: None,
+        torn: None,
+        first_v2: None,
+        unsealed: None,
+        last_slots: None,
+    };
+    for (i, seg) in files.iter().enumerate() {
+        scan_segment(
+            storage,
+            &mut index,
+            seg,
+            i + 1 == files.len(),
+            full,
+            &mut ctx,
+        )?;
+    }
+    let bytes = index.segments.iter().map(|s| s.len - s.data_start).sum();
+    Ok(Scan {
+        index,
+        torn: ctx.torn,
+        bytes,
+        marker,
+        first_v2: ctx.first_v2,
+        last_slots: ctx.last_slots,
+        unsealed: ctx.unsealed,
+    })
+}
+
+/// What the scan carries from one segment to the next.
+struct Context {
+    marker: Option<u64>,
+    beside_writer: bool,
+    /// The previous segment's proof, if it was a format-2 segment.
+    prev: Option<(String, Slot)>,
+    torn: Option<TornTail>,
+    first_v2: Option<u64>,
+    unsealed: Option<(String, u64, u64)>,
+    last_slots: Option<Slots>,
 }
 
 /// Records read since the last COMMIT: they enter the index only when their commit does.
@@ -95,6 +162,47 @@ struct SegmentScan<'a> {
     file: &'a dyn StorageFile,
     len: u64,
     is_last: bool,
+    /// Bytes the segment's synced-end slot proves were synced: damage before this offset
+    /// hit an append that may have been acknowledged, whatever follows it.
+    proven: u64,
+}
+
+/// How a segment begins, and whether a missing header can be a crash's doing.
+fn check_layout(
+    file: &dyn StorageFile,
+    len: u64,
+    seg: &SegmentFile,
+    is_last: bool,
+    ctx: &Context,
+) -> Result<Result<Layout, TornTail>, StoreError> {
+    let layout = header::read_layout(file, len, seg.start)?;
+    let must_be_v2 = ctx.marker.is_some_and(|first| seg.start >= first);
+    let reason = match &layout {
+        Layout::V2(_) => return Ok(Ok(layout)),
+        Layout::V1 if !must_be_v2 => return Ok(Ok(layout)),
+        Layout::V1 => "no segment header (empty, or format 1 where format 2 began)".to_string(),
+        Layout::BadHeader(reason) => reason.clone(),
+    };
+    // Creating a segment writes and syncs its header before the previous segment is sealed
+    // and before anything is appended to it: a crash can leave the last segment without a
+    // header only while its predecessor is unsealed, and then it holds nothing acknowledged.
+    // The first format-2 segment is named by the marker only once its header is durable.
+    let prev_sealed = ctx.prev.as_ref().is_some_and(|(_, s)| s.sealed());
+    let first = ctx.marker.is_some_and(|first| seg.start == first);
+    if is_last && !prev_sealed && !first {
+        return Ok(Err(TornTail {
+            segment: seg.name.clone(),
+            offset: 0,
+            dropped_bytes: len,
+            reason: format!("{reason}: a crash while creating the segment; it would be made again"),
+        }));
+    }
+    let why = if prev_sealed {
+        "; its predecessor was sealed after this header was written"
+    } else {
+        ""
+    };
+    Err(corrupt(seg, 0, format!("{reason}{why}")))
 }
 
 fn scan_segment(
@@ -103,7 +211,8 @@ fn scan_segment(
     seg: &SegmentFile,
     is_last: bool,
     full: bool,
-) -> Result<Option<TornTail>, StoreError> {
+    ctx: &mut Context,
+) -> Result<(), StoreError> {
     if seg.start != index.head {
         let reason = format!(
             "segment starts at position {}, expected {}",
@@ -112,24 +221,91 @@ fn scan_segment(
         return Err(corrupt(seg, 0, reason));
     }
     let file: Arc<dyn StorageFile> = storage.open(&seg.name, OpenMode::Read)?.into();
+    // The slots are read before the size and the frames: a read-only scan beside the
+    // writer then never sees a claim for bytes it has not read.
+    let header_len = file.size()?;
+    let prev_end = index.segments.last().map_or(0, |s| s.len);
+    ctx.unsealed = match &ctx.prev {
+        Some((name, slot)) if !slot.sealed() => Some((name.clone(), prev_end, seg.start)),
+        _ => None,
+    };
+    let layout = match check_layout(&*file, header_len, seg, is_last, ctx)? {
+        Ok(layout) => layout,
+        Err(torn) => {
+            index
+                .segments
+                .push(SegmentIndex::new(seg.start, &seg.name, file.clone(), 0));
+            ctx.torn = Some(torn);
+            ctx.prev = None;
+            ctx.last_slots = None;
+            return Ok(());
+        }
+    };
+    let (data_start, proof) = match layout {
+        Layout::V2(slots) => {
+            let best = slots
+                .best()
+                .ok_or_else(|| corrupt(seg, 0, "no synced-end record"))?;
+            (header::HEADER_LEN, Some((slots, best)))
+        }
+        _ => (0, None),
+    };
     let len = file.size()?;
-    index
-        .segments
-        .push(SegmentIndex::new(seg.start, &seg.name, file.clone()));
+    if let Some((_, best)) = &proof {
+        if best.sealed() && is_last && !ctx.beside_writer {
+            let reason = format!(
+                "this segment was sealed when the one after it, {}, had been created; \
+                 that segment is missing",
+                segment_name(best.head)
+            );
+            return Err(corrupt(seg, best.end, reason));
+        }
+        ctx.first_v2.get_or_insert(seg.start);
+    }
+    index.segments.push(SegmentIndex::new(
+        seg.start,
+        &seg.name,
+        file.clone(),
+        data_start,
+    ));
     let at = SegmentScan {
         seg,
         file: &*file,
         len,
         is_last,
+        proven: proof.map_or(0, |(_, best)| best.end),
     };
-    let mut rd = FrameReader::new(&*file, 0, len, 1 << 20, 8 << 20);
+    ctx.torn = scan_frames(index, &at, data_start, full)?;
+    let committed = index.segments.last().map_or(0, |s| s.len);
+    if committed < at.proven {
+        let reason = format!(
+            "intact records end here, but the segment's synced-end record says appends up \
+             to offset {} were synced and acknowledged",
+            at.proven
+        );
+        return Err(corrupt(seg, committed, reason));
+    }
+    ctx.prev = proof.map(|(_, best)| (seg.name.clone(), best));
+    ctx.last_slots = proof.map(|(slots, _)| slots);
+    Ok(())
+}
+
+/// Reads the frames of one segment into the index; returns the torn tail, if any.
+fn scan_frames(
+    index: &mut Index,
+    at: &SegmentScan<'_>,
+    data_start: u64,
+    full: bool,
+) -> Result<Option<TornTail>, StoreError> {
+    let seg = at.seg;
+    let mut rd = FrameReader::new(at.file, data_start, at.len, 1 << 20, 8 << 20);
     let mut pending = Pending::default();
     loop {
         let position = index.head + pending.records.len() as u64;
         let (frame, bytes) = match rd.next_frame() {
             Ok(Some(found)) => found,
             Ok(None) => break,
-            Err(e) => return damaged(index, &at, position, e),
+            Err(e) => return damaged(index, at, position, e),
         };
         pending.add(seg, &frame, &bytes[frame.body.clone()], position, full)?;
         if frame.flags & FLAG_COMMIT != 0 {
@@ -138,10 +314,12 @@ fn scan_segment(
     }
     match pending.records.first() {
         None => Ok(None),
-        Some(first) if !is_last => Err(corrupt(seg, first.offset, "segment ends without a commit")),
+        Some(first) if !at.is_last => {
+            Err(corrupt(seg, first.offset, "segment ends without a commit"))
+        }
         Some(_) => {
             let reason = format!("{} records after the last commit", pending.records.len());
-            Ok(Some(torn_tail(index, &at, reason)))
+            Ok(Some(torn_tail(index, at, reason)))
         }
     }
 }
@@ -160,6 +338,14 @@ fn damaged(
         }
     };
     if !at.is_last {
+        return Err(corrupt(at.seg, offset, reason));
+    }
+    if offset < at.proven {
+        let reason = format!(
+            "{reason}; the segment's synced-end record says appends up to offset {} were \
+             synced and acknowledged",
+            at.proven
+        );
         return Err(corrupt(at.seg, offset, reason));
     }
     // A length field is not covered by the checksum: a damaged one can make an intact log
@@ -286,7 +472,8 @@ impl Pending {
     }
 }
 
-/// Cuts a torn tail off its segment, durably.
+/// Cuts a torn tail off its segment, durably. A segment whose header a crash tore is cut
+/// to nothing; the open then writes its header again.
 pub(crate) fn truncate(storage: &dyn Storage, torn: &TornTail) -> Result<(), StoreError> {
     let file = storage.open(&torn.segment, OpenMode::Write)?;
     file.set_len(torn.offset)?;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::StoreError;
 
+use super::header;
 use super::storage::{DirLock, Storage, StorageFile};
 
 const EXTENSION: &str = ".seg";
@@ -49,15 +50,15 @@ pub(crate) fn list_segments(storage: &dyn Storage) -> Result<Vec<SegmentFile>, S
     Ok(segments)
 }
 
-/// Creates the empty segment starting at `start` and makes its existence durable before
-/// anything is written to it. Returns the write handle.
+/// Creates the segment starting at `start` with its format-2 header, and makes both durable
+/// before anything is appended to it. Returns the write handle.
 pub(crate) fn create_segment(
     storage: &dyn Storage,
     start: u64,
 ) -> io::Result<(SegmentFile, Box<dyn StorageFile>)> {
     let name = segment_name(start);
     let file = storage.create(&name)?;
-    file.sync_all()?;
+    header::write_new(&*file, start)?;
     storage.sync_dir()?;
     Ok((SegmentFile { start, name }, file))
 }

@@ -132,7 +132,7 @@ impl Storage for FsStorage {
         let path = self.dir.join(name);
         let file = match mode {
             OpenMode::Read => File::open(path)?,
-            OpenMode::Write => OpenOptions::new().write(true).open(path)?,
+            OpenMode::Write => OpenOptions::new().read(true).write(true).open(path)?,
         };
         Ok(Box::new(file))
     }

@@ -17,6 +17,7 @@ use crate::codec::encode_record_into;
 use crate::{AppendError, StoreError, StreamAppend};
 
 use super::frame::{push_frame, FLAG_BEGIN, FLAG_COMMIT};
+use super::header::{self, Slot, Slots, HEADER_LEN, SLOT_SEALED};
 use super::index::{Index, SegmentIndex};
 use super::segment::create_segment;
 use super::storage::{OpenMode, StorageFile};
@@ -34,19 +35,57 @@ pub(crate) struct Writer {
     /// Set while an append is in flight and left set if it fails, so a failure (or a
     /// panic) between write and publish closes the log.
     pub failed: bool,
+    /// The synced-end slot of the last segment to write next (`header.rs`).
+    next_slot: usize,
+    /// A slot was written since the last sync: a clean close syncs it.
+    slot_unsynced: bool,
     /// Reused batch buffer and each frame's `(start, end)` within it.
     buf: Vec<u8>,
     frames: Vec<(u64, u64)>,
 }
 
 impl Writer {
-    pub fn new(file: Option<Box<dyn StorageFile>>, len: u64) -> Self {
+    pub fn new(file: Option<Box<dyn StorageFile>>, len: u64, next_slot: usize) -> Self {
         Writer {
             file,
             len,
             failed: false,
+            next_slot,
+            slot_unsynced: false,
             buf: Vec::new(),
             frames: Vec::new(),
+        }
+    }
+
+    /// Records, without syncing, that the segment is durable up to `end` (the log up to
+    /// position `head`): the next sync of this file makes the record durable.
+    pub(crate) fn record_synced_end(&mut self, end: u64, head: u64, flags: u8) -> io::Result<()> {
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| io::Error::other("closed"))?;
+        // The other slot may be overwritten only once this one is durable: a crash must
+        // always find one intact. An unsynced slot is overwritten in place instead.
+        let i = if self.slot_unsynced {
+            self.next_slot ^ 1
+        } else {
+            self.next_slot
+        };
+        header::write_slot(&**file, i, Slot { end, head, flags })?;
+        self.next_slot = i ^ 1;
+        self.slot_unsynced = true;
+        Ok(())
+    }
+}
+
+/// A clean close makes the last synced-end record durable, so that after a clean stop the
+/// log proves every acknowledged append, the last one included.
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let (false, true, Some(file)) = (self.failed, self.slot_unsynced, &self.file) {
+            if let Err(err) = file.sync_data() {
+                tracing::warn!(%err, "event log: syncing the synced-end record at close failed");
+            }
         }
     }
 }
@@ -75,6 +114,10 @@ impl Shared {
         let file = w.file.as_ref().ok_or(StoreError::Closed)?;
         file.write_all_at(&w.buf, w.len).map_err(StoreError::Io)?;
         file.sync_data().map_err(StoreError::Io)?;
+        w.slot_unsynced = false;
+        let end = w.len + w.buf.len() as u64;
+        let head = envelopes[envelopes.len() - 1].position + 1;
+        w.record_synced_end(end, head, 0).map_err(StoreError::Io)?;
         self.publish(w, &envelopes);
         w.failed = false;
         if w.buf.capacity() > KEEP_BUFFER {
@@ -85,19 +128,30 @@ impl Shared {
     }
 
     /// Starts a new segment when this batch would overflow a non-empty one. A batch never
-    /// spans segments, so every segment but the last ends with a COMMIT.
+    /// spans segments, so every segment but the last ends with a COMMIT. The new segment
+    /// (with its header) is durable before the old one is sealed, and the seal is durable
+    /// before anything goes into the new one: so a sealed last segment means its successor
+    /// was deleted, and a last segment without a header follows an unsealed one. The seal's
+    /// sync happens once per segment, not per append.
     fn roll_if_full(&self, w: &mut Writer, head: u64) -> Result<(), StoreError> {
-        if w.len == 0 || w.len + w.buf.len() as u64 <= self.opts.segment_bytes_max {
+        let data = w.len.saturating_sub(HEADER_LEN);
+        if data == 0 || data + w.buf.len() as u64 <= self.opts.segment_bytes_max {
             return Ok(());
         }
         let (seg, file) = create_segment(&*self.storage, head)?;
+        w.record_synced_end(w.len, head, SLOT_SEALED)?;
+        if let Some(old) = &w.file {
+            old.sync_data()?;
+        }
         let reader: Arc<dyn StorageFile> = self.storage.open(&seg.name, OpenMode::Read)?.into();
         self.index
             .write()
             .segments
-            .push(SegmentIndex::new(head, &seg.name, reader));
+            .push(SegmentIndex::new(head, &seg.name, reader, HEADER_LEN));
         w.file = Some(file);
-        w.len = 0;
+        w.len = HEADER_LEN;
+        w.next_slot = Slots::fresh(head).next();
+        w.slot_unsynced = false;
         Ok(())
     }
 

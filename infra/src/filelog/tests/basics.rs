@@ -274,7 +274,11 @@ fn verify_counts_a_clean_log() {
     let log = open_tiny(dir.path());
     fill(&log, 20, 2);
     let report = super::super::verify(dir.path()).expect("verify");
-    let bytes: u64 = segment_files(dir.path()).iter().map(|p| file_len(p)).sum();
+    let header = super::super::header::HEADER_LEN;
+    let bytes: u64 = segment_files(dir.path())
+        .iter()
+        .map(|p| file_len(p) - header)
+        .sum();
     assert_eq!(report.records, 40);
     assert_eq!(report.segments, segment_files(dir.path()).len() as u64);
     assert_eq!((report.bytes, report.streams), (bytes, 5));

@@ -8,6 +8,7 @@ use std::path::Path;
 use ipledger_domain::ExpectedVersion::Any;
 
 use super::*;
+use crate::filelog::header::HEADER_LEN;
 use crate::{AppendError, StoreError};
 
 fn corrupt_at(result: Result<FileLog, StoreError>) -> (String, u64) {
@@ -27,13 +28,31 @@ fn name_of(path: &Path) -> String {
         .into_owned()
 }
 
-/// A log of three single-event appends; returns the segment and where the last starts.
+/// The header of a format-2 segment (with its synced-end slots) as it is now.
+fn header_of(seg: &Path) -> Vec<u8> {
+    let bytes = fs::read(seg).expect("read");
+    bytes[..HEADER_LEN as usize].to_vec()
+}
+
+/// Puts back a header saved before later appends: the segment then looks as a crash
+/// during the first of them leaves it, that append's synced-end record not yet written.
+fn put_header(seg: &Path, header: &[u8]) {
+    let mut bytes = fs::read(seg).expect("read");
+    bytes[..header.len()].copy_from_slice(header);
+    fs::write(seg, bytes).expect("write");
+}
+
+/// A log of three single-event appends, the third as a crash during it would leave it
+/// (not proven synced); returns the segment and where the third starts.
 fn three_appends(dir: &Path) -> (std::path::PathBuf, u64) {
     let log = open(dir);
     fill(&log, 2, 1);
     let seg = segment_files(dir)[0].clone();
     let last_start = file_len(&seg);
+    let header = header_of(&seg);
     fill(&log, 1, 1);
+    drop(log);
+    put_header(&seg, &header);
     (seg, last_start)
 }
 
@@ -96,8 +115,10 @@ fn a_batch_without_its_commit_is_dropped_whole() {
     fill(&log, 1, 1);
     let seg = segment_files(dir.path())[0].clone();
     let before = file_len(&seg);
+    let header = header_of(&seg);
     fill(&log, 1, 3);
     drop(log);
+    put_header(&seg, &header);
     let frames = frame_offsets(&seg);
     let pristine = fs::read(&seg).expect("read");
     // Inside the final (COMMIT) record, and exactly before it: two complete records remain
@@ -181,8 +202,8 @@ fn an_empty_segment_left_by_a_crash_after_rolling_is_used() {
     assert_eq!(more[0].position, 6);
     assert_eq!(
         frame_offsets(&segment_files(dir.path())[1]),
-        [0],
-        "appended to the new segment"
+        [HEADER_LEN],
+        "appended to the new segment, after the header the open wrote into it"
     );
 }
 
@@ -299,8 +320,10 @@ fn a_torn_append_whose_end_reached_the_disk_before_its_start_is_a_torn_tail() {
     let (seg, _) = three_appends(dir.path());
     let log = open(dir.path());
     let written = log.shared.read_all_sync(0, 10).expect("read");
+    let header = header_of(&seg);
     fill(&log, 1, 4);
     drop(log);
+    put_header(&seg, &header);
     let frames = frame_offsets(&seg);
     assert_eq!(
         frames.len(),

@@ -7,6 +7,7 @@ mod basics;
 mod bench;
 mod crash;
 mod damage;
+mod kinds;
 mod simdisk;
 
 use std::path::{Path, PathBuf};
@@ -88,11 +89,16 @@ fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).expect("metadata").len()
 }
 
-/// Offsets of the frames in a segment file, parsed from the length fields.
+/// Offsets of the frames in a segment file, parsed from the length fields (after the
+/// header of a format-2 segment).
 fn frame_offsets(path: &Path) -> Vec<u64> {
     let bytes = std::fs::read(path).expect("read segment");
     let mut offsets = Vec::new();
-    let mut at = 0usize;
+    let mut at = if bytes.starts_with(b"IPLG") {
+        super::header::HEADER_LEN as usize
+    } else {
+        0
+    };
     while at + 9 <= bytes.len() {
         offsets.push(at as u64);
         let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));

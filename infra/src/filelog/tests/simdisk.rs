@@ -339,6 +339,13 @@ impl SimDisk {
         d.faults.fail_sync = Some(d.faults.syncs + n);
     }
 
+    /// Whether an injected failure is still to come.
+    pub fn fault_pending(&self) -> bool {
+        let d = self.0.lock();
+        d.faults.fail_write.is_some_and(|n| n > d.faults.writes)
+            || d.faults.fail_sync.is_some_and(|n| n > d.faults.syncs)
+    }
+
     pub fn clear_faults(&self) {
         let mut d = self.0.lock();
         d.faults.fail_write = None;
