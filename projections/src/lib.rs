@@ -15,6 +15,7 @@ pub mod routing;
 pub mod state;
 pub mod tokens;
 mod views;
+pub mod work;
 
 #[cfg(test)]
 mod fold_tests;

@@ -11,6 +11,7 @@ mod interfaces;
 mod macs;
 mod networks;
 mod policies;
+mod policy_search;
 mod requests;
 mod routing;
 mod subnets;
