@@ -6,6 +6,7 @@
 //! exactly what a rebuild from position 0 gives.
 
 pub mod bitmap;
+mod blockindex;
 pub mod idempotency;
 pub mod interfaces;
 pub mod page;

@@ -58,6 +58,8 @@ pub struct State {
     pub(crate) blocks: HashMap<Uuid, BlockState>,
     /// (owner tenant, block id): the tenant's block list in id order.
     pub(crate) blocks_by_tenant: BTreeSet<(String, Uuid)>,
+    /// Blocks by prefix: overall, public roots, by parent, by network (`blockindex.rs`).
+    pub(crate) block_index: crate::blockindex::BlockIndex,
     /// Address records by id. The maps that grow without bound (addresses, recorded
     /// commands, stream versions) are B-trees, not hash maps: a hash map doubles all at once,
     /// and moving ~460k records stalled the writer ~0.5 s (p99 497 ms at half load in
@@ -205,6 +207,11 @@ impl State {
         }
         self.blocks_by_tenant
             .insert((e.tenant_id.clone(), e.block_id));
+        if let Some(old) = self.blocks.get(&e.block_id) {
+            // A repeated id replaces the block (the writer never emits one): index it anew.
+            self.block_index.remove(&old.record);
+        }
+        self.block_index.insert(&record);
         let state = BlockState {
             record,
             children: BTreeSet::new(),
@@ -218,6 +225,7 @@ impl State {
 
     fn block_updated(&mut self, e: &BlockUpdated) {
         if let Some(b) = self.blocks.get_mut(&e.block_id) {
+            self.block_index.remove(&b.record);
             let r = &mut b.record;
             r.block_type = e.block_type;
             r.network_id = e.network_id.clone();
@@ -227,6 +235,7 @@ impl State {
             r.dns2 = e.dns2;
             r.ipv6_generator = e.ipv6_generator;
             r.updated_at = e.updated_at;
+            self.block_index.insert(r);
         }
     }
 
@@ -236,6 +245,7 @@ impl State {
         let Some(b) = self.blocks.remove(&e.block_id) else {
             return;
         };
+        self.block_index.remove(&b.record);
         for id in b.by_offset.values() {
             if let Some(rec) = self.addresses.remove(id) {
                 self.forget_live(&rec);

@@ -4,6 +4,7 @@ mod addresses;
 mod allowed_ips;
 mod auth;
 mod block_changes;
+mod block_index;
 mod blocks;
 mod given;
 mod instances;
