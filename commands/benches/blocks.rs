@@ -160,7 +160,7 @@ fn policy_worst_case(c: &mut Criterion) {
     let settings = Settings::default();
     let mut state = State::default();
     let mut ids = SequentialIds::default();
-    let mut run = |state: &mut State, ids: &mut SequentialIds, command: Command| {
+    let run = |state: &mut State, ids: &mut SequentialIds, command: Command| {
         let mut ctx = Context {
             now: now(),
             ids,

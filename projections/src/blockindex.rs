@@ -46,30 +46,65 @@ fn truncate(start: u128, len: u8, width: u8) -> u128 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Prefixes<S: Ord> {
     set: BTreeSet<(S, Key)>,
+    /// How many keys have each (family, prefix length), over all scopes: the lookups for
+    /// blocks containing a prefix try only the lengths present (usually a handful), so a
+    /// creation does not pay one search per shorter length.
+    lengths: BTreeMap<(bool, u8), usize>,
 }
 
 impl<S: Ord> Default for Prefixes<S> {
     fn default() -> Self {
         Prefixes {
             set: BTreeSet::new(),
+            lengths: BTreeMap::new(),
         }
     }
 }
 
 impl<S: Ord + Clone> Prefixes<S> {
     fn insert(&mut self, scope: S, cidr: &IpNet, id: Uuid) {
-        self.set.insert((scope, key(cidr, id)));
+        let k = key(cidr, id);
+        if self.set.insert((scope, k)) {
+            *self.lengths.entry((k.0, k.2)).or_default() += 1;
+        }
     }
 
     fn remove(&mut self, scope: S, cidr: &IpNet, id: Uuid) {
-        self.set.remove(&(scope, key(cidr, id)));
+        let k = key(cidr, id);
+        if self.set.remove(&(scope, k)) {
+            if let Some(n) = self.lengths.get_mut(&(k.0, k.2)) {
+                *n -= 1;
+                if *n == 0 {
+                    self.lengths.remove(&(k.0, k.2));
+                }
+            }
+        }
     }
 
-    /// Blocks of `scope` with exactly this first address and prefix length, in id order.
-    fn exact(&self, scope: &S, v6: bool, start: u128, len: u8) -> impl Iterator<Item = Uuid> + '_ {
-        let low = (scope.clone(), (v6, start, len, Uuid::nil()));
-        let high = (scope.clone(), (v6, start, len, Uuid::max()));
-        self.set.range(low..=high).map(|(_, k)| k.3)
+    /// The prefix lengths present for a family, shortest first, up to `max` included.
+    fn lengths_upto(&self, v6: bool, max: u8) -> impl DoubleEndedIterator<Item = u8> + '_ {
+        self.lengths
+            .range((v6, 0)..=(v6, max))
+            .map(|((_, l), _)| *l)
+    }
+
+    /// Blocks of `scope` with this first address and prefix length, in id order, found
+    /// between `low` and `high` (reused bounds: the scope is cloned once per query).
+    fn exact(
+        &self,
+        low: &mut (S, Key),
+        high: &mut (S, Key),
+        (v6, start, len): (bool, u128, u8),
+    ) -> Vec<Uuid> {
+        low.1 = (v6, start, len, Uuid::nil());
+        high.1 = (v6, start, len, Uuid::max());
+        let found: Vec<Uuid> = self
+            .set
+            .range::<(S, Key), _>((Bound::Included(&*low), Bound::Included(&*high)))
+            .map(|(_, k)| k.3)
+            .collect();
+        count_blocks(found.len() as u64);
+        found
     }
 
     /// The blocks of `scope` overlapping `cidr`: those containing it, shortest prefix first,
@@ -77,29 +112,48 @@ impl<S: Ord + Clone> Prefixes<S> {
     fn overlapping(&self, scope: &S, cidr: &IpNet) -> Vec<Uuid> {
         let (v6, start, len, _) = key(cidr, Uuid::nil());
         let width = cidr.max_prefix_len();
-        let mut out: Vec<Uuid> = (0..len)
-            .flat_map(|l| self.exact(scope, v6, truncate(start, l, width), l))
-            .collect();
-        let last = block::to_u128(cidr.broadcast());
-        let low = Bound::Included((scope.clone(), (v6, start, len, Uuid::nil())));
-        let high = Bound::Included((scope.clone(), (v6, last, u8::MAX, Uuid::max())));
-        out.extend(self.set.range((low, high)).map(|(_, k)| k.3));
-        count_blocks(out.len() as u64);
+        let mut low = (scope.clone(), key(cidr, Uuid::nil()));
+        let mut high = low.clone();
+        let mut out = Vec::new();
+        for l in self.lengths_upto(v6, len).filter(|l| *l < len) {
+            out.extend(self.exact(&mut low, &mut high, (v6, truncate(start, l, width), l)));
+        }
+        low.1 = (v6, start, len, Uuid::nil());
+        high.1 = (v6, block::to_u128(cidr.broadcast()), u8::MAX, Uuid::max());
+        let inside = self
+            .set
+            .range::<(S, Key), _>((Bound::Included(&low), Bound::Included(&high)))
+            .map(|(_, k)| k.3);
+        let before = out.len();
+        out.extend(inside);
+        count_blocks((out.len() - before) as u64);
         out
     }
 
     /// The blocks of `scope` containing `ip`, longest prefix first (ties in id order).
-    fn containing(&self, scope: &S, ip: IpAddr) -> impl Iterator<Item = Uuid> + '_ {
+    fn containing(&self, scope: &S, ip: IpAddr) -> Vec<Uuid> {
         let v6 = ip.is_ipv6();
         let width: u8 = if v6 { 128 } else { 32 };
         let start = block::to_u128(ip);
-        let scope = scope.clone();
-        (0..=width).rev().flat_map(move |l| {
-            let found: Vec<Uuid> = self
-                .exact(&scope, v6, truncate(start, l, width), l)
-                .collect();
-            count_blocks(found.len() as u64);
-            found
+        let mut low = (scope.clone(), (v6, start, width, Uuid::nil()));
+        let mut high = low.clone();
+        let mut out = Vec::new();
+        for l in self.lengths_upto(v6, width).rev() {
+            out.extend(self.exact(&mut low, &mut high, (v6, truncate(start, l, width), l)));
+        }
+        out
+    }
+
+    /// The most specific block of `scope` containing `ip` (the lowest id on a tie).
+    fn most_specific(&self, scope: &S, ip: IpAddr) -> Option<Uuid> {
+        let v6 = ip.is_ipv6();
+        let width: u8 = if v6 { 128 } else { 32 };
+        let start = block::to_u128(ip);
+        let mut low = (scope.clone(), (v6, start, width, Uuid::nil()));
+        let mut high = low.clone();
+        self.lengths_upto(v6, width).rev().find_map(|l| {
+            let found = self.exact(&mut low, &mut high, (v6, truncate(start, l, width), l));
+            found.first().copied()
         })
     }
 }
@@ -139,7 +193,14 @@ impl BlockIndex {
         }
         if let Some(net) = &r.network_id {
             self.networks.insert(net.clone(), &r.cidr, r.id);
-            self.network_types.entry(net.clone()).or_default()[type_slot(r.block_type)] += 1;
+            match self.network_types.get_mut(net) {
+                Some(counts) => counts[type_slot(r.block_type)] += 1,
+                None => {
+                    let mut counts = [0, 0];
+                    counts[type_slot(r.block_type)] = 1;
+                    self.network_types.insert(net.clone(), counts);
+                }
+            }
             self.network_order
                 .insert((net.clone(), r.tenant_id.clone(), r.created_at, r.id));
         }
@@ -201,7 +262,7 @@ impl State {
     /// The most specific block containing `ip` over every tenant's blocks (longest prefix;
     /// the oldest — lowest id — on a tie).
     pub fn most_specific_block(&self, ip: IpAddr) -> Option<&BlockState> {
-        let id = self.block_index.all.containing(&(), ip).next()?;
+        let id = self.block_index.all.most_specific(&(), ip)?;
         self.blocks.get(&id)
     }
 
@@ -211,7 +272,8 @@ impl State {
         self.block_index
             .networks
             .containing(&scope, ip)
-            .filter_map(|id| self.blocks.get(&id))
+            .iter()
+            .filter_map(|id| self.blocks.get(id))
             .collect()
     }
 
