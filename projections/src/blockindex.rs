@@ -298,3 +298,68 @@ impl State {
         self.block_index.network_types.contains_key(network_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A prefix inside 10.0.0.0/16 or 2001:db8::/112 (small spaces, so prefixes meet).
+    fn prefix() -> impl Strategy<Value = IpNet> {
+        prop_oneof![
+            (0u32..=0xffff, 16u8..=32).prop_map(|(a, l)| {
+                let net = ipnet::Ipv4Net::new((0x0a00_0000 | a).into(), l).unwrap();
+                IpNet::V4(net.trunc())
+            }),
+            (0u128..=0xffff, 112u8..=128).prop_map(|(a, l)| {
+                let net = ipnet::Ipv6Net::new((0x2001_0db8_u128 << 96 | a).into(), l).unwrap();
+                IpNet::V6(net.trunc())
+            }),
+        ]
+    }
+
+    proptest! {
+        /// The index answers exactly what a walk over every block answers.
+        #[test]
+        fn overlapping_and_most_specific_match_a_walk(
+            blocks in prop::collection::vec((prefix(), 0u8..3), 0..60),
+            removed in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+            queries in prop::collection::vec(prefix(), 1..20),
+        ) {
+            let mut index: Prefixes<u8> = Prefixes::default();
+            let mut live: Vec<(IpNet, u8, Uuid)> = Vec::new();
+            for (i, (cidr, scope)) in blocks.iter().enumerate() {
+                let id = Uuid::from_u128(i as u128 + 1);
+                index.insert(*scope, cidr, id);
+                live.push((*cidr, *scope, id));
+            }
+            for r in removed {
+                if live.is_empty() {
+                    break;
+                }
+                let (cidr, scope, id) = live.remove(r.index(live.len()));
+                index.remove(scope, &cidr, id);
+            }
+            for q in queries {
+                for scope in 0u8..3 {
+                    let mut got = index.overlapping(&scope, &q);
+                    got.sort();
+                    let mut want: Vec<Uuid> = live
+                        .iter()
+                        .filter(|(c, s, _)| *s == scope && block::overlaps(c, &q))
+                        .map(|(_, _, id)| *id)
+                        .collect();
+                    want.sort();
+                    prop_assert_eq!(got, want);
+                    let ip = q.network();
+                    let want = live
+                        .iter()
+                        .filter(|(c, s, _)| *s == scope && c.contains(&ip))
+                        .min_by_key(|(c, _, id)| (std::cmp::Reverse(c.prefix_len()), *id))
+                        .map(|(_, _, id)| *id);
+                    prop_assert_eq!(index.most_specific(&scope, ip), want);
+                }
+            }
+        }
+    }
+}
