@@ -173,6 +173,8 @@ pub(crate) struct BlockIndex {
     network_types: BTreeMap<String, [usize; 2]>,
     /// (network, owner tenant, created at, id): a network's blocks in creation order.
     network_order: BTreeSet<(String, String, Timestamp, Uuid)>,
+    /// (policy, block): the blocks a policy's deletion detaches.
+    by_policy: BTreeSet<(Uuid, Uuid)>,
 }
 
 fn type_slot(t: BlockType) -> usize {
@@ -185,6 +187,9 @@ fn type_slot(t: BlockType) -> usize {
 impl BlockIndex {
     pub(crate) fn insert(&mut self, r: &BlockRecord) {
         self.all.insert((), &r.cidr, r.id);
+        if let Some(policy) = r.policy_id {
+            self.by_policy.insert((policy, r.id));
+        }
         if r.parent_id.is_none() && r.block_type == BlockType::Public {
             self.public_roots.insert((), &r.cidr, r.id);
         }
@@ -208,6 +213,9 @@ impl BlockIndex {
 
     pub(crate) fn remove(&mut self, r: &BlockRecord) {
         self.all.remove((), &r.cidr, r.id);
+        if let Some(policy) = r.policy_id {
+            self.by_policy.remove(&(policy, r.id));
+        }
         self.public_roots.remove((), &r.cidr, r.id);
         if let Some(parent) = r.parent_id {
             self.children.remove(parent, &r.cidr, r.id);
@@ -224,6 +232,19 @@ impl BlockIndex {
             self.network_order
                 .remove(&(net.clone(), r.tenant_id.clone(), r.created_at, r.id));
         }
+    }
+}
+
+impl BlockIndex {
+    /// The blocks under `policy`, in id order.
+    pub(crate) fn under_policy(&self, policy: Uuid) -> Vec<Uuid> {
+        let found: Vec<Uuid> = self
+            .by_policy
+            .range((policy, Uuid::nil())..=(policy, Uuid::max()))
+            .map(|(_, id)| *id)
+            .collect();
+        count_blocks(found.len() as u64);
+        found
     }
 }
 

@@ -430,9 +430,12 @@ impl State {
             self.policies_by_tenant
                 .remove(&(p.record.tenant_id, e.policy_id));
         }
-        for b in self.blocks.values_mut() {
-            if b.record.policy_id == Some(e.policy_id) {
+        // The blocks under the policy, from the index: not a walk over every block.
+        for id in self.block_index.under_policy(e.policy_id) {
+            if let Some(b) = self.blocks.get_mut(&id) {
+                self.block_index.remove(&b.record);
                 b.record.policy_id = None;
+                self.block_index.insert(&b.record);
             }
         }
     }

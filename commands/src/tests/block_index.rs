@@ -118,3 +118,14 @@ fn overlaps_found_through_the_index_are_still_refused() {
             &["type should be same within a network"],
         )]));
 }
+
+#[test]
+fn deleting_a_policy_detaches_its_blocks_without_a_walk_over_all_blocks() {
+    let (scenario, parent) = ten_thousand_blocks();
+    let policy = id(u128::from(BLOCKS) + 1);
+    let scenario = scenario.and(&[create_policy(T1, "p"), attach_policy(T1, parent, policy)]);
+    let then = scenario.when(delete_policy(T1, policy));
+    let (state, n) = examined(|| then.then_state());
+    assert_eq!(state.block(parent).unwrap().record.policy_id, None);
+    assert!(n <= EXAMINED_MAX, "policy deletion: {n} blocks examined");
+}
