@@ -68,54 +68,64 @@ struct Placement<'a> {
     parent: Option<&'a BlockRecord>,
 }
 
+/// Each rule asks the block index for the blocks it concerns (those overlapping `p.cidr`
+/// in one scope), so a check costs O(log n) plus the overlaps found, never a walk over all
+/// blocks (issue 8, defect 9).
 fn check_placement(state: &State, p: &Placement, errors: &mut FieldErrors) {
-    let others = state
-        .all_blocks()
-        .map(|b| &b.record)
-        .filter(|r| Some(r.id) != p.id);
-    for other in others {
-        let overlap = block::overlaps(&p.cidr, &other.cidr);
-        if overlap
-            && p.parent.is_none()
-            && p.block_type == BlockType::Public
-            && other.block_type == BlockType::Public
-            && other.parent_id.is_none()
+    let other = |r: &&BlockRecord| Some(r.id) != p.id;
+    if p.parent.is_none() && p.block_type == BlockType::Public {
+        for o in state
+            .public_roots_overlapping(&p.cidr)
+            .into_iter()
+            .filter(other)
         {
             errors.add(
                 "cidr",
-                format!("cidr overlaps with public block {}", other.cidr),
+                format!("cidr overlaps with public block {}", o.cidr),
             );
         }
-        if overlap && p.parent.is_some() && other.parent_id == p.parent.map(|x| x.id) {
-            errors.add("cidr", format!("cidr overlaps with sibling {}", other.cidr));
-        }
-        if let Some(net) = p
-            .network_id
-            .filter(|_| is_top_level(state, p.parent, p.network_id))
+    }
+    if let Some(parent) = p.parent {
+        for o in state
+            .children_overlapping(parent.id, &p.cidr)
+            .into_iter()
+            .filter(other)
         {
-            let other_top = is_top_level(
-                state,
-                other
-                    .parent_id
-                    .and_then(|id| state.block(id))
-                    .map(|b| &b.record),
-                other.network_id.as_deref(),
-            );
-            if overlap
-                && other.network_id.as_deref() == Some(net)
-                && other_top
-                && p.parent.map(|x| x.id) != Some(other.id)
-            {
+            errors.add("cidr", format!("cidr overlaps with sibling {}", o.cidr));
+        }
+    }
+    if let Some(net) = p
+        .network_id
+        .filter(|_| is_top_level(state, p.parent, p.network_id))
+    {
+        for o in state
+            .network_blocks_overlapping(net, &p.cidr)
+            .into_iter()
+            .filter(other)
+        {
+            let parent = o
+                .parent_id
+                .and_then(|id| state.block(id))
+                .map(|b| &b.record);
+            let other_top = is_top_level(state, parent, o.network_id.as_deref());
+            if other_top && p.parent.map(|x| x.id) != Some(o.id) {
                 errors.add(
                     "cidr",
-                    format!("cidr overlaps with block {} in same network", other.cidr),
+                    format!("cidr overlaps with block {} in same network", o.cidr),
                 );
             }
         }
-        if p.network_id.is_some()
-            && other.network_id.as_deref() == p.network_id
-            && other.block_type != p.block_type
-        {
+    }
+    if let Some(net) = p.network_id {
+        let other_type = match p.block_type {
+            BlockType::Public => BlockType::Private,
+            BlockType::Private => BlockType::Public,
+        };
+        let itself =
+            p.id.and_then(|id| state.block(id))
+                .map(|b| &b.record)
+                .filter(|r| r.network_id.as_deref() == Some(net) && r.block_type == other_type);
+        if state.network_blocks_of_type(net, other_type) > usize::from(itself.is_some()) {
             errors.add("type", "type should be same within a network");
         }
     }

@@ -155,10 +155,8 @@ fn leased_in_network<'a>(
     address: IpAddr,
 ) -> Option<&'a AddressRecord> {
     state
-        .all_blocks()
-        .filter(|b| {
-            b.record.network_id.as_deref() == Some(network_id) && b.record.cidr.contains(&address)
-        })
+        .network_blocks_containing(network_id, address)
+        .into_iter()
         .filter_map(|b| state.address_in(b, address))
         .find(|a| a.deallocated_at.is_none() && a.used_by_tenant == tenant)
 }

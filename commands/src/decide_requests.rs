@@ -21,12 +21,10 @@ use crate::decide_addresses::exclusions;
 /// The seed's answer to a second request for an address a pending request holds.
 pub const DUPLICATE_MESSAGE: &str = "Failed to create request";
 
-/// The most specific block containing `ip` (longest prefix; the oldest on a tie).
+/// The most specific block containing `ip` (longest prefix; the oldest on a tie), found in
+/// the block index in O(prefix length × log n).
 pub fn resolve_block(state: &State, ip: IpAddr) -> Option<&BlockState> {
-    state
-        .all_blocks()
-        .filter(|b| b.record.cidr.contains(&ip))
-        .min_by_key(|b| (std::cmp::Reverse(b.record.cidr.prefix_len()), b.record.id))
+    state.most_specific_block(ip)
 }
 
 fn text_field(name: &str, value: &Option<String>) -> Result<Option<String>, Rejection> {

@@ -56,14 +56,52 @@ pub fn last_octet(addr: IpAddr) -> u16 {
 
 /// A policy's rules resolved against one block, ready to answer "may this offset be handed
 /// out, and if not, where is the next candidate worth trying?".
+///
+/// Every answer costs O(log rules) or a few word operations, never a walk over addresses:
+/// ranges are merged into sorted disjoint intervals (a refused offset jumps to its interval's
+/// end), and octet rules are a 256-bit mask over a periodic value (the last octet repeats
+/// every 256 addresses, the last IPv6 group every 65,536), so the next allowed octet is
+/// arithmetic. A policy refusing every octet of an IPv4 block answers "none" at once.
 #[derive(Debug, Clone)]
 pub struct Exclusions {
-    cidr: IpNet,
     size: u128,
+    /// The address value of offset 0 (to find the octet of any offset).
+    base: u128,
+    /// 256 (IPv4: the last octet) or 65,536 (IPv6: the last 16-bit group).
+    period: u128,
+    /// Reserved offsets the automatic path never hands out, sorted.
     fixed: Vec<u128>,
+    /// The policy's unusable ranges as sorted, disjoint, non-adjacent `[start, end)`.
     ranges: Vec<(u128, u128)>,
-    octets: [bool; 256],
-    skip_network: bool,
+    /// Refused octet values: bit `v` set refuses every address whose octet is `v`.
+    octets: [u64; 4],
+}
+
+/// The lowest clear bit `>= from` of a 256-bit mask.
+fn next_clear_bit(mask: &[u64; 4], from: u32) -> Option<u32> {
+    let mut word = (from / 64) as usize;
+    let mut candidates = !*mask.get(word)? & (u64::MAX << (from % 64));
+    loop {
+        if candidates != 0 {
+            return Some(word as u32 * 64 + candidates.trailing_zeros());
+        }
+        word += 1;
+        candidates = !*mask.get(word)?;
+    }
+}
+
+/// Sorts and merges `[start, end)` intervals into disjoint, non-adjacent ones.
+fn merged(mut ranges: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
+    ranges.retain(|(s, e)| s < e);
+    ranges.sort_unstable();
+    let mut out: Vec<(u128, u128)> = Vec::with_capacity(ranges.len());
+    for (s, e) in ranges {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
 }
 
 impl Exclusions {
@@ -78,83 +116,129 @@ impl Exclusions {
         automatic: bool,
     ) -> Self {
         let size = block::size(&cidr);
-        let mut octet_set = [false; 256];
+        let mut mask = [0u64; 4];
         for o in octets {
-            octet_set[*o as usize] = true;
+            mask[usize::from(*o / 64)] |= 1 << (o % 64);
         }
-        let fixed = if automatic {
+        let mut fixed = if automatic {
             block::reserved_offsets(&cidr, gateway)
         } else {
             Vec::new()
         };
+        if automatic && block::skips_network_address(&cidr) {
+            fixed.push(0);
+        }
+        fixed.sort_unstable();
+        fixed.dedup();
+        let ipv4 = cidr.network().is_ipv4();
         Exclusions {
-            cidr,
             size,
+            base: block::to_u128(cidr.network()),
+            period: if ipv4 { 1 << 8 } else { 1 << 16 },
             fixed,
-            ranges: ranges
-                .iter()
-                .map(|(o, l)| range_bounds(*o, *l, size))
-                .collect(),
-            octets: octet_set,
-            skip_network: automatic && block::skips_network_address(&cidr),
+            ranges: merged(
+                ranges
+                    .iter()
+                    .map(|(o, l)| range_bounds(*o, *l, size))
+                    .collect(),
+            ),
+            octets: mask,
         }
     }
 
     /// Whether the policy (ranges and octets only) refuses the address at `offset`.
     pub fn policy_refuses(&self, offset: u128) -> bool {
-        self.ranges.iter().any(|(s, e)| (*s..*e).contains(&offset)) || self.octet_refused(offset)
+        self.range_end(offset).is_some() || self.octet_refused(offset)
+    }
+
+    /// The end of the unusable range holding `offset`, if one does.
+    fn range_end(&self, offset: u128) -> Option<u128> {
+        let after = self.ranges.partition_point(|(s, _)| *s <= offset);
+        let (_, end) = *self.ranges.get(after.checked_sub(1)?)?;
+        (offset < end).then_some(end)
+    }
+
+    /// The octet value of `offset` (offsets inside the block never overflow).
+    fn octet(&self, offset: u128) -> u128 {
+        self.base.wrapping_add(offset) % self.period
     }
 
     fn octet_refused(&self, offset: u128) -> bool {
-        let octet = last_octet(block::address_at(&self.cidr, offset));
-        octet < 256 && self.octets[octet as usize]
+        let v = self.octet(offset);
+        v < 256 && self.octets[(v / 64) as usize] & (1 << (v % 64)) != 0
+    }
+
+    /// The lowest offset `>= offset` whose octet is not refused, by arithmetic on the mask:
+    /// `None` when no octet is allowed at all (an IPv4 policy refusing all 256).
+    fn next_octet_allowed(&self, offset: u128) -> Option<u128> {
+        let v = self.octet(offset);
+        if v >= 256 {
+            return Some(offset);
+        }
+        if let Some(u) = next_clear_bit(&self.octets, v as u32) {
+            return offset.checked_add(u128::from(u) - v);
+        }
+        if self.period > 256 {
+            // IPv6: octet rules name 0..=255 only, so group value 256 is always allowed.
+            return offset.checked_add(256 - v);
+        }
+        let first = next_clear_bit(&self.octets, 0)?;
+        offset.checked_add(self.period - v + u128::from(first))
+    }
+
+    /// The lowest offset `>= offset` that no rule refuses (free or not), or `None`.
+    ///
+    /// Each step passes a reserved offset or a whole merged range, or lands on an allowed
+    /// octet that only a reserved offset or a later range can refuse, so there are at most
+    /// 2 × (ranges + reserved) + 2 steps, whatever the size of the block.
+    pub fn next_allowed(&self, mut offset: u128) -> Option<u128> {
+        loop {
+            if offset >= self.size {
+                return None;
+            }
+            if self.fixed.binary_search(&offset).is_ok() {
+                offset = offset.checked_add(1)?;
+                continue;
+            }
+            if let Some(end) = self.range_end(offset) {
+                offset = end;
+                continue;
+            }
+            let next = self.next_octet_allowed(offset)?;
+            if next == offset {
+                return Some(offset);
+            }
+            offset = next;
+        }
     }
 
     /// None if `offset` may be handed out; otherwise the next offset worth trying (always
     /// greater than `offset`, possibly past the end of the block).
     pub fn refused(&self, offset: u128) -> Option<u128> {
-        if (self.skip_network && offset == 0) || self.fixed.contains(&offset) {
-            return Some(offset + 1);
+        match self.next_allowed(offset) {
+            Some(next) if next == offset => None,
+            Some(next) => Some(next),
+            None => Some(self.size.max(offset.saturating_add(1))),
         }
-        if let Some(end) = self
-            .ranges
-            .iter()
-            .filter(|(s, e)| (*s..*e).contains(&offset))
-            .map(|(_, e)| *e)
-            .max()
-        {
-            return Some(end);
-        }
-        self.octet_refused(offset)
-            .then(|| self.next_octet_candidate(offset))
-    }
-
-    /// The next offset whose last octet is not refused: at most 256 steps, so a policy that
-    /// refuses many octets never makes allocation scan a large block.
-    fn next_octet_candidate(&self, offset: u128) -> u128 {
-        let mut next = offset + 1;
-        for _ in 0..256 {
-            if next >= self.size || !self.octet_refused(next) {
-                return next;
-            }
-            next += 1;
-        }
-        next
     }
 
     /// The lowest offset `>= from` that is free (per `next_free`) and not refused.
+    ///
+    /// Alternates "next allowed" (bounded above) and one `next_free` probe; a probe that
+    /// lands on a refused offset moves the search past it, so the work is a few probes per
+    /// run of used allowed addresses skipped, never a step per address.
     pub fn next_allocatable(
         &self,
         mut from: u128,
         next_free: impl Fn(u128) -> Option<u128>,
     ) -> Option<u128> {
         loop {
-            let candidate = next_free(from)?;
-            match self.refused(candidate) {
-                None => return Some(candidate),
-                Some(next) if next < self.size && next > candidate => from = next,
-                Some(_) => return None,
+            let allowed = self.next_allowed(from)?;
+            let free = next_free(allowed)?;
+            if free == allowed {
+                return Some(free);
             }
+            from = free;
         }
     }
 }
@@ -248,5 +332,34 @@ mod tests {
             order,
             ["10.0.0.200", "10.0.1.200", "10.0.2.200", "10.0.3.200"]
         );
+    }
+
+    /// The next allowed offset is arithmetic on the octet mask, for both families, and a
+    /// policy refusing every octet leaves nothing in an IPv4 block (but group values 256 and
+    /// up in an IPv6 one, which octet rules cannot name).
+    #[test]
+    fn next_allowed_jumps_over_refused_octets_and_ranges() {
+        let all: Vec<u8> = (0..=255).collect();
+        let v4: IpNet = "0.0.0.0/0".parse().unwrap();
+        assert_eq!(
+            Exclusions::new(v4, None, &[], &all, false).next_allowed(0),
+            None
+        );
+        let all_but_7: Vec<u8> = (0..=255).filter(|o| *o != 7).collect();
+        let ex = Exclusions::new(v4, None, &[(0, 1 << 20)], &all_but_7, false);
+        assert_eq!(ex.next_allowed(0), Some((1 << 20) + 7));
+        assert_eq!(ex.next_allowed((1 << 20) + 8), Some((1 << 20) + 256 + 7));
+        let v6: IpNet = "fe::/64".parse().unwrap();
+        let ex = Exclusions::new(v6, None, &[], &all, false);
+        assert_eq!(ex.next_allowed(0), Some(256));
+        assert_eq!(ex.next_allowed(65_535), Some(65_535));
+        assert_eq!(ex.next_allowed(65_536), Some(65_536 + 256));
+        // A small block not aligned on 256: octets wrap past the block's end.
+        let small: IpNet = "10.0.0.248/29".parse().unwrap();
+        let ex = Exclusions::new(small, None, &[], &[248, 249, 250], false);
+        assert_eq!(ex.next_allowed(0), Some(3));
+        let ex = Exclusions::new(small, None, &[(0, 4)], &[252, 253, 254, 255], false);
+        assert_eq!(ex.next_allowed(0), None);
+        assert!(ex.policy_refuses(2) && ex.policy_refuses(7));
     }
 }

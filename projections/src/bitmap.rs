@@ -114,6 +114,7 @@ impl FreeMap {
     /// past the end of the block).
     #[must_use]
     pub fn next_free(&self, from: u128) -> Option<u128> {
+        crate::work::count_probe();
         match self {
             FreeMap::Dense(d) => d
                 .to_index(from)

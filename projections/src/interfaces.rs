@@ -20,7 +20,7 @@ use rustc_hash::FxHashMap as HashMap;
 use uuid::Uuid;
 
 use crate::bitmap::FreeMap;
-use crate::state::{BlockState, State};
+use crate::state::State;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterfaceState {
@@ -245,26 +245,6 @@ impl State {
             .range(start..=end)
             .filter_map(|(_, vif)| self.interface(vif))
             .collect()
-    }
-
-    /// The blocks of `owner` with this network id, in creation order (Melange's
-    /// `(created_at, id)`); empty when the network does not exist for this tenant.
-    pub fn network_blocks(&self, owner: &str, network_id: &str) -> Vec<&BlockState> {
-        let mut blocks: Vec<&BlockState> = self
-            .blocks_by_tenant
-            .range((owner.to_string(), Uuid::nil())..=(owner.to_string(), Uuid::max()))
-            .filter_map(|(_, id)| self.blocks.get(id))
-            .filter(|b| b.record.network_id.as_deref() == Some(network_id))
-            .collect();
-        blocks.sort_by_key(|b| (b.record.created_at, b.record.id));
-        blocks
-    }
-
-    /// Whether any block, of any tenant, carries this network id.
-    pub fn network_exists(&self, network_id: &str) -> bool {
-        self.blocks
-            .values()
-            .any(|b| b.record.network_id.as_deref() == Some(network_id))
     }
 
     /// MAC ranges in creation order.

@@ -6,6 +6,7 @@
 //! exactly what a rebuild from position 0 gives.
 
 pub mod bitmap;
+mod blockindex;
 pub mod idempotency;
 pub mod interfaces;
 pub mod page;
@@ -15,6 +16,7 @@ pub mod routing;
 pub mod state;
 pub mod tokens;
 mod views;
+pub mod work;
 
 #[cfg(test)]
 mod fold_tests;

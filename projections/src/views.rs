@@ -36,9 +36,12 @@ impl State {
         self.blocks.get(&id)
     }
 
-    /// Every block, in no particular order.
+    /// Every block, in no particular order: a walk over all blocks, counted as such
+    /// (`work::blocks_examined`); the write path asks the block index instead.
     pub fn all_blocks(&self) -> impl Iterator<Item = &BlockState> {
-        self.blocks.values()
+        self.blocks
+            .values()
+            .inspect(|_| crate::work::count_blocks(1))
     }
 
     /// How many blocks exist.

@@ -701,3 +701,44 @@ async fn http_policy_routes_refuse_other_methods() {
         );
     }
 }
+
+/// A tenant's policy refusing all 256 last octets on `0.0.0.0/0` made each automatic
+/// allocation walk the block inside the single writer (~3.6 s each; eight in parallel held
+/// another tenant's allocation 27.9 s). Now "full" is known from the rules: every one of
+/// eight parallel attempts answers 422 and another tenant's allocation goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_a_policy_refusing_every_octet_is_full_at_once_and_blocks_no_one() {
+    let srv = TestServer::start().await;
+    let hostile = "tp-hostile";
+    let (p, ppath) = policy(&srv, hostile, "everything").await;
+    for octet in 0..=255 {
+        let path = format!("{ppath}/unusable_ip_octets");
+        create(&srv, &path, "ip_octet", json!({"octet": octet})).await;
+    }
+    let blocks = format!("/v0.1/ipam/tenants/{hostile}/ip_blocks");
+    let body = json!({"type": "private", "cidr": "0.0.0.0/0", "policy_id": p["id"]});
+    let whole = create(&srv, &blocks, "ip_block", body).await;
+    let hostile_addresses = format!("{blocks}/{}/ip_addresses", id(&whole));
+    let victim_blocks = "/v0.1/ipam/tenants/tp-victim/ip_blocks";
+    let body = json!({"type": "private", "cidr": "10.9.0.0/29"});
+    let small = create(&srv, victim_blocks, "ip_block", body).await;
+    let victim_addresses = format!("{victim_blocks}/{}/ip_addresses", id(&small));
+
+    let attempts: Vec<_> = (0..8)
+        .map(|_| srv.post(&hostile_addresses, json!({"ip_address": {}})))
+        .collect();
+    let (answers, victim) = tokio::join!(
+        futures::future::join_all(attempts),
+        srv.post(&victim_addresses, json!({"ip_address": {}}))
+    );
+    for r in answers {
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(
+            r.json["UnprocessableEntity"]["detail"], "IpBlock is full",
+            "{}",
+            r.text
+        );
+    }
+    assert_eq!(victim.status, 201, "{}", victim.text);
+    assert_eq!(victim.json["ip_address"]["address"], "10.9.0.2");
+}
