@@ -17,6 +17,8 @@ pub mod tokens;
 mod views;
 
 #[cfg(test)]
+mod address_page_tests;
+#[cfg(test)]
 mod fold_tests;
 
 pub use page::Page;

@@ -29,7 +29,20 @@ fn tenant_range(
     (start, Bound::Included((tenant.to_string(), Uuid::max())))
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Address records a query looked at, counted in test builds: the work a page costs.
+    pub(crate) static RECORDS_VISITED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 impl State {
+    /// An address record by id, for the listing queries (counted in test builds).
+    fn visit(&self, id: &Uuid) -> Option<&AddressRecord> {
+        #[cfg(test)]
+        RECORDS_VISITED.with(|c| c.set(c.get() + 1));
+        self.addresses.get(id)
+    }
+
     /// The tenant's block, or None (also when another tenant owns it).
     /// A block by id, whoever owns it.
     pub fn block(&self, id: Uuid) -> Option<&BlockState> {
@@ -151,7 +164,7 @@ impl State {
         let mut records: Vec<&AddressRecord> = block
             .by_offset
             .values()
-            .filter_map(|id| self.addresses.get(id))
+            .filter_map(|id| self.visit(id))
             .collect();
         records.sort_unstable_by_key(|r| r.id);
         page.take(records.into_iter().map(|r| (r.id, r)))
@@ -182,14 +195,14 @@ impl State {
             Some(t) => page.take(
                 self.live_by_tenant
                     .range(tenant_range(t, page.marker))
-                    .filter_map(|(_, id)| self.addresses.get(id))
+                    .filter_map(|(_, id)| self.visit(id))
                     .filter(device_ok)
                     .map(|r| (r.id, r)),
             ),
             None => page.take(
                 self.live_addresses
                     .range(after(page.marker))
-                    .filter_map(|id| self.addresses.get(id))
+                    .filter_map(|id| self.visit(id))
                     .filter(device_ok)
                     .map(|r| (r.id, r)),
             ),
