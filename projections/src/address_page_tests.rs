@@ -131,7 +131,8 @@ fn listings_of_a_million_address_block_seek_instead_of_scanning() {
         assert_eq!(p3.next_marker, None);
         assert!(visited <= 10 + SEEK_SLACK, "device page visited {visited}");
     }
-    let (other, _) = counted(|| state.allocated_addresses(Some("u"), Some("dev-x"), page(10, None)));
+    let (other, _) =
+        counted(|| state.allocated_addresses(Some("u"), Some("dev-x"), page(10, None)));
     assert!(other.items.is_empty(), "another lessee sees none");
 
     // Without a filter, the allocated list seeks too.
@@ -139,7 +140,10 @@ fn listings_of_a_million_address_block_seek_instead_of_scanning() {
         counted(|| state.allocated_addresses(Some("t"), None, page(2, Some(all_ids[500_000]))));
     let got: Vec<Uuid> = p.items.iter().map(|a| a.id).collect();
     assert_eq!(got, all_ids[500_001..500_003]);
-    assert!(visited <= 2 + SEEK_SLACK, "allocated page visited {visited}");
+    assert!(
+        visited <= 2 + SEEK_SLACK,
+        "allocated page visited {visited}"
+    );
 
     // Looking one address up goes through the block's offsets.
     let addr = IpAddr::V4(Ipv4Addr::new(10, 0, 1, 2));

@@ -5,6 +5,7 @@
 //! folds of the log with [`State::apply`], which cannot fail: folding events one by one gives
 //! exactly what a rebuild from position 0 gives.
 
+mod address_index;
 pub mod bitmap;
 pub mod idempotency;
 pub mod interfaces;

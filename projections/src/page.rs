@@ -1,7 +1,17 @@
 //! Limit/marker pagination over id-ordered collections (decision 23): items with id greater
 //! than the marker, at most `limit`, and whether more remain.
 
+use std::ops::Bound;
+
 use uuid::Uuid;
+
+/// The range of ids strictly after `marker` (all of them without one).
+pub fn after(marker: Option<Uuid>) -> (Bound<Uuid>, Bound<Uuid>) {
+    match marker {
+        Some(m) => (Bound::Excluded(m), Bound::Unbounded),
+        None => (Bound::Unbounded, Bound::Unbounded),
+    }
+}
 
 /// Default page size of the Melange API.
 pub const PAGE_LIMIT_DEFAULT: usize = 200;
@@ -47,6 +57,16 @@ impl PageRequest {
         Page {
             items: out,
             next_marker: if more { last } else { None },
+        }
+    }
+}
+
+impl<T: Clone> Page<&T> {
+    /// The page's items copied out, so a reader can let go of the views before rendering.
+    pub fn cloned(self) -> Page<T> {
+        Page {
+            items: self.items.into_iter().cloned().collect(),
+            next_marker: self.next_marker,
         }
     }
 }
