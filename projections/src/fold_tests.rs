@@ -704,6 +704,7 @@ impl Model {
             }
             Event::RequestApproved(e) => self.release_hold(e.block_id, e.request_id),
             Event::RequestRejected(e) => self.release_hold(e.block_id, e.request_id),
+            Event::RequestExpired(e) => self.release_hold(e.block_id, e.request_id),
             Event::NotificationDelivered(_) => {}
             // Routes and NAT pairs are modelled in `routing_ops` (`self.routing`).
             Event::RouteCreated(_)

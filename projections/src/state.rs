@@ -180,6 +180,10 @@ impl State {
                 self.release_hold(e.block_id, e.request_id);
                 self.requests.rejected(e);
             }
+            Event::RequestExpired(e) => {
+                self.release_hold(e.block_id, e.request_id);
+                self.requests.expired(e);
+            }
             Event::NotificationDelivered(e) => self.requests.delivered(e),
             Event::TokenIssued(e) => self.tokens.issued(e),
             Event::TokenRevoked(e) => self.tokens.revoked(e),
@@ -311,12 +315,19 @@ impl State {
         self.requests.submitted(e);
     }
 
+    /// Frees the address a pending request held: found through the request's address (a
+    /// lookup, not a walk of the block's holds).
     fn release_hold(&mut self, block_id: Uuid, request_id: Uuid) {
         let Some(b) = self.blocks.get_mut(&block_id) else {
             return;
         };
-        let held = b.holds.iter().find(|(_, r)| **r == request_id);
-        if let Some(offset) = held.map(|(o, _)| *o) {
+        let Some(ip) = self.requests.by_id.get(&request_id).map(|r| r.ip) else {
+            return;
+        };
+        let Some(offset) = block::offset_of(&b.record.cidr, ip) else {
+            return;
+        };
+        if b.holds.get(&offset) == Some(&request_id) {
             b.holds.remove(&offset);
             b.free.set_free(offset);
         }

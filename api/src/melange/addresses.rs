@@ -24,7 +24,7 @@ pub async fn list(c: Call<'_>) -> Answer {
         c.req,
         "ip_addresses",
         listed,
-        |a| wire::address(a),
+        wire::address,
     )))
 }
 
@@ -102,6 +102,6 @@ pub async fn allocated(c: Call<'_>) -> Answer {
         c.req,
         "ip_addresses",
         listed,
-        |a| wire::address(a),
+        wire::address,
     )))
 }

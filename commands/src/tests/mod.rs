@@ -11,6 +11,7 @@ mod interfaces;
 mod macs;
 mod networks;
 mod policies;
+mod request_holds;
 mod requests;
 mod routing;
 mod subnets;
