@@ -53,6 +53,10 @@ pub struct FileConfig {
     /// `tenant_based` (default), `eui64` or `sequential` (decision 11).
     pub ipv6_generator: Option<ipledger_domain::ipv6::Ipv6Generator>,
     pub purge_interval_seconds: Option<u64>,
+    /// Pending IP requests one agent may hold at once (default 16; 0: no limit).
+    pub request_holds_per_agent_max: Option<usize>,
+    /// Hours before a pending IP request expires and frees its address (default 168; 0: never).
+    pub request_pending_expiry_hours: Option<u32>,
     pub segment_bytes_max: Option<u64>,
     pub batch_commands_max: Option<usize>,
     /// `text` (default) or `json`.
@@ -136,6 +140,11 @@ pub struct Config {
     pub ipv6_generator: ipledger_domain::ipv6::Ipv6Generator,
     /// Seconds between two runs of the retention purge (`retention.rs`); 0 turns it off.
     pub purge_interval_seconds: u64,
+    /// Pending IP requests (holds) one agent — one token name — may have at once, over all
+    /// tenants; 0 is no limit.
+    pub request_holds_per_agent_max: usize,
+    /// Hours an IP request may stay pending before the retention run expires it; 0 never.
+    pub request_pending_expiry_hours: u32,
     pub segment_bytes_max: u64,
     pub batch_commands_max: usize,
     pub log_format: String,
@@ -172,6 +181,10 @@ impl Default for Config {
             // Melange's default generator.
             ipv6_generator: ipledger_domain::ipv6::Ipv6Generator::TenantBased,
             purge_interval_seconds: 60,
+            // An agent needs a few requests in flight, not a block's worth (issue 8).
+            request_holds_per_agent_max: 16,
+            // A week: a hold nobody reviewed over a weekend and a holiday goes back.
+            request_pending_expiry_hours: 168,
             segment_bytes_max: 256 << 20,
             batch_commands_max: 8192,
             log_format: "text".into(),
@@ -225,6 +238,12 @@ impl Config {
             purge_interval_seconds: env("IPLEDGER_PURGE_INTERVAL_SECONDS")?
                 .or(fc.purge_interval_seconds)
                 .unwrap_or(d.purge_interval_seconds),
+            request_holds_per_agent_max: env("IPLEDGER_REQUEST_HOLDS_PER_AGENT_MAX")?
+                .or(fc.request_holds_per_agent_max)
+                .unwrap_or(d.request_holds_per_agent_max),
+            request_pending_expiry_hours: env("IPLEDGER_REQUEST_PENDING_EXPIRY_HOURS")?
+                .or(fc.request_pending_expiry_hours)
+                .unwrap_or(d.request_pending_expiry_hours),
             segment_bytes_max: env("IPLEDGER_SEGMENT_BYTES_MAX")?
                 .or(fc.segment_bytes_max)
                 .unwrap_or(d.segment_bytes_max),

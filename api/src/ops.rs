@@ -98,6 +98,10 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         keep_deallocated_days: Some(config.keep_deallocated_ips_for_days),
         idempotency_keep_days: Some(config.idempotency_keep_days),
         ipv6_generator: config.ipv6_generator,
+        request_holds_per_agent_max: Some(config.request_holds_per_agent_max)
+            .filter(|max| *max > 0),
+        request_pending_expiry_hours: Some(config.request_pending_expiry_hours)
+            .filter(|hours| *hours > 0),
     };
     let writer_config = WriterConfig {
         batch_commands_max: config.batch_commands_max,
@@ -259,6 +263,7 @@ fn held_twice(envelopes: &[Envelope], held: &mut Held, problems: &mut Vec<String
             }
             Event::RequestApproved(e) => release(held, e.request_id),
             Event::RequestRejected(e) => release(held, e.request_id),
+            Event::RequestExpired(e) => release(held, e.request_id),
             Event::AddressPurged(e) => {
                 held.addresses.remove(&(e.block_id, e.address));
                 None

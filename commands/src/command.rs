@@ -23,6 +23,10 @@ pub enum Command {
     PurgeDeallocated {
         max: usize,
     },
+    /// Expire up to `max` IP requests pending longer than `request_pending_expiry_hours`.
+    ExpireRequests {
+        max: usize,
+    },
     /// Forget up to `max` idempotency records older than `idempotency_keep_days`.
     ForgetRecordedCommands {
         max: usize,

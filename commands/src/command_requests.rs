@@ -13,6 +13,8 @@ pub struct SubmitRequest {
     pub ip: Option<IpAddr>,
     /// Who asked: `anonymous` for the agent intake (the seed's rule).
     pub requested_by: String,
+    /// The agent submitting it (the token's name): its pending holds are limited.
+    pub agent: String,
     pub email: Option<String>,
     pub ip_range: Option<String>,
     pub region: Option<String>,

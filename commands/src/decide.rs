@@ -25,6 +25,12 @@ pub struct Settings {
     /// Days a deallocated address is kept before the purge removes it (decision 13);
     /// `None` (the default) never purges.
     pub keep_deallocated_days: Option<u32>,
+    /// Pending IP requests (held addresses) one agent may have at once; `None` (the
+    /// default here; the deployment's is `request_holds_per_agent_max`) is no limit.
+    pub request_holds_per_agent_max: Option<usize>,
+    /// Hours a request may stay pending before the expiry run releases its hold; `None`
+    /// never expires.
+    pub request_pending_expiry_hours: Option<u32>,
 }
 
 /// What a decision may depend on besides the state: the time and fresh ids, passed in.
@@ -68,6 +74,7 @@ pub fn decide(state: &State, command: &Command, ctx: &mut Context) -> Result<Dec
         Command::AssignNat(c) => crate::decide_nat::assign(state, c, ctx),
         Command::RemoveNat(c) => crate::decide_nat::remove(state, c, ctx),
         Command::PurgeDeallocated { max } => crate::decide_retention::purge(state, *max, ctx),
+        Command::ExpireRequests { max } => crate::decide_requests::expire(state, *max, ctx),
         Command::ForgetRecordedCommands { max } => crate::idempotency::forget(state, *max, ctx),
         Command::CreateInterface(spec) => crate::decide_interfaces::create(state, spec, ctx),
         Command::DeleteInterface { vif, scope } => {

@@ -1,5 +1,12 @@
 //! IP requests (issue 4): intake with network resolution and the soft hold, approval into an
-//! allocation, rejection, and delivery records.
+//! allocation, rejection, expiry, and delivery records.
+//!
+//! A hold takes an address from the block's owner until someone decides, so holds are bounded
+//! (issue 8): an agent (the token's name) may have at most `request_holds_per_agent_max`
+//! pending requests at once, over every tenant (an agent is not a tenant's, and a limit per
+//! tenant would let one agent fill as many blocks as there are tenants); and a request pending
+//! longer than `request_pending_expiry_hours` is expired by the retention run, which frees
+//! its address and records why.
 //!
 //! The network is the most specific block containing the address, over every tenant's blocks
 //! (ties: the oldest block). A request is refused without an event when the address is
@@ -87,6 +94,7 @@ pub fn submit(state: &State, c: &SubmitRequest, ctx: &mut Context) -> Result<Dec
     if let Some(refusal) = unavailable(state, b, ip) {
         return Err(refusal);
     }
+    within_hold_limit(state, &c.agent, ctx)?;
     let e = RequestSubmitted {
         request_id: ctx.ids.next_id(),
         block_id: b.record.id,
@@ -95,6 +103,7 @@ pub fn submit(state: &State, c: &SubmitRequest, ctx: &mut Context) -> Result<Dec
         assign_type: ASSIGN_TYPE_USER.into(),
         assigned_to: email.clone().unwrap_or_else(|| c.requested_by.clone()),
         requested_by: c.requested_by.clone(),
+        agent: Some(c.agent.clone()),
         email,
         ip_range,
         region,
@@ -108,6 +117,58 @@ pub fn submit(state: &State, c: &SubmitRequest, ctx: &mut Context) -> Result<Dec
         vec![Event::RequestSubmitted(e)],
         Reply::Request(record),
     ))
+}
+
+/// Refuses a new hold when the agent already has as many pending requests as allowed.
+fn within_hold_limit(state: &State, agent: &str, ctx: &Context) -> Result<(), Rejection> {
+    let Some(max) = ctx.settings.request_holds_per_agent_max else {
+        return Ok(());
+    };
+    let held = state.request_queue().pending_holds_of(agent);
+    if held < max {
+        return Ok(());
+    }
+    Err(Rejection::Unprocessable(format!(
+        "agent {agent} already has {held} pending IP requests, the most allowed \
+         (request_holds_per_agent_max = {max}); wait until some are approved, rejected or expired"
+    )))
+}
+
+/// At most this many requests expire per command; the retention run repeats it.
+pub const EXPIRE_BATCH_MAX: usize = 10_000;
+
+/// Expires up to `max` requests pending longer than `request_pending_expiry_hours`, oldest
+/// first: each `RequestExpired` frees its hold and says why. The reply counts them.
+pub fn expire(state: &State, max: usize, ctx: &mut Context) -> Result<Decision, Rejection> {
+    let nothing = || Decision::new(Vec::new(), Reply::Purged(0));
+    let Some(hours) = ctx.settings.request_pending_expiry_hours else {
+        return Ok(nothing());
+    };
+    let Some(cutoff) = ctx
+        .now
+        .checked_sub_signed(chrono::Duration::hours(i64::from(hours)))
+    else {
+        return Ok(nothing());
+    };
+    let due = state
+        .request_queue()
+        .pending_before(cutoff, max.clamp(1, EXPIRE_BATCH_MAX));
+    let events: Vec<Event> = due
+        .iter()
+        .map(|r| {
+            Event::RequestExpired(RequestExpired {
+                request_id: r.id,
+                block_id: r.block_id,
+                reason: format!(
+                    "pending for more than {hours} hours (request_pending_expiry_hours) \
+                     without a decision; the held address was released"
+                ),
+                expired_at: ctx.now,
+            })
+        })
+        .collect();
+    let n = events.len() as u64;
+    Ok(Decision::new(events, Reply::Purged(n)))
 }
 
 fn pending<'a>(state: &'a State, c: &DecideRequest) -> Result<&'a RequestRecord, Rejection> {

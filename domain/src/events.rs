@@ -263,5 +263,5 @@ events! {
     }
     crate::auth { TokenIssued, TokenRevoked }
     crate::routing { RouteCreated, RouteUpdated, RouteDeleted, NatAssigned, NatRemoved }
-    crate::requests { RequestSubmitted, RequestApproved, RequestRejected, NotificationDelivered }
+    crate::requests { RequestSubmitted, RequestApproved, RequestRejected, RequestExpired, NotificationDelivered }
 }

@@ -22,6 +22,11 @@ pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 255;
 /// Items in one page of a listing, whatever the client asks for.
 pub const PAGE_LIMIT_MAX: usize = 1000;
 
+/// Records a filtered listing looks at for one page when its filter has no index (the IP
+/// request review list by network, address or time): a page that runs out of them comes back
+/// short, with a next link from where it stopped, so no read holds the views for long.
+pub const PAGE_SCAN_MAX: usize = 10_000;
+
 /// Events in one page of `GET /v1/events`.
 pub const EVENTS_PAGE_MAX: usize = 1000;
 

@@ -33,6 +33,9 @@ pub enum RequestStatus {
     Pending,
     Approved,
     Rejected,
+    /// Pending for longer than the deployment's `request_pending_expiry_hours`: the hold was
+    /// released by the expiry run (`RequestExpired`), nobody decided it.
+    Expired,
 }
 
 impl RequestStatus {
@@ -41,6 +44,7 @@ impl RequestStatus {
             RequestStatus::Pending => "PENDING",
             RequestStatus::Approved => "APPROVED",
             RequestStatus::Rejected => "REJECTED",
+            RequestStatus::Expired => "EXPIRED",
         }
     }
 
@@ -50,6 +54,7 @@ impl RequestStatus {
             "PENDING" => Some(RequestStatus::Pending),
             "APPROVED" => Some(RequestStatus::Approved),
             "REJECTED" => Some(RequestStatus::Rejected),
+            "EXPIRED" => Some(RequestStatus::Expired),
             _ => None,
         }
     }
@@ -85,15 +90,20 @@ pub struct RequestRecord {
     pub assign_type: String,
     pub assigned_to: String,
     pub requested_by: String,
+    /// The agent (token name) that submitted it: pending holds are limited per agent.
+    #[serde(default)]
+    pub agent: Option<String>,
     pub email: Option<String>,
     pub ip_range: Option<String>,
     pub region: Option<String>,
     pub description: Option<String>,
     #[serde(with = "crate::time_format")]
     pub requested_at: Timestamp,
+    /// When it was approved, rejected or expired.
     #[serde(default, with = "crate::time_format::option")]
     pub decided_at: Option<Timestamp>,
     pub decided_by: Option<String>,
+    /// The rejection's reason, or why it expired.
     pub reason: Option<String>,
     /// The address allocated on approval.
     pub address_id: Option<Uuid>,
@@ -107,7 +117,8 @@ impl RequestRecord {
     pub fn decision_notice(&self) -> Option<NotificationKind> {
         self.email.as_ref()?;
         match self.status {
-            RequestStatus::Pending => None,
+            // Expiry mails nobody: no one decided, and the requester may ask again.
+            RequestStatus::Pending | RequestStatus::Expired => None,
             RequestStatus::Approved => Some(NotificationKind::Approved),
             RequestStatus::Rejected => Some(NotificationKind::Rejected),
         }
@@ -124,6 +135,10 @@ pub struct RequestSubmitted {
     pub assign_type: String,
     pub assigned_to: String,
     pub requested_by: String,
+    /// The agent (the token's name, the envelope's actor) holding the address: pending holds
+    /// are counted per agent. Absent from events written before the limit (not counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
     pub email: Option<String>,
     pub ip_range: Option<String>,
     pub region: Option<String>,
@@ -158,6 +173,18 @@ pub struct RequestRejected {
     pub rejected_at: Timestamp,
 }
 payload! { RequestRejected, "RequestRejected", 1, |e| block_stream(e.block_id) }
+
+/// A request pending longer than the deployment allows: the hold ends and the address is
+/// free again; `reason` says why (shown by the review API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestExpired {
+    pub request_id: Uuid,
+    pub block_id: Uuid,
+    pub reason: String,
+    #[serde(with = "crate::time_format")]
+    pub expired_at: Timestamp,
+}
+payload! { RequestExpired, "RequestExpired", 1, |e| block_stream(e.block_id) }
 
 /// An e-mail the SMTP server accepted; it is never sent again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,6 +239,10 @@ mod tests {
         assert_eq!(
             RequestStatus::parse("Rejected"),
             Some(RequestStatus::Rejected)
+        );
+        assert_eq!(
+            RequestStatus::parse("expired"),
+            Some(RequestStatus::Expired)
         );
         assert_eq!(RequestStatus::parse("done"), None);
     }

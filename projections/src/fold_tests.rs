@@ -704,6 +704,7 @@ impl Model {
             }
             Event::RequestApproved(e) => self.release_hold(e.block_id, e.request_id),
             Event::RequestRejected(e) => self.release_hold(e.block_id, e.request_id),
+            Event::RequestExpired(e) => self.release_hold(e.block_id, e.request_id),
             Event::NotificationDelivered(_) => {}
             // Routes and NAT pairs are modelled in `routing_ops` (`self.routing`).
             Event::RouteCreated(_)
@@ -822,6 +823,10 @@ fn check_against_model(state: &State, model: &Model) -> Result<(), TestCaseError
             m.used.keys().copied().collect::<Vec<_>>()
         );
         prop_assert_eq!(b.free.used_count(), (m.used.len() + m.held.len()) as u128);
+        prop_assert_eq!(
+            &b.ids,
+            &b.by_offset.values().copied().collect::<BTreeSet<_>>()
+        );
         for (offset, deallocated) in &m.used {
             prop_assert!(b.free.is_used(*offset));
             let record = &state.addresses[&b.by_offset[offset]];
@@ -838,6 +843,11 @@ fn check_against_model(state: &State, model: &Model) -> Result<(), TestCaseError
     );
     prop_assert_eq!(state.live_addresses.len(), live);
     prop_assert_eq!(state.live_by_tenant.len(), live);
+    let on_devices = state
+        .addresses
+        .values()
+        .filter(|r| r.deallocated_at.is_none() && r.used_by_device.is_some());
+    prop_assert_eq!(state.live_by_device.len(), on_devices.count());
     prop_assert_eq!(state.policies.len(), model.policies.len());
     for (id, ranges, octets) in &model.policies {
         let p = &state.policies[id];

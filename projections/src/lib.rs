@@ -5,6 +5,7 @@
 //! folds of the log with [`State::apply`], which cannot fail: folding events one by one gives
 //! exactly what a rebuild from position 0 gives.
 
+mod address_index;
 pub mod bitmap;
 mod blockindex;
 pub mod idempotency;
@@ -18,6 +19,8 @@ pub mod tokens;
 mod views;
 pub mod work;
 
+#[cfg(test)]
+mod address_page_tests;
 #[cfg(test)]
 mod fold_tests;
 

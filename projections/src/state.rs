@@ -24,6 +24,8 @@ pub struct BlockState {
     pub free: FreeMap,
     /// Address records by offset in the block.
     pub by_offset: BTreeMap<u128, Uuid>,
+    /// The same records' ids, in id order: the block's address listing seeks here.
+    pub ids: BTreeSet<Uuid>,
     /// Soft-deallocated addresses still holding their place.
     pub deallocated: usize,
     /// Offsets held by pending IP requests (also marked used in `free`), with the request.
@@ -72,6 +74,8 @@ pub struct State {
     pub(crate) live_addresses: BTreeSet<Uuid>,
     /// (lessee tenant, address id) of live addresses.
     pub(crate) live_by_tenant: BTreeSet<(String, Uuid)>,
+    /// Live addresses by the device using them (`address_index.rs`).
+    pub(crate) live_by_device: crate::address_index::DeviceIndex,
     pub(crate) policies: HashMap<Uuid, PolicyState>,
     pub(crate) policies_by_tenant: BTreeSet<(String, Uuid)>,
     /// Static routes, NAT pairs, and deallocated addresses by age (`routing.rs`).
@@ -181,6 +185,10 @@ impl State {
                 self.release_hold(e.block_id, e.request_id);
                 self.requests.rejected(e);
             }
+            Event::RequestExpired(e) => {
+                self.release_hold(e.block_id, e.request_id);
+                self.requests.expired(e);
+            }
             Event::NotificationDelivered(e) => self.requests.delivered(e),
             Event::TokenIssued(e) => self.tokens.issued(e),
             Event::TokenRevoked(e) => self.tokens.revoked(e),
@@ -220,6 +228,7 @@ impl State {
             children: BTreeSet::new(),
             free: FreeMap::new(block::size(&e.cidr)),
             by_offset: BTreeMap::new(),
+            ids: BTreeSet::new(),
             deallocated: 0,
             holds: BTreeMap::new(),
         };
@@ -276,6 +285,7 @@ impl State {
             e.block_id
         );
         b.by_offset.insert(offset, e.address_id);
+        b.ids.insert(e.address_id);
         if let Some(vif) = &e.interface_id {
             let networked = b.record.network_id.is_some();
             self.nics.index_address(vif, e.address_id, networked);
@@ -295,6 +305,7 @@ impl State {
             updated_at: e.allocated_at,
             deallocated_at: None,
         };
+        self.live_by_device.insert(&record);
         self.addresses.insert(e.address_id, record);
     }
 
@@ -317,12 +328,19 @@ impl State {
         self.requests.submitted(e);
     }
 
+    /// Frees the address a pending request held: found through the request's address (a
+    /// lookup, not a walk of the block's holds).
     fn release_hold(&mut self, block_id: Uuid, request_id: Uuid) {
         let Some(b) = self.blocks.get_mut(&block_id) else {
             return;
         };
-        let held = b.holds.iter().find(|(_, r)| **r == request_id);
-        if let Some(offset) = held.map(|(o, _)| *o) {
+        let Some(ip) = self.requests.by_id.get(&request_id).map(|r| r.ip) else {
+            return;
+        };
+        let Some(offset) = block::offset_of(&b.record.cidr, ip) else {
+            return;
+        };
+        if b.holds.get(&offset) == Some(&request_id) {
             b.holds.remove(&offset);
             b.free.set_free(offset);
         }
@@ -364,6 +382,7 @@ impl State {
             rec.updated_at = e.restored_at;
             self.live_addresses.insert(id);
             self.live_by_tenant.insert((rec.used_by_tenant.clone(), id));
+            self.live_by_device.insert(rec);
             if let Some(b) = self.blocks.get_mut(&e.block_id) {
                 b.deallocated -= 1;
             }
@@ -380,6 +399,7 @@ impl State {
         let Some(id) = b.by_offset.remove(&offset) else {
             return;
         };
+        b.ids.remove(&id);
         b.free.set_free(offset);
         let Some(rec) = self.addresses.remove(&id) else {
             return;
@@ -396,6 +416,7 @@ impl State {
         self.live_addresses.remove(&rec.id);
         self.live_by_tenant
             .remove(&(rec.used_by_tenant.clone(), rec.id));
+        self.live_by_device.remove(rec);
     }
 
     fn policy_created(&mut self, e: &PolicyCreated) {

@@ -8,15 +8,8 @@ use ipledger_domain::records::{
 };
 use uuid::Uuid;
 
-use crate::page::{Page, PageRequest};
+use crate::page::{after, Page, PageRequest};
 use crate::state::{BlockState, PolicyState, State};
-
-fn after(marker: Option<Uuid>) -> (Bound<Uuid>, Bound<Uuid>) {
-    match marker {
-        Some(m) => (Bound::Excluded(m), Bound::Unbounded),
-        None => (Bound::Unbounded, Bound::Unbounded),
-    }
-}
 
 fn tenant_range(
     tenant: &str,
@@ -29,7 +22,20 @@ fn tenant_range(
     (start, Bound::Included((tenant.to_string(), Uuid::max())))
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Address records a query looked at, counted in test builds: the work a page costs.
+    pub(crate) static RECORDS_VISITED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 impl State {
+    /// An address record by id, for the listing queries (counted in test builds).
+    fn visit(&self, id: &Uuid) -> Option<&AddressRecord> {
+        #[cfg(test)]
+        RECORDS_VISITED.with(|c| c.set(c.get() + 1));
+        self.addresses.get(id)
+    }
+
     /// The tenant's block, or None (also when another tenant owns it).
     /// A block by id, whoever owns it.
     pub fn block(&self, id: Uuid) -> Option<&BlockState> {
@@ -149,15 +155,15 @@ impl State {
             .collect()
     }
 
-    /// Allocated and soft-deallocated addresses of a block, in id order.
+    /// Allocated and soft-deallocated addresses of a block, in id order: a seek in the
+    /// block's id index to the marker, then the page.
     pub fn block_addresses(&self, block: &BlockState, page: PageRequest) -> Page<&AddressRecord> {
-        let mut records: Vec<&AddressRecord> = block
-            .by_offset
-            .values()
-            .filter_map(|id| self.addresses.get(id))
-            .collect();
-        records.sort_unstable_by_key(|r| r.id);
-        page.take(records.into_iter().map(|r| (r.id, r)))
+        page.take(
+            block
+                .ids
+                .range(after(page.marker))
+                .filter_map(|id| self.visit(id).map(|r| (r.id, r))),
+        )
     }
 
     pub fn address_in(
@@ -172,30 +178,26 @@ impl State {
             .and_then(|id| self.addresses.get(id))
     }
 
-    /// Live addresses leased to `tenant` (or to anyone), optionally used by one device.
+    /// Live addresses leased to `tenant` (or to anyone), optionally used by one device; each
+    /// case is a range of an index from the marker.
     pub fn allocated_addresses(
         &self,
         tenant: Option<&str>,
         device: Option<&str>,
         page: PageRequest,
     ) -> Page<&AddressRecord> {
-        let device_ok =
-            |r: &&AddressRecord| device.is_none_or(|d| r.used_by_device.as_deref() == Some(d));
-        match tenant {
-            Some(t) => page.take(
-                self.live_by_tenant
+        let records = |ids: &mut dyn Iterator<Item = Uuid>| {
+            page.take(ids.filter_map(|id| self.visit(&id).map(|r| (r.id, r))))
+        };
+        match (tenant, device) {
+            (_, Some(d)) => records(&mut self.live_by_device.ids(tenant, d, page.marker)),
+            (Some(t), None) => records(
+                &mut self
+                    .live_by_tenant
                     .range(tenant_range(t, page.marker))
-                    .filter_map(|(_, id)| self.addresses.get(id))
-                    .filter(device_ok)
-                    .map(|r| (r.id, r)),
+                    .map(|(_, id)| *id),
             ),
-            None => page.take(
-                self.live_addresses
-                    .range(after(page.marker))
-                    .filter_map(|id| self.addresses.get(id))
-                    .filter(device_ok)
-                    .map(|r| (r.id, r)),
-            ),
+            (None, None) => records(&mut self.live_addresses.range(after(page.marker)).copied()),
         }
     }
 

@@ -840,3 +840,103 @@ async fn http_allocation_in_unknown_or_foreign_blocks_is_not_found() {
         json!([])
     );
 }
+
+/// Walks every page of `path` (a list of `ip_addresses`) by its next links, `limit` at a time.
+async fn every_page(srv: &TestServer, path: &str, limit: usize) -> Vec<Vec<String>> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut next = Some(format!("{path}{sep}limit={limit}"));
+    let mut pages = Vec::new();
+    while let Some(p) = next.take() {
+        let r = srv.get(&p).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        pages.push(addresses(&r.json["ip_addresses"]));
+        next = r.json["ip_addresses_links"][0]["href"].as_str().map(|h| {
+            h.strip_prefix(&srv.base)
+                .expect("on this server")
+                .to_string()
+        });
+        assert!(pages.len() < 20, "pagination does not end");
+    }
+    pages
+}
+
+/// The address lists are served from indexes now (block by id, live by device); what they
+/// answer must not change: a block's list is in id (allocation) order, not address order,
+/// and keeps soft-deallocated addresses; the marker is the last id of the previous page; the
+/// device filter applies before the limit, for a lessee and for the provider, and follows
+/// deallocation and restore.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_address_pages_keep_id_order_markers_and_filters() {
+    let srv = TestServer::start().await;
+    let (path, _) = private_block(&srv, "ta-order", "10.9.0.0/24").await;
+    let order = ["10.9.0.9", "10.9.0.3", "10.9.0.7", "10.9.0.2", "10.9.0.5"];
+    for (i, a) in order.iter().enumerate() {
+        let device = if i % 2 == 0 {
+            "ta-dev-even"
+        } else {
+            "ta-dev-odd"
+        };
+        allocated(
+            &srv,
+            &path,
+            json!({"address": a, "tenant_id": "ta-lessee", "used_by_device": device}),
+        )
+        .await;
+    }
+    assert_eq!(
+        srv.delete(&format!("{path}/ip_addresses/10.9.0.7"))
+            .await
+            .status,
+        200
+    );
+    let list = format!("{path}/ip_addresses");
+    assert_eq!(
+        every_page(&srv, &list, 2).await,
+        vec![
+            vec!["10.9.0.9", "10.9.0.3"],
+            vec!["10.9.0.7", "10.9.0.2"],
+            vec!["10.9.0.5"]
+        ],
+        "id order, soft-deallocated kept"
+    );
+    let lessee = "/v0.1/ipam/tenants/ta-lessee/allocated_ip_addresses?used_by_device=ta-dev-even";
+    let provider = "/v0.1/ipam/allocated_ip_addresses?used_by_device=ta-dev-even";
+    for filtered in [lessee, provider] {
+        assert_eq!(
+            every_page(&srv, filtered, 1).await,
+            vec![vec!["10.9.0.9"], vec!["10.9.0.5"]],
+            "{filtered}: the deallocated .7 is not allocated"
+        );
+    }
+    let other = "/v0.1/ipam/tenants/ta-order/allocated_ip_addresses?used_by_device=ta-dev-even";
+    assert_eq!(every_page(&srv, other, 5).await, vec![Vec::<String>::new()]);
+    let unknown = "/v0.1/ipam/allocated_ip_addresses?used_by_device=ta-nobody";
+    assert_eq!(
+        every_page(&srv, unknown, 5).await,
+        vec![Vec::<String>::new()]
+    );
+
+    assert_eq!(
+        srv.put(&format!("{path}/ip_addresses/10.9.0.7/restore"), json!({}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        every_page(&srv, lessee, 2).await,
+        vec![vec!["10.9.0.9", "10.9.0.7"], vec!["10.9.0.5"]],
+        "restored, in id order again"
+    );
+    assert_eq!(
+        every_page(
+            &srv,
+            "/v0.1/ipam/tenants/ta-lessee/allocated_ip_addresses",
+            3
+        )
+        .await,
+        vec![
+            vec!["10.9.0.9", "10.9.0.3", "10.9.0.7"],
+            vec!["10.9.0.2", "10.9.0.5"]
+        ]
+    );
+}

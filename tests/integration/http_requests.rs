@@ -12,7 +12,7 @@ const FORM: &str = "application/x-www-form-urlencoded";
 const SEED_FORM: &str = "ip=192.168.1.50&email=user@example.com&description=Required+for+new+server+deployment&region=datacenter-1";
 
 /// A block of tenant `acme` (its id).
-async fn block(c: &Client, cidr: &str, network: &str) -> String {
+pub(crate) async fn block(c: &Client, cidr: &str, network: &str) -> String {
     let r = c
         .post(
             "/v0.1/ipam/tenants/acme/ip_blocks",
@@ -35,7 +35,7 @@ async fn subnet(c: &Client, parent: &str, cidr: &str) -> String {
 }
 
 /// An agent token's client.
-async fn agent(c: &Client, name: &str) -> Client {
+pub(crate) async fn agent(c: &Client, name: &str) -> Client {
     let r = c
         .post("/v1/auth/tokens", json!({"name": name, "role": "agent"}))
         .await;
@@ -43,7 +43,7 @@ async fn agent(c: &Client, name: &str) -> Client {
     c.with_token(r.json["token"]["secret"].as_str().unwrap())
 }
 
-async fn submit_form(c: &Client, form: &str) -> (u16, Value) {
+pub(crate) async fn submit_form(c: &Client, form: &str) -> (u16, Value) {
     let r = c
         .raw(Method::POST, "/v1/agent/ipam/request", Some(FORM), form)
         .await;
@@ -51,7 +51,7 @@ async fn submit_form(c: &Client, form: &str) -> (u16, Value) {
 }
 
 /// The one request listed for `ip`.
-async fn request_of(c: &Client, ip: &str) -> Value {
+pub(crate) async fn request_of(c: &Client, ip: &str) -> Value {
     let r = c.get(&format!("/v1/ipam/requests?ip={ip}")).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let list = r.json["requests"].as_array().unwrap();

@@ -18,6 +18,7 @@ mod http_macs;
 mod http_nat;
 mod http_networks;
 mod http_policies;
+mod http_request_holds;
 mod http_requests;
 mod http_routes;
 mod idempotency;

@@ -7,10 +7,13 @@
 //! Each command purges at most `PURGE_BATCH_MAX` addresses; both triggers repeat it until a
 //! run comes back short, so a large backlog goes out in several small batches. The same runs
 //! forget idempotency records older than `idempotency_keep_days`
-//! (`Command::ForgetRecordedCommands`, batches of `FORGET_BATCH_MAX`).
+//! (`Command::ForgetRecordedCommands`, batches of `FORGET_BATCH_MAX`) and expire IP requests
+//! pending longer than `request_pending_expiry_hours` (`Command::ExpireRequests`, batches of
+//! `EXPIRE_BATCH_MAX`: each `RequestExpired` frees its address and says why).
 
 use std::time::Duration;
 
+use ipledger_commands::decide_requests::EXPIRE_BATCH_MAX;
 use ipledger_commands::decide_retention::PURGE_BATCH_MAX;
 use ipledger_commands::{Command, CommandError, Meta, Writer};
 use ipledger_domain::limits::FORGET_BATCH_MAX;
@@ -25,7 +28,8 @@ use crate::kit::{Answer, Call, Resp};
 pub const SCHEDULER_ACTOR: &str = "retention";
 
 /// Purges every expired address, batch after batch, then forgets every expired
-/// idempotency record; returns how many addresses went.
+/// idempotency record and expires every overdue pending IP request; returns how many
+/// addresses went.
 pub async fn purge_expired(writer: &Writer, meta: Meta) -> Result<u64, CommandError> {
     let purged = repeat(writer, &meta, PURGE_BATCH_MAX, |max| {
         Command::PurgeDeallocated { max }
@@ -39,6 +43,16 @@ pub async fn purge_expired(writer: &Writer, meta: Meta) -> Result<u64, CommandEr
         tracing::info!(
             forgotten,
             "idempotency records past their retention forgotten"
+        );
+    }
+    let expired = repeat(writer, &meta, EXPIRE_BATCH_MAX, |max| {
+        Command::ExpireRequests { max }
+    })
+    .await?;
+    if expired > 0 {
+        tracing::info!(
+            expired,
+            "IP requests pending past request_pending_expiry_hours expired"
         );
     }
     Ok(purged)

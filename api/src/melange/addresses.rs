@@ -13,14 +13,18 @@ use crate::melange::wire;
 
 pub async fn list(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
-    let v = c.app.writer.views().read();
-    let b = block_in(&v, c.param("tenant"), c.param("block"))?;
-    let listed = v.block_addresses(b, page);
+    // The page is copied out and the views let go before rendering: the writer waits for
+    // readers to publish, so a read holds them only for the seek and the copy.
+    let listed = {
+        let v = c.app.writer.views().read();
+        let b = block_in(&v, c.param("tenant"), c.param("block"))?;
+        v.block_addresses(b, page).cloned()
+    };
     Ok(Resp::ok(wire::collection(
         c.req,
         "ip_addresses",
         listed,
-        |a| wire::address(a),
+        wire::address,
     )))
 }
 
@@ -89,12 +93,15 @@ async fn address_command(c: Call<'_>, restore: bool) -> Answer {
 pub async fn allocated(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
     let device = c.req.query.get("used_by_device").map(String::as_str);
-    let v = c.app.writer.views().read();
-    let listed = v.allocated_addresses(c.param_opt("tenant"), device, page);
+    let listed = {
+        let v = c.app.writer.views().read();
+        v.allocated_addresses(c.param_opt("tenant"), device, page)
+            .cloned()
+    };
     Ok(Resp::ok(wire::collection(
         c.req,
         "ip_addresses",
         listed,
-        |a| wire::address(a),
+        wire::address,
     )))
 }

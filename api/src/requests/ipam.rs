@@ -15,8 +15,10 @@ use ipledger_domain::auth::ANONYMOUS_ACTOR;
 use ipledger_domain::block::parse_address;
 use ipledger_domain::requests::{RequestRecord, RequestStatus};
 use ipledger_domain::Timestamp;
+use ipledger_projections::page::{after, PAGE_SCAN_MAX};
 use serde::Deserialize;
 use serde_json::json;
+use uuid::Uuid;
 use warp::http::StatusCode;
 
 use crate::fault::Fault;
@@ -108,6 +110,7 @@ pub async fn intake(c: Call<'_>) -> Answer {
     let command = Command::SubmitRequest(SubmitRequest {
         ip: Some(ip),
         requested_by: ANONYMOUS_ACTOR.into(),
+        agent: req.actor.clone(),
         email: b.email,
         ip_range: b.ip_range,
         region: b.region,
@@ -159,7 +162,10 @@ fn filter(req: &Request) -> Result<Filter, Fault> {
     let status = q("status")
         .map(|s| {
             RequestStatus::parse(s).ok_or_else(|| {
-                Fault::invalid_field("status", "status should be PENDING, APPROVED or REJECTED")
+                Fault::invalid_field(
+                    "status",
+                    "status should be PENDING, APPROVED, REJECTED or EXPIRED",
+                )
             })
         })
         .transpose()?;
@@ -201,14 +207,21 @@ pub async fn list(c: Call<'_>) -> Answer {
     let (app, req) = (c.app, c.req);
     let page = req.page()?;
     let filter = filter(req)?;
-    let views = app.writer.views().read();
-    let matching = views
-        .request_queue()
-        .by_id
-        .iter()
-        .filter(|(_, r)| filter.admits(r))
-        .map(|(id, r)| (*id, r));
-    let listed = page.take(matching);
+    // A seek by status (indexed) or id, the other filters over at most `PAGE_SCAN_MAX`
+    // requests; the page is copied out so the views are let go before rendering.
+    let listed = {
+        let views = app.writer.views().read();
+        let q = views.request_queue();
+        let ids: Box<dyn Iterator<Item = Uuid>> = match filter.status {
+            Some(s) => Box::new(q.ids_with_status(s, page.marker)),
+            None => Box::new(q.by_id.range(after(page.marker)).map(|(id, _)| *id)),
+        };
+        let candidates = ids.filter_map(|id| {
+            let r = q.by_id.get(&id)?;
+            Some((id, filter.admits(r).then(|| r.clone())))
+        });
+        page.take_scanning(candidates, PAGE_SCAN_MAX)
+    };
     let deliveries = app.deliveries.as_deref();
     Ok(Resp::ok(collection(req, "requests", listed, |r| {
         wire::request(r, deliveries)

@@ -12,6 +12,7 @@
 //! A failed send is logged and retried with exponential backoff; the attempt count and the
 //! last error are kept here and shown on the request's JSON.
 
+use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -125,15 +126,27 @@ pub fn start(
     log: Arc<DeliveryLog>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut cursor = None;
         loop {
-            pass(&writer, mailer.as_ref(), &recipients, &log).await;
+            pass(&writer, mailer.as_ref(), &recipients, &log, &mut cursor).await;
             tokio::time::sleep(Duration::from_millis(POLL_MILLIS)).await;
         }
     })
 }
 
-/// One look at the owed notifications: sends those due, records each delivery.
-async fn pass(writer: &Writer, mailer: &dyn Mailer, to: &Recipients, log: &DeliveryLog) {
+/// Owed notifications one pass looks at: the views are read-locked while it looks, and the
+/// writer waits for that lock to publish, so a long backlog (mail down for a day) is walked a
+/// slice per pass from `cursor` instead of whole every 200 ms.
+const OWED_SCAN_MAX: usize = 4096;
+
+/// One look at (a slice of) the owed notifications: sends those due, records each delivery.
+async fn pass(
+    writer: &Writer,
+    mailer: &dyn Mailer,
+    to: &Recipients,
+    log: &DeliveryLog,
+    cursor: &mut Option<(Uuid, NotificationKind)>,
+) {
     // After a log failure nothing can be recorded: sending would only repeat mails.
     if writer.is_stopped() {
         return;
@@ -142,15 +155,24 @@ async fn pass(writer: &Writer, mailer: &dyn Mailer, to: &Recipients, log: &Deliv
     let work: Vec<(RequestRecord, NotificationKind, Mail)> = {
         let views = writer.views().read();
         let q = views.request_queue();
-        q.owed
-            .iter()
-            .filter(|(id, kind)| log.due(*id, *kind, now))
-            .filter_map(|(id, kind)| {
-                let r = q.by_id.get(id)?;
-                compose(r, *kind, to).map(|m| (r.clone(), *kind, m))
-            })
-            .take(SENDS_PER_PASS_MAX)
-            .collect()
+        let from = cursor.map_or(Bound::Unbounded, Bound::Excluded);
+        let (mut work, mut scanned, mut last) = (Vec::new(), 0, None);
+        for &(id, kind) in q.owed.range((from, Bound::Unbounded)).take(OWED_SCAN_MAX) {
+            (scanned, last) = (scanned + 1, Some((id, kind)));
+            let Some(r) = q.by_id.get(&id).filter(|_| log.due(id, kind, now)) else {
+                continue;
+            };
+            if let Some(m) = compose(r, kind, to) {
+                work.push((r.clone(), kind, m));
+            }
+            if work.len() == SENDS_PER_PASS_MAX {
+                break;
+            }
+        }
+        // Go on after the slice next time, or from the start once the end was reached.
+        let stopped_early = scanned == OWED_SCAN_MAX || work.len() == SENDS_PER_PASS_MAX;
+        *cursor = if stopped_early { last } else { None };
+        work
     };
     for (r, kind, mail) in work {
         match mailer.send(&mail).await {
@@ -205,6 +227,7 @@ mod tests {
             assign_type: "USER".into(),
             assigned_to: email.unwrap_or("anonymous").into(),
             requested_by: "anonymous".into(),
+            agent: None,
             email: email.map(str::to_string),
             ip_range: None,
             region: Some("datacenter-1".into()),

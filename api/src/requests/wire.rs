@@ -3,7 +3,7 @@
 //! `network_id`, and the notifications with their delivery state (delivered, or the attempts
 //! and last SMTP error of one still owed).
 
-use ipledger_domain::requests::{NotificationKind, RequestRecord};
+use ipledger_domain::requests::{NotificationKind, RequestRecord, RequestStatus};
 use serde_json::{json, Value};
 
 use crate::kit::wire::timestamp;
@@ -11,7 +11,7 @@ use crate::requests::outbox::DeliveryLog;
 
 /// The request as the review API and the console show it.
 pub fn request(r: &RequestRecord, deliveries: Option<&DeliveryLog>) -> Value {
-    json!({
+    let mut out = json!({
         "id": r.id,
         "ip": r.ip.to_string(),
         "network_id": r.network_id,
@@ -30,7 +30,16 @@ pub fn request(r: &RequestRecord, deliveries: Option<&DeliveryLog>) -> Value {
         "reason": r.reason,
         "address_id": r.address_id,
         "notifications": notifications(r, deliveries),
-    })
+    });
+    // Only when known, so requests from before agents were recorded answer as they did.
+    if let Some(agent) = &r.agent {
+        out["agent"] = json!(agent);
+    }
+    // The expiry run released the hold; `reason` says why.
+    if let Some(at) = r.decided_at.filter(|_| r.status == RequestStatus::Expired) {
+        out["expiredAt"] = json!(timestamp(&at));
+    }
+    out
 }
 
 fn notifications(r: &RequestRecord, deliveries: Option<&DeliveryLog>) -> Vec<Value> {

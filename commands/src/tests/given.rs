@@ -38,6 +38,8 @@ pub fn settings() -> Settings {
         ipv6_generator: ipledger_domain::ipv6::Ipv6Generator::Sequential,
         keep_deallocated_days: Some(2),
         idempotency_keep_days: Some(7),
+        request_holds_per_agent_max: None,
+        request_pending_expiry_hours: None,
     }
 }
 
@@ -101,11 +103,20 @@ impl Scenario {
 
     /// Decides `command` and, if accepted, folds its events into the scenario.
     pub fn run(&mut self, command: &Command) -> Result<Decision, Rejection> {
-        let settings = settings();
+        self.run_at(command, &settings(), now())
+    }
+
+    /// [`Scenario::run`] under other settings, at another time.
+    pub fn run_at(
+        &mut self,
+        command: &Command,
+        settings: &Settings,
+        now: Timestamp,
+    ) -> Result<Decision, Rejection> {
         let mut ctx = Context {
-            now: now(),
+            now,
             ids: &mut self.ids,
-            settings: &settings,
+            settings,
         };
         let decision = decide(&self.state, command, &mut ctx)?;
         for event in &decision.events {

@@ -55,6 +55,7 @@ fn request_sample(name: &str) -> Option<Event> {
             assign_type: "USER".into(),
             assigned_to: "user@example.com".into(),
             requested_by: "anonymous".into(),
+            agent: None,
             email: Some("user@example.com".into()),
             ip_range: Some("192.168.1.0/24".into()),
             region: Some("datacenter-1".into()),
@@ -74,6 +75,14 @@ fn request_sample(name: &str) -> Option<Event> {
             rejected_by: "ops".into(),
             reason: Some("address reserved for the router".into()),
             rejected_at: ts(320),
+        }),
+        "RequestExpired" => Event::RequestExpired(ev::RequestExpired {
+            request_id: id(23),
+            block_id: id(1),
+            reason: "pending for more than 72 hours (request_pending_expiry_hours) without a \
+                     decision; the held address was released"
+                .into(),
+            expired_at: ts(340),
         }),
         "NotificationDelivered" => Event::NotificationDelivered(ev::NotificationDelivered {
             request_id: id(20),

@@ -31,6 +31,9 @@ pub(super) enum RequestOp {
         request: Index,
         reason: bool,
     },
+    Expire {
+        request: Index,
+    },
     Deliver {
         owed: Index,
     },
@@ -41,6 +44,7 @@ pub(super) fn op() -> impl Strategy<Value = RequestOp> {
     prop_oneof![
         3 => (idx(), any::<u64>(), any::<bool>())
             .prop_map(|(block, seed, email)| RequestOp::Submit { block, seed, email }),
+        1 => idx().prop_map(|request| RequestOp::Expire { request }),
         2 => idx().prop_map(|request| RequestOp::Approve { request }),
         1 => (idx(), any::<bool>()).prop_map(|(request, reason)| RequestOp::Reject { request, reason }),
         2 => idx().prop_map(|owed| RequestOp::Deliver { owed }),
@@ -96,6 +100,18 @@ pub(super) fn interpret(model: &mut Model, op: &RequestOp) {
             };
             model.emit(Event::RequestRejected(e));
         }
+        RequestOp::Expire { request } => {
+            let Some((request_id, block_id, _)) = take_pending(model, request) else {
+                return;
+            };
+            let e = RequestExpired {
+                request_id,
+                block_id,
+                reason: "pending too long".into(),
+                expired_at: model.now(),
+            };
+            model.emit(Event::RequestExpired(e));
+        }
         RequestOp::Deliver { owed } => {
             let r = &model.requests.owed;
             if r.is_empty() {
@@ -145,6 +161,8 @@ fn submit(model: &mut Model, pick: &Index, seed: u64, email: bool) {
         assign_type: "USER".into(),
         assigned_to: email.clone().unwrap_or_else(|| "anonymous".into()),
         requested_by: "anonymous".into(),
+        // Some requests name their agent (counted per agent), older ones do not.
+        agent: (!seed.is_multiple_of(3)).then(|| format!("agent-{}", seed % 2)),
         email,
         ip_range: None,
         region: None,
@@ -176,6 +194,9 @@ impl RequestModel {
                     self.owed.insert((e.request_id, NotificationKind::Rejected));
                 }
             }
+            Event::RequestExpired(e) => {
+                self.statuses.insert(e.request_id, RequestStatus::Expired);
+            }
             Event::NotificationDelivered(e) => {
                 self.owed.remove(&(e.request_id, e.kind));
             }
@@ -198,6 +219,37 @@ pub(super) fn check(state: &State, model: &Model) -> Result<(), TestCaseError> {
         .collect();
     prop_assert_eq!(&statuses, &r.statuses);
     prop_assert_eq!(&state.requests.owed, &r.owed);
+    // The indexes agree with the records: statuses, and pending holds by agent and age.
+    let q = &state.requests;
+    for status in [
+        RequestStatus::Pending,
+        RequestStatus::Approved,
+        RequestStatus::Rejected,
+        RequestStatus::Expired,
+    ] {
+        let indexed: Vec<Uuid> = q.ids_with_status(status, None).collect();
+        let expected: Vec<Uuid> = statuses
+            .iter()
+            .filter(|(_, s)| **s == status)
+            .map(|(id, _)| *id)
+            .collect();
+        prop_assert_eq!(indexed, expected);
+    }
+    let pending = || {
+        q.by_id
+            .values()
+            .filter(|r| r.status == RequestStatus::Pending)
+    };
+    for agent in ["agent-0", "agent-1"] {
+        let held = pending()
+            .filter(|r| r.agent.as_deref() == Some(agent))
+            .count();
+        prop_assert_eq!(q.pending_holds_of(agent), held);
+    }
+    prop_assert_eq!(
+        q.pending_before(model.now(), usize::MAX).len(),
+        pending().count()
+    );
     for m in &model.blocks {
         let holds: BTreeSet<u128> = state.blocks[&m.id].holds.keys().copied().collect();
         prop_assert_eq!(&holds, &m.held);

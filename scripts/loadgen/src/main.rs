@@ -1,8 +1,10 @@
 //! A small HTTP load generator for the benchmarks: N keep-alive HTTP/1.1 connections on
 //! 127.0.0.1 each POSTing allocations in a loop, either as fast as answers come back
 //! (closed loop: throughput) or at a fixed total rate (open loop: latency measured from the
-//! scheduled send time, so a stall is not hidden by coordinated omission). Bounded by
-//! `--seconds`; it stops by itself.
+//! scheduled send time, so a stall is not hidden by coordinated omission). `--page` makes
+//! each connection a reader instead: it GETs `--path` page after page by the answers' next
+//! links (starting over at the end). Bounded by `--seconds` (and `--requests-max`); it
+//! stops by itself.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,15 @@ struct Args {
     /// Bearer token sent on every request (the server's admin token).
     #[arg(long, env = "IPLEDGER_TOKEN")]
     token: Option<String>,
+    /// The JSON body of each POST.
+    #[arg(long, default_value = r#"{"ip_address": {"used_by_device": "bench"}}"#)]
+    body: String,
+    /// Page through `--path` with GETs (following `ip_addresses_links`) instead of POSTing.
+    #[arg(long)]
+    page: bool,
+    /// Stop after this many successful requests in all (0: no cap; approximate, per connection).
+    #[arg(long, default_value_t = 0)]
+    requests_max: u64,
 }
 
 #[derive(Default)]
@@ -53,7 +64,10 @@ async fn connection(args: Args, index: usize) -> anyhow::Result<Tally> {
         + interval.map_or(Duration::ZERO, |i| {
             i.mul_f64(index as f64 / args.connections as f64)
         });
-    while Instant::now() < end {
+    let body = Bytes::from(args.body.clone());
+    let cap = (args.requests_max > 0).then(|| args.requests_max.div_ceil(args.connections as u64));
+    let mut target = args.path.clone();
+    while Instant::now() < end && cap.is_none_or(|c| tally.ok < c) {
         if interval.is_some() {
             tokio::time::sleep_until(next.into()).await;
         }
@@ -62,22 +76,30 @@ async fn connection(args: Args, index: usize) -> anyhow::Result<Tally> {
         } else {
             Instant::now()
         };
-        let mut req = Request::post(&args.path)
+        let method = if args.page { "GET" } else { "POST" };
+        let mut req = Request::builder()
+            .method(method)
+            .uri(&target)
             .header("host", &args.addr)
             .header("content-type", "application/json");
         if let Some(token) = &args.token {
             req = req.header("authorization", format!("Bearer {token}"));
         }
-        let req = req.body(Full::new(Bytes::from_static(
-            b"{\"ip_address\": {\"used_by_device\": \"bench\"}}",
-        )))?;
+        let req = req.body(Full::new(if args.page {
+            Bytes::new()
+        } else {
+            body.clone()
+        }))?;
         let resp = sender.send_request(req).await?;
         let status = resp.status();
-        resp.into_body().collect().await?;
+        let answer = resp.into_body().collect().await?.to_bytes();
+        if args.page {
+            target = next_page(&answer).unwrap_or_else(|| args.path.clone());
+        }
         tally
             .latencies_us
             .push(scheduled.elapsed().as_micros().min(u32::MAX as u128) as u32);
-        if status.as_u16() == 201 {
+        if status.as_u16() == 201 || (args.page && status.as_u16() == 200) {
             tally.ok += 1
         } else {
             tally.failed += 1
@@ -87,6 +109,16 @@ async fn connection(args: Args, index: usize) -> anyhow::Result<Tally> {
         }
     }
     Ok(tally)
+}
+
+/// The path of the next page named by a listing's `*_links`, if any.
+fn next_page(answer: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(answer).ok()?;
+    let href = v.get("ip_addresses_links")?.get(0)?.get("href")?.as_str()?;
+    let after_scheme = href.split_once("://").map_or(href, |(_, rest)| rest);
+    after_scheme
+        .find('/')
+        .map(|i| after_scheme[i..].to_string())
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
