@@ -97,6 +97,15 @@ impl InterfaceModel {
                 self.addresses.remove(&(e.block_id, e.address));
             }
             Event::BlockDeleted(e) => self.addresses.retain(|(b, _), _| *b != e.block_id),
+            // A deleted interface takes its address index with it: a later interface with the
+            // same vif does not inherit the addresses (the fold's cross-tenant rule).
+            Event::InterfaceDeleted(e) => {
+                for a in self.addresses.values_mut() {
+                    if a.1.as_deref() == Some(e.vif.as_str()) {
+                        a.1 = None;
+                    }
+                }
+            }
             _ => {}
         }
     }
