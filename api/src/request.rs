@@ -29,6 +29,9 @@ pub struct Request {
     /// Who asks: the token's name once `auth::admit` accepted the request (`anonymous` on
     /// public routes and with `--insecure-no-auth`); commands carry it as their actor.
     pub actor: String,
+    /// The tenant a tenant token limits the request to (`auth::admit` sets it; None for
+    /// admins, agents and public routes): what `Call::owner` answers on `Owned` rows.
+    pub owner: Option<String>,
 }
 
 fn percent_decode(s: &str) -> String {
@@ -75,6 +78,7 @@ impl Request {
             headers,
             body,
             actor: ipledger_domain::auth::ANONYMOUS_ACTOR.to_string(),
+            owner: None,
         }
     }
 

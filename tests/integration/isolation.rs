@@ -456,6 +456,9 @@ enum Want {
     NotFound,
     /// Not 401/403/5xx; a 2xx answer must show none of the owner's ids.
     Blind,
+    /// Another tenant on an `Owned` row: a read is [`Want::Blind`] or 404; a write is 403
+    /// or 404 (it must neither act on nor confirm the owner's objects).
+    Shielded,
     /// The route's normal answer.
     Normal,
 }
@@ -483,6 +486,12 @@ fn judge(
                 && !(r.status.is_success()
                     && owner_ids.iter().any(|id| r.text.contains(id.as_str())))
         }
+        Want::Shielded if case.method == "GET" => {
+            matches!(s, 200..=299 | 400 | 404)
+                && !(r.status.is_success()
+                    && owner_ids.iter().any(|id| r.text.contains(id.as_str())))
+        }
+        Want::Shielded => matches!(s, 403 | 404),
         Want::Normal => case.expect.map_or(r.status.is_success(), |e| s == e),
     };
     (!ok).then(|| {
@@ -561,6 +570,16 @@ async fn check(world: &World, case: &Case, n: usize) -> Vec<String> {
             plan.push(("nobody", &anonymous, p(&owner_path), Want::Unauthorized));
             plan.push(("a tenant", &own_token, p(&owner_path), Want::Forbidden));
             plan.push(("agent", &world.agent, p(&owner_path), Want::Normal));
+        }
+        Some(Scope::Owned) => {
+            plan.push(("nobody", &anonymous, p(&owner_path), Want::Unauthorized));
+            plan.push((
+                "another tenant",
+                &other_token,
+                p(&owner_path),
+                Want::Shielded,
+            ));
+            plan.push(("the owner", &own_token, p(&owner_path), Want::Normal));
         }
         Some(Scope::Public) => plan.push(("nobody", &anonymous, p(&owner_path), Want::Normal)),
         None => {

@@ -45,6 +45,9 @@ pub fn admit(app: &App, req: &mut Request, route: &Route) -> Result<(), Fault> {
         authenticate(app, req)?
     };
     authorize(&principal, route, &req.seg())?;
+    if let Role::Tenant(own) = &principal.role {
+        req.owner = Some(own.clone());
+    }
     req.actor = principal.actor;
     Ok(())
 }
@@ -123,12 +126,15 @@ fn authenticate(app: &App, req: &Request) -> Result<Principal, Fault> {
     })
 }
 
-/// Decision 24: admins anything, tenants their own `{tenant}` paths, agents Agent routes.
+/// Decision 24: admins anything, tenants their own `{tenant}` paths, agents Agent routes;
+/// `Owned` rows admit every role and leave the tenant check to the handler.
 pub fn authorize(principal: &Principal, route: &Route, segments: &[&str]) -> Result<(), Fault> {
     let allowed = match (&principal.role, route.scope) {
         (_, Scope::Public) | (Role::Admin, _) => true,
         (Role::Tenant(own), Scope::Tenant) => route.tenant_of(segments) == Some(own.as_str()),
         (Role::Agent, Scope::Agent) => true,
+        // The handler limits a tenant to its own objects (`Call::owner`).
+        (_, Scope::Owned) => true,
         _ => false,
     };
     if allowed {

@@ -21,6 +21,12 @@ pub enum Scope {
     Admin,
     /// Agents and admins (the IP request intake).
     Agent,
+    /// Surfaces whose objects carry their tenant in the body or the object itself, not in
+    /// the path (Scaleway projects, pools): admins and agents act on any tenant's objects,
+    /// a tenant token on its own only. The handler enforces it through [`Call::owner`]:
+    /// another tenant's object is 404 (its existence is not confirmed), a write naming
+    /// another tenant 403.
+    Owned,
 }
 
 /// A handler's answer, still to be awaited.
@@ -86,6 +92,13 @@ pub struct Call<'a> {
 impl<'a> Call<'a> {
     pub fn new(app: &'a App, req: &'a Request, params: &'a [(&'static str, &'a str)]) -> Self {
         Call { app, req, params }
+    }
+
+    /// On an [`Scope::Owned`] row: `Some(tenant)` when the caller is that tenant's token and
+    /// may see and change only that tenant's objects, `None` when it may act on any tenant's
+    /// (admins and agents).
+    pub fn owner(&self) -> Option<&'a str> {
+        self.req.owner.as_deref()
     }
 
     /// The segment matched by `{name}`, if the row's pattern has that placeholder.
