@@ -103,3 +103,110 @@ impl State {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use ipledger_domain::events::*;
+    use ipledger_domain::records::BlockType;
+    use ipledger_domain::scaleway::*;
+    use ipledger_domain::{Envelope, Event};
+
+    use super::*;
+
+    fn fold(events: &[Event]) -> State {
+        let mut s = State::default();
+        for (i, event) in events.iter().enumerate() {
+            s.apply(&Envelope {
+                position: i as u64,
+                stream: event.stream(),
+                version: i as u64,
+                event_id: Uuid::from_u128(1000 + i as u128),
+                recorded_at: Utc.timestamp_opt(0, 0).unwrap(),
+                actor: "test".into(),
+                correlation_id: None,
+                idempotency_key: None,
+                event: event.clone(),
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn release_deallocates_and_purges_back_to_back() {
+        // The release decision appends AddressDeallocated then AddressPurged at once: the
+        // address must come out free and forgotten, as a booking never made.
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let (block, ip) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let address = "10.0.0.2".parse().unwrap();
+        let created = Event::BlockCreated(BlockCreated {
+            block_id: block,
+            tenant_id: "p".into(),
+            cidr: "10.0.0.0/29".parse().unwrap(),
+            block_type: BlockType::Private,
+            network_id: None,
+            policy_id: None,
+            gateway: None,
+            dns1: None,
+            dns2: None,
+            parent_id: None,
+            created_at: now,
+            ipv6_generator: None,
+        });
+        let booked = [
+            Event::AddressAllocated(AddressAllocated {
+                block_id: block,
+                address_id: ip,
+                address,
+                interface_id: None,
+                used_by_tenant: "p".into(),
+                used_by_device: None,
+                mac_address: None,
+                allocated_at: now,
+            }),
+            Event::ScalewayIpBooked(ScalewayIpBooked {
+                ip_id: ip,
+                project_id: "p".into(),
+                block_id: block,
+                address,
+                source: ScalewaySource {
+                    private_network_id: None,
+                    subnet_id: Some(block),
+                    zonal: None,
+                },
+                tags: vec![],
+                resource: None,
+                booked_at: now,
+            }),
+        ];
+        let mut all = vec![created.clone()];
+        all.extend(booked.iter().cloned());
+        let held = fold(&all);
+        assert_eq!(held.holder_of(ip), Some(Holder::Scaleway { ip_id: ip }));
+        assert_eq!(held.scaleway_ips(Some("p")).count(), 1);
+        all.extend([
+            Event::ScalewayIpReleased(ScalewayIpReleased {
+                ip_id: ip,
+                block_id: block,
+                released_at: now,
+            }),
+            Event::AddressDeallocated(AddressDeallocated {
+                block_id: block,
+                address,
+                deallocated_at: now,
+            }),
+            Event::AddressPurged(AddressPurged {
+                block_id: block,
+                address,
+                purged_at: now,
+            }),
+        ]);
+        let released = fold(&all);
+        assert_eq!(released.holder_of(ip), None);
+        assert_eq!(released.scaleway_ips(None).count(), 0);
+        let b = released.block(block).expect("block");
+        assert!(!b.free.is_used(2));
+        assert_eq!((b.by_offset.len(), b.deallocated), (0, 0));
+        assert!(released.address(ip).is_none());
+    }
+}
