@@ -341,6 +341,19 @@ mod tests {
     }
 
     #[test]
+    fn the_region_is_in_scaleways_form() {
+        // The SDK only ever asks for `xx-yyy` regions: any other name could never be served.
+        assert_eq!(load("").expect("defaults").region, "fr-par");
+        assert_eq!(
+            load("region = \"nl-ams\"\n").expect("valid").region,
+            "nl-ams"
+        );
+        for bad in ["paris", "FR-PAR", "fr_par", "fr-pa", "fr-par-1", ""] {
+            assert!(load(&format!("region = {bad:?}\n")).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn the_smtp_section_configures_the_outbox() {
         let c = load(
             "[smtp]\nhost = \"mail.example.com\"\nport = 587\nfrom = \"ipam@example.com\"\n\

@@ -170,10 +170,19 @@ impl Fault {
                 json!({"message": "resource is not found", "type": "not_found", "resource": resource, "resource_id": id, "help_message": detail})
             }
             409 => json!({"message": detail, "type": "conflict"}),
-            422 => json!({"message": detail, "type": "out_of_stock", "resource": "ip"}),
+            // An exhausted source is Scaleway's `out_of_stock`; other 422s (a policy refusal,
+            // a subnetted block) are arguments the rules refuse.
+            422 if detail.contains("no free address") => {
+                json!({"message": detail, "type": "out_of_stock", "resource": "ip"})
+            }
+            422 => json!({
+                "message": detail,
+                "type": "invalid_arguments",
+                "details": [{"argument_name": "", "reason": "constraint", "help_message": detail}],
+            }),
             503 => json!({"message": detail, "type": "transient_state"}),
             s if s >= 500 => json!({"message": detail, "type": "internal_error"}),
-            _ => json!({"message": detail, "type": "unknown"}),
+            _ => json!({"message": detail, "type": "invalid_request_error"}),
         }
     }
 }
