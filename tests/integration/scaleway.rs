@@ -724,3 +724,32 @@ async fn the_official_sdk_drives_the_api() {
     );
     assert!(stdout.contains("SDK OK"), "{stdout}\n{stderr}");
 }
+
+#[tokio::test]
+async fn bookings_survive_a_restart_and_retries_book_once() {
+    // The events are folded again from the log at start: the IP, its resource and its
+    // address's place in the free map come back; an Idempotency-Key retry books nothing new.
+    let s = TestServer::start().await;
+    let p = project(10);
+    let subnet = block(&s, &p, "10.10.0.0/24", None).await;
+    let mut body = in_subnet(&subnet);
+    body["project_id"] = json!(p);
+    body["resource"] = json!({"mac_address": MAC, "name": "vm-1"});
+    let key = [("idempotency-key", "book-once")];
+    let first = s.send(Method::POST, IPS, Some(&body), &key).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let again = s.send(Method::POST, IPS, Some(&body), &key).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(
+        again.json, first.json,
+        "the retry answers the first booking"
+    );
+    assert_eq!(s.get(IPS).await.json["total_count"], 1);
+    let s = s.restart().await;
+    let id = first.json["id"].as_str().unwrap();
+    let r = s.get(&format!("{IPS}/{id}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json, first.json);
+    let next = book(&s, body).await;
+    assert_ne!(next.json["address"], first.json["address"], "{}", next.text);
+}
