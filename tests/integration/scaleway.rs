@@ -645,6 +645,46 @@ async fn melange_and_scaleway_share_one_address_space() {
         .post(&addresses, json!({"ip_address": {"address": held}}))
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
+    // One address asked for on both surfaces at once: exactly one caller gets it.
+    let mut racers = Vec::new();
+    for i in 0..16 {
+        let (s, me, addresses) = (s.client.clone(), me.clone(), addresses.clone());
+        racers.push(tokio::spawn(async move {
+            let r = if i % 2 == 0 {
+                s.post(&addresses, json!({"ip_address": {"address": "10.7.0.60"}})).await
+            } else {
+                let body = json!({"source": {"private_network_id": "pn-7"}, "is_ipv6": false, "address": "10.7.0.60"});
+                me.post(IPS, body).await
+            };
+            r.status.as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for r in racers {
+        statuses.push(r.await.expect("task"));
+    }
+    let won = statuses.iter().filter(|s| matches!(s, 200 | 201)).count();
+    assert_eq!(won, 1, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| matches!(s, 200 | 201 | 409)),
+        "{statuses:?}"
+    );
+    // `ipledger verify` finds no address held twice in the log (a copy: the server runs).
+    let copy = tempfile::tempdir().expect("tempdir");
+    copy_dir(&s.dir, copy.path());
+    let dir = copy.path().to_str().expect("utf-8 path");
+    let (ok, out, err) = crate::support::run_cli(&["verify", "--data-dir", dir]);
+    assert!(ok, "verify failed:\n{out}\n{err}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("entry");
+        if e.file_type().expect("file type").is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+        }
+    }
 }
 
 /// The venv `scripts/install-test-deps` makes: `target/test-venv` (or `IPLEDGER_TEST_VENV`).
