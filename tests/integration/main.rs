@@ -28,6 +28,7 @@ mod limits;
 mod log_damage;
 mod old_log;
 mod retention;
+mod scaleway;
 mod smtp;
 mod smtp_support;
 mod support;
