@@ -47,6 +47,14 @@ fn existing<'a>(
         .ok_or_else(|| Rejection::not_found("IpAddress"))
 }
 
+/// An address another surface holds (a pool's, issue 9) is released there, not here.
+fn held_elsewhere(state: &State, rec: &AddressRecord) -> Result<(), Rejection> {
+    match state.holder_of(rec.id) {
+        Some(holder) => Err(Rejection::Conflict(format!("Address is {holder}"))),
+        None => Ok(()),
+    }
+}
+
 /// Soft deallocation: the address keeps its place until purged; deallocating again restarts
 /// the retention clock, as in Melange.
 pub fn deallocate(
@@ -58,6 +66,7 @@ pub fn deallocate(
 ) -> Result<Decision, Rejection> {
     let b = block(state, tenant, block_id)?;
     let rec = existing(state, b, address)?;
+    held_elsewhere(state, rec)?;
     let e = AddressDeallocated {
         block_id,
         address: rec.address,
@@ -79,6 +88,7 @@ pub fn restore(
 ) -> Result<Decision, Rejection> {
     let b = block(state, tenant, block_id)?;
     let rec = existing(state, b, address)?;
+    held_elsewhere(state, rec)?;
     if rec.deallocated_at.is_none() {
         return Ok(Decision::nothing());
     }

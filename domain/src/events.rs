@@ -264,4 +264,5 @@ events! {
     crate::auth { TokenIssued, TokenRevoked }
     crate::routing { RouteCreated, RouteUpdated, RouteDeleted, NatAssigned, NatRemoved }
     crate::requests { RequestSubmitted, RequestApproved, RequestRejected, RequestExpired, NotificationDelivered }
+    crate::pools { PoolCreated, PoolUpdated, PoolDeleted, PoolAllocated, PoolReleased }
 }

@@ -133,6 +133,10 @@ pub enum Reply {
     Purged(u64),
     /// An IP request after the command (submitted, approved or rejected).
     Request(crate::requests::RequestRecord),
+    Pool(crate::pools::PoolRecord),
+    /// A pool's allocations after the command, each with whether this command made it
+    /// (false: an earlier request with the same identifier and parameters did).
+    PoolAllocations(Vec<(crate::pools::PoolAllocationRecord, bool)>),
 }
 
 /// What the log keeps of a command's answer for its idempotent retries: the kind of outcome
@@ -168,6 +172,12 @@ pub enum Receipt {
     /// How many addresses a purge removed: the count is the whole answer.
     Purged(u64),
     Request(Uuid),
+    Pool(Uuid),
+    /// A pool's allocations by id, each with whether the command made it.
+    PoolAllocations {
+        pool_id: Uuid,
+        allocations: Vec<(Uuid, bool)>,
+    },
 }
 
 impl Reply {
@@ -201,6 +211,11 @@ impl Reply {
             },
             Reply::Purged(n) => Receipt::Purged(*n),
             Reply::Request(r) => Receipt::Request(r.id),
+            Reply::Pool(p) => Receipt::Pool(p.id),
+            Reply::PoolAllocations(list) => Receipt::PoolAllocations {
+                pool_id: list.first().map_or(Uuid::nil(), |(a, _)| a.pool_id),
+                allocations: list.iter().map(|(a, made)| (a.id, *made)).collect(),
+            },
         }
     }
 }
@@ -218,11 +233,48 @@ impl Reply {
         }
     }
 
+    /// The pool of a `CreatePool`/`UpdatePool` reply.
+    pub fn into_pool(self) -> Result<crate::pools::PoolRecord, Reply> {
+        match self {
+            Reply::Pool(record) => Ok(record),
+            other => Err(other),
+        }
+    }
+
+    /// The allocations of an `AllocateFromPool` reply.
+    #[allow(clippy::type_complexity)]
+    pub fn into_pool_allocations(
+        self,
+    ) -> Result<Vec<(crate::pools::PoolAllocationRecord, bool)>, Reply> {
+        match self {
+            Reply::PoolAllocations(list) => Ok(list),
+            other => Err(other),
+        }
+    }
+
     /// The request of a `SubmitRequest`/`DecideRequest` reply.
     pub fn into_request(self) -> Result<crate::requests::RequestRecord, Reply> {
         match self {
             Reply::Request(record) => Ok(record),
             other => Err(other),
+        }
+    }
+}
+
+/// Which non-Melange surface holds an address (issue 9): Melange's deallocation or
+/// restoration of such an address is refused with a conflict naming the holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    Pool { pool_id: Uuid, identifier: String },
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Holder::Pool {
+                pool_id,
+                identifier,
+            } => write!(f, "held by pool {pool_id} allocation {identifier}"),
         }
     }
 }

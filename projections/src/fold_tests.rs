@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::State;
 
 mod interface_ops;
+mod pool_ops;
 mod request_ops;
 mod routing_ops;
 
@@ -113,6 +114,7 @@ enum Op {
     Routing(routing_ops::RoutingOp),
     Requests(request_ops::RequestOp),
     Interfaces(interface_ops::InterfaceOp),
+    Pools(pool_ops::PoolOp),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -144,6 +146,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => routing_ops::op().prop_map(Op::Routing),
         3 => request_ops::op().prop_map(Op::Requests),
         4 => interface_ops::op().prop_map(Op::Interfaces),
+        3 => pool_ops::op().prop_map(Op::Pools),
     ]
 }
 
@@ -175,6 +178,7 @@ struct Model {
     /// The offset each pending request holds.
     held_offsets: BTreeMap<Uuid, u128>,
     interfaces: interface_ops::InterfaceModel,
+    pools: pool_ops::PoolModel,
     /// Live token ids, in issue order.
     tokens: Vec<Uuid>,
 }
@@ -348,6 +352,7 @@ impl Model {
             Op::Routing(r) => routing_ops::interpret(self, r),
             Op::Requests(r) => request_ops::interpret(self, r),
             Op::Interfaces(i) => interface_ops::interpret(self, i),
+            Op::Pools(p) => pool_ops::interpret(self, p),
             _ => self.policy_rule(op),
         }
     }
@@ -706,6 +711,13 @@ impl Model {
             Event::RequestRejected(e) => self.release_hold(e.block_id, e.request_id),
             Event::RequestExpired(e) => self.release_hold(e.block_id, e.request_id),
             Event::NotificationDelivered(_) => {}
+            // Pool events hold no address themselves: the address or block of an allocation
+            // is its own event, modelled above.
+            Event::PoolCreated(_)
+            | Event::PoolUpdated(_)
+            | Event::PoolDeleted(_)
+            | Event::PoolAllocated(_)
+            | Event::PoolReleased(_) => {}
             // Routes and NAT pairs are modelled in `routing_ops` (`self.routing`).
             Event::RouteCreated(_)
             | Event::RouteUpdated(_)
@@ -865,6 +877,7 @@ fn check_against_model(state: &State, model: &Model) -> Result<(), TestCaseError
     routing_ops::check(state, model)?;
     interface_ops::check(state, model)?;
     request_ops::check(state, model)?;
+    pool_ops::check(state, model)?;
     Ok(())
 }
 
