@@ -117,6 +117,17 @@ pub fn string_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
     }
 }
 
+/// An optional integer field: absent is `None`, null `Some(None)`, a number or numeric
+/// string `Some(Some(n))`; anything else is a 400 naming the field.
+pub fn double_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(Some(None)),
+        Some(v) => integer(&v)
+            .map(|n| Some(Some(n)))
+            .ok_or_else(|| serde::de::Error::custom("expected an integer")),
+    }
+}
+
 /// An integer given as a number or a numeric string ("10" is 10, as Melange converted).
 pub fn integer(v: &Value) -> Option<i64> {
     match v {
