@@ -40,18 +40,27 @@ struct Fields {
     strategy: PoolStrategy,
 }
 
-/// Checks resources, default length, zone and strategy against `tenant`'s blocks; every
-/// problem goes to `errors`.
-fn check_fields(
-    state: &State,
-    errors: &mut FieldErrors,
+/// The fields as the client sent them (or as they stand, for an update).
+struct Given<'a> {
     kind: Option<PoolKind>,
-    tenant: &str,
-    resources: &[String],
+    tenant: &'a str,
+    resources: &'a [String],
     default_prefix_length: Option<i64>,
-    zone: Option<&str>,
-    strategy: Option<&str>,
-) -> Fields {
+    zone: Option<&'a str>,
+    strategy: Option<&'a str>,
+}
+
+/// Checks resources, default length, zone and strategy against the tenant's blocks; every
+/// problem goes to `errors`.
+fn check_fields(state: &State, errors: &mut FieldErrors, g: Given) -> Fields {
+    let Given {
+        kind,
+        tenant,
+        resources,
+        default_prefix_length,
+        zone,
+        strategy,
+    } = g;
     let mut ids: Vec<Uuid> = Vec::new();
     let mut v6 = None;
     if resources.is_empty() {
@@ -162,16 +171,15 @@ pub fn create(state: &State, c: &CreatePool, ctx: &mut Context) -> Result<Decisi
         return Err(Rejection::not_found("Pool"));
     }
     let resources = c.resources.clone().unwrap_or_default();
-    let f = check_fields(
-        state,
-        &mut errors,
+    let given = Given {
         kind,
         tenant,
-        &resources,
-        c.default_prefix_length,
-        non_empty(c.zone.as_deref()),
-        c.strategy.as_deref(),
-    );
+        resources: &resources,
+        default_prefix_length: c.default_prefix_length,
+        zone: non_empty(c.zone.as_deref()),
+        strategy: c.strategy.as_deref(),
+    };
+    let f = check_fields(state, &mut errors, given);
     errors.into_result()?;
     let (Some(name), Some(kind)) = (name, kind) else {
         return Err(Rejection::BadRequest("invalid pool".into()));
@@ -235,16 +243,15 @@ pub fn update(state: &State, c: &UpdatePool, ctx: &mut Context) -> Result<Decisi
         .strategy
         .clone()
         .unwrap_or_else(|| current.strategy.as_str().to_string());
-    let f = check_fields(
-        state,
-        &mut errors,
-        Some(current.kind),
-        &current.tenant_id,
-        &resources,
+    let given = Given {
+        kind: Some(current.kind),
+        tenant: &current.tenant_id,
+        resources: &resources,
         default_prefix_length,
-        zone.as_deref(),
-        Some(&strategy),
-    );
+        zone: zone.as_deref(),
+        strategy: Some(&strategy),
+    };
+    let f = check_fields(state, &mut errors, given);
     errors.into_result()?;
     for (resource, count) in &p.per_resource {
         if !f.resources.contains(resource) {

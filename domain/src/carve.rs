@@ -76,7 +76,7 @@ pub fn last_fit(
 ) -> Option<u128> {
     let mut top = Some(hi);
     for (s, e) in used_desc {
-        let Some(t) = top else { return None };
+        let t = top?;
         if e < t {
             if let Some(c) = highest_in(e + 1, t, host) {
                 return Some(c);

@@ -444,7 +444,8 @@ mod tests {
     /// rules: the mirror of `next_allocatable`.
     #[test]
     fn prev_allocatable_matches_a_walk() {
-        let cases: &[(&str, &[(i64, u64)], &[u8])] = &[
+        type Case<'a> = (&'a str, &'a [(i64, u64)], &'a [u8]);
+        let cases: &[Case] = &[
             ("10.0.0.0/24", &[], &[]),
             ("10.0.0.0/22", &[(-20, 7), (3, 2)], &[255, 0, 7]),
             ("10.0.0.0/23", &[], &(0..=254).collect::<Vec<u8>>()),

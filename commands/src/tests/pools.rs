@@ -2,7 +2,6 @@
 //! strategy, idempotency by identifier, batches all or nothing, release, and the conflicts
 //! with Melange (a pool's address or block is released through the pool only).
 
-use ipledger_domain::events::*;
 use ipledger_domain::pools::PoolAllocationRecord;
 use ipledger_domain::records::Reply;
 use ipledger_domain::{Event, Rejection};
