@@ -475,3 +475,145 @@ async fn a_tenant_token_uses_only_its_own_pools() {
     let (status, _) = take(&own, &pool, json!({})).await;
     assert_eq!(status, 201);
 }
+
+/// What the clients were told: pool allocations by identifier (address or prefix) and
+/// Melange addresses.
+#[derive(Default)]
+struct Acked {
+    pooled: std::collections::BTreeMap<String, String>,
+    melange: Vec<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_mid_burst_of_pool_and_melange_allocations_loses_nothing_acknowledged() {
+    // Guards against acknowledging a pool allocation before its events are durable, against
+    // a recovery that hands out again an address or prefix a pool holds, and against a lost
+    // answer breaking idempotency: the identifier asked again after the restart gets the
+    // allocation the log holds.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use crate::durability::{spawn_with_env, try_send};
+    use crate::support::run_cli;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let proc = spawn_with_env(dir, &[]);
+    let c = proc.client.clone();
+    let block = create_block(&c, T, "10.48.0.0/20").await;
+    let root = create_block(&c, T, "10.49.0.0/16").await;
+    let hosts = address_pool(&c, &[&block]).await;
+    let nets = create_pool(
+        &c,
+        json!({"name": "n", "kind": "prefix", "tenant_id": T, "resources": [root], "default_prefix_length": 28}),
+    )
+    .await;
+    let acked = Arc::new(Mutex::new(Acked::default()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..12 {
+        let (c, acked, count) = (c.clone(), acked.clone(), count.clone());
+        let (block, hosts, nets) = (block.clone(), hosts.clone(), nets.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..400 {
+                let (path, body) = match t % 3 {
+                    0 => (
+                        format!("/v1/pools/{hosts}/allocations"),
+                        Some(json!({"identifier": format!("h{t}-{i}")})),
+                    ),
+                    1 => (
+                        format!("/v1/pools/{nets}/allocations"),
+                        Some(json!({"identifier": format!("n{t}-{i}")})),
+                    ),
+                    _ => (addresses_path(T, &block), None),
+                };
+                let Ok((s, b)) = try_send(&c, Method::POST, &path, body.as_ref()).await else {
+                    return;
+                };
+                assert!(s.is_success(), "{s} {b}");
+                let mut a = acked.lock().unwrap();
+                match t % 3 {
+                    2 => a
+                        .melange
+                        .push(b["ip_address"]["address"].as_str().unwrap().to_string()),
+                    _ => {
+                        let got = &b["allocation"];
+                        let held = got["address"].as_str().or(got["prefix"].as_str()).unwrap();
+                        a.pooled.insert(
+                            got["identifier"].as_str().unwrap().to_string(),
+                            held.to_string(),
+                        );
+                    }
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while count.load(Ordering::SeqCst) < 300 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    proc.kill9();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let seen_at_kill = count.load(Ordering::SeqCst);
+    assert!(seen_at_kill < 12 * 400, "the burst finished before the kill");
+    let next = spawn_with_env(dir, &[]);
+    let c = next.client.clone();
+    let acked = acked.lock().unwrap();
+    assert!(acked.pooled.len() + acked.melange.len() >= 300);
+    let mut seen = HashSet::new();
+    for (identifier, held) in &acked.pooled {
+        let pool = if identifier.starts_with('h') {
+            &hosts
+        } else {
+            &nets
+        };
+        let r = c
+            .get(&format!("/v1/pools/{pool}/allocations/{identifier}"))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "acknowledged {identifier} lost: {}",
+            r.text
+        );
+        let a = &r.json["allocation"];
+        assert_eq!(
+            a["address"].as_str().or(a["prefix"].as_str()),
+            Some(held.as_str())
+        );
+        // Asked again: the same allocation, nothing new.
+        let (status, again) = take(&c, pool, json!({"identifier": identifier})).await;
+        assert_eq!((status, &again), (200, a));
+        assert!(
+            seen.insert(held.split('/').next().unwrap().to_string()),
+            "{held} twice"
+        );
+    }
+    let listed = crate::durability::list_all(&c, &addresses_path(T, &block), "ip_addresses").await;
+    let in_block: HashSet<String> = listed
+        .iter()
+        .map(|a| a["address"].as_str().unwrap().to_string())
+        .collect();
+    for address in &acked.melange {
+        assert!(in_block.contains(address), "acknowledged {address} lost");
+        assert!(seen.insert(address.clone()), "{address} held twice");
+    }
+    assert_eq!(in_block.len(), listed.len(), "an address listed twice");
+    // The recovered maps hand out nothing that survived.
+    let (status, fresh) = take(&c, &hosts, json!({"identifier": "after"})).await;
+    assert_eq!(status, 201);
+    let fresh = fresh["address"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(!seen.contains(&fresh), "{fresh} handed out twice");
+    next.terminate();
+    let (ok, out, err) = run_cli(&["verify", "--data-dir", dir.to_str().unwrap()]);
+    assert!(ok, "verify after the kill:\n{out}\n{err}");
+}
