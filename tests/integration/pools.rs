@@ -558,7 +558,10 @@ async fn kill9_mid_burst_of_pool_and_melange_allocations_loses_nothing_acknowled
         t.await.expect("task");
     }
     let seen_at_kill = count.load(Ordering::SeqCst);
-    assert!(seen_at_kill < 12 * 400, "the burst finished before the kill");
+    assert!(
+        seen_at_kill < 12 * 400,
+        "the burst finished before the kill"
+    );
     let next = spawn_with_env(dir, &[]);
     let c = next.client.clone();
     let acked = acked.lock().unwrap();

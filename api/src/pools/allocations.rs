@@ -73,7 +73,7 @@ fn status(made: &[(PoolAllocationRecord, bool)]) -> StatusCode {
 
 /// `POST /v1/pools/{pool}/allocations`.
 pub async fn allocate(c: Call<'_>) -> Answer {
-    let b: AllocationBody = body::parse(c.req)?.unwrap_or_default();
+    let b: AllocationBody = body::parse_unwrapped(c.req, "allocation")?.unwrap_or_default();
     let made = run(&c, vec![b.request()]).await?;
     let Some((a, _)) = made.first() else {
         return Err(Fault::bad_request("no allocation was made"));

@@ -13,7 +13,8 @@ use crate::kit::wire::collection;
 use crate::kit::{parse_id, submit, Answer, Call, Resp};
 use crate::pools::wire;
 
-/// The pool body of `POST` and `PUT` (`PUT` leaves absent fields as they are).
+/// The pool body of `POST` and `PUT` (`PUT` leaves absent fields as they are), flat or
+/// under `"pool"` (XML's `<pool>`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PoolBody {
@@ -42,7 +43,7 @@ fn pool_answer(status: StatusCode, reply: ipledger_domain::records::Reply) -> An
 
 /// `POST /v1/pools`.
 pub async fn create(c: Call<'_>) -> Answer {
-    let b: PoolBody = body::required(c.req, "name")?;
+    let b: PoolBody = body::parse_unwrapped(c.req, "pool")?.ok_or_else(|| body::missing("name"))?;
     let owner = c.owner();
     let tenant = b.tenant_id.or_else(|| owner.map(str::to_string));
     if let (Some(o), Some(t)) = (owner, tenant.as_deref()) {
@@ -92,7 +93,7 @@ pub async fn show(c: Call<'_>) -> Answer {
 /// `PUT /v1/pools/{pool}`: name, resources, defaults, zone, strategy.
 pub async fn update(c: Call<'_>) -> Answer {
     let pool_id = parse_id(c.param("pool"), "Pool")?;
-    let b: PoolBody = body::parse(c.req)?.unwrap_or_default();
+    let b: PoolBody = body::parse_unwrapped(c.req, "pool")?.unwrap_or_default();
     let command = Command::UpdatePool(UpdatePool {
         owner: c.owner().map(str::to_string),
         pool_id,
