@@ -2,6 +2,7 @@
 //! strategy, idempotency by identifier, batches all or nothing, release, and the conflicts
 //! with Melange (a pool's address or block is released through the pool only).
 
+use ipledger_domain::events::{AddressAllocated, BlockCreated};
 use ipledger_domain::pools::PoolAllocationRecord;
 use ipledger_domain::records::Reply;
 use ipledger_domain::{Event, Rejection};
@@ -403,4 +404,70 @@ fn utilization_counts_held_addresses_and_child_prefixes() {
     let u = s.state.pool_utilization(s.state.pool_of(None, p).unwrap());
     // 10.0.2.0/24 + 10.0.3.128/25 (Melange's) + 10.0.0.0/24 (the pool's).
     assert_eq!((u.total, u.allocated), (1024, 256 + 128 + 256));
+}
+
+/// The search is bounded by the structures, not by the space (issue 9: "next free /24 in a
+/// /8 with half its /24s taken"): a prefix pool over a /8 with every other /24 taken finds
+/// room by looking at a handful of subnets, whichever end it starts from; an address pool
+/// over a /16 that is full but for its last address finds it in a few free-map probes.
+#[test]
+fn allocation_work_is_bounded_by_structure_not_space() {
+    use ipledger_projections::work;
+    let mut s = given(&[]);
+    let root = made(&mut s, create(private(T1, "10.0.0.0/8")));
+    let taken: Vec<Event> = (0..4096u32)
+        .map(|i| {
+            let net = std::net::Ipv4Addr::from(0x0a00_0000 | (i * 2) << 8);
+            Event::BlockCreated(BlockCreated {
+                block_id: Uuid::from_u128(1_000_000 + u128::from(i)),
+                tenant_id: T1.into(),
+                cidr: ipnet::IpNet::new(net.into(), 24).unwrap(),
+                block_type: ipledger_domain::records::BlockType::Private,
+                network_id: None,
+                policy_id: None,
+                gateway: None,
+                dns1: None,
+                dns2: None,
+                parent_id: Some(root),
+                created_at: now(),
+                ipv6_generator: None,
+            })
+        })
+        .collect();
+    let mut s = s.and_events(&taken);
+    let p = made(&mut s, Command::CreatePool(pool("prefix", &[root])));
+    for (strategy, want, most) in [
+        ("first", "10.0.1.0/24", 3),
+        ("best_fit", "10.0.1.0/24", 3),
+        ("last", "10.255.255.0/24", 3),
+    ] {
+        let mut r = ask(None, Some(24));
+        r.strategy = some(strategy);
+        let before = work::blocks_examined();
+        let a = s.when(allocate(p, vec![r])).decision().reply.clone();
+        let looked = work::blocks_examined() - before;
+        let a = &a.into_pool_allocations().unwrap()[0].0;
+        assert_eq!(shown(a), want, "{strategy}");
+        assert!(looked <= most, "{strategy} looked at {looked} blocks");
+    }
+    let (mut s, b, p) = address_pool("10.0.0.0/16");
+    let events: Vec<Event> = (2..65_533u32)
+        .map(|o| {
+            Event::AddressAllocated(AddressAllocated {
+                block_id: b,
+                address_id: Uuid::from_u128(2_000_000 + u128::from(o)),
+                address: std::net::Ipv4Addr::from(0x0a00_0000 + o).into(),
+                interface_id: None,
+                used_by_tenant: T1.into(),
+                used_by_device: None,
+                mac_address: None,
+                allocated_at: now(),
+            })
+        })
+        .collect();
+    s = s.and_events(&events);
+    let before = work::free_map_probes();
+    assert_eq!(shown(&one(&mut s, p, ask(None, None))), "10.0.255.253/16");
+    let probes = work::free_map_probes() - before;
+    assert!(probes <= 4, "{probes} probes");
 }
