@@ -564,7 +564,8 @@ async fn kill9_mid_burst_of_pool_and_melange_allocations_loses_nothing_acknowled
     );
     let next = spawn_with_env(dir, &[]);
     let c = next.client.clone();
-    let acked = acked.lock().unwrap();
+    // Every task has ended: take the record out of the lock before awaiting anything.
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
     assert!(acked.pooled.len() + acked.melange.len() >= 300);
     let mut seen = HashSet::new();
     for (identifier, held) in &acked.pooled {
