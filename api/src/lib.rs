@@ -17,6 +17,7 @@ pub mod fault;
 pub mod kit;
 pub mod melange;
 pub mod ops;
+pub mod pools;
 pub mod request;
 pub mod requests;
 pub mod routes;

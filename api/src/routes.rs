@@ -17,6 +17,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         crate::admin::ROUTES,
         crate::auth::ROUTES,
         crate::melange::ROUTES,
+        crate::pools::ROUTES,
         crate::requests::ROUTES,
         crate::scaleway::ROUTES,
     ]

@@ -76,6 +76,9 @@ pub const SINGULAR: &[(&str, &str)] = &[
     ("ip_allocations", "ip_allocation"),
     ("instances", "instance"),
     ("errors", "error"),
+    ("pools", "pool"),
+    ("resources", "resource"),
+    ("allocations", "allocation"),
 ];
 
 /// Request elements nested deeper than this are refused (the converter recurses).

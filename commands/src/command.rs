@@ -141,6 +141,19 @@ pub enum Command {
     SubmitRequest(crate::SubmitRequest),
     DecideRequest(crate::DecideRequest),
     RecordDelivery(crate::RecordDelivery),
+    // Resource pools (`command_pools.rs`); `owner` limits a tenant token to its own pools.
+    CreatePool(crate::CreatePool),
+    UpdatePool(crate::UpdatePool),
+    DeletePool {
+        owner: Option<String>,
+        pool_id: Uuid,
+    },
+    AllocateFromPool(crate::AllocateFromPool),
+    ReleasePoolAllocation {
+        owner: Option<String>,
+        pool_id: Uuid,
+        identifier: String,
+    },
 }
 
 /// Create a root block (`parent_id: None`) or a subnet of `parent_id`.

@@ -171,6 +171,17 @@ pub fn decide(state: &State, command: &Command, ctx: &mut Context) -> Result<Dec
         Command::SubmitRequest(c) => crate::decide_requests::submit(state, c, ctx),
         Command::DecideRequest(c) => crate::decide_requests::decide(state, c, ctx),
         Command::RecordDelivery(c) => crate::decide_requests::record_delivery(state, c, ctx),
+        Command::CreatePool(c) => crate::decide_pools::create(state, c, ctx),
+        Command::UpdatePool(c) => crate::decide_pools::update(state, c, ctx),
+        Command::DeletePool { owner, pool_id } => {
+            crate::decide_pools::delete(state, owner.as_deref(), *pool_id, ctx)
+        }
+        Command::AllocateFromPool(c) => crate::decide_pool_allocations::allocate(state, c, ctx),
+        Command::ReleasePoolAllocation {
+            owner,
+            pool_id,
+            identifier,
+        } => crate::decide_pools::release(state, owner.as_deref(), *pool_id, identifier, ctx),
     }
 }
 

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use ipledger_domain::events::*;
 use ipledger_domain::policy::Exclusions;
-use ipledger_domain::records::{AddressRecord, Holder, Reply};
+use ipledger_domain::records::{AddressRecord, Reply};
 use ipledger_domain::{Event, Rejection};
 use ipledger_projections::{BlockState, State};
 use uuid::Uuid;
@@ -45,15 +45,48 @@ fn existing<'a>(
     let rec = state
         .address_in(b, address)
         .ok_or_else(|| Rejection::not_found("IpAddress"))?;
-    // Another surface's address is freed by that surface only (issue 9): Melange freeing
-    // it would leave the other surface's object pointing at an address someone else gets.
+    Ok(rec)
+}
+
+/// Another surface's address (a Scaleway IP's, a pool's; issue 9) is freed by that surface
+/// only: Melange freeing it would leave the other surface's object pointing at an address
+/// someone else gets.
+fn held_elsewhere(state: &State, rec: &AddressRecord) -> Result<(), Rejection> {
     match state.holder_of(rec.id) {
-        None => Ok(rec),
-        Some(Holder::Scaleway { ip_id }) => Err(Rejection::Conflict(format!(
-            "Address {} is held by Scaleway IP {ip_id}; release it through the Scaleway API",
-            rec.address
+        Some(holder) => Err(Rejection::Conflict(format!(
+            "Address is {holder}; release it through that surface"
         ))),
+        None => Ok(()),
     }
+}
+
+/// Frees addresses at once: the release of the surfaces that have no soft delete (Scaleway
+/// IPs, pools). What hangs on them (NAT pairs, allowed-IP entries) goes with them, as in the
+/// retention purge, then each is deallocated and purged in the same decision, so the
+/// address is free for every surface as soon as the batch is durable.
+pub(crate) fn freed_at_once(
+    state: &State,
+    records: &[&AddressRecord],
+    now: ipledger_domain::Timestamp,
+) -> Vec<Event> {
+    let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
+    let mut events = crate::decide_nat::with_purged(state, &ids, now);
+    events.extend(crate::decide_interfaces::allowances_purged(
+        state, &ids, now,
+    ));
+    for rec in records {
+        events.push(Event::AddressDeallocated(AddressDeallocated {
+            block_id: rec.block_id,
+            address: rec.address,
+            deallocated_at: now,
+        }));
+        events.push(Event::AddressPurged(AddressPurged {
+            block_id: rec.block_id,
+            address: rec.address,
+            purged_at: now,
+        }));
+    }
+    events
 }
 
 /// Soft deallocation: the address keeps its place until purged; deallocating again restarts
@@ -67,6 +100,7 @@ pub fn deallocate(
 ) -> Result<Decision, Rejection> {
     let b = block(state, tenant, block_id)?;
     let rec = existing(state, b, address)?;
+    held_elsewhere(state, rec)?;
     let e = AddressDeallocated {
         block_id,
         address: rec.address,
@@ -88,6 +122,7 @@ pub fn restore(
 ) -> Result<Decision, Rejection> {
     let b = block(state, tenant, block_id)?;
     let rec = existing(state, b, address)?;
+    held_elsewhere(state, rec)?;
     if rec.deallocated_at.is_none() {
         return Ok(Decision::nothing());
     }

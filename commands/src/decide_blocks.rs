@@ -387,6 +387,27 @@ pub fn delete(
     ctx: &mut Context,
 ) -> Result<Decision, Rejection> {
     let b = block(state, tenant, id)?;
+    if let Some(holder) = state.block_holder(id) {
+        return Err(Rejection::Conflict(format!(
+            "IpBlock is {holder}; release it through the pool"
+        )));
+    }
+    remove(state, b, ctx)
+}
+
+/// Deletes a block under decision 6 (a pool's release of its prefix comes here directly):
+/// refused while it has subnets, live allocations or holds, or serves as a pool's resource.
+pub(crate) fn remove(
+    state: &State,
+    b: &BlockState,
+    ctx: &mut Context,
+) -> Result<Decision, Rejection> {
+    let id = b.record.id;
+    if let Some(pool) = state.pools_using(id).first() {
+        return Err(Rejection::Conflict(format!(
+            "IpBlock is a resource of pool {pool}; take it out of the pool first"
+        )));
+    }
     if !b.children.is_empty() {
         return Err(Rejection::Conflict(format!(
             "IpBlock has {} subnet(s); delete them first",

@@ -423,16 +423,14 @@ fn release(
             block_id: ip.block_id,
             released_at: ctx.now,
         }));
-        events.push(Event::AddressDeallocated(AddressDeallocated {
-            block_id: ip.block_id,
-            address: ip.address,
-            deallocated_at: ctx.now,
-        }));
-        events.push(Event::AddressPurged(AddressPurged {
-            block_id: ip.block_id,
-            address: ip.address,
-            purged_at: ctx.now,
-        }));
+        // A Scaleway IP's id is its address's id.
+        if let Some(rec) = state.address(ip.id) {
+            events.extend(crate::decide_addresses::freed_at_once(
+                state,
+                &[rec],
+                ctx.now,
+            ));
+        }
     }
     Ok(Decision::new(events, Reply::Done))
 }

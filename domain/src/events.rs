@@ -268,4 +268,5 @@ events! {
         ScalewayIpBooked, ScalewayIpUpdated, ScalewayIpAttached, ScalewayIpDetached,
         ScalewayIpReleased,
     }
+    crate::pools { PoolCreated, PoolUpdated, PoolDeleted, PoolAllocated, PoolReleased }
 }

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod block;
+pub mod carve;
 pub mod envelope;
 pub mod events;
 pub mod ids;
@@ -16,6 +17,7 @@ pub mod limits;
 pub mod mac;
 pub mod payload;
 pub mod policy;
+pub mod pools;
 pub mod records;
 pub mod rejection;
 pub mod requests;

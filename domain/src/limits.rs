@@ -52,3 +52,9 @@ pub const IDEMPOTENCY_KEEP_DAYS_DEFAULT: u32 = 7;
 
 /// Idempotency records forgotten per command, so one retention run is a bounded batch.
 pub const FORGET_BATCH_MAX: usize = 10_000;
+
+/// Resource blocks of one pool (`POST`/`PUT /v1/pools`).
+pub const POOL_RESOURCES_MAX: usize = 256;
+
+/// Allocations in one pool batch (`POST /v1/pools/{pool}/allocations/batch`; 400 above).
+pub const POOL_BATCH_MAX: usize = 256;

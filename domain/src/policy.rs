@@ -243,6 +243,83 @@ impl Exclusions {
     }
 }
 
+/// The highest clear bit `<= at` of a 256-bit mask.
+fn prev_clear_bit(mask: &[u64; 4], at: u32) -> Option<u32> {
+    let mut word = (at / 64) as usize;
+    let mut candidates = !mask[word] & (u64::MAX >> (63 - at % 64));
+    loop {
+        if candidates != 0 {
+            return Some(word as u32 * 64 + 63 - candidates.leading_zeros());
+        }
+        word = word.checked_sub(1)?;
+        candidates = !mask[word];
+    }
+}
+
+/// The mirror of the search above, for allocation from the top of a block (a pool's `last`
+/// strategy): the same bounded steps, downwards.
+impl Exclusions {
+    /// The start of the unusable range holding `offset`, if one does.
+    fn range_start(&self, offset: u128) -> Option<u128> {
+        let after = self.ranges.partition_point(|(s, _)| *s <= offset);
+        let (start, end) = *self.ranges.get(after.checked_sub(1)?)?;
+        (offset < end).then_some(start)
+    }
+
+    /// The highest offset `<= offset` whose octet is not refused.
+    fn prev_octet_allowed(&self, offset: u128) -> Option<u128> {
+        let v = self.octet(offset);
+        if v >= 256 {
+            return Some(offset);
+        }
+        if let Some(u) = prev_clear_bit(&self.octets, v as u32) {
+            return Some(offset - (v - u128::from(u)));
+        }
+        if self.period > 256 {
+            // IPv6: the group value before 0 is 65,535, always allowed.
+            return offset.checked_sub(v + 1);
+        }
+        let last = prev_clear_bit(&self.octets, 255)?;
+        offset.checked_sub(v + 256 - u128::from(last))
+    }
+
+    /// The highest offset `<= offset` (clamped to the block) that no rule refuses.
+    pub fn prev_allowed(&self, offset: u128) -> Option<u128> {
+        let mut offset = offset.min(self.size.checked_sub(1)?);
+        loop {
+            if self.fixed.binary_search(&offset).is_ok() {
+                offset = offset.checked_sub(1)?;
+                continue;
+            }
+            if let Some(start) = self.range_start(offset) {
+                offset = start.checked_sub(1)?;
+                continue;
+            }
+            let prev = self.prev_octet_allowed(offset)?;
+            if prev == offset {
+                return Some(offset);
+            }
+            offset = prev;
+        }
+    }
+
+    /// The highest offset `<= from` that is free (per `prev_free`) and not refused.
+    pub fn prev_allocatable(
+        &self,
+        mut from: u128,
+        prev_free: impl Fn(u128) -> Option<u128>,
+    ) -> Option<u128> {
+        loop {
+            let allowed = self.prev_allowed(from)?;
+            let free = prev_free(allowed)?;
+            if free == allowed {
+                return Some(free);
+            }
+            from = free;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,5 +438,34 @@ mod tests {
         let ex = Exclusions::new(small, None, &[(0, 4)], &[252, 253, 254, 255], false);
         assert_eq!(ex.next_allowed(0), None);
         assert!(ex.policy_refuses(2) && ex.policy_refuses(7));
+    }
+
+    /// The downward search answers what a walk down from the top answers, whatever the
+    /// rules: the mirror of `next_allocatable`.
+    #[test]
+    fn prev_allocatable_matches_a_walk() {
+        type Case<'a> = (&'a str, &'a [(i64, u64)], &'a [u8]);
+        let cases: &[Case] = &[
+            ("10.0.0.0/24", &[], &[]),
+            ("10.0.0.0/22", &[(-20, 7), (3, 2)], &[255, 0, 7]),
+            ("10.0.0.0/23", &[], &(0..=254).collect::<Vec<u8>>()),
+            ("10.0.0.0/24", &[], &(0..=255).collect::<Vec<u8>>()),
+            ("fe::/112", &[(0, 300)], &[0, 1, 255]),
+            ("10.0.0.0/31", &[], &[]),
+        ];
+        for (cidr, ranges, octets) in cases {
+            let net: IpNet = cidr.parse().unwrap();
+            let gw = block::default_gateway(&net);
+            let ex = Exclusions::new(net, gw, ranges, octets, true);
+            let size = block::size(&net);
+            let used: BTreeSet<u128> = (0..size).filter(|o| o % 5 == 1).collect();
+            let free = |at: u128| (0..=at).rev().find(|x| !used.contains(x));
+            for from in [size - 1, size / 2, 3, 0] {
+                let want = (0..=from)
+                    .rev()
+                    .find(|o| ex.refused(*o).is_none() && !used.contains(o));
+                assert_eq!(ex.prev_allocatable(from, free), want, "{cidr} from {from}");
+            }
+        }
     }
 }

@@ -135,6 +135,10 @@ pub enum Reply {
     Request(crate::requests::RequestRecord),
     /// A Scaleway IP after the command (booked, updated, attached, detached, moved).
     ScalewayIp(crate::scaleway::ScalewayIpRecord),
+    Pool(crate::pools::PoolRecord),
+    /// A pool's allocations after the command, each with whether this command made it
+    /// (false: an earlier request with the same identifier and parameters did).
+    PoolAllocations(Vec<(crate::pools::PoolAllocationRecord, bool)>),
 }
 
 /// What the log keeps of a command's answer for its idempotent retries: the kind of outcome
@@ -171,6 +175,12 @@ pub enum Receipt {
     Purged(u64),
     Request(Uuid),
     ScalewayIp(Uuid),
+    Pool(Uuid),
+    /// A pool's allocations by id, each with whether the command made it.
+    PoolAllocations {
+        pool_id: Uuid,
+        allocations: Vec<(Uuid, bool)>,
+    },
 }
 
 impl Reply {
@@ -205,6 +215,11 @@ impl Reply {
             Reply::Purged(n) => Receipt::Purged(*n),
             Reply::Request(r) => Receipt::Request(r.id),
             Reply::ScalewayIp(ip) => Receipt::ScalewayIp(ip.id),
+            Reply::Pool(p) => Receipt::Pool(p.id),
+            Reply::PoolAllocations(list) => Receipt::PoolAllocations {
+                pool_id: list.first().map_or(Uuid::nil(), |(a, _)| a.pool_id),
+                allocations: list.iter().map(|(a, made)| (a.id, *made)).collect(),
+            },
         }
     }
 }
@@ -230,6 +245,25 @@ impl Reply {
         }
     }
 
+    /// The pool of a `CreatePool`/`UpdatePool` reply.
+    pub fn into_pool(self) -> Result<crate::pools::PoolRecord, Reply> {
+        match self {
+            Reply::Pool(record) => Ok(record),
+            other => Err(other),
+        }
+    }
+
+    /// The allocations of an `AllocateFromPool` reply.
+    #[allow(clippy::type_complexity)]
+    pub fn into_pool_allocations(
+        self,
+    ) -> Result<Vec<(crate::pools::PoolAllocationRecord, bool)>, Reply> {
+        match self {
+            Reply::PoolAllocations(list) => Ok(list),
+            other => Err(other),
+        }
+    }
+
     /// The request of a `SubmitRequest`/`DecideRequest` reply.
     pub fn into_request(self) -> Result<crate::requests::RequestRecord, Reply> {
         match self {
@@ -240,9 +274,24 @@ impl Reply {
 }
 
 /// Which surface other than Melange holds an address (issue 9): Melange's deallocation and
-/// restore of such an address are refused, so one surface never frees another's address.
+/// restore of such an address are refused with a conflict naming the holder, so one surface
+/// never frees another's address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Holder {
     /// A Scaleway IP (its id is the address id).
     Scaleway { ip_id: Uuid },
+    /// A pool's allocation.
+    Pool { pool_id: Uuid, identifier: String },
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Holder::Scaleway { ip_id } => write!(f, "held by Scaleway IP {ip_id}"),
+            Holder::Pool {
+                pool_id,
+                identifier,
+            } => write!(f, "held by pool {pool_id} allocation {identifier}"),
+        }
+    }
 }

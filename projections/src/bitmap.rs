@@ -124,6 +124,19 @@ impl FreeMap {
         }
     }
 
+    /// The highest free offset <= `at`, if any (`at` past the end of the block is taken as
+    /// its last offset): the mirror of [`FreeMap::next_free`], for allocation from the top.
+    #[must_use]
+    pub fn prev_free(&self, at: u128) -> Option<u128> {
+        crate::work::count_probe();
+        match self {
+            FreeMap::Dense(d) => d
+                .prev_free((at.min(d.size as u128 - 1)) as usize)
+                .map(|i| i as u128),
+            FreeMap::Sparse(s) => s.prev_free(at),
+        }
+    }
+
     /// Number of used offsets. A completely used 2^128 block reports
     /// `u128::MAX`, following the same convention as [`FreeMap::size`].
     #[must_use]
@@ -279,6 +292,38 @@ impl DenseBitmap {
         Some(found)
     }
 
+    /// Climbs while the word holds no free/non-full bit at or below the current one, then
+    /// descends along the highest non-full child: O(levels) words. Padding bits are set,
+    /// so they are never returned.
+    fn prev_free(&self, at: usize) -> Option<usize> {
+        let mut depth = 0;
+        let mut bit = at;
+        let mut found = loop {
+            let word_index = bit / WORD_BITS;
+            let word = self.levels[depth][word_index];
+            let shift = WORD_BITS - 1 - bit % WORD_BITS;
+            let candidates = !word & (FULL >> shift);
+            if candidates != 0 {
+                break word_index * WORD_BITS
+                    + (WORD_BITS - 1 - candidates.leading_zeros() as usize);
+            }
+            depth += 1;
+            if depth == self.levels.len() || word_index == 0 {
+                return None;
+            }
+            // The previous non-full word, asked one level up.
+            bit = word_index - 1;
+        };
+        while depth > 0 {
+            depth -= 1;
+            let word = self.levels[depth][found];
+            debug_assert_ne!(word, FULL, "summary says non-full but word is full");
+            found = found * WORD_BITS + (WORD_BITS - 1 - (!word).leading_zeros() as usize);
+        }
+        debug_assert!(found < self.size, "padding bit returned as free");
+        Some(found)
+    }
+
     fn heap_bytes(&self) -> usize {
         let words: usize = self.levels.iter().map(Vec::capacity).sum();
         self.levels.capacity() * size_of::<Vec<u64>>() + words * size_of::<u64>()
@@ -394,6 +439,15 @@ impl SparseMap {
             // Intervals never touch, so the offset after one is free.
             Some((_, end)) if end >= from => (end < self.last).then(|| end + 1),
             _ => Some(from),
+        }
+    }
+
+    fn prev_free(&self, at: u128) -> Option<u128> {
+        let at = at.min(self.last);
+        match self.interval_before(at) {
+            // Intervals never touch, so the offset before one is free.
+            Some((start, end)) if end >= at => start.checked_sub(1),
+            _ => Some(at),
         }
     }
 
@@ -846,5 +900,52 @@ mod tests {
         ) {
             fill_then_free(FreeMap::Sparse(SparseMap::new(size)), &frees, &queries)?;
         }
+    }
+}
+
+#[cfg(test)]
+mod prev_free_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn model_prev_free(used: &BTreeSet<u128>, at: u128) -> Option<u128> {
+        (0..=at).rev().find(|o| !used.contains(o))
+    }
+
+    proptest! {
+        /// `prev_free` answers what a walk down from `at` answers, in both forms.
+        #[test]
+        fn prev_free_matches_a_walk(
+            size in 1u128..5000,
+            used in prop::collection::vec(0u128..5000, 0..3000),
+            queries in prop::collection::vec(0u128..6000, 1..40),
+        ) {
+            let mut dense = FreeMap::new(size);
+            let mut sparse = FreeMap::Sparse(SparseMap::new(size));
+            let mut model = BTreeSet::new();
+            for o in used.into_iter().filter(|o| *o < size) {
+                dense.set_used(o);
+                sparse.set_used(o);
+                model.insert(o);
+            }
+            for q in queries {
+                let want = model_prev_free(&model, q.min(size - 1));
+                prop_assert_eq!(dense.prev_free(q), want);
+                prop_assert_eq!(sparse.prev_free(q), want);
+            }
+        }
+    }
+
+    #[test]
+    fn prev_free_of_a_full_map_is_none() {
+        let mut map = FreeMap::new(130);
+        for o in 0..130 {
+            map.set_used(o);
+        }
+        assert_eq!(map.prev_free(129), None);
+        map.set_free(3);
+        assert_eq!(map.prev_free(129), Some(3));
+        assert_eq!(map.prev_free(2), None);
     }
 }

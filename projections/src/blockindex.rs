@@ -266,6 +266,29 @@ impl State {
         self.records(self.block_index.children.overlapping(&parent, cidr))
     }
 
+    /// The subnets of `parent` in address order, as inclusive spans of absolute addresses
+    /// (as `block::to_u128`): siblings never overlap, so the spans are disjoint and sorted,
+    /// and the gaps between them are the parent's free space for new subnets. Lazy in both
+    /// directions, so a search stops at the first gap that fits.
+    pub fn subnet_spans(&self, parent: Uuid) -> impl DoubleEndedIterator<Item = (u128, u128)> + '_ {
+        let low = (parent, (false, 0, 0, Uuid::nil()));
+        let high = (parent, (true, u128::MAX, u8::MAX, Uuid::max()));
+        self.block_index
+            .children
+            .set
+            .range(low..=high)
+            .map(|(_, (v6, start, len, _))| {
+                count_blocks(1);
+                let host = u32::from(if *v6 { 128 } else { 32 } - len);
+                let end = if host >= 128 {
+                    u128::MAX
+                } else {
+                    start + ((1u128 << host) - 1)
+                };
+                (*start, end)
+            })
+    }
+
     /// Blocks of network `network` (any tenant) overlapping `cidr`.
     pub fn network_blocks_overlapping(&self, network: &str, cidr: &IpNet) -> Vec<&BlockRecord> {
         let scope = network.to_string();

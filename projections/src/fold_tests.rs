@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::State;
 
 mod interface_ops;
+mod pool_ops;
 mod request_ops;
 mod routing_ops;
 mod scaleway_ops;
@@ -115,6 +116,7 @@ enum Op {
     Requests(request_ops::RequestOp),
     Interfaces(interface_ops::InterfaceOp),
     Scaleway(scaleway_ops::ScalewayOp),
+    Pools(pool_ops::PoolOp),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -147,6 +149,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => request_ops::op().prop_map(Op::Requests),
         4 => interface_ops::op().prop_map(Op::Interfaces),
         2 => scaleway_ops::op().prop_map(Op::Scaleway),
+        3 => pool_ops::op().prop_map(Op::Pools),
     ]
 }
 
@@ -179,6 +182,7 @@ struct Model {
     held_offsets: BTreeMap<Uuid, u128>,
     interfaces: interface_ops::InterfaceModel,
     scaleway: scaleway_ops::ScalewayModel,
+    pools: pool_ops::PoolModel,
     /// Live token ids, in issue order.
     tokens: Vec<Uuid>,
 }
@@ -358,6 +362,7 @@ impl Model {
             Op::Requests(r) => request_ops::interpret(self, r),
             Op::Scaleway(o) => scaleway_ops::interpret(self, o),
             Op::Interfaces(i) => interface_ops::interpret(self, i),
+            Op::Pools(p) => pool_ops::interpret(self, p),
             _ => self.policy_rule(op),
         }
     }
@@ -723,6 +728,13 @@ impl Model {
             Event::RequestRejected(e) => self.release_hold(e.block_id, e.request_id),
             Event::RequestExpired(e) => self.release_hold(e.block_id, e.request_id),
             Event::NotificationDelivered(_) => {}
+            // Pool events hold no address themselves: the address or block of an allocation
+            // is its own event, modelled above.
+            Event::PoolCreated(_)
+            | Event::PoolUpdated(_)
+            | Event::PoolDeleted(_)
+            | Event::PoolAllocated(_)
+            | Event::PoolReleased(_) => {}
             // Routes and NAT pairs are modelled in `routing_ops` (`self.routing`).
             Event::RouteCreated(_)
             | Event::RouteUpdated(_)
@@ -883,6 +895,7 @@ fn check_against_model(state: &State, model: &Model) -> Result<(), TestCaseError
     interface_ops::check(state, model)?;
     request_ops::check(state, model)?;
     scaleway_ops::check(state, model)?;
+    pool_ops::check(state, model)?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ mod blockindex;
 pub mod idempotency;
 pub mod interfaces;
 pub mod page;
+pub mod pools;
 mod receipts;
 pub mod requests;
 pub mod routing;
@@ -26,4 +27,5 @@ mod address_page_tests;
 mod fold_tests;
 
 pub use page::Page;
+pub use pools::{PoolState, ResourceUse, Utilization};
 pub use state::{BlockState, PolicyState, State};

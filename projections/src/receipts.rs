@@ -54,6 +54,21 @@ impl State {
             }
             Receipt::Request(id) => Reply::Request(self.requests.by_id.get(id)?.clone()),
             Receipt::ScalewayIp(id) => Reply::ScalewayIp(self.scaleway.by_id.get(id)?.clone()),
+            Receipt::Pool(id) => Reply::Pool(self.pool_of(None, *id)?.record.clone()),
+            Receipt::PoolAllocations {
+                pool_id,
+                allocations,
+            } => {
+                let pool = self.pool_of(None, *pool_id)?;
+                let list: Vec<_> = allocations
+                    .iter()
+                    .filter_map(|(id, made)| Some((pool.allocations.get(id)?.clone(), *made)))
+                    .collect();
+                if list.is_empty() && !allocations.is_empty() {
+                    return None;
+                }
+                Reply::PoolAllocations(list)
+            }
         })
     }
 }

@@ -95,8 +95,8 @@ impl State {
         }
     }
 
-    /// Which non-Melange surface holds the address `address_id`, if any (issue 9).
-    pub fn holder_of(&self, address_id: Uuid) -> Option<Holder> {
+    /// Whether a Scaleway IP holds the address `address_id` (part of `State::holder_of`).
+    pub(crate) fn scaleway_holder_of(&self, address_id: Uuid) -> Option<Holder> {
         if self.scaleway.by_id.contains_key(&address_id) {
             return Some(Holder::Scaleway { ip_id: address_id });
         }

@@ -193,6 +193,18 @@ fn cases() -> Vec<Case> {
         case("GET", "/v1/ipam/requests/{request}"),
         case("POST", "/v1/ipam/requests/{request}/approve"),
         case("POST", "/v1/ipam/requests/{request}/reject").body(json!({"reason": "isolation"})),
+        // Resource pools (issue 9 §2): every row Owned.
+        case("POST", "/v1/pools").body(json!({"name": "iso", "kind": "address", "tenant_id": "{tenant}", "resources": ["{pool_block}"]})),
+        case("GET", "/v1/pools"),
+        case("GET", "/v1/pools/{pool}"),
+        case("PUT", "/v1/pools/{pool}").body(json!({"name": "renamed"})),
+        case("DELETE", "/v1/pools/{pool}").bind("pool", "empty_pool"),
+        case("POST", "/v1/pools/{pool}/allocations").body(json!({"identifier": "iso-new"})),
+        case("GET", "/v1/pools/{pool}/allocations"),
+        case("POST", "/v1/pools/{pool}/allocations/batch").body(json!({"allocations": [{"identifier": "iso-b"}, {}]})),
+        case("GET", "/v1/pools/{pool}/allocations/{identifier}"),
+        case("DELETE", "/v1/pools/{pool}/allocations/{identifier}"),
+        case("GET", "/v1/pools/{pool}/utilization"),
         case("GET", "/console"),
         case("GET", "/console/{asset}"),
         // The Scaleway IPAM v1 surface (fixture: `scaleway_fixture`; `Owned` rows).
@@ -423,6 +435,7 @@ async fn fixture(admin: &Client, tenant: &str, n: usize) -> Result<Ids, String> 
     interface_fixture(admin, tenant, n, &mut ids).await?;
     scaleway_fixture(admin, tenant, &mut ids).await?;
     request_fixture(admin, n, &mut ids).await?;
+    pool_fixture(admin, tenant, n, &mut ids).await?;
     Ok(ids)
 }
 
@@ -445,6 +458,28 @@ async fn scaleway_fixture(admin: &Client, tenant: &str, ids: &mut Ids) -> Result
     let attached = create(admin, ips, body, "/id").await?;
     ids.insert("scw_ip".into(), ip);
     ids.insert("scw_attached".into(), attached);
+    Ok(())
+}
+
+/// An address pool over a block of its own with one allocation (`identifier`), and an
+/// empty pool (the one deleted).
+async fn pool_fixture(admin: &Client, tenant: &str, n: usize, ids: &mut Ids) -> Result<(), String> {
+    let block = create(
+        admin,
+        &format!("/v0.1/ipam/tenants/{tenant}/ip_blocks"),
+        json!({"ip_block": {"type": "private", "cidr": format!("10.{n}.8.0/24")}}),
+        "/ip_block/id",
+    )
+    .await?;
+    let body = json!({"name": "iso", "kind": "address", "tenant_id": tenant, "resources": [block]});
+    let pool = create(admin, "/v1/pools", body.clone(), "/pool/id").await?;
+    let empty = create(admin, "/v1/pools", body, "/pool/id").await?;
+    let allocations = format!("/v1/pools/{pool}/allocations");
+    create(admin, &allocations, json!({"identifier": "iso-held"}), "").await?;
+    ids.insert("pool_block".into(), block);
+    ids.insert("pool".into(), pool);
+    ids.insert("empty_pool".into(), empty);
+    ids.insert("identifier".into(), "iso-held".into());
     Ok(())
 }
 

@@ -86,6 +86,23 @@ fn misplaced_list(value: &Value) -> Option<String> {
     None
 }
 
+/// Like [`parse`] for a body that is flat JSON (`{"name": ..}`) but may also come wrapped
+/// in its root key (`{"pool": {"name": ..}}`): the only spelling XML has, whose root element
+/// becomes the root key.
+pub fn parse_unwrapped<T: DeserializeOwned>(req: &Request, root: &str) -> Result<Option<T>, Fault> {
+    let Some(mut value) = parse::<Value>(req)? else {
+        return Ok(None);
+    };
+    if let Value::Object(map) = &mut value {
+        if map.len() == 1 && map.get(root).is_some_and(Value::is_object) {
+            value = map.remove(root).unwrap_or_default();
+        }
+    }
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| Fault::bad_request(format!("Invalid request body: {e}")))
+}
+
 pub use ipledger_domain::limits::STRING_BYTES_MAX;
 
 /// Like [`parse`] but the body is required: a missing body is 400 naming the root key.
@@ -114,6 +131,17 @@ pub fn string_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::Bool(b)) => Ok(Some(b.to_string())),
         Some(_) => Err(serde::de::Error::custom("expected a string")),
+    }
+}
+
+/// An optional integer field: absent is `None`, null `Some(None)`, a number or numeric
+/// string `Some(Some(n))`; anything else is a 400 naming the field.
+pub fn double_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(Some(None)),
+        Some(v) => integer(&v)
+            .map(|n| Some(Some(n)))
+            .ok_or_else(|| serde::de::Error::custom("expected an integer")),
     }
 }
 

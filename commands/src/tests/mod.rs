@@ -13,6 +13,7 @@ mod macs;
 mod networks;
 mod policies;
 mod policy_search;
+mod pools;
 mod request_holds;
 mod requests;
 mod routing;

@@ -42,6 +42,58 @@ pub(crate) fn sample_of(name: &str) -> Option<Event> {
         .or_else(|| routing_sample(name))
         .or_else(|| request_sample(name))
         .or_else(|| scaleway_sample(name))
+        .or_else(|| pool_sample(name))
+}
+
+fn pool_sample(name: &str) -> Option<Event> {
+    use ipledger_domain::pools::{PoolKind, PoolStrategy};
+    Some(match name {
+        "PoolCreated" => Event::PoolCreated(ev::PoolCreated {
+            pool_id: id(40),
+            name: "management".into(),
+            kind: PoolKind::Prefix,
+            tenant_id: "tenant-a".into(),
+            resources: vec![id(1), id(2)],
+            default_prefix_length: Some(24),
+            zone: Some("fr-par-1".into()),
+            strategy: PoolStrategy::BestFit,
+            created_at: ts(400),
+        }),
+        "PoolUpdated" => Event::PoolUpdated(ev::PoolUpdated {
+            pool_id: id(40),
+            name: "management-2".into(),
+            resources: vec![id(2)],
+            default_prefix_length: Some(26),
+            zone: Some("fr-par-2".into()),
+            strategy: PoolStrategy::Last,
+            updated_at: ts(410),
+        }),
+        "PoolDeleted" => Event::PoolDeleted(ev::PoolDeleted {
+            pool_id: id(40),
+            deleted_at: ts(440),
+        }),
+        "PoolAllocated" => Event::PoolAllocated(ev::PoolAllocated {
+            pool_id: id(41),
+            allocation_id: id(42),
+            identifier: "vm-42.eth0".into(),
+            block_id: id(1),
+            resource_id: id(1),
+            address_id: Some(id(43)),
+            address: some_ip("10.20.0.9"),
+            prefix: Some("10.20.0.0/22".parse().expect("valid sample cidr")),
+            prefix_length: 22,
+            strategy: Some(PoolStrategy::First),
+            data: Some(r#"{"role":"db"}"#.into()),
+            allocated_at: ts(420),
+        }),
+        "PoolReleased" => Event::PoolReleased(ev::PoolReleased {
+            pool_id: id(41),
+            allocation_id: id(42),
+            identifier: "vm-42.eth0".into(),
+            released_at: ts(430),
+        }),
+        _ => return None,
+    })
 }
 
 fn scaleway_sample(name: &str) -> Option<Event> {
