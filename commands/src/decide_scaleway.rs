@@ -31,7 +31,7 @@ use crate::plan::Plan;
 pub const SUPPORTED_SOURCES: &str =
     "supported sources are private_network_id (a network_id of the project's blocks) and \
      subnet_id (a block id of the project)";
-/// The 400 for a zonal source until pools serve zones.
+/// The start of the 400 for a zone no address pool serves.
 pub const ZONAL_SOURCE: &str = "zonal sources are served by pools with that zone";
 
 pub fn decide(
@@ -200,14 +200,41 @@ fn check_tags(errors: &mut FieldErrors, tags: &[String]) {
 }
 
 /// The blocks the source names, or why it names none: a private network is the project's
-/// blocks with that `network_id` (creation order), a subnet one block of the project.
+/// blocks with that `network_id` (creation order), a subnet one block of the project, a
+/// zone the resource blocks of the address pools with that zone (pools in creation order,
+/// each pool's resources in its order). A zone is shared by every project, as Scaleway's
+/// zonal source is: the address is lent to the project (`used_by_tenant`) from blocks the
+/// pool's tenant owns.
 fn source_blocks<'a>(
     state: &'a State,
     c: &BookScalewayIp,
 ) -> Result<(ScalewaySource, Vec<&'a BlockState>), Rejection> {
     let s = &c.source;
-    if s.zonal.is_some() {
-        return Err(Rejection::invalid("source", ZONAL_SOURCE));
+    if let Some(zone) = s.zonal.as_deref() {
+        if c.address.is_some() {
+            return Err(Rejection::invalid(
+                "address",
+                "a given address can be booked in a private network or a subnet only",
+            ));
+        }
+        let blocks: Vec<&BlockState> = state
+            .pools_in_zone(zone)
+            .into_iter()
+            .flat_map(|p| p.resources.iter())
+            .filter_map(|id| state.block(*id))
+            .collect();
+        if blocks.is_empty() {
+            return Err(Rejection::invalid(
+                "source",
+                format!("{ZONAL_SOURCE}; no address pool serves zone {zone:?}"),
+            ));
+        }
+        let source = ScalewaySource {
+            private_network_id: None,
+            subnet_id: None,
+            zonal: Some(zone.to_string()),
+        };
+        return Ok((source, blocks));
     }
     if let Some(pn) = s.private_network_id.as_deref() {
         let blocks = state.network_blocks(&c.project_id, pn);

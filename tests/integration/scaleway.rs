@@ -721,6 +721,17 @@ async fn the_official_sdk_drives_the_api() {
     let (p, q) = (project(8), project(9));
     let subnet = block(&s, &p, "10.8.0.0/24", Some("pn-8")).await;
     let other_subnet = block(&s, &q, "10.9.0.0/24", None).await;
+    // The zone fr-par-2: an address pool of the provider's tenant, shared by the projects.
+    let provider = block(&s, "provider", "10.77.0.0/24", None).await;
+    let r = s
+        .client
+        .post(
+            "/v1/pools",
+            json!({"name": "fr-par-2", "kind": "address", "tenant_id": "provider",
+                   "resources": [provider], "zone": "fr-par-2"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
     let secret = |c: &str| {
         let admin = s.client.clone();
         let c = c.to_string();
@@ -751,6 +762,8 @@ async fn the_official_sdk_drives_the_api() {
             .env("PRIVATE_NETWORK_ID", "pn-8")
             .env("SUBNET_ID", subnet)
             .env("OTHER_SUBNET_ID", other_subnet)
+            .env("ZONE", "fr-par-2")
+            .env("ZONE_PREFIX", "10.77.0.")
             .output()
             .expect("run the SDK script")
     })

@@ -27,6 +27,8 @@ OTHER = ENV["OTHER_PROJECT_ID"]
 PN = ENV["PRIVATE_NETWORK_ID"]
 SUBNET = ENV["SUBNET_ID"]
 OTHER_SUBNET = ENV["OTHER_SUBNET_ID"]
+ZONE = ENV["ZONE"]
+ZONE_PREFIX = ENV["ZONE_PREFIX"]
 
 
 def api(secret, project):
@@ -190,6 +192,17 @@ me.release_ip_set(ip_ids=[b.id, c.id, d2.id, e2.id])
 check(me.list_i_ps().total_count == 0, "all released")
 again = me.book_ip(source=Source(subnet_id=SUBNET), is_ipv6=False, address="10.8.0.77")
 check(again.address == "10.8.0.77/24", "a released address is free again")
+
+# A zonal source: the address pools with that zone (created by the admin over the
+# provider's block), shared by every project; the IP shows its zone.
+z = me.book_ip(source=Source(zonal=ZONE), is_ipv6=False, tags=["zonal"])
+check(z.zone == ZONE and z.source.zonal == ZONE, repr(z))
+check(z.address.startswith(ZONE_PREFIX) and z.address.endswith("/24"), z.address)
+check(listed(zonal=ZONE) == {z.id}, "zonal filter")
+theirs = them.book_ip(source=Source(zonal=ZONE), is_ipv6=False)
+check(theirs.address != z.address, "one address per booking across projects")
+check(z.id not in {ip.id for ip in them.list_i_ps().ips}, "another project's zonal IP is hidden")
+me.release_ip(ip_id=z.id)
 
 print("SDK OK")
 sys.exit(0)

@@ -115,6 +115,7 @@ fn a_private_network_books_from_its_blocks_in_order() {
 fn unsupported_sources_are_400_naming_the_supported_ones() {
     let s = given(&[create(private(T1, "10.0.0.0/29"))]);
     for source in [
+        // No address pool serves the zone.
         SourceRequest {
             zonal: some("fr-par-1"),
             ..SourceRequest::default()
@@ -248,4 +249,61 @@ fn melange_cannot_free_a_scaleway_address_and_projects_are_apart() {
         Some(Rejection::NotFound(_))
     ));
     assert!(s.when(delete_block(T1, id(1))).rejection().is_some());
+}
+
+#[test]
+fn a_zonal_source_books_from_the_address_pools_of_that_zone_for_any_project() {
+    use crate::command_pools::CreatePool;
+    // The provider's tenant owns the blocks and the zone's pool; projects borrow from it.
+    let mut s = given(&[
+        create(private(T2, "10.9.0.0/30")),
+        create(private(T2, "10.9.1.0/29")),
+    ]);
+    let zone = |name: &str, resources: &[Uuid]| {
+        Command::CreatePool(CreatePool {
+            owner: None,
+            name: some(name),
+            kind: some("address"),
+            tenant_id: some(T2),
+            resources: Some(resources.iter().map(Uuid::to_string).collect()),
+            zone: some("fr-par-1"),
+            ..CreatePool::default()
+        })
+    };
+    s.run(&zone("z", &[id(1), id(2)])).expect("zone pool");
+    let zonal = |project: &str| BookScalewayIp {
+        project_id: project.into(),
+        source: SourceRequest {
+            zonal: some("fr-par-1"),
+            ..SourceRequest::default()
+        },
+        ..BookScalewayIp::default()
+    };
+    let a = booked(&s.run(&book(zonal(T1))).expect("first").reply);
+    let b = booked(&s.run(&book(zonal("t3"))).expect("second").reply);
+    assert_eq!([a.address, b.address], [ip("10.9.0.2"), ip("10.9.1.2")]);
+    assert_eq!(a.source.zonal.as_deref(), Some("fr-par-1"));
+    assert_eq!(a.project_id, T1);
+    let rec = s.state.address(a.id).expect("an ordinary allocation");
+    assert_eq!(rec.used_by_tenant, T1, "lent to the project");
+    // The zone's addresses are taken for Melange too.
+    s.when(allocate_at(T2, id(1), "10.9.0.2"))
+        .then_rejected(Rejection::Conflict("Address is already allocated".into()));
+    // A given address is for private networks and subnets only.
+    let mut given_address = zonal(T1);
+    given_address.address = Some(ip("10.9.1.5"));
+    let Err(Rejection::Invalid(fields)) = s.run(&book(given_address)) else {
+        panic!("a validation error");
+    };
+    assert!(fields.contains_key("address"), "{fields:?}");
+    // Another zone has no pool.
+    let mut elsewhere = zonal(T1);
+    elsewhere.source.zonal = some("nl-ams-1");
+    let Err(Rejection::Invalid(fields)) = s.run(&book(elsewhere)) else {
+        panic!("a validation error");
+    };
+    assert!(
+        fields["source"].join(" ").contains("nl-ams-1"),
+        "{fields:?}"
+    );
 }
