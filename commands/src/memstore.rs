@@ -93,41 +93,11 @@ impl MemoryStore {
 
     fn append_now(&self, batch: Vec<StreamAppend>) -> Result<Vec<Envelope>, AppendError> {
         let mut inner = self.inner.lock();
-        let mut pending: HashMap<&str, Option<u64>> = HashMap::new();
-        for sa in &batch {
-            let actual = pending
-                .get(sa.stream.as_str())
-                .copied()
-                .unwrap_or_else(|| inner.versions.get(&sa.stream).copied());
-            if !sa.expected.matches(actual) {
-                return Err(AppendError::Conflict {
-                    stream: sa.stream.clone(),
-                    expected: sa.expected,
-                    actual,
-                });
-            }
-            let last = actual.map_or(sa.events.len() as u64 - 1, |v| v + sa.events.len() as u64);
-            pending.insert(&sa.stream, Some(last));
-        }
-        let mut stored = Vec::new();
-        for sa in batch {
-            for new in sa.events {
-                let version = inner.versions.get(&sa.stream).map_or(0, |v| v + 1);
-                inner.versions.insert(sa.stream.clone(), version);
-                let env = Envelope {
-                    position: inner.events.len() as u64,
-                    stream: sa.stream.clone(),
-                    version,
-                    event_id: new.event_id,
-                    recorded_at: new.recorded_at,
-                    actor: new.actor,
-                    correlation_id: new.correlation_id,
-                    idempotency_key: new.idempotency_key,
-                    event: new.event,
-                };
-                inner.events.push(env.clone());
-                stored.push(env);
-            }
+        let head = inner.events.len() as u64;
+        let stored = crate::store::number(head, |s| inner.versions.get(s).copied(), batch)?;
+        for env in &stored {
+            inner.versions.insert(env.stream.clone(), env.version);
+            inner.events.push(env.clone());
         }
         self.head.send_replace(inner.events.len() as u64);
         Ok(stored)
