@@ -1,4 +1,4 @@
-//! The `ipledger` command line: `serve`, `replay`, `verify` and `events`.
+//! The `ipledger` command line: `serve`, `replay`, `verify`, `events` and `migrate`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,11 +18,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Run the HTTP service over the embedded event log.
+    /// Run the HTTP service over the event log (the embedded file log, or PostgreSQL).
     Serve {
-        /// Where the event log lives (default ./data).
-        #[arg(long)]
+        /// Where the embedded event log lives (default ./data); the same as --store file:DIR.
+        #[arg(long, conflicts_with = "store")]
         data_dir: Option<PathBuf>,
+        /// The event log: file:DIR (default file:./data) or postgres://user@host:port/db[?schema=NAME].
+        #[arg(long)]
+        store: Option<String>,
         /// Address to listen on (default 127.0.0.1:9898).
         #[arg(long)]
         listen: Option<SocketAddr>,
@@ -40,8 +43,21 @@ pub enum Cmd {
     },
     /// Check every record of the log and that no address is held twice.
     Verify {
+        #[arg(long, required_unless_present = "store", conflicts_with = "store")]
+        data_dir: Option<PathBuf>,
+        /// The log to check: file:DIR or a PostgreSQL URL (instead of --data-dir).
         #[arg(long)]
-        data_dir: PathBuf,
+        store: Option<String>,
+    },
+    /// Copy a whole log to an empty store (file log to PostgreSQL or back), every event with
+    /// its envelope and position, then check that both ends hold the same events.
+    Migrate {
+        /// The log to copy: file:DIR or a PostgreSQL URL. Nothing is changed there.
+        #[arg(long)]
+        from: String,
+        /// The empty store to copy into: file:DIR or a PostgreSQL URL.
+        #[arg(long)]
+        to: String,
     },
     /// Print the log as JSON lines, for auditors.
     Events {

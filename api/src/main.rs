@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use ipledger_api::cli::{Cli, Cmd};
-use ipledger_api::config::Config;
+use ipledger_api::config::{Config, StoreSpec};
 use ipledger_api::ops;
 
 fn main() -> std::process::ExitCode {
@@ -11,6 +11,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Cmd::Serve {
             data_dir,
+            store,
             listen,
             config,
             insecure_no_auth,
@@ -18,6 +19,11 @@ fn main() -> std::process::ExitCode {
             c.insecure_no_auth = insecure_no_auth;
             if let Some(d) = data_dir {
                 c.data_dir = d;
+                c.store = None;
+            }
+            if let Some(s) = store {
+                s.parse::<ipledger_api::config::StoreSpec>()?;
+                c.store = Some(s);
             }
             if let Some(l) = listen {
                 c.listen = l;
@@ -26,7 +32,15 @@ fn main() -> std::process::ExitCode {
             ops::serve_blocking(c)
         }),
         Cmd::Replay { data_dir } => ops::replay(&data_dir),
-        Cmd::Verify { data_dir } => ops::verify(&data_dir),
+        Cmd::Verify { data_dir, store } => match (data_dir, store) {
+            (Some(dir), _) => ops::verify(&StoreSpec::File(dir)),
+            (None, Some(s)) => s.parse().and_then(|spec| ops::verify(&spec)),
+            (None, None) => Err(anyhow::anyhow!("verify needs --data-dir or --store")),
+        },
+        Cmd::Migrate { from, to } => from
+            .parse()
+            .and_then(|from| Ok((from, to.parse()?)))
+            .and_then(|(from, to)| ops::migrate(&from, &to)),
         Cmd::Events {
             data_dir,
             stream,

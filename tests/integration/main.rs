@@ -27,6 +27,7 @@ mod isolation;
 mod limits;
 mod log_damage;
 mod old_log;
+mod postgres;
 mod retention;
 mod smtp;
 mod smtp_support;

@@ -227,6 +227,13 @@ impl TestServer {
         }
     }
 
+    /// Stops the server (a clean shutdown: every handle on the log is released).
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+
     /// Stops the server and starts a new one over the same directory (a clean restart).
     pub async fn restart(mut self) -> TestServer {
         if let Some(r) = self.running.take() {

@@ -521,7 +521,63 @@ impl EventStore for PostgresStore {
     }
 }
 
-/// Helpers for tests and tools: a client for ad-hoc statements (dropping a test schema).
+/// A uniquely named schema on the test database (`IPLEDGER_TEST_POSTGRES`, default
+/// `postgres://postgres@127.0.0.1:5432/test`) for one test's log, dropped with everything in
+/// it when this goes: every test, here and in the integration tests, gets its own.
+pub struct ScratchSchema {
+    url: String,
+    location: PostgresLocation,
+}
+
+impl ScratchSchema {
+    pub fn new() -> ScratchSchema {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let base = std::env::var("IPLEDGER_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let schema = format!(
+            "t_{}_{}_{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}schema={schema}");
+        let location = url
+            .parse()
+            .expect("IPLEDGER_TEST_POSTGRES is a PostgreSQL URL");
+        ScratchSchema { url, location }
+    }
+
+    /// The store URL naming this schema (for `--store`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Default for ScratchSchema {
+    fn default() -> Self {
+        ScratchSchema::new()
+    }
+}
+
+impl Drop for ScratchSchema {
+    fn drop(&mut self) {
+        // Drop may run inside a runtime: clean up on a thread with a runtime of its own.
+        let location = self.location.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(drop_schema(&location))
+                .map_err(std::io::Error::other)
+        })
+        .join();
+    }
+}
+
+/// A client for ad-hoc statements (tests, clean-up).
 pub async fn connect(location: &PostgresLocation) -> Result<tokio_postgres::Client, StoreError> {
     let (client, connection) = location.config.connect(NoTls).await.map_err(db)?;
     tokio::spawn(async move {

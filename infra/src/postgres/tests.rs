@@ -4,7 +4,6 @@
 //! schema of its own ([`TestDb`]), dropped afterwards; the database is the machine's
 //! (`IPLEDGER_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/test`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ipledger_domain::ExpectedVersion::{Any, NoStream};
@@ -16,26 +15,17 @@ use crate::conformance::append_to;
 /// A fresh schema on the test database, dropped when this goes.
 pub(crate) struct TestDb {
     pub(crate) location: PostgresLocation,
+    _scratch: ScratchSchema,
 }
 
 impl TestDb {
     pub(crate) fn new() -> TestDb {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let base = std::env::var("IPLEDGER_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let schema = format!(
-            "t_{}_{}_{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let location = format!("{base}{sep}schema={schema}")
-            .parse()
-            .expect("test database URL");
-        TestDb { location }
+        let scratch = ScratchSchema::new();
+        let location = scratch.url().parse().expect("test database URL");
+        TestDb {
+            location,
+            _scratch: scratch,
+        }
     }
 
     pub(crate) async fn open(&self) -> PostgresStore {
@@ -46,21 +36,6 @@ impl TestDb {
         PostgresStore::open(&self.location, opts)
             .await
             .expect("open the test schema (is PostgreSQL running on 127.0.0.1:5432?)")
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // Drop may run inside a runtime: clean up on a thread with a runtime of its own.
-        let location = self.location.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(drop_schema(&location))
-        })
-        .join();
     }
 }
 
