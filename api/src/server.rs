@@ -111,7 +111,10 @@ async fn handle(
         }
     };
     let mut req = Request::new(method, &path, query, headers, body);
-    let answer = dispatch(&app, &mut req).await;
+    let answer = match wait_for_min_position(&app, &mut req).await {
+        Ok(()) => dispatch(&app, &mut req).await,
+        Err(fault) => Err(fault),
+    };
     let status = match &answer {
         Ok(r) => r.status,
         Err(f) => f.status,
@@ -125,7 +128,47 @@ async fn handle(
             HeaderValue::from_static("Bearer realm=\"ipledger\""),
         );
     }
+    if reply.status().is_success() {
+        // What this node had applied when it answered (for a write: at or past its events):
+        // a client passes it as `min_position` to read its own writes on any node.
+        let position = app.writer.views().read().position();
+        reply
+            .headers_mut()
+            .insert(POSITION_HEADER, HeaderValue::from(position));
+    }
     reply
+}
+
+/// The response header carrying the log position this node had applied.
+pub const POSITION_HEADER: &str = "x-ipledger-position";
+
+/// How long a request with `min_position` waits for this node to apply that position.
+pub const MIN_POSITION_WAIT: Duration = Duration::from_secs(5);
+
+/// `?min_position=P` (any route): waits, bounded, until this node's views have applied the
+/// log up to position P (exclusive: P events), so that a client reads its own writes made
+/// through another node of a shared log; 503 with Retry-After if the node lags longer.
+/// The parameter is taken off the query before the handler sees it.
+async fn wait_for_min_position(app: &App, req: &mut Request) -> Result<(), Fault> {
+    let Some(raw) = req.query.remove("min_position") else {
+        return Ok(());
+    };
+    let wanted: u64 = raw
+        .parse()
+        .map_err(|_| Fault::bad_request(format!("min_position {raw:?} is not a log position")))?;
+    let deadline = Instant::now() + MIN_POSITION_WAIT;
+    loop {
+        let applied = app.writer.views().read().position();
+        if applied >= wanted {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Fault::unavailable(format!(
+                "this node has applied the log up to position {applied}, not yet {wanted}; retry, or ask another node"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Finds the request's row, admits the request against it (`auth::admit`: no handler runs

@@ -26,6 +26,7 @@ mod interfaces_support;
 mod isolation;
 mod limits;
 mod log_damage;
+mod nodes;
 mod old_log;
 mod postgres;
 mod retention;
