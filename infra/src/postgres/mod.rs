@@ -542,8 +542,9 @@ impl ScratchSchema {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
+        // The application name lets a test end exactly this log's connections.
         let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}schema={schema}");
+        let url = format!("{base}{sep}schema={schema}&application_name={schema}");
         let location = url
             .parse()
             .expect("IPLEDGER_TEST_POSTGRES is a PostgreSQL URL");
@@ -553,6 +554,22 @@ impl ScratchSchema {
     /// The store URL naming this schema (for `--store`).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Ends every server connection of the stores on this schema (`pg_terminate_backend`),
+    /// as a database restart would, and returns how many it ended.
+    pub async fn terminate_connections(&self) -> Result<u64, StoreError> {
+        let client = connect(&self.location).await?;
+        let name = &self.location.schema;
+        let rows = client
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                &[name],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows.len() as u64)
     }
 }
 
