@@ -17,7 +17,7 @@ use ipledger_infra::postgres::ScratchSchema;
 use reqwest::{Method, StatusCode};
 
 use crate::durability::{addresses_path, block_addresses, create_block};
-use crate::support::{run_cli, Client, TestServer};
+use crate::support::{run_cli, Client, Process, TestServer};
 
 const CLIENTS: usize = 64;
 const PER_CLIENT: usize = 8;
@@ -215,4 +215,90 @@ async fn nodes_recover_by_themselves_when_the_database_drops_their_connections()
         UNAVAILABLE.load(Ordering::Relaxed)
     );
     stop_and_verify(nodes, &db).await;
+}
+
+/// Issue 12, item 6: kill -9 of one node of two mid-load while the other goes on. The
+/// clients of the killed node lose their connections (nothing they were not told about is
+/// counted) and move to the survivor; every acknowledged allocation, from either node, is
+/// on the survivor, and the log verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_load_loses_no_acknowledged_allocation() {
+    let db = ScratchSchema::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let victim = Process::spawn_on_store(db.url());
+    let survivor = node(db.url(), tmp.path()).await;
+    let block = create_block(&survivor, "t1", "10.70.0.0/20").await;
+    let (created, _) = health(&survivor, 0).await;
+    health(&victim.client, created).await;
+    let path = addresses_path("t1", &block);
+    let progress = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        let progress = progress.clone();
+        let first = if i % 2 == 0 {
+            victim.client.clone()
+        } else {
+            survivor.client.clone()
+        };
+        let (fallback, path) = (survivor.client.clone(), path.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut c = first;
+            while got.len() < PER_CLIENT {
+                let sent = c.http.request(Method::POST, c.url(&path)).send().await;
+                let Ok(res) = sent else {
+                    // No answer: the node is gone; the outcome is unknown, not counted.
+                    c = fallback.clone();
+                    continue;
+                };
+                let status = res.status();
+                let body: serde_json::Value = res.json().await.unwrap_or_default();
+                match status {
+                    StatusCode::CREATED => {
+                        progress.fetch_add(1, Ordering::Relaxed);
+                        got.push(
+                            body["ip_address"]["address"]
+                                .as_str()
+                                .expect("address")
+                                .to_string(),
+                        )
+                    }
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        tokio::time::sleep(Duration::from_millis(20)).await
+                    }
+                    other => panic!("allocation answered {other}: {body}"),
+                }
+            }
+            got
+        }));
+    }
+    // Kill it a third of the way through the load.
+    let total = (CLIENTS * PER_CLIENT) as u64;
+    while progress.load(Ordering::Relaxed) < total / 3 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    victim.kill9();
+    let at_kill = progress.load(Ordering::Relaxed);
+    assert!(at_kill < total, "the load was over before the kill");
+    let mut acknowledged = Vec::new();
+    for t in tasks {
+        acknowledged.extend(t.await.expect("client"));
+    }
+    let distinct: HashSet<&String> = acknowledged.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        acknowledged.len(),
+        "an address handed out twice"
+    );
+    let listed: HashSet<String> = listed_on_every_node(std::slice::from_ref(&survivor), &block)
+        .await
+        .remove(0)
+        .into_iter()
+        .collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|a| !listed.contains(*a))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged but not in the log: {lost:?}");
+    stop_and_verify(vec![survivor], &db).await;
 }
