@@ -52,6 +52,9 @@ pub struct PostgresOptions {
     /// How long a connection attempt or a wait for a pooled connection may take before the
     /// operation fails as a store error.
     pub connect_timeout: Duration,
+    /// How long an append waits for the log's lock (held by another append until its
+    /// commit) before it fails as a store error.
+    pub lock_wait: Duration,
 }
 
 impl Default for PostgresOptions {
@@ -60,6 +63,7 @@ impl Default for PostgresOptions {
             pool_size: 8,
             poll_interval: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(5),
+            lock_wait: Duration::from_secs(10),
         }
     }
 }
@@ -135,6 +139,7 @@ pub(crate) struct Shared {
     /// The advisory lock key of this log (from its schema name): appends to one log are
     /// serialised, appends to logs in other schemas are not.
     lock_key: i64,
+    lock_wait: Duration,
     channel: String,
     head: AtomicU64,
     head_tx: watch::Sender<u64>,
@@ -179,8 +184,17 @@ impl Sql {
     }
 }
 
-pub(crate) fn db(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Database(e.to_string())
+/// A database failure as a store error, with its causes: the driver's own message is only
+/// "db error", the server's (e.g. "canceling statement due to lock timeout") is its source.
+pub(crate) fn db(e: impl std::error::Error) -> StoreError {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    StoreError::Database(text)
 }
 
 /// u64 positions and versions as PostgreSQL's bigint; past i64::MAX means "beyond all".
@@ -229,6 +243,7 @@ impl PostgresStore {
             pool,
             sql,
             lock_key,
+            lock_wait: opts.lock_wait,
             channel: format!("ipledger_events_{schema}"),
             head: AtomicU64::new(head),
             head_tx: watch::Sender::new(head),
@@ -307,23 +322,33 @@ impl Shared {
         batch: Vec<StreamAppend>,
     ) -> Result<Vec<Envelope>, Failure> {
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])
-            .await?;
+        // One round trip: the lock wait is bounded, so a node that hangs holding the log
+        // (stopped, not dead: a dead one's transaction ends with its connection) makes
+        // the others' appends fail as store errors (503, then reopen) rather than hang.
+        tx.batch_execute(&format!(
+            "SET LOCAL lock_timeout = '{}ms'; SELECT pg_advisory_xact_lock({})",
+            self.lock_wait.as_millis(),
+            self.lock_key
+        ))
+        .await?;
         // Read after the lock, in a new statement (READ COMMITTED: a fresh snapshot), so
         // the previous holder's commit is seen.
-        let head = tx.query_one(&self.sql.head, &[]).await?.get::<_, i64>(0) as u64;
+        let head_sql = tx.prepare_cached(&self.sql.head).await?;
+        let head = tx.query_one(&head_sql, &[]).await?.get::<_, i64>(0) as u64;
         let mut names: Vec<&str> = batch.iter().map(|a| a.stream.as_str()).collect();
         names.sort_unstable();
         names.dedup();
         let mut versions: HashMap<String, u64> = HashMap::new();
-        for row in tx.query(&self.sql.versions, &[&names]).await? {
+        let versions_sql = tx.prepare_cached(&self.sql.versions).await?;
+        for row in tx.query(&versions_sql, &[&names]).await? {
             versions.insert(row.get(0), row.get::<_, i64>(1) as u64);
         }
         let stored = number(head, |s| versions.get(s).copied(), batch)?;
         if !stored.is_empty() {
             let rows = Columns::of(&stored);
+            let insert = tx.prepare_cached(&self.sql.insert).await?;
             tx.execute(
-                &self.sql.insert,
+                &insert,
                 &[
                     &rows.position,
                     &rows.stream,
@@ -340,8 +365,8 @@ impl Shared {
             )
             .await?;
             let new_head = (head + stored.len() as u64).to_string();
-            tx.execute("SELECT pg_notify($1, $2)", &[&self.channel, &new_head])
-                .await?;
+            let notify = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
+            tx.execute(&notify, &[&self.channel, &new_head]).await?;
         }
         #[cfg(test)]
         self.hold_before_commit.wait().await;

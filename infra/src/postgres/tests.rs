@@ -153,6 +153,38 @@ async fn a_follower_reading_during_held_commits_sees_every_position_in_order() {
     assert_eq!(seen, 20);
 }
 
+/// A node that hangs holding the log (here: its transaction held open) makes another
+/// node's append fail as a store error after `lock_wait` — the writer answers 503 and
+/// reopens — rather than hang; once the holder commits, appends go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_waiting_too_long_for_the_lock_is_a_store_error() {
+    let db = TestDb::new();
+    let a = db.open().await;
+    let impatient = PostgresOptions {
+        lock_wait: Duration::from_millis(200),
+        ..PostgresOptions::default()
+    };
+    let b = PostgresStore::open(&db.location, impatient)
+        .await
+        .expect("open");
+    let (held, release) = a.shared().hold_before_commit.arm();
+    let first = {
+        let a = a.clone();
+        tokio::spawn(async move { a.append(vec![append_to("a", Any, [0])]).await })
+    };
+    held.await.expect("held");
+    match b.append(vec![append_to("b", Any, [1])]).await {
+        Err(AppendError::Store(StoreError::Database(why))) => {
+            assert!(why.contains("lock"), "{why}")
+        }
+        other => panic!("expected a store error, got {other:?}"),
+    }
+    release.send(()).expect("release");
+    first.await.expect("joined").expect("A appended");
+    let stored = b.append(vec![append_to("b", Any, [1])]).await.expect("B");
+    assert_eq!(stored[0].position, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_are_recorded_once_and_a_newer_schema_is_refused() {
     let db = TestDb::new();
