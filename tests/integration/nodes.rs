@@ -302,3 +302,114 @@ async fn a_node_killed_mid_load_loses_no_acknowledged_allocation() {
     assert!(lost.is_empty(), "acknowledged but not in the log: {lost:?}");
     stop_and_verify(vec![survivor], &db).await;
 }
+
+/// A TCP forwarder between a node and PostgreSQL that a test can unplug: while down it
+/// drops every forwarded connection and refuses new ones, as a database that went away.
+struct Plug {
+    addr: std::net::SocketAddr,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Plug {
+    async fn to(target: &str) -> Plug {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (up, _) = tokio::sync::watch::channel(true);
+        let watch = up.clone();
+        let target = target.to_string();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut rx = watch.subscribe();
+                if !*rx.borrow() {
+                    continue; // dropped: refused
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = rx.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Plug { addr, up }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+/// Issue 12, item 6: the database goes away for a while under a node (its connections cut,
+/// new ones refused). Reads go on answering from the last applied state, every write
+/// answers 503 with Retry-After (never an acknowledgement without a commit), and once the
+/// database is back the node recovers by itself: nothing acknowledged is lost, and the
+/// log verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_database_is_away_reads_go_on_writes_are_503_and_the_node_recovers() {
+    let db = ScratchSchema::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let direct = "127.0.0.1:5432";
+    assert!(
+        db.url().contains(direct),
+        "the plug expects the default test database"
+    );
+    let plug = Plug::to(direct).await;
+    let url = db.url().replace(direct, &plug.addr.to_string());
+    let s = node(&url, tmp.path()).await;
+    let block = create_block(&s, "t1", "10.80.0.0/24").await;
+    let path = addresses_path("t1", &block);
+    let mut acknowledged = Vec::new();
+    for _ in 0..10 {
+        acknowledged.push(allocate_retrying(&s, &path).await);
+    }
+
+    plug.set(false);
+    for _ in 0..20 {
+        let res = s.send(Method::POST, &path, None, &[]).await;
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.text);
+        assert!(res.headers.contains_key("retry-after"));
+        let mut listed = block_addresses(&s, "t1", &block).await;
+        listed.sort();
+        let mut want = acknowledged.clone();
+        want.sort();
+        assert_eq!(listed, want, "reads serve the last applied state");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        s.get("/healthz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    plug.set(true);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let next = loop {
+        let res = s.send(Method::POST, &path, None, &[]).await;
+        if res.status == StatusCode::CREATED {
+            break res.json["ip_address"]["address"]
+                .as_str()
+                .expect("address")
+                .to_string();
+        }
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.text);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!acknowledged.contains(&next));
+    let listed: HashSet<String> = block_addresses(&s, "t1", &block)
+        .await
+        .into_iter()
+        .collect();
+    assert!(acknowledged.iter().all(|a| listed.contains(a)));
+    s.stop().await;
+    let (ok, out, err) = run_cli(&["verify", "--store", db.url()]);
+    assert!(ok && out.ends_with("ok\n"), "verify failed:\n{out}\n{err}");
+}

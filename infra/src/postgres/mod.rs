@@ -211,7 +211,9 @@ impl PostgresStore {
         opts: PostgresOptions,
     ) -> Result<PostgresStore, StoreError> {
         let mut config = location.config.clone();
-        config.connect_timeout(opts.connect_timeout);
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(opts.connect_timeout);
+        }
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
