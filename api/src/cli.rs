@@ -38,16 +38,13 @@ pub enum Cmd {
     },
     /// Rebuild the projections from the log and report counts and speed.
     Replay {
-        #[arg(long)]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Check every record of the log and that no address is held twice.
     Verify {
-        #[arg(long, required_unless_present = "store", conflicts_with = "store")]
-        data_dir: Option<PathBuf>,
-        /// The log to check: file:DIR or a PostgreSQL URL (instead of --data-dir).
-        #[arg(long)]
-        store: Option<String>,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Copy a whole log to an empty store (file log to PostgreSQL or back), every event with
     /// its envelope and position, then check that both ends hold the same events.
@@ -61,8 +58,8 @@ pub enum Cmd {
     },
     /// Print the log as JSON lines, for auditors.
     Events {
-        #[arg(long)]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        log: LogArgs,
         /// Only this stream (e.g. block-<id>).
         #[arg(long)]
         stream: Option<String>,
@@ -70,4 +67,25 @@ pub enum Cmd {
         #[arg(long, default_value_t = 0)]
         from: u64,
     },
+}
+
+/// Which log a command reads: `--data-dir DIR` (the file log) or `--store STORE`.
+#[derive(Debug, clap::Args)]
+pub struct LogArgs {
+    /// The file log's directory (the same as --store file:DIR).
+    #[arg(long, required_unless_present = "store", conflicts_with = "store")]
+    pub data_dir: Option<PathBuf>,
+    /// The log: file:DIR or postgres://user@host:port/db[?schema=NAME].
+    #[arg(long)]
+    pub store: Option<String>,
+}
+
+impl LogArgs {
+    pub fn spec(self) -> anyhow::Result<crate::config::StoreSpec> {
+        match (self.data_dir, self.store) {
+            (Some(dir), _) => Ok(crate::config::StoreSpec::File(dir)),
+            (None, Some(store)) => store.parse(),
+            (None, None) => anyhow::bail!("name the log with --data-dir or --store"),
+        }
+    }
 }

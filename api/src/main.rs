@@ -22,7 +22,7 @@ fn main() -> std::process::ExitCode {
                 c.store = None;
             }
             if let Some(s) = store {
-                s.parse::<ipledger_api::config::StoreSpec>()?;
+                s.parse::<StoreSpec>()?;
                 c.store = Some(s);
             }
             if let Some(l) = listen {
@@ -31,21 +31,15 @@ fn main() -> std::process::ExitCode {
             ops::init_logging(&c.log_format);
             ops::serve_blocking(c)
         }),
-        Cmd::Replay { data_dir } => ops::replay(&data_dir),
-        Cmd::Verify { data_dir, store } => match (data_dir, store) {
-            (Some(dir), _) => ops::verify(&StoreSpec::File(dir)),
-            (None, Some(s)) => s.parse().and_then(|spec| ops::verify(&spec)),
-            (None, None) => Err(anyhow::anyhow!("verify needs --data-dir or --store")),
-        },
+        Cmd::Replay { log } => log.spec().and_then(|spec| ops::replay(&spec)),
+        Cmd::Verify { log } => log.spec().and_then(|spec| ops::verify(&spec)),
+        Cmd::Events { log, stream, from } => log
+            .spec()
+            .and_then(|spec| ops::events(&spec, stream.as_deref(), from)),
         Cmd::Migrate { from, to } => from
             .parse()
             .and_then(|from| Ok((from, to.parse()?)))
             .and_then(|(from, to)| ops::migrate(&from, &to)),
-        Cmd::Events {
-            data_dir,
-            stream,
-            from,
-        } => ops::events(&data_dir, stream.as_deref(), from),
     };
     match result {
         Ok(code) => code,

@@ -255,7 +255,17 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
 }
 
 /// `ipledger replay`: rebuilds the projections and reports counts and events/s.
-pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
+pub fn replay(spec: &StoreSpec) -> anyhow::Result<ExitCode> {
+    let dir = match spec {
+        StoreSpec::File(dir) => dir,
+        StoreSpec::Postgres(url) => {
+            let started = Instant::now();
+            let state = runtime()?.block_on(async { fold(&open_postgres(url).await?).await })?;
+            let n = state.position();
+            print_replay(n, &state, started.elapsed().as_secs_f64());
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let log = FileLog::open(dir, FileLogOptions::default())?;
     let total = log.head();
     let bar = std::io::stderr()
@@ -276,7 +286,11 @@ pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let secs = started.elapsed().as_secs_f64();
+    print_replay(n, &state, started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_replay(n: u64, state: &State, secs: f64) {
     let counts = state.counts();
     println!("events: {n}");
     println!("blocks: {}", counts.blocks);
@@ -287,7 +301,6 @@ pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
     println!("policies: {}", counts.policies);
     println!("seconds: {secs:.3}");
     println!("events_per_second: {:.0}", n as f64 / secs.max(1e-9));
-    Ok(ExitCode::SUCCESS)
 }
 
 /// What `verify` tracks while folding: occupied addresses, and the hold of each pending
@@ -536,13 +549,35 @@ async fn compare(a: &dyn EventStore, b: &dyn EventStore) -> anyhow::Result<u64> 
     }
 }
 
+/// Calls `f` with every event from position `from` on, in log order, without changing the
+/// log: the file log opened read-only, a database log read through the port in chunks.
+fn each_event(spec: &StoreSpec, from: u64, mut f: impl FnMut(Envelope)) -> anyhow::Result<()> {
+    match spec {
+        StoreSpec::File(dir) => {
+            FileLog::open_read_only(dir)?.replay(from, f)?;
+            Ok(())
+        }
+        StoreSpec::Postgres(url) => runtime()?.block_on(async {
+            let store = open_postgres(url).await?;
+            let mut at = from;
+            loop {
+                let chunk = store.read_all(at, CHUNK_EVENTS).await?;
+                if chunk.is_empty() {
+                    return Ok(());
+                }
+                at += chunk.len() as u64;
+                chunk.into_iter().for_each(&mut f);
+            }
+        }),
+    }
+}
+
 /// `ipledger events`: the log as JSON lines.
-pub fn events(dir: &Path, stream: Option<&str>, from: u64) -> anyhow::Result<ExitCode> {
-    let log = FileLog::open_read_only(dir)?;
+pub fn events(spec: &StoreSpec, stream: Option<&str>, from: u64) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = None;
-    log.replay(from, |env| {
+    each_event(spec, from, |env| {
         if failed.is_some() || stream.is_some_and(|s| s != env.stream) {
             return;
         }

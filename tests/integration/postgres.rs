@@ -92,6 +92,24 @@ async fn migrate_moves_a_log_to_postgres_and_back_with_every_event_equal() {
     let (a, b) = (export(&first), export(&back));
     assert!(a.lines().count() > 30);
     assert_eq!(a, b, "the round trip changed the log");
+    // The database's copy reads out the same, and replays to the same counts.
+    assert_eq!(cli_ok(&["events", "--store", db.url()]), a);
+    let counts = |out: String| -> Vec<String> {
+        out.lines()
+            .filter(|l| !l.starts_with("seconds") && !l.starts_with("events_per"))
+            .map(String::from)
+            .collect()
+    };
+    let on_file = counts(cli_ok(&[
+        "replay",
+        "--data-dir",
+        back.to_str().expect("utf-8"),
+    ]));
+    assert_eq!(counts(cli_ok(&["replay", "--store", db.url()])), on_file);
+    assert!(
+        on_file.contains(&"addresses: 30 (30 live)".to_string()),
+        "{on_file:?}"
+    );
 
     // The copy on PostgreSQL serves the same state.
     let s = serve(db.url(), &tmp.path().join("unused")).await;
