@@ -78,7 +78,16 @@ impl MemoryStore {
 
     /// Appends events as another writer on the same log would, bypassing the caller's view.
     pub fn append_foreign(&self, batch: Vec<StreamAppend>) -> Result<Vec<Envelope>, AppendError> {
-        self.append_now(batch)
+        self.append_now(batch, true)
+    }
+
+    /// Like [`MemoryStore::append_foreign`], but followers are not told (as when another
+    /// node's notification has not arrived yet): the next append lands past these events.
+    pub fn append_foreign_unannounced(
+        &self,
+        batch: Vec<StreamAppend>,
+    ) -> Result<Vec<Envelope>, AppendError> {
+        self.append_now(batch, false)
     }
 
     /// Every event, in log order.
@@ -91,7 +100,11 @@ impl MemoryStore {
         self.inner.lock().appends
     }
 
-    fn append_now(&self, batch: Vec<StreamAppend>) -> Result<Vec<Envelope>, AppendError> {
+    fn append_now(
+        &self,
+        batch: Vec<StreamAppend>,
+        announce: bool,
+    ) -> Result<Vec<Envelope>, AppendError> {
         let mut inner = self.inner.lock();
         let head = inner.events.len() as u64;
         let stored = crate::store::number(head, |s| inner.versions.get(s).copied(), batch)?;
@@ -99,7 +112,9 @@ impl MemoryStore {
             inner.versions.insert(env.stream.clone(), env.version);
             inner.events.push(env.clone());
         }
-        self.head.send_replace(inner.events.len() as u64);
+        if announce {
+            self.head.send_replace(inner.events.len() as u64);
+        }
         Ok(stored)
     }
 }
@@ -125,10 +140,10 @@ impl EventStore for MemoryStore {
             inner.faults.pop_front()
         };
         match fault {
-            None => self.append_now(batch),
+            None => self.append_now(batch, true),
             Some(Fault::StoreFailure) => Err(injected()),
             Some(Fault::StoreFailureAfterWrite) => {
-                self.append_now(batch)?;
+                self.append_now(batch, true)?;
                 Err(injected())
             }
             Some(Fault::Conflict) => {

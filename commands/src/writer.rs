@@ -426,25 +426,52 @@ impl Task {
             return Ok(());
         }
         let stored: Vec<Envelope> = self.store.append(batch.appends).await?;
-        if stored
-            .first()
-            .is_some_and(|e| e.position != self.state.position())
-        {
-            // Other nodes appended (to other streams: every expected version held) between
-            // this writer's last catch-up and its append. Fold the log in its order: start
-            // again from the published views and read everything up to and past this batch.
-            self.state = self.views.read().clone();
-            return self.catch_up().await.map_err(AppendError::Store);
+        // Other nodes may have appended (to other streams: every expected version held)
+        // between this writer's last catch-up and its append, which then lands past their
+        // events. Read them: the views fold the log in its order, theirs then this batch;
+        // the working state, which already holds this batch, takes theirs after it (the
+        // streams differ, and decisions never rest on the order across streams).
+        let foreign = match stored.first() {
+            Some(first) if first.position > self.state.position() => {
+                read_range(&*self.store, self.state.position(), first.position)
+                    .await
+                    .map_err(AppendError::Store)?
+            }
+            _ => Vec::new(),
+        };
+        for env in &foreign {
+            self.state.apply(env);
         }
         for env in &stored {
             self.state.stored(env);
         }
         let mut views = self.views.write();
-        for env in &stored {
+        for env in foreign.iter().chain(&stored) {
             views.apply(env);
         }
         Ok(())
     }
+}
+
+/// The events at positions `from..to`, all of them.
+async fn read_range(
+    store: &dyn EventStore,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Envelope>, StoreError> {
+    let mut events: Vec<Envelope> = Vec::new();
+    while from + (events.len() as u64) < to {
+        let at = from + events.len() as u64;
+        let want = (to - at).min(CATCH_UP_EVENTS_MAX as u64) as usize;
+        let chunk = store.read_all(at, want).await?;
+        if chunk.is_empty() {
+            return Err(StoreError::Database(format!(
+                "positions {at}..{to} are missing from the log"
+            )));
+        }
+        events.extend(chunk.into_iter().take(want));
+    }
+    Ok(events)
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -413,3 +413,48 @@ async fn while_the_database_is_away_reads_go_on_writes_are_503_and_the_node_reco
     let (ok, out, err) = run_cli(&["verify", "--store", db.url()]);
     assert!(ok && out.ends_with("ok\n"), "verify failed:\n{out}\n{err}");
 }
+
+/// Two nodes writing to different blocks never conflict, so each node's appends land past
+/// the other's events it has not folded yet; each must still fold the whole log, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_writing_to_different_blocks_fold_each_others_events() {
+    let db = ScratchSchema::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let nodes = [
+        node(db.url(), &tmp.path().join("a")).await,
+        node(db.url(), &tmp.path().join("b")).await,
+    ];
+    let blocks = [
+        create_block(&nodes[0], "t1", "10.90.0.0/22").await,
+        create_block(&nodes[1], "t1", "10.91.0.0/22").await,
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        let (c, path) = (
+            nodes[i % 2].client.clone(),
+            addresses_path("t1", &blocks[i % 2]),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..PER_CLIENT {
+                got.push(allocate_retrying(&c, &path).await);
+            }
+            (i % 2, got)
+        }));
+    }
+    let mut acknowledged = [Vec::new(), Vec::new()];
+    for t in tasks {
+        let (b, got) = t.await.expect("client");
+        acknowledged[b].extend(got);
+    }
+    for (b, block) in blocks.iter().enumerate() {
+        acknowledged[b].sort();
+        for listed in listed_on_every_node(&nodes, block).await {
+            assert_eq!(listed, acknowledged[b], "block {b}");
+        }
+    }
+    let [a, b] = nodes;
+    let out = stop_and_verify(vec![a, b], &db).await;
+    let held = format!("addresses held: {}", CLIENTS * PER_CLIENT);
+    assert!(out.contains(&held), "{out}");
+}

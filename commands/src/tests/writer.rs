@@ -115,18 +115,21 @@ async fn foreign_events_on_other_streams_are_followed_and_never_skipped() {
             ..template.clone()
         }),
     };
-    let append_foreign = |n: u128, cidr: &str| {
+    let append_foreign = |n: u128, cidr: &str, announce: bool| {
         let event = foreign_block(n, cidr);
-        store
-            .append_foreign(vec![StreamAppend {
-                stream: event.event.stream(),
-                expected: ExpectedVersion::NoStream,
-                events: vec![event],
-            }])
-            .unwrap();
+        let batch = vec![StreamAppend {
+            stream: event.event.stream(),
+            expected: ExpectedVersion::NoStream,
+            events: vec![event],
+        }];
+        if announce {
+            store.append_foreign(batch).unwrap();
+        } else {
+            store.append_foreign_unannounced(batch).unwrap();
+        }
     };
     // Followed with no command in flight.
-    append_foreign(1, "10.1.0.0/24");
+    append_foreign(1, "10.1.0.0/24", true);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while writer.views().read().block_count() < 2 {
         assert!(
@@ -135,13 +138,18 @@ async fn foreign_events_on_other_streams_are_followed_and_never_skipped() {
         );
         tokio::task::yield_now().await;
     }
-    // Appended just before a command: whichever comes first (the follow or the append
-    // past it), the views end up holding the log in order, with nothing skipped.
-    append_foreign(2, "10.2.0.0/24");
+    // Appended unannounced just before a command: the writer's append lands past it, and
+    // the views still fold the log in order, the foreign block first, nothing skipped.
+    append_foreign(2, "10.2.0.0/24", false);
     assert_eq!(allocated(&writer, ours).await, "10.0.0.2");
-    let views = writer.views().read();
-    assert_eq!(views.block_count(), 3);
-    assert_eq!(views.position(), store.events().len() as u64);
+    {
+        let views = writer.views().read();
+        assert_eq!(views.block_count(), 3);
+        assert_eq!(views.position(), store.events().len() as u64);
+    }
+    // The working state holds it too: this writer allocates in the foreign block.
+    let there = allocated(&writer, uuid::Uuid::from_u128(802)).await;
+    assert!(there.starts_with("10.2.0."), "{there}");
 }
 
 #[tokio::test]
