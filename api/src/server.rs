@@ -111,10 +111,7 @@ async fn handle(
         }
     };
     let mut req = Request::new(method, &path, query, headers, body);
-    let answer = match wait_for_min_position(&app, &mut req).await {
-        Ok(()) => dispatch(&app, &mut req).await,
-        Err(fault) => Err(fault),
-    };
+    let answer = dispatch(&app, &mut req).await;
     let status = match &answer {
         Ok(r) => r.status,
         Err(f) => f.status,
@@ -176,6 +173,8 @@ async fn wait_for_min_position(app: &App, req: &mut Request) -> Result<(), Fault
 async fn dispatch(app: &App, req: &mut Request) -> Answer {
     let route = routes::resolve(req.method.as_str(), &req.seg())?;
     crate::auth::admit::admit(app, req, route)?;
+    // After admission: only a caller the row admits may park a request here.
+    wait_for_min_position(app, req).await?;
     let req = &*req;
     let segments = req.seg();
     let params = route.params(&segments);

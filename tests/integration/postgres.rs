@@ -120,3 +120,36 @@ async fn migrate_moves_a_log_to_postgres_and_back_with_every_event_equal() {
     assert_eq!(listed, want);
     s.stop().await;
 }
+
+/// Read-your-writes on any node: every 2xx carries `x-ipledger-position`; `min_position`
+/// that is not a number is a 400, one the node has not reached within the wait is a 503
+/// with Retry-After. (On the file log: the header and the parameter do not depend on the
+/// backend.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positions_in_answers_and_min_position_in_reads() {
+    let s = TestServer::start().await;
+    let block = create_block(&s, "t1", "10.30.0.0/24").await;
+    let res = s
+        .send(
+            reqwest::Method::POST,
+            &crate::durability::addresses_path("t1", &block),
+            None,
+            &[],
+        )
+        .await;
+    let position: u64 = res.headers["x-ipledger-position"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("a number");
+    assert_eq!(position, event_count(&s).await);
+    let ok = s.get(&format!("/healthz?min_position={position}")).await;
+    assert_eq!(ok.status, reqwest::StatusCode::OK);
+    let bad = s.get("/healthz?min_position=soon").await;
+    assert_eq!(bad.status, reqwest::StatusCode::BAD_REQUEST, "{}", bad.text);
+    let ahead = s
+        .get(&format!("/healthz?min_position={}", position + 1))
+        .await;
+    assert_eq!(ahead.status, reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(ahead.headers.contains_key("retry-after"));
+}
