@@ -13,4 +13,6 @@ pub struct App {
     pub auth: Arc<crate::config::AuthConfig>,
     /// The outbox's failed attempts, shown on requests; None when no SMTP is configured.
     pub deliveries: Option<Arc<crate::requests::outbox::DeliveryLog>>,
+    /// The Scaleway region served (`config.region`).
+    pub region: Arc<str>,
 }

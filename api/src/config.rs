@@ -75,6 +75,8 @@ pub struct FileConfig {
     pub header_read_timeout_ms: Option<u64>,
     /// Milliseconds from a request's headers until its whole body has arrived (else 408).
     pub body_read_timeout_ms: Option<u64>,
+    /// The Scaleway region this deployment answers for (`/ipam/v1/regions/{region}`).
+    pub region: Option<String>,
 }
 
 /// The config file's `[smtp]` section.
@@ -166,6 +168,9 @@ pub struct Config {
     pub header_read_timeout_ms: u64,
     /// A request's body must have arrived this long after its headers (else 408, closed).
     pub body_read_timeout_ms: u64,
+    /// The Scaleway region served under `/ipam/v1/regions/{region}/` (another region is
+    /// 404), in Scaleway's `xx-yyy` form.
+    pub region: String,
 }
 
 /// Defaults of the connection limits (README, "Limits"): room for many more clients than a
@@ -173,6 +178,8 @@ pub struct Config {
 pub const CONNECTIONS_MAX_DEFAULT: usize = 10_000;
 pub const HEADER_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 pub const BODY_READ_TIMEOUT_MS_DEFAULT: u64 = 30_000;
+/// Scaleway's first region: the SDK's examples use it.
+pub const REGION_DEFAULT: &str = "fr-par";
 
 impl Default for Config {
     fn default() -> Self {
@@ -201,6 +208,7 @@ impl Default for Config {
             connections_max: CONNECTIONS_MAX_DEFAULT,
             header_read_timeout_ms: HEADER_READ_TIMEOUT_MS_DEFAULT,
             body_read_timeout_ms: BODY_READ_TIMEOUT_MS_DEFAULT,
+            region: REGION_DEFAULT.into(),
         }
     }
 }
@@ -334,6 +342,7 @@ impl Config {
                     .or(fc.body_read_timeout_ms)
                     .unwrap_or(d.body_read_timeout_ms),
             )?,
+            region: region(env("IPLEDGER_REGION")?.or(fc.region).unwrap_or(d.region))?,
         };
         // A misspelt store fails the start, not the first write.
         config.store_spec()?;
@@ -348,6 +357,18 @@ impl Config {
             body_read_timeout: Duration::from_millis(self.body_read_timeout_ms),
         }
     }
+}
+
+/// A region in Scaleway's form (`^[a-z]{2}-[a-z]{3}$`, what the SDK accepts): anything else
+/// could never be asked for, so it is refused at start.
+fn region(text: String) -> anyhow::Result<String> {
+    let b = text.as_bytes();
+    let ok =
+        b.len() == 6 && b[2] == b'-' && b[..2].iter().chain(&b[3..]).all(u8::is_ascii_lowercase);
+    if !ok {
+        anyhow::bail!("region (IPLEDGER_REGION) must look like fr-par (two letters, -, three letters): {text:?}");
+    }
+    Ok(text)
 }
 
 /// A limit of 0 would refuse every connection or time out every request: refused at start.
@@ -380,6 +401,19 @@ mod tests {
         let path = dir.path().join("ipledger.toml");
         std::fs::write(&path, text).expect("write config");
         Config::load(Some(&path))
+    }
+
+    #[test]
+    fn the_region_is_in_scaleways_form() {
+        // The SDK only ever asks for `xx-yyy` regions: any other name could never be served.
+        assert_eq!(load("").expect("defaults").region, "fr-par");
+        assert_eq!(
+            load("region = \"nl-ams\"\n").expect("valid").region,
+            "nl-ams"
+        );
+        for bad in ["paris", "FR-PAR", "fr_par", "fr-pa", "fr-par-1", ""] {
+            assert!(load(&format!("region = {bad:?}\n")).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

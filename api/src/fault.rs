@@ -26,6 +26,9 @@ pub struct Fault {
     pub status: StatusCode,
     pub detail: String,
     pub errors: Option<BTreeMap<String, Vec<String>>>,
+    /// What a 404 could not find, as (resource, id), for dialects that name it (Scaleway's
+    /// `resource`/`resource_id`).
+    pub resource: Option<(String, String)>,
     /// Seconds, on every 503 and nothing else. Private so that no code outside this file can
     /// build a fault literal without it.
     retry_after: Option<u32>,
@@ -42,6 +45,7 @@ impl Fault {
             status,
             detail: detail.into(),
             errors: None,
+            resource: None,
             retry_after: None,
         }
     }
@@ -54,6 +58,7 @@ impl Fault {
             status: StatusCode::SERVICE_UNAVAILABLE,
             detail: detail.into(),
             errors: None,
+            resource: None,
             retry_after: Some(RETRY_AFTER_SECONDS),
         }
     }
@@ -125,6 +130,80 @@ impl Fault {
     pub fn name(&self) -> &'static str {
         self.name_and_message().0
     }
+
+    /// Names what a 404 could not find (shown by dialects that have a place for it).
+    pub fn about(mut self, resource: &str, id: &str) -> Self {
+        self.resource = Some((resource.to_string(), id.to_string()));
+        self
+    }
+
+    /// The fault's body in the error shape the path's clients parse.
+    pub fn body_in(&self, dialect: Dialect) -> Value {
+        match dialect {
+            Dialect::Melange => self.body(),
+            Dialect::Scaleway => self.scaleway_body(),
+        }
+    }
+
+    /// Scaleway's shape (`{"message", "type", ...}`), which the official SDKs turn into
+    /// their exceptions: the Python SDK raises `ValidationError` on `"message": "Validation
+    /// Error"` with `fields`, `ScalewayException` on anything else; the Go SDK switches on
+    /// `type` (`invalid_arguments`, `not_found` with `resource`/`resource_id`,
+    /// `permissions_denied`, `denied_authentication`, ...).
+    pub fn scaleway_body(&self) -> Value {
+        if let Some(errors) = &self.errors {
+            return json!({"message": "Validation Error", "fields": errors, "help_message": self.detail});
+        }
+        let detail = self.detail.as_str();
+        match self.status.as_u16() {
+            400 | 413 | 415 => json!({
+                "message": detail,
+                "type": "invalid_arguments",
+                "details": [{"argument_name": "", "reason": "constraint", "help_message": detail}],
+            }),
+            401 => {
+                json!({"message": detail, "type": "denied_authentication", "method": "api_key", "reason": "invalid_argument"})
+            }
+            403 => json!({"message": detail, "type": "permissions_denied", "details": []}),
+            404 => {
+                let (resource, id) = self.resource.clone().unwrap_or_default();
+                json!({"message": "resource is not found", "type": "not_found", "resource": resource, "resource_id": id, "help_message": detail})
+            }
+            409 => json!({"message": detail, "type": "conflict"}),
+            // An exhausted source is Scaleway's `out_of_stock`; other 422s (a policy refusal,
+            // a subnetted block) are arguments the rules refuse.
+            422 if detail.contains("no free address") => {
+                json!({"message": detail, "type": "out_of_stock", "resource": "ip"})
+            }
+            422 => json!({
+                "message": detail,
+                "type": "invalid_arguments",
+                "details": [{"argument_name": "", "reason": "constraint", "help_message": detail}],
+            }),
+            503 => json!({"message": detail, "type": "transient_state"}),
+            s if s >= 500 => json!({"message": detail, "type": "internal_error"}),
+            _ => json!({"message": detail, "type": "invalid_request_error"}),
+        }
+    }
+}
+
+/// The error shapes the service speaks: Melange's faults everywhere, Scaleway's under
+/// `/ipam/v1/` (whose clients are Scaleway's SDKs), including the errors raised before a
+/// handler runs (401, 403, 404, 405, 413).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Melange,
+    Scaleway,
+}
+
+impl Dialect {
+    pub fn of_path(path: &str) -> Dialect {
+        if path.starts_with("/ipam/v1/") {
+            Dialect::Scaleway
+        } else {
+            Dialect::Melange
+        }
+    }
 }
 
 /// Python-repr-like rendering of the field map, as in Melange's 400 detail.
@@ -149,6 +228,7 @@ impl From<Rejection> for Fault {
                 status: StatusCode::BAD_REQUEST,
                 detail: invalid_detail(&errors),
                 errors: Some(errors),
+                resource: None,
                 retry_after: None,
             },
             Rejection::BadRequest(d) => Fault::new(StatusCode::BAD_REQUEST, d),

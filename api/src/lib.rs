@@ -20,6 +20,7 @@ pub mod ops;
 pub mod request;
 pub mod requests;
 pub mod routes;
+pub mod scaleway;
 pub mod server;
 pub mod xml;
 

@@ -112,6 +112,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         store,
         auth: Arc::new(auth),
         deliveries,
+        region: config.region.as_str().into(),
     };
     let bootstrap_secret = crate::auth::admit::bootstrap(&app)
         .await

@@ -14,7 +14,7 @@ use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use warp::Filter;
 
 use crate::app::App;
-use crate::fault::Fault;
+use crate::fault::{Dialect, Fault};
 use crate::kit::{Answer, Body, Call};
 use crate::request::{Format, Request};
 use crate::routes;
@@ -103,7 +103,7 @@ async fn handle(
         // rest of the body is not read, so the connection cannot carry another request.
         Err(fault) => {
             let format = Request::new(method, &path, query, headers, Bytes::new()).format;
-            let mut reply = encode(format, Err(fault));
+            let mut reply = encode_in(format, Dialect::of_path(&path), Err(fault));
             reply
                 .headers_mut()
                 .insert("connection", HeaderValue::from_static("close"));
@@ -117,7 +117,7 @@ async fn handle(
         Err(f) => f.status,
     };
     tracing::debug!(method = %req.method, path = %req.path, status = status.as_u16(), micros = started.elapsed().as_micros() as u64, "request");
-    let mut reply = encode(req.format, answer);
+    let mut reply = encode_in(req.format, Dialect::of_path(&req.path), answer);
     if reply.status() == StatusCode::UNAUTHORIZED {
         // RFC 6750: a 401 names the scheme the client should use.
         reply.headers_mut().insert(
@@ -183,11 +183,16 @@ async fn dispatch(app: &App, req: &mut Request) -> Answer {
 
 /// Encodes an answer in the negotiated format: JSON, or XML through `crate::xml`.
 pub fn encode(format: Format, answer: Answer) -> Reply {
+    encode_in(format, Dialect::Melange, answer)
+}
+
+/// Like [`encode`], a fault in the error shape of `dialect`.
+pub fn encode_in(format: Format, dialect: Dialect, answer: Answer) -> Reply {
     let (status, body, retry_after, is_fault) = match answer {
         Ok(resp) => (resp.status, resp.body, None, false),
         Err(fault) => (
             fault.status,
-            Body::Json(fault.body()),
+            Body::Json(fault.body_in(dialect)),
             fault.retry_after(),
             true,
         ),

@@ -75,6 +75,7 @@ async fn serve() -> (SocketAddr, oneshot::Sender<()>) {
         store,
         auth: Arc::new(AuthConfig::new(None, true)),
         deliveries: None,
+        region: crate::config::REGION_DEFAULT.into(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -9,6 +9,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     CreateBlock(CreateBlock),
+    /// The Scaleway IPAM v1 surface (`command_scaleway.rs`).
+    Scaleway(crate::ScalewayCommand),
     // Static routes, NAT and the retention purge (`command_routing.rs`).
     CreateRoute(crate::RouteChange),
     UpdateRoute(crate::RouteChange),

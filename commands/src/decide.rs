@@ -64,6 +64,7 @@ pub fn decide(state: &State, command: &Command, ctx: &mut Context) -> Result<Dec
     within_limits(command)?;
     match command {
         Command::CreateBlock(c) => blocks::create(state, c, ctx),
+        Command::Scaleway(c) => crate::decide_scaleway::decide(state, c, ctx),
         Command::CreateRoute(c) => crate::decide_routes::create(state, c, ctx),
         Command::UpdateRoute(c) => crate::decide_routes::update(state, c, ctx),
         Command::DeleteRoute {
@@ -205,6 +206,11 @@ fn within_limits(command: &Command) -> Result<(), Rejection> {
         Command::AssignNat(c) => {
             too_many(c.partners.len(), NAT_PAIRS_PER_REQUEST_MAX, "NAT partners")
         }
+        Command::Scaleway(crate::ScalewayCommand::Release { ip_ids, .. }) => too_many(
+            ip_ids.len(),
+            ipledger_domain::scaleway::RELEASE_SET_MAX,
+            "IPs to release",
+        ),
         _ => Ok(()),
     }
 }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use ipledger_domain::events::*;
 use ipledger_domain::policy::Exclusions;
-use ipledger_domain::records::{AddressRecord, Reply};
+use ipledger_domain::records::{AddressRecord, Holder, Reply};
 use ipledger_domain::{Event, Rejection};
 use ipledger_projections::{BlockState, State};
 use uuid::Uuid;
@@ -42,9 +42,18 @@ fn existing<'a>(
     b: &BlockState,
     address: IpAddr,
 ) -> Result<&'a AddressRecord, Rejection> {
-    state
+    let rec = state
         .address_in(b, address)
-        .ok_or_else(|| Rejection::not_found("IpAddress"))
+        .ok_or_else(|| Rejection::not_found("IpAddress"))?;
+    // Another surface's address is freed by that surface only (issue 9): Melange freeing
+    // it would leave the other surface's object pointing at an address someone else gets.
+    match state.holder_of(rec.id) {
+        None => Ok(rec),
+        Some(Holder::Scaleway { ip_id }) => Err(Rejection::Conflict(format!(
+            "Address {} is held by Scaleway IP {ip_id}; release it through the Scaleway API",
+            rec.address
+        ))),
+    }
 }
 
 /// Soft deallocation: the address keeps its place until purged; deallocating again restarts

@@ -8,6 +8,7 @@ pub mod command;
 mod command_interfaces;
 mod command_requests;
 mod command_routing;
+mod command_scaleway;
 pub mod decide;
 mod decide_addresses;
 mod decide_auth;
@@ -20,6 +21,7 @@ mod decide_policies;
 pub mod decide_requests;
 pub mod decide_retention;
 mod decide_routes;
+mod decide_scaleway;
 mod idempotency;
 pub mod memstore;
 mod plan;
@@ -36,7 +38,12 @@ pub use command_interfaces::{
 };
 pub use command_requests::{DecideRequest, RecordDelivery, SubmitRequest};
 pub use command_routing::{AssignNat, NatAt, RemoveNat, RouteChange};
+pub use command_scaleway::{
+    BookScalewayIp, CustomResource, ReverseRequest, ScalewayCommand, SourceRequest,
+    UpdateScalewayIp,
+};
 pub use decide::{decide, Context, Decision};
 pub use decide_nat::address_at as nat_address;
 pub use decide_requests::DUPLICATE_MESSAGE;
+pub use decide_scaleway::{SUPPORTED_SOURCES, ZONAL_SOURCE};
 pub use writer::{CommandError, Meta, Writer, WriterConfig};

@@ -264,4 +264,8 @@ events! {
     crate::auth { TokenIssued, TokenRevoked }
     crate::routing { RouteCreated, RouteUpdated, RouteDeleted, NatAssigned, NatRemoved }
     crate::requests { RequestSubmitted, RequestApproved, RequestRejected, RequestExpired, NotificationDelivered }
+    crate::scaleway {
+        ScalewayIpBooked, ScalewayIpUpdated, ScalewayIpAttached, ScalewayIpDetached,
+        ScalewayIpReleased,
+    }
 }

@@ -20,6 +20,7 @@ pub mod records;
 pub mod rejection;
 pub mod requests;
 pub mod routing;
+pub mod scaleway;
 pub mod time_format;
 
 pub use envelope::{Envelope, ExpectedVersion, NewEvent};

@@ -133,6 +133,8 @@ pub enum Reply {
     Purged(u64),
     /// An IP request after the command (submitted, approved or rejected).
     Request(crate::requests::RequestRecord),
+    /// A Scaleway IP after the command (booked, updated, attached, detached, moved).
+    ScalewayIp(crate::scaleway::ScalewayIpRecord),
 }
 
 /// What the log keeps of a command's answer for its idempotent retries: the kind of outcome
@@ -168,6 +170,7 @@ pub enum Receipt {
     /// How many addresses a purge removed: the count is the whole answer.
     Purged(u64),
     Request(Uuid),
+    ScalewayIp(Uuid),
 }
 
 impl Reply {
@@ -201,6 +204,7 @@ impl Reply {
             },
             Reply::Purged(n) => Receipt::Purged(*n),
             Reply::Request(r) => Receipt::Request(r.id),
+            Reply::ScalewayIp(ip) => Receipt::ScalewayIp(ip.id),
         }
     }
 }
@@ -218,6 +222,14 @@ impl Reply {
         }
     }
 
+    /// The IP of a Scaleway command's reply.
+    pub fn into_scaleway_ip(self) -> Result<crate::scaleway::ScalewayIpRecord, Reply> {
+        match self {
+            Reply::ScalewayIp(record) => Ok(record),
+            other => Err(other),
+        }
+    }
+
     /// The request of a `SubmitRequest`/`DecideRequest` reply.
     pub fn into_request(self) -> Result<crate::requests::RequestRecord, Reply> {
         match self {
@@ -225,4 +237,12 @@ impl Reply {
             other => Err(other),
         }
     }
+}
+
+/// Which surface other than Melange holds an address (issue 9): Melange's deallocation and
+/// restore of such an address are refused, so one surface never frees another's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// A Scaleway IP (its id is the address id).
+    Scaleway { ip_id: Uuid },
 }

@@ -29,6 +29,7 @@ use crate::State;
 mod interface_ops;
 mod request_ops;
 mod routing_ops;
+mod scaleway_ops;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -113,6 +114,7 @@ enum Op {
     Routing(routing_ops::RoutingOp),
     Requests(request_ops::RequestOp),
     Interfaces(interface_ops::InterfaceOp),
+    Scaleway(scaleway_ops::ScalewayOp),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -144,6 +146,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => routing_ops::op().prop_map(Op::Routing),
         3 => request_ops::op().prop_map(Op::Requests),
         4 => interface_ops::op().prop_map(Op::Interfaces),
+        2 => scaleway_ops::op().prop_map(Op::Scaleway),
     ]
 }
 
@@ -175,6 +178,7 @@ struct Model {
     /// The offset each pending request holds.
     held_offsets: BTreeMap<Uuid, u128>,
     interfaces: interface_ops::InterfaceModel,
+    scaleway: scaleway_ops::ScalewayModel,
     /// Live token ids, in issue order.
     tokens: Vec<Uuid>,
 }
@@ -199,6 +203,11 @@ impl Model {
         self.routing.observe(&event);
         self.requests.observe(&event, &mut self.request_emails);
         self.interfaces.observe(&event);
+        let blocks = &self.blocks;
+        self.scaleway.observe(&event, |b, a| {
+            let b = blocks.iter().find(|m| m.id == b)?;
+            block::offset_of(&b.cidr, a)
+        });
         self.events.push(event);
     }
 
@@ -347,6 +356,7 @@ impl Model {
             }
             Op::Routing(r) => routing_ops::interpret(self, r),
             Op::Requests(r) => request_ops::interpret(self, r),
+            Op::Scaleway(o) => scaleway_ops::interpret(self, o),
             Op::Interfaces(i) => interface_ops::interpret(self, i),
             _ => self.policy_rule(op),
         }
@@ -695,6 +705,13 @@ impl Model {
             | Event::MacRangeDeleted(_)
             | Event::AllowedIpAdded(_)
             | Event::AllowedIpRemoved(_) => {}
+            // A Scaleway IP's address is an ordinary allocation (modelled above); its own
+            // events touch no address state (`scaleway.rs` has its own fold test).
+            Event::ScalewayIpBooked(_)
+            | Event::ScalewayIpUpdated(_)
+            | Event::ScalewayIpAttached(_)
+            | Event::ScalewayIpDetached(_)
+            | Event::ScalewayIpReleased(_) => {}
             Event::RequestSubmitted(e) => {
                 let b = self.block_mut(e.block_id);
                 let offset = block::offset_of(&b.cidr, e.ip).unwrap();
@@ -865,6 +882,7 @@ fn check_against_model(state: &State, model: &Model) -> Result<(), TestCaseError
     routing_ops::check(state, model)?;
     interface_ops::check(state, model)?;
     request_ops::check(state, model)?;
+    scaleway_ops::check(state, model)?;
     Ok(())
 }
 

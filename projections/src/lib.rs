@@ -14,6 +14,7 @@ pub mod page;
 mod receipts;
 pub mod requests;
 pub mod routing;
+pub mod scaleway;
 pub mod state;
 pub mod tokens;
 mod views;

@@ -53,6 +53,7 @@ impl State {
                 Reply::Route(self.route_in(*block_id, *route_id)?.clone())
             }
             Receipt::Request(id) => Reply::Request(self.requests.by_id.get(id)?.clone()),
+            Receipt::ScalewayIp(id) => Reply::ScalewayIp(self.scaleway.by_id.get(id)?.clone()),
         })
     }
 }

@@ -90,6 +90,8 @@ pub struct State {
     pub(crate) tokens: crate::tokens::Tokens,
     /// IP requests and the notifications they owe (`requests.rs`).
     pub(crate) requests: crate::requests::Requests,
+    /// Scaleway IPs (`scaleway.rs`); their addresses are ordinary allocations in `blocks`.
+    pub(crate) scaleway: crate::scaleway::ScalewayIps,
     /// Last version of every stream (the writer's expected versions).
     pub(crate) stream_versions: BTreeMap<String, u64>,
     /// The position the next event will get: events folded so far.
@@ -190,6 +192,11 @@ impl State {
                 self.requests.expired(e);
             }
             Event::NotificationDelivered(e) => self.requests.delivered(e),
+            Event::ScalewayIpBooked(_)
+            | Event::ScalewayIpUpdated(_)
+            | Event::ScalewayIpAttached(_)
+            | Event::ScalewayIpDetached(_)
+            | Event::ScalewayIpReleased(_) => self.scaleway.apply(event),
             Event::TokenIssued(e) => self.tokens.issued(e),
             Event::TokenRevoked(e) => self.tokens.revoked(e),
             Event::CommandRecorded(e) => self.commands.recorded(e),

@@ -30,6 +30,7 @@ mod nodes;
 mod old_log;
 mod postgres;
 mod retention;
+mod scaleway;
 mod smtp;
 mod smtp_support;
 mod support;

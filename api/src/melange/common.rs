@@ -48,7 +48,7 @@ pub fn reply(key: &str, reply: &Reply) -> Result<Option<Value>, Fault> {
         }),
         Reply::IpConfigurations(cs) => wire_interfaces::ip_configurations(cs),
         Reply::MacRange(r) => wire_interfaces::mac_range(r),
-        Reply::Token(_) | Reply::Purged(_) | Reply::Request(_) => {
+        Reply::Token(_) | Reply::Purged(_) | Reply::Request(_) | Reply::ScalewayIp(_) => {
             return Err(Fault::unexpected_reply("a Melange command", reply))
         }
     };

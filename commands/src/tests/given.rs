@@ -203,6 +203,11 @@ impl Then {
         &self.decision().events
     }
 
+    /// The rejection, if the command was refused.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        self.result.as_ref().err()
+    }
+
     pub fn then_events(&self, expected: &[Event]) {
         assert_eq!(self.events(), expected);
     }

@@ -16,6 +16,7 @@ mod policy_search;
 mod request_holds;
 mod requests;
 mod routing;
+mod scaleway;
 mod subnets;
 mod views;
 mod writer;

@@ -41,6 +41,57 @@ pub(crate) fn sample_of(name: &str) -> Option<Event> {
         .or_else(|| token_sample(name))
         .or_else(|| routing_sample(name))
         .or_else(|| request_sample(name))
+        .or_else(|| scaleway_sample(name))
+}
+
+fn scaleway_sample(name: &str) -> Option<Event> {
+    use ipledger_domain::scaleway::{ScalewayResource, ScalewayReverse, ScalewaySource};
+    let resource = ScalewayResource {
+        resource_type: "custom".into(),
+        id: id(41),
+        mac_address: "02:00:00:00:00:01".into(),
+        name: Some("web-1".into()),
+    };
+    Some(match name {
+        "ScalewayIpBooked" => Event::ScalewayIpBooked(ev::ScalewayIpBooked {
+            ip_id: id(40),
+            project_id: "acme".into(),
+            block_id: id(1),
+            address: "10.0.0.7".parse().expect("valid sample address"),
+            source: ScalewaySource {
+                private_network_id: Some("net-1".into()),
+                subnet_id: Some(id(1)),
+                zonal: Some("fr-par-1".into()),
+            },
+            tags: vec!["env:prod".into()],
+            resource: Some(resource.clone()),
+            booked_at: ts(400),
+        }),
+        "ScalewayIpUpdated" => Event::ScalewayIpUpdated(ev::ScalewayIpUpdated {
+            ip_id: id(40),
+            tags: vec!["env:prod".into(), "web".into()],
+            reverses: vec![ScalewayReverse {
+                hostname: "web-1.example.com".into(),
+                address: some_ip("10.0.0.7"),
+            }],
+            updated_at: ts(410),
+        }),
+        "ScalewayIpAttached" => Event::ScalewayIpAttached(ev::ScalewayIpAttached {
+            ip_id: id(40),
+            resource,
+            attached_at: ts(420),
+        }),
+        "ScalewayIpDetached" => Event::ScalewayIpDetached(ev::ScalewayIpDetached {
+            ip_id: id(40),
+            detached_at: ts(430),
+        }),
+        "ScalewayIpReleased" => Event::ScalewayIpReleased(ev::ScalewayIpReleased {
+            ip_id: id(40),
+            block_id: id(1),
+            released_at: ts(440),
+        }),
+        _ => return None,
+    })
 }
 
 fn request_sample(name: &str) -> Option<Event> {
