@@ -1,4 +1,4 @@
-//! The `ipledger` command line: `serve`, `replay`, `verify` and `events`.
+//! The `ipledger` command line: `serve`, `replay`, `verify`, `events` and `migrate`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,11 +18,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Run the HTTP service over the embedded event log.
+    /// Run the HTTP service over the event log (the embedded file log, or PostgreSQL).
     Serve {
-        /// Where the event log lives (default ./data).
-        #[arg(long)]
+        /// Where the embedded event log lives (default ./data); the same as --store file:DIR.
+        #[arg(long, conflicts_with = "store")]
         data_dir: Option<PathBuf>,
+        /// The event log: file:DIR (default file:./data) or postgres://user@host:port/db[?schema=NAME].
+        #[arg(long)]
+        store: Option<String>,
         /// Address to listen on (default 127.0.0.1:9898).
         #[arg(long)]
         listen: Option<SocketAddr>,
@@ -35,18 +38,28 @@ pub enum Cmd {
     },
     /// Rebuild the projections from the log and report counts and speed.
     Replay {
-        #[arg(long)]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Check every record of the log and that no address is held twice.
     Verify {
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Copy a whole log to an empty store (file log to PostgreSQL or back), every event with
+    /// its envelope and position, then check that both ends hold the same events.
+    Migrate {
+        /// The log to copy: file:DIR or a PostgreSQL URL. Nothing is changed there.
         #[arg(long)]
-        data_dir: PathBuf,
+        from: String,
+        /// The empty store to copy into: file:DIR or a PostgreSQL URL.
+        #[arg(long)]
+        to: String,
     },
     /// Print the log as JSON lines, for auditors.
     Events {
-        #[arg(long)]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        log: LogArgs,
         /// Only this stream (e.g. block-<id>).
         #[arg(long)]
         stream: Option<String>,
@@ -54,4 +67,25 @@ pub enum Cmd {
         #[arg(long, default_value_t = 0)]
         from: u64,
     },
+}
+
+/// Which log a command reads: `--data-dir DIR` (the file log) or `--store STORE`.
+#[derive(Debug, clap::Args)]
+pub struct LogArgs {
+    /// The file log's directory (the same as --store file:DIR).
+    #[arg(long, required_unless_present = "store", conflicts_with = "store")]
+    pub data_dir: Option<PathBuf>,
+    /// The log: file:DIR or postgres://user@host:port/db[?schema=NAME].
+    #[arg(long)]
+    pub store: Option<String>,
+}
+
+impl LogArgs {
+    pub fn spec(self) -> anyhow::Result<crate::config::StoreSpec> {
+        match (self.data_dir, self.store) {
+            (Some(dir), _) => Ok(crate::config::StoreSpec::File(dir)),
+            (None, Some(store)) => store.parse(),
+            (None, None) => anyhow::bail!("name the log with --data-dir or --store"),
+        }
+    }
 }

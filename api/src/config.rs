@@ -44,6 +44,9 @@ pub struct ConnectionLimits {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
+    /// Where the event log lives: `file:DIR` (the embedded log, the default, in `data_dir`)
+    /// or `postgres://user@host:port/db?schema=NAME` (a log several nodes can share).
+    pub store: Option<String>,
     pub listen: Option<SocketAddr>,
     pub dns1: Option<IpAddr>,
     pub dns2: Option<IpAddr>,
@@ -132,6 +135,9 @@ fn smtp(fc: Option<SmtpFileConfig>) -> anyhow::Result<Option<SmtpConfig>> {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// `store` as given (`file:DIR` or a PostgreSQL URL); None: the file log in `data_dir`.
+    /// Read through [`Config::store_spec`].
+    pub store: Option<String>,
     pub listen: SocketAddr,
     pub dns1: Option<IpAddr>,
     pub dns2: Option<IpAddr>,
@@ -179,6 +185,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from(DATA_DIR_DEFAULT),
+            store: None,
             listen: LISTEN_DEFAULT.parse().expect("valid default address"),
             // Melange's sample configuration, which the spec's examples show.
             dns1: Some(IpAddr::from([8, 8, 8, 8])),
@@ -216,7 +223,59 @@ fn env<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
     }
 }
 
+/// Where the event log lives, as `store` (or `--store`, `--from`, `--to`) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// The embedded file log in this directory (`file:DIR`).
+    File(PathBuf),
+    /// A PostgreSQL URL (`postgres://...` or `postgresql://...`).
+    Postgres(String),
+}
+
+impl std::str::FromStr for StoreSpec {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<StoreSpec> {
+        if let Some(dir) = s.strip_prefix("file:") {
+            anyhow::ensure!(!dir.is_empty(), "store {s:?}: file: needs a directory");
+            Ok(StoreSpec::File(PathBuf::from(dir)))
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(StoreSpec::Postgres(s.to_string()))
+        } else {
+            anyhow::bail!("store {s:?}: expected file:DIR or postgres://user@host:port/db")
+        }
+    }
+}
+
+impl std::fmt::Display for StoreSpec {
+    /// A PostgreSQL URL is shown without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreSpec::File(dir) => write!(f, "file:{}", dir.display()),
+            StoreSpec::Postgres(url) => {
+                // postgres://user:password@host/db -> postgres://user:***@host/db
+                if let Some((scheme, rest)) = url.split_once("://") {
+                    if let Some((auth, host)) = rest.split_once('@') {
+                        if let Some((user, _)) = auth.split_once(':') {
+                            return write!(f, "{scheme}://{user}:***@{host}");
+                        }
+                    }
+                }
+                f.write_str(url)
+            }
+        }
+    }
+}
+
 impl Config {
+    /// The log this configuration names: `store` if set, else the file log in `data_dir`.
+    pub fn store_spec(&self) -> anyhow::Result<StoreSpec> {
+        match &self.store {
+            Some(s) => s.parse(),
+            None => Ok(StoreSpec::File(self.data_dir.clone())),
+        }
+    }
+
     /// Defaults ← file (if given) ← environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
         let mut fc = FileConfig::default();
@@ -227,10 +286,11 @@ impl Config {
                 .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
         }
         let d = Config::default();
-        Ok(Config {
+        let config = Config {
             data_dir: env("IPLEDGER_DATA_DIR")?
                 .or(fc.data_dir)
                 .unwrap_or(d.data_dir),
+            store: env("IPLEDGER_STORE")?.or(fc.store),
             listen: env("IPLEDGER_LISTEN")?.or(fc.listen).unwrap_or(d.listen),
             dns1: env("IPLEDGER_DNS1")?.or(fc.dns1).or(d.dns1),
             dns2: env("IPLEDGER_DNS2")?.or(fc.dns2).or(d.dns2),
@@ -283,7 +343,10 @@ impl Config {
                     .unwrap_or(d.body_read_timeout_ms),
             )?,
             region: region(env("IPLEDGER_REGION")?.or(fc.region).unwrap_or(d.region))?,
-        })
+        };
+        // A misspelt store fails the start, not the first write.
+        config.store_spec()?;
+        Ok(config)
     }
 
     /// The connection limits the accept loop and the body reader enforce.
@@ -367,6 +430,35 @@ mod tests {
         assert_eq!(smtp.server.tls, SmtpTls::Starttls);
         assert_eq!(smtp.server.username.as_deref(), Some("u"));
         assert_eq!(smtp.support_email.as_deref(), Some("noc@example.com"));
+    }
+
+    #[test]
+    fn the_store_is_the_file_log_by_default_a_file_dir_or_a_postgres_url() {
+        if std::env::var_os("IPLEDGER_STORE").is_some() {
+            return;
+        }
+        let c = load("data_dir = \"/var/lib/ipledger\"\n").expect("valid");
+        assert_eq!(
+            c.store_spec().expect("spec"),
+            StoreSpec::File("/var/lib/ipledger".into())
+        );
+        let c = load("store = \"file:/srv/log\"\n").expect("valid");
+        assert_eq!(
+            c.store_spec().expect("spec"),
+            StoreSpec::File("/srv/log".into())
+        );
+        let url = "postgres://ipam:secret@db:5432/ipam?schema=prod";
+        let c = load(&format!("store = \"{url}\"\n")).expect("valid");
+        let spec = c.store_spec().expect("spec");
+        assert_eq!(spec, StoreSpec::Postgres(url.into()));
+        assert_eq!(
+            spec.to_string(),
+            "postgres://ipam:***@db:5432/ipam?schema=prod"
+        );
+        for bad in ["mysql://x", "file:", "/just/a/path"] {
+            let err = load(&format!("store = \"{bad}\"\n")).expect_err(bad);
+            assert!(err.to_string().contains("store"), "{err}");
+        }
     }
 
     #[test]

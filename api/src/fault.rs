@@ -250,10 +250,11 @@ impl From<CommandError> for Fault {
             CommandError::Refused(r @ RecordRefused::Unencodable { .. }) => {
                 Fault::new(StatusCode::UNPROCESSABLE_ENTITY, r.to_string())
             }
-            CommandError::Conflict(why) => Fault::new(
-                StatusCode::CONFLICT,
-                format!("The request conflicted with concurrent changes; retry it ({why})"),
-            ),
+            // Other nodes kept moving the streams the command needs (a shared log): nothing
+            // is wrong with the request, the service is busy — retry later, as Retry-After says.
+            CommandError::Conflict(why) => Fault::unavailable(format!(
+                "The request conflicted with concurrent changes on other nodes; retry it ({why})"
+            )),
             CommandError::Internal(what) => Fault::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("The request hit an internal error and changed nothing: {what}"),

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use ipledger_api::cli::{Cli, Cmd};
-use ipledger_api::config::Config;
+use ipledger_api::config::{Config, StoreSpec};
 use ipledger_api::ops;
 
 fn main() -> std::process::ExitCode {
@@ -11,6 +11,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Cmd::Serve {
             data_dir,
+            store,
             listen,
             config,
             insecure_no_auth,
@@ -18,6 +19,11 @@ fn main() -> std::process::ExitCode {
             c.insecure_no_auth = insecure_no_auth;
             if let Some(d) = data_dir {
                 c.data_dir = d;
+                c.store = None;
+            }
+            if let Some(s) = store {
+                s.parse::<StoreSpec>()?;
+                c.store = Some(s);
             }
             if let Some(l) = listen {
                 c.listen = l;
@@ -25,13 +31,15 @@ fn main() -> std::process::ExitCode {
             ops::init_logging(&c.log_format);
             ops::serve_blocking(c)
         }),
-        Cmd::Replay { data_dir } => ops::replay(&data_dir),
-        Cmd::Verify { data_dir } => ops::verify(&data_dir),
-        Cmd::Events {
-            data_dir,
-            stream,
-            from,
-        } => ops::events(&data_dir, stream.as_deref(), from),
+        Cmd::Replay { log } => log.spec().and_then(|spec| ops::replay(&spec)),
+        Cmd::Verify { log } => log.spec().and_then(|spec| ops::verify(&spec)),
+        Cmd::Events { log, stream, from } => log
+            .spec()
+            .and_then(|spec| ops::events(&spec, stream.as_deref(), from)),
+        Cmd::Migrate { from, to } => from
+            .parse()
+            .and_then(|from| Ok((from, to.parse()?)))
+            .and_then(|(from, to)| ops::migrate(&from, &to)),
     };
     match result {
         Ok(code) => code,

@@ -11,15 +11,16 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use ipledger_commands::decide::Settings;
-use ipledger_commands::store::EventStore;
+use ipledger_commands::store::{EventStore, StreamAppend};
 use ipledger_commands::{Clock, SystemClock, Writer, WriterConfig};
-use ipledger_domain::{Envelope, Event};
+use ipledger_domain::{Envelope, Event, ExpectedVersion, NewEvent};
 use ipledger_infra::filelog::{FileLog, FileLogOptions};
+use ipledger_infra::postgres::{PostgresLocation, PostgresOptions, PostgresStore};
 use ipledger_projections::State;
 use tokio::sync::oneshot;
 
 use crate::app::App;
-use crate::config::Config;
+use crate::config::{Config, StoreSpec};
 
 pub fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("IPLEDGER_LOG")
@@ -71,27 +72,14 @@ impl Running {
 
 /// Opens the log, folds it into the state, starts the writer and the HTTP server.
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
-    let opts = FileLogOptions {
-        segment_bytes_max: config.segment_bytes_max,
-        ..FileLogOptions::default()
-    };
-    let dir = config.data_dir.clone();
-    let (log, state, elapsed) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let started = Instant::now();
-        let log = FileLog::open(&dir, opts)
-            .with_context(|| format!("opening the event log in {}", dir.display()))?;
-        let mut state = State::default();
-        log.replay(0, |env| state.apply_owned(env))?;
-        Ok((log, state, started.elapsed()))
-    })
-    .await??;
+    let started = Instant::now();
+    let (store, state) = open_and_fold(config).await?;
     tracing::info!(
         events = state.position(),
         blocks = state.block_count(),
-        millis = elapsed.as_millis() as u64,
+        millis = started.elapsed().as_millis() as u64,
         "projections rebuilt from the log"
     );
-    let store: Arc<dyn EventStore> = Arc::new(log);
     let settings = Settings {
         dns1: config.dns1,
         dns2: config.dns2,
@@ -156,6 +144,66 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     })
 }
 
+/// Opens the configured log (the only place naming the backends) and folds it into a state.
+async fn open_and_fold(config: &Config) -> anyhow::Result<(Arc<dyn EventStore>, State)> {
+    match config.store_spec()? {
+        StoreSpec::File(dir) => {
+            let opts = FileLogOptions {
+                segment_bytes_max: config.segment_bytes_max,
+                ..FileLogOptions::default()
+            };
+            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let log = FileLog::open(&dir, opts)
+                    .with_context(|| format!("opening the event log in {}", dir.display()))?;
+                let mut state = State::default();
+                log.replay(0, |env| state.apply_owned(env))?;
+                let store: Arc<dyn EventStore> = Arc::new(log);
+                Ok((store, state))
+            })
+            .await?
+        }
+        StoreSpec::Postgres(url) => {
+            let store = open_postgres(&url).await?;
+            let state = fold(&store).await?;
+            Ok((Arc::new(store), state))
+        }
+    }
+}
+
+async fn open_postgres(url: &str) -> anyhow::Result<PostgresStore> {
+    let shown = StoreSpec::Postgres(url.to_string());
+    let location: PostgresLocation = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("store {shown}: {e}"))?;
+    PostgresStore::open(&location, PostgresOptions::default())
+        .await
+        .with_context(|| format!("opening the event log at {shown}"))
+}
+
+/// Events read per call when folding or copying a log through the port.
+const CHUNK_EVENTS: usize = 8192;
+
+/// Folds a whole log into a fresh state through the port (the file log has a faster
+/// replay of its own).
+async fn fold(store: &dyn EventStore) -> anyhow::Result<State> {
+    let mut state = State::default();
+    loop {
+        let chunk = store.read_all(state.position(), CHUNK_EVENTS).await?;
+        if chunk.is_empty() {
+            return Ok(state);
+        }
+        for env in chunk {
+            state.apply_owned(env);
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
 /// The notification outbox over the configured SMTP server (the only place naming it).
 fn start_outbox(app: &App, config: &Config) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let (Some(smtp), Some(log)) = (&config.smtp, &app.deliveries) else {
@@ -187,9 +235,7 @@ async fn shutdown_signal() {
 }
 
 pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = runtime()?;
     rt.block_on(async {
         let running = start(&config, Arc::new(SystemClock)).await?;
         if let Some(secret) = &running.bootstrap_secret {
@@ -197,9 +243,9 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
             println!("admin token (shown once): {secret}");
         }
         println!(
-            "ipledger listening on http://{} (data in {})",
+            "ipledger listening on http://{} (log in {})",
             running.addr,
-            config.data_dir.display()
+            config.store_spec()?
         );
         let _ = std::io::stdout().flush();
         shutdown_signal().await;
@@ -210,7 +256,17 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
 }
 
 /// `ipledger replay`: rebuilds the projections and reports counts and events/s.
-pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
+pub fn replay(spec: &StoreSpec) -> anyhow::Result<ExitCode> {
+    let dir = match spec {
+        StoreSpec::File(dir) => dir,
+        StoreSpec::Postgres(url) => {
+            let started = Instant::now();
+            let state = runtime()?.block_on(async { fold(&open_postgres(url).await?).await })?;
+            let n = state.position();
+            print_replay(n, &state, started.elapsed().as_secs_f64());
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let log = FileLog::open(dir, FileLogOptions::default())?;
     let total = log.head();
     let bar = std::io::stderr()
@@ -231,7 +287,11 @@ pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let secs = started.elapsed().as_secs_f64();
+    print_replay(n, &state, started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_replay(n: u64, state: &State, secs: f64) {
     let counts = state.counts();
     println!("events: {n}");
     println!("blocks: {}", counts.blocks);
@@ -242,7 +302,6 @@ pub fn replay(dir: &Path) -> anyhow::Result<ExitCode> {
     println!("policies: {}", counts.policies);
     println!("seconds: {secs:.3}");
     println!("events_per_second: {:.0}", n as f64 / secs.max(1e-9));
-    Ok(ExitCode::SUCCESS)
 }
 
 /// What `verify` tracks while folding: occupied addresses, and the hold of each pending
@@ -289,8 +348,75 @@ fn release(held: &mut Held, request: uuid::Uuid) -> Option<(uuid::Uuid, IpAddr, 
     None
 }
 
-/// `ipledger verify`: every record's frame and checksum, then the no-duplicate invariant.
-pub fn verify(dir: &Path) -> anyhow::Result<ExitCode> {
+/// `ipledger verify`: the file log's frames and checksums, or a database log's rows, then
+/// the no-duplicate invariant.
+pub fn verify(spec: &StoreSpec) -> anyhow::Result<ExitCode> {
+    match spec {
+        StoreSpec::File(dir) => verify_file(dir),
+        StoreSpec::Postgres(url) => runtime()?.block_on(async {
+            let store = open_postgres(url).await?;
+            let problems = verify_through_port(&store).await;
+            Ok(verdict(&problems))
+        }),
+    }
+}
+
+/// Checks a log through the port: every row decodes, positions run 0, 1, 2, ... without a
+/// gap, each stream's versions run 0, 1, 2, ..., and no address is held twice.
+async fn verify_through_port(store: &dyn EventStore) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut held = Held::default();
+    let mut versions: std::collections::HashMap<String, u64> = Default::default();
+    let mut next = 0u64;
+    loop {
+        let chunk = match store.read_all(next, CHUNK_EVENTS).await {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                problems.push(format!("reading from position {next}: {e}"));
+                break;
+            }
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        for env in &chunk {
+            if env.position != next {
+                problems.push(format!(
+                    "position {next} is missing; found {}",
+                    env.position
+                ));
+            }
+            let expected = versions.get(&env.stream).map_or(0, |v| v + 1);
+            if env.version != expected {
+                problems.push(format!(
+                    "position {}: stream {} at version {} where {expected} was due",
+                    env.position, env.stream, env.version
+                ));
+            }
+            versions.insert(env.stream.clone(), env.version);
+            next = env.position + 1;
+        }
+        held_twice(&chunk, &mut held, &mut problems);
+    }
+    println!("records: {next}");
+    println!("streams: {}", versions.len());
+    println!("addresses held: {}", held.addresses.len());
+    problems
+}
+
+fn verdict(problems: &[String]) -> ExitCode {
+    for p in problems {
+        println!("PROBLEM: {p}");
+    }
+    if problems.is_empty() {
+        println!("ok");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn verify_file(dir: &Path) -> anyhow::Result<ExitCode> {
     let report = FileLog::verify(dir)?;
     println!("{report}");
     let mut problems: Vec<String> = report.problems.clone();
@@ -308,24 +434,151 @@ pub fn verify(dir: &Path) -> anyhow::Result<ExitCode> {
         held_twice(&chunk, &mut held, &mut problems);
         println!("addresses held: {}", held.addresses.len());
     }
-    for p in &problems {
-        println!("PROBLEM: {p}");
-    }
-    Ok(if problems.is_empty() {
-        println!("ok");
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok(verdict(&problems))
+}
+
+/// Opens a log for `migrate`: the source read-only (a file log is neither locked nor
+/// repaired), the destination for appends.
+async fn open_for_migrate(spec: &StoreSpec, source: bool) -> anyhow::Result<Arc<dyn EventStore>> {
+    Ok(match spec {
+        StoreSpec::File(dir) if source => Arc::new(
+            FileLog::open_read_only(dir)
+                .with_context(|| format!("opening the event log in {}", dir.display()))?,
+        ),
+        StoreSpec::File(dir) => Arc::new(
+            FileLog::open(dir, FileLogOptions::default())
+                .with_context(|| format!("opening the event log in {}", dir.display()))?,
+        ),
+        StoreSpec::Postgres(url) => Arc::new(open_postgres(url).await?),
     })
 }
 
+/// `ipledger migrate`: copies every event of `from` into the empty store `to`, with its
+/// envelope, position and stream version, then reads both ends again and compares them
+/// event by event. The source is only read; run it while no node appends to the source.
+pub fn migrate(from: &StoreSpec, to: &StoreSpec) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let source = open_for_migrate(from, true).await?;
+        let dest = open_for_migrate(to, false).await?;
+        anyhow::ensure!(
+            dest.head() == 0,
+            "{to} already holds {} events: migrate copies into an empty store only",
+            dest.head()
+        );
+        let started = Instant::now();
+        let mut copied = 0u64;
+        loop {
+            let chunk = source.read_all(copied, CHUNK_EVENTS).await?;
+            if chunk.is_empty() {
+                break;
+            }
+            let stored = dest
+                .append(as_appends(&chunk))
+                .await
+                .with_context(|| format!("appending positions {copied}.. to {to}"))?;
+            // An empty destination numbers the copies as the source did; say so if not.
+            for (a, b) in chunk.iter().zip(&stored) {
+                anyhow::ensure!(
+                    (a.position, a.version) == (b.position, b.version),
+                    "position {} (version {}) was stored at position {} (version {})",
+                    a.position,
+                    a.version,
+                    b.position,
+                    b.version
+                );
+            }
+            copied += chunk.len() as u64;
+        }
+        println!("copied: {copied} events from {from} to {to}");
+        let compared = compare(&*source, &*dest).await?;
+        println!("compared: {compared} events, both ends equal");
+        println!("seconds: {:.3}", started.elapsed().as_secs_f64());
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// A chunk of stored events as appends: runs of one stream, each expecting the version
+/// before its first event, so that the destination checks the numbering as it goes.
+fn as_appends(chunk: &[Envelope]) -> Vec<StreamAppend> {
+    let mut appends: Vec<StreamAppend> = Vec::new();
+    for env in chunk {
+        let new = NewEvent {
+            event_id: env.event_id,
+            recorded_at: env.recorded_at,
+            actor: env.actor.clone(),
+            correlation_id: env.correlation_id.clone(),
+            idempotency_key: env.idempotency_key.clone(),
+            event: env.event.clone(),
+        };
+        match appends.last_mut() {
+            Some(last) if last.stream == env.stream => last.events.push(new),
+            _ => appends.push(StreamAppend {
+                stream: env.stream.clone(),
+                expected: match env.version {
+                    0 => ExpectedVersion::NoStream,
+                    v => ExpectedVersion::Exact(v - 1),
+                },
+                events: vec![new],
+            }),
+        }
+    }
+    appends
+}
+
+/// Reads both logs from 0 and compares them event by event; the count compared.
+async fn compare(a: &dyn EventStore, b: &dyn EventStore) -> anyhow::Result<u64> {
+    let mut at = 0u64;
+    loop {
+        let (x, y) = (
+            a.read_all(at, CHUNK_EVENTS).await?,
+            b.read_all(at, CHUNK_EVENTS).await?,
+        );
+        if let Some((i, (p, q))) = x.iter().zip(&y).enumerate().find(|(_, (p, q))| p != q) {
+            anyhow::bail!(
+                "the logs differ at position {}: {p:?} / {q:?}",
+                at + i as u64
+            );
+        }
+        anyhow::ensure!(
+            x.len() == y.len(),
+            "the logs differ in length after position {at}"
+        );
+        if x.is_empty() {
+            return Ok(at);
+        }
+        at += x.len() as u64;
+    }
+}
+
+/// Calls `f` with every event from position `from` on, in log order, without changing the
+/// log: the file log opened read-only, a database log read through the port in chunks.
+fn each_event(spec: &StoreSpec, from: u64, mut f: impl FnMut(Envelope)) -> anyhow::Result<()> {
+    match spec {
+        StoreSpec::File(dir) => {
+            FileLog::open_read_only(dir)?.replay(from, f)?;
+            Ok(())
+        }
+        StoreSpec::Postgres(url) => runtime()?.block_on(async {
+            let store = open_postgres(url).await?;
+            let mut at = from;
+            loop {
+                let chunk = store.read_all(at, CHUNK_EVENTS).await?;
+                if chunk.is_empty() {
+                    return Ok(());
+                }
+                at += chunk.len() as u64;
+                chunk.into_iter().for_each(&mut f);
+            }
+        }),
+    }
+}
+
 /// `ipledger events`: the log as JSON lines.
-pub fn events(dir: &Path, stream: Option<&str>, from: u64) -> anyhow::Result<ExitCode> {
-    let log = FileLog::open_read_only(dir)?;
+pub fn events(spec: &StoreSpec, stream: Option<&str>, from: u64) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = None;
-    log.replay(from, |env| {
+    each_event(spec, from, |env| {
         if failed.is_some() || stream.is_some_and(|s| s != env.stream) {
             return;
         }

@@ -125,7 +125,47 @@ async fn handle(
             HeaderValue::from_static("Bearer realm=\"ipledger\""),
         );
     }
+    if reply.status().is_success() {
+        // What this node had applied when it answered (for a write: at or past its events):
+        // a client passes it as `min_position` to read its own writes on any node.
+        let position = app.writer.views().read().position();
+        reply
+            .headers_mut()
+            .insert(POSITION_HEADER, HeaderValue::from(position));
+    }
     reply
+}
+
+/// The response header carrying the log position this node had applied.
+pub const POSITION_HEADER: &str = "x-ipledger-position";
+
+/// How long a request with `min_position` waits for this node to apply that position.
+pub const MIN_POSITION_WAIT: Duration = Duration::from_secs(5);
+
+/// `?min_position=P` (any route): waits, bounded, until this node's views have applied the
+/// log up to position P (exclusive: P events), so that a client reads its own writes made
+/// through another node of a shared log; 503 with Retry-After if the node lags longer.
+/// The parameter is taken off the query before the handler sees it.
+async fn wait_for_min_position(app: &App, req: &mut Request) -> Result<(), Fault> {
+    let Some(raw) = req.query.remove("min_position") else {
+        return Ok(());
+    };
+    let wanted: u64 = raw
+        .parse()
+        .map_err(|_| Fault::bad_request(format!("min_position {raw:?} is not a log position")))?;
+    let deadline = Instant::now() + MIN_POSITION_WAIT;
+    loop {
+        let applied = app.writer.views().read().position();
+        if applied >= wanted {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Fault::unavailable(format!(
+                "this node has applied the log up to position {applied}, not yet {wanted}; retry, or ask another node"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Finds the request's row, admits the request against it (`auth::admit`: no handler runs
@@ -133,6 +173,8 @@ async fn handle(
 async fn dispatch(app: &App, req: &mut Request) -> Answer {
     let route = routes::resolve(req.method.as_str(), &req.seg())?;
     crate::auth::admit::admit(app, req, route)?;
+    // After admission: only a caller the row admits may park a request here.
+    wait_for_min_position(app, req).await?;
     let req = &*req;
     let segments = req.seg();
     let params = route.params(&segments);

@@ -78,7 +78,16 @@ impl MemoryStore {
 
     /// Appends events as another writer on the same log would, bypassing the caller's view.
     pub fn append_foreign(&self, batch: Vec<StreamAppend>) -> Result<Vec<Envelope>, AppendError> {
-        self.append_now(batch)
+        self.append_now(batch, true)
+    }
+
+    /// Like [`MemoryStore::append_foreign`], but followers are not told (as when another
+    /// node's notification has not arrived yet): the next append lands past these events.
+    pub fn append_foreign_unannounced(
+        &self,
+        batch: Vec<StreamAppend>,
+    ) -> Result<Vec<Envelope>, AppendError> {
+        self.append_now(batch, false)
     }
 
     /// Every event, in log order.
@@ -91,45 +100,21 @@ impl MemoryStore {
         self.inner.lock().appends
     }
 
-    fn append_now(&self, batch: Vec<StreamAppend>) -> Result<Vec<Envelope>, AppendError> {
+    fn append_now(
+        &self,
+        batch: Vec<StreamAppend>,
+        announce: bool,
+    ) -> Result<Vec<Envelope>, AppendError> {
         let mut inner = self.inner.lock();
-        let mut pending: HashMap<&str, Option<u64>> = HashMap::new();
-        for sa in &batch {
-            let actual = pending
-                .get(sa.stream.as_str())
-                .copied()
-                .unwrap_or_else(|| inner.versions.get(&sa.stream).copied());
-            if !sa.expected.matches(actual) {
-                return Err(AppendError::Conflict {
-                    stream: sa.stream.clone(),
-                    expected: sa.expected,
-                    actual,
-                });
-            }
-            let last = actual.map_or(sa.events.len() as u64 - 1, |v| v + sa.events.len() as u64);
-            pending.insert(&sa.stream, Some(last));
+        let head = inner.events.len() as u64;
+        let stored = crate::store::number(head, |s| inner.versions.get(s).copied(), batch)?;
+        for env in &stored {
+            inner.versions.insert(env.stream.clone(), env.version);
+            inner.events.push(env.clone());
         }
-        let mut stored = Vec::new();
-        for sa in batch {
-            for new in sa.events {
-                let version = inner.versions.get(&sa.stream).map_or(0, |v| v + 1);
-                inner.versions.insert(sa.stream.clone(), version);
-                let env = Envelope {
-                    position: inner.events.len() as u64,
-                    stream: sa.stream.clone(),
-                    version,
-                    event_id: new.event_id,
-                    recorded_at: new.recorded_at,
-                    actor: new.actor,
-                    correlation_id: new.correlation_id,
-                    idempotency_key: new.idempotency_key,
-                    event: new.event,
-                };
-                inner.events.push(env.clone());
-                stored.push(env);
-            }
+        if announce {
+            self.head.send_replace(inner.events.len() as u64);
         }
-        self.head.send_replace(inner.events.len() as u64);
         Ok(stored)
     }
 }
@@ -155,10 +140,10 @@ impl EventStore for MemoryStore {
             inner.faults.pop_front()
         };
         match fault {
-            None => self.append_now(batch),
+            None => self.append_now(batch, true),
             Some(Fault::StoreFailure) => Err(injected()),
             Some(Fault::StoreFailureAfterWrite) => {
-                self.append_now(batch)?;
+                self.append_now(batch, true)?;
                 Err(injected())
             }
             Some(Fault::Conflict) => {

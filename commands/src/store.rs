@@ -10,6 +10,8 @@
 //! [`EventStore::recover`] with backoff).
 
 use async_trait::async_trait;
+use std::collections::HashMap;
+
 use ipledger_domain::{Envelope, ExpectedVersion, NewEvent};
 
 /// Events for one stream, appended only if the stream is at `expected`.
@@ -35,6 +37,10 @@ pub enum StoreError {
     Decode { position: u64, reason: String },
     #[error("event log is closed after an earlier write failure")]
     Closed,
+    /// The database behind a shared log failed or could not be reached; for an append, its
+    /// outcome is unknown (the commit may or may not have happened).
+    #[error("event store database: {0}")]
+    Database(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,4 +117,64 @@ pub trait EventStore: Send + Sync + 'static {
     async fn recover(&self) -> Result<(), StoreError> {
         Err(StoreError::Closed)
     }
+}
+
+/// The numbering every backend shares: checks expected versions and turns the batch into
+/// envelopes with positions from `head` and stream versions after `version_of` (a stream's
+/// last version in the log, `None` if it has none). Call it holding the backend's append
+/// lock. Nothing is written when a stream conflicts. A stream may appear more than once
+/// in a batch: later entries see the versions the earlier ones assign.
+pub fn number(
+    head: u64,
+    version_of: impl Fn(&str) -> Option<u64>,
+    batch: Vec<StreamAppend>,
+) -> Result<Vec<Envelope>, AppendError> {
+    let mut current: HashMap<&str, Option<u64>> = HashMap::new();
+    let mut bases = Vec::with_capacity(batch.len());
+    for sa in &batch {
+        let now = match current.get(sa.stream.as_str()) {
+            Some(v) => *v,
+            None => version_of(&sa.stream),
+        };
+        check(sa, now)?;
+        let base = now.map_or(0, |v| v + 1);
+        let n = sa.events.len() as u64;
+        bases.push(base);
+        current.insert(&sa.stream, if n == 0 { now } else { Some(base + n - 1) });
+    }
+    drop(current);
+    let mut position = head;
+    let mut out = Vec::with_capacity(batch.iter().map(|sa| sa.events.len()).sum());
+    for (sa, base) in batch.into_iter().zip(bases) {
+        for (version, e) in (base..).zip(sa.events) {
+            out.push(Envelope {
+                position,
+                stream: sa.stream.clone(),
+                version,
+                event_id: e.event_id,
+                // Stored with microsecond precision; return what a read will return.
+                recorded_at: chrono::DateTime::from_timestamp_micros(
+                    e.recorded_at.timestamp_micros(),
+                )
+                .unwrap_or(e.recorded_at),
+                actor: e.actor,
+                correlation_id: e.correlation_id,
+                idempotency_key: e.idempotency_key,
+                event: e.event,
+            });
+            position += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn check(sa: &StreamAppend, actual: Option<u64>) -> Result<(), AppendError> {
+    if sa.expected.matches(actual) {
+        return Ok(());
+    }
+    Err(AppendError::Conflict {
+        stream: sa.stream.clone(),
+        expected: sa.expected,
+        actual,
+    })
 }

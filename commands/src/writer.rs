@@ -200,22 +200,34 @@ const CATCH_UP_EVENTS_MAX: usize = 4096;
 impl Task {
     async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
         let mut batch = Vec::with_capacity(self.config.batch_commands_max);
-        while rx
-            .recv_many(&mut batch, self.config.batch_commands_max)
-            .await
-            > 0
-        {
-            let subs: Vec<Submission> = batch.drain(..).collect();
+        // On a shared log other nodes append too: the head moving past what this writer
+        // has folded means foreign events to fold, between batches, into both states.
+        let mut follow = self.store.follow();
+        let mut following = true;
+        loop {
+            let subs: Vec<Submission> = tokio::select! {
+                n = rx.recv_many(&mut batch, self.config.batch_commands_max) => {
+                    if n == 0 {
+                        return;
+                    }
+                    batch.drain(..).collect()
+                }
+                changed = follow.changed(), if following => {
+                    following = changed.is_ok();
+                    if self.store.head() > self.state.position() {
+                        if let Err(failure) = self.catch_up().await {
+                            if !self.fail(failure, Vec::new(), &mut rx).await {
+                                return;
+                            }
+                        }
+                    }
+                    continue;
+                }
+            };
             let outcomes = match self.process(&subs).await {
                 Ok(outcomes) => outcomes,
                 Err(failure) => {
-                    let reason = failure.to_string();
-                    tracing::error!(%reason, "event log append failed; the writer stops accepting commands and reopens the log");
-                    self.health.stop(reason.clone());
-                    for s in subs {
-                        let _ = s.reply.send(Err(CommandError::Unavailable(reason.clone())));
-                    }
-                    if !self.recover(&mut rx).await {
+                    if !self.fail(failure, subs, &mut rx).await {
                         return;
                     }
                     continue;
@@ -225,6 +237,23 @@ impl Task {
                 let _ = sub.reply.send(outcome);
             }
         }
+    }
+
+    /// A store failure: answers `subs` Unavailable, stops taking commands and reopens the
+    /// store (see [`Task::recover`]). False when the writer should end (shutdown).
+    async fn fail(
+        &mut self,
+        failure: StoreError,
+        subs: Vec<Submission>,
+        rx: &mut mpsc::Receiver<Submission>,
+    ) -> bool {
+        let reason = failure.to_string();
+        tracing::error!(%reason, "event log failed; the writer stops accepting commands and reopens the log");
+        self.health.stop(reason.clone());
+        for s in subs {
+            let _ = s.reply.send(Err(CommandError::Unavailable(reason.clone())));
+        }
+        self.recover(rx).await
     }
 
     /// After a store failure: answers every command `Unavailable` while it reopens the
@@ -397,15 +426,52 @@ impl Task {
             return Ok(());
         }
         let stored: Vec<Envelope> = self.store.append(batch.appends).await?;
+        // Other nodes may have appended (to other streams: every expected version held)
+        // between this writer's last catch-up and its append, which then lands past their
+        // events. Read them: the views fold the log in its order, theirs then this batch;
+        // the working state, which already holds this batch, takes theirs after it (the
+        // streams differ, and decisions never rest on the order across streams).
+        let foreign = match stored.first() {
+            Some(first) if first.position > self.state.position() => {
+                read_range(&*self.store, self.state.position(), first.position)
+                    .await
+                    .map_err(AppendError::Store)?
+            }
+            _ => Vec::new(),
+        };
+        for env in &foreign {
+            self.state.apply(env);
+        }
         for env in &stored {
             self.state.stored(env);
         }
         let mut views = self.views.write();
-        for env in &stored {
+        for env in foreign.iter().chain(&stored) {
             views.apply(env);
         }
         Ok(())
     }
+}
+
+/// The events at positions `from..to`, all of them.
+async fn read_range(
+    store: &dyn EventStore,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Envelope>, StoreError> {
+    let mut events: Vec<Envelope> = Vec::new();
+    while from + (events.len() as u64) < to {
+        let at = from + events.len() as u64;
+        let want = (to - at).min(CATCH_UP_EVENTS_MAX as u64) as usize;
+        let chunk = store.read_all(at, want).await?;
+        if chunk.is_empty() {
+            return Err(StoreError::Database(format!(
+                "positions {at}..{to} are missing from the log"
+            )));
+        }
+        events.extend(chunk.into_iter().take(want));
+    }
+    Ok(events)
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

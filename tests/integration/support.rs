@@ -227,6 +227,13 @@ impl TestServer {
         }
     }
 
+    /// Stops the server (a clean shutdown: every handle on the log is released).
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+
     /// Stops the server and starts a new one over the same directory (a clean restart).
     pub async fn restart(mut self) -> TestServer {
         if let Some(r) = self.running.take() {
@@ -272,9 +279,19 @@ impl Process {
 
     /// Like [`Process::spawn`], with more environment variables (e.g. the SMTP settings).
     pub fn spawn_with_env(dir: &Path, env: &[(&str, &str)]) -> Process {
+        let dir = dir.as_os_str();
+        Process::spawn_serving(&[std::ffi::OsStr::new("--data-dir"), dir], env)
+    }
+
+    /// The binary serving the log at `store` (`--store`: a PostgreSQL URL or `file:DIR`).
+    pub fn spawn_on_store(store: &str) -> Process {
+        Process::spawn_serving(&[std::ffi::OsStr::new("--store"), store.as_ref()], &[])
+    }
+
+    fn spawn_serving(log: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Process {
         let mut child = Command::new(binary())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(log)
             .envs(env.iter().copied())
             .env("IPLEDGER_LOG", "warn")
             .env("IPLEDGER_ADMIN_TOKEN", ADMIN_TOKEN)

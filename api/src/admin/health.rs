@@ -1,4 +1,5 @@
-//! `GET /healthz` (readiness): 200 with the log position while the writer takes commands,
+//! `GET /healthz` (readiness): 200 with the log position (and the shared log's head and
+//! this node's lag behind it) while the writer takes commands,
 //! 503 while it is stopped after a log failure and reopening the log (with why: the
 //! failure, then the last failed reopen); 200 again once the log is reopened.
 
@@ -15,5 +16,13 @@ pub async fn health(c: Call<'_>) -> Answer {
         )));
     }
     let position = app.writer.views().read().position();
-    Ok(Resp::ok(json!({"status": "ok", "events": position})))
+    // On a shared log the head moves with other nodes' appends: the lag is what this node
+    // has yet to apply (always 0 on the embedded log, which only this node appends to).
+    let head = app.store.head().max(position);
+    Ok(Resp::ok(json!({
+        "status": "ok",
+        "events": position,
+        "head": head,
+        "lag": head - position,
+    })))
 }

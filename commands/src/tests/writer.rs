@@ -91,6 +91,67 @@ async fn a_conflict_is_caught_up_decided_again_and_answered() {
     assert_eq!(allocated(&writer, block).await, "10.0.0.5");
 }
 
+/// Another node's events on other streams (a shared log): the writer folds them without
+/// being asked (it follows the store's head), and a batch appended after them lands at a
+/// later position without the views skipping them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_events_on_other_streams_are_followed_and_never_skipped() {
+    let store = Arc::new(MemoryStore::default());
+    let writer = start(store.clone());
+    let ours = new_block(&writer, "10.0.0.0/24").await;
+    // Another node's block: ours, under another id and prefix.
+    let Event::BlockCreated(template) = store.events()[0].event.clone() else {
+        panic!("the first event creates the block");
+    };
+    let foreign_block = |n: u128, cidr: &str| NewEvent {
+        event_id: uuid::Uuid::from_u128(900 + n),
+        recorded_at: now(),
+        actor: "other-node".into(),
+        correlation_id: None,
+        idempotency_key: None,
+        event: Event::BlockCreated(BlockCreated {
+            block_id: uuid::Uuid::from_u128(800 + n),
+            cidr: cidr.parse().unwrap(),
+            ..template.clone()
+        }),
+    };
+    let append_foreign = |n: u128, cidr: &str, announce: bool| {
+        let event = foreign_block(n, cidr);
+        let batch = vec![StreamAppend {
+            stream: event.event.stream(),
+            expected: ExpectedVersion::NoStream,
+            events: vec![event],
+        }];
+        if announce {
+            store.append_foreign(batch).unwrap();
+        } else {
+            store.append_foreign_unannounced(batch).unwrap();
+        }
+    };
+    // Followed with no command in flight.
+    append_foreign(1, "10.1.0.0/24", true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while writer.views().read().block_count() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the foreign block was never folded"
+        );
+        tokio::task::yield_now().await;
+    }
+    // Appended unannounced just before a command: the writer's append lands past it, and
+    // the views still fold the log in order, the foreign block first, nothing skipped.
+    append_foreign(2, "10.2.0.0/24", false);
+    assert_eq!(allocated(&writer, ours).await, "10.0.0.2");
+    {
+        let views = writer.views().read();
+        assert_eq!(views.block_count(), 3);
+        assert_eq!(views.position(), store.events().len() as u64);
+    }
+    // The working state holds it too: this writer allocates in the foreign block.
+    let there = allocated(&writer, uuid::Uuid::from_u128(802)).await;
+    assert!(there.starts_with("10.2.0."), "{there}");
+}
+
 #[tokio::test]
 async fn injected_conflicts_are_retried_then_answered_409_and_the_writer_goes_on() {
     let store = Arc::new(MemoryStore::default());

@@ -5,12 +5,10 @@
 //! (fail-stop): after a failed fsync the kernel may have dropped the dirty pages, so
 //! retrying could report durable data that is not.
 
-use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use chrono::DateTime;
 use ipledger_domain::Envelope;
 
 use crate::codec::encode_record_into;
@@ -18,7 +16,7 @@ use crate::{AppendError, StoreError, StreamAppend};
 
 use super::frame::{push_frame, FLAG_BEGIN, FLAG_COMMIT};
 use super::header::{self, Slot, Slots, HEADER_LEN, SLOT_SEALED};
-use super::index::{Index, SegmentIndex};
+use super::index::SegmentIndex;
 use super::segment::create_segment;
 use super::storage::{OpenMode, StorageFile};
 use super::Shared;
@@ -103,7 +101,7 @@ impl Shared {
         }
         let envelopes = {
             let index = self.index.read();
-            number(&index, batch)?
+            ipledger_commands::store::number(index.head, |s| index.stream_version(s), batch)?
         };
         if envelopes.is_empty() {
             return Ok(envelopes);
@@ -180,58 +178,6 @@ impl Shared {
         w.file = Some(self.storage.open(&name, OpenMode::Read)?);
         Ok(())
     }
-}
-
-/// Checks expected versions and turns the batch into envelopes with positions and stream
-/// versions. Nothing is written when a stream conflicts. A stream may appear more than once
-/// in a batch: later entries see the versions the earlier ones assign.
-fn number(index: &Index, batch: Vec<StreamAppend>) -> Result<Vec<Envelope>, AppendError> {
-    let mut current: HashMap<&str, Option<u64>> = HashMap::new();
-    let mut bases = Vec::with_capacity(batch.len());
-    for sa in &batch {
-        let now = match current.get(sa.stream.as_str()) {
-            Some(v) => *v,
-            None => index.stream_version(&sa.stream),
-        };
-        check(sa, now)?;
-        let base = now.map_or(0, |v| v + 1);
-        let n = sa.events.len() as u64;
-        bases.push(base);
-        current.insert(&sa.stream, if n == 0 { now } else { Some(base + n - 1) });
-    }
-    drop(current);
-    let mut position = index.head;
-    let mut out = Vec::with_capacity(batch.iter().map(|sa| sa.events.len()).sum());
-    for (sa, base) in batch.into_iter().zip(bases) {
-        for (version, e) in (base..).zip(sa.events) {
-            out.push(Envelope {
-                position,
-                stream: sa.stream.clone(),
-                version,
-                event_id: e.event_id,
-                // Stored with microsecond precision; return what a read will return.
-                recorded_at: DateTime::from_timestamp_micros(e.recorded_at.timestamp_micros())
-                    .unwrap_or(e.recorded_at),
-                actor: e.actor,
-                correlation_id: e.correlation_id,
-                idempotency_key: e.idempotency_key,
-                event: e.event,
-            });
-            position += 1;
-        }
-    }
-    Ok(out)
-}
-
-fn check(sa: &StreamAppend, actual: Option<u64>) -> Result<(), AppendError> {
-    if sa.expected.matches(actual) {
-        return Ok(());
-    }
-    Err(AppendError::Conflict {
-        stream: sa.stream.clone(),
-        expected: sa.expected,
-        actual,
-    })
 }
 
 /// Encodes the whole batch into `buf` as frames, BEGIN on the first, COMMIT on the last.

@@ -12,40 +12,11 @@ mod simdisk;
 
 use std::path::{Path, PathBuf};
 
-use chrono::DateTime;
-use ipledger_domain::events::EVENT_TYPES;
-use ipledger_domain::{Envelope, ExpectedVersion, NewEvent};
-use uuid::Uuid;
+use ipledger_domain::{Envelope, ExpectedVersion};
 
 use super::{FileLog, FileLogOptions};
-use crate::codec::golden::sample_of;
+pub(crate) use crate::conformance::{append_to, event};
 use crate::StreamAppend;
-
-/// The `n`th test event: cycles through every event type.
-fn event(n: u64) -> NewEvent {
-    let (name, _) = EVENT_TYPES[n as usize % EVENT_TYPES.len()];
-    NewEvent {
-        event_id: Uuid::from_u128(u128::from(n) + 1),
-        recorded_at: DateTime::from_timestamp_micros(1_700_000_000_000_000 + n as i64)
-            .expect("valid time"),
-        actor: format!("actor-{n}"),
-        correlation_id: n.is_multiple_of(2).then(|| format!("corr-{n}")),
-        idempotency_key: n.is_multiple_of(3).then(|| format!("idem-{n}")),
-        event: sample_of(name).expect("every type has a sample"),
-    }
-}
-
-fn append_to(
-    stream: &str,
-    expected: ExpectedVersion,
-    events: impl IntoIterator<Item = u64>,
-) -> StreamAppend {
-    StreamAppend {
-        stream: stream.to_string(),
-        expected,
-        events: events.into_iter().map(event).collect(),
-    }
-}
 
 fn open(dir: &Path) -> FileLog {
     FileLog::open(dir, FileLogOptions::default()).expect("open")
