@@ -41,6 +41,14 @@ async fn node(url: &str, dir: &Path) -> TestServer {
     .await
 }
 
+/// Two nodes on the log of `db`, in `dir/a` and `dir/b`.
+async fn two_nodes(db: &ScratchSchema, dir: &Path) -> [TestServer; 2] {
+    [
+        node(db.url(), &dir.join("a")).await,
+        node(db.url(), &dir.join("b")).await,
+    ]
+}
+
 /// `/healthz` of a node: (events applied, head of the shared log).
 async fn health(c: &Client, min_position: u64) -> (u64, u64) {
     let res = c
@@ -153,7 +161,7 @@ async fn client(i: usize, nodes: Vec<Client>, block_path: String, pool: String) 
             let shared = format!("shared-{}", i % SHARED);
             told.pool.push(take_retrying(racing, &pool, &shared).await);
         }
-        if (i + k) % 2 == 0 {
+        if (i + k).is_multiple_of(2) {
             told.melange.push(allocate_retrying(own, &block_path).await);
             continue;
         }
@@ -586,10 +594,7 @@ async fn while_the_database_is_away_reads_go_on_writes_are_503_and_the_node_reco
 async fn nodes_writing_to_different_blocks_fold_each_others_events() {
     let db = ScratchSchema::new();
     let tmp = tempfile::tempdir().expect("temp dir");
-    let nodes = [
-        node(db.url(), &tmp.path().join("a")).await,
-        node(db.url(), &tmp.path().join("b")).await,
-    ];
+    let nodes = two_nodes(&db, tmp.path()).await;
     let blocks = [
         create_block(&nodes[0], "t1", "10.90.0.0/22").await,
         create_block(&nodes[1], "t1", "10.91.0.0/22").await,
@@ -623,4 +628,83 @@ async fn nodes_writing_to_different_blocks_fold_each_others_events() {
     let out = stop_and_verify(vec![a, b], &db).await;
     let held = format!("addresses held: {}", CLIENTS * PER_CLIENT);
     assert!(out.contains(&held), "{out}");
+}
+
+/// POSTs `body` to `path` on every node at once, each retrying its 503s: the statuses.
+async fn at_once(nodes: &[TestServer], path: &str, body: Value) -> Vec<(u16, Value)> {
+    let tasks: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            let (c, path, body) = (n.client.clone(), path.to_string(), body.clone());
+            tokio::spawn(async move {
+                let ok = [StatusCode::CREATED, StatusCode::BAD_REQUEST];
+                let answer = send_retrying(&c, &path, Some(&body), &ok).await;
+                (answer["status"].as_u64().unwrap() as u16, answer)
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.expect("request"));
+    }
+    out
+}
+
+/// A subnet is decided against its parent's subnets, so creating one must move the
+/// parent's stream: two nodes carving one parent at once then conflict there, and the
+/// later one decides again against the other's subnet. Asked for the same /24 on both
+/// nodes at once, one is created and the other refused (overlap); two prefix pools over
+/// one resource, one allocating on each node, never carve the same prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_never_carve_overlapping_subnets_of_one_block() {
+    let db = ScratchSchema::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let nodes = two_nodes(&db, tmp.path()).await;
+    let parent = create_block(&nodes[0], "t1", "10.100.0.0/16").await;
+    let pools = [
+        create_pool(
+            &nodes[0],
+            json!({"name": "a", "kind": "prefix", "tenant_id": "t1", "resources": [parent],
+                   "default_prefix_length": 26}),
+        )
+        .await,
+        create_pool(
+            &nodes[0],
+            json!({"name": "b", "kind": "prefix", "tenant_id": "t1", "resources": [parent],
+                   "default_prefix_length": 26}),
+        )
+        .await,
+    ];
+    let (made, _) = health(&nodes[0], 0).await;
+    health(&nodes[1], made).await;
+    let subnets = format!("/v0.1/ipam/tenants/t1/ip_blocks/{parent}/subnets");
+    for round in 0..16 {
+        let body = json!({"subnet": {"cidr": format!("10.100.{round}.0/24")}});
+        let answers = at_once(&nodes, &subnets, body).await;
+        let created = answers.iter().filter(|(s, _)| *s == 201).count();
+        assert_eq!(created, 1, "round {round}: {answers:?}");
+    }
+    let mut prefixes = Vec::new();
+    for round in 0..16 {
+        let tasks: Vec<_> = (0..2)
+            .map(|i| {
+                let (c, pool) = (nodes[i].client.clone(), pools[i].clone());
+                let identifier = format!("r{round}");
+                tokio::spawn(async move { take_retrying(&c, &pool, &identifier).await })
+            })
+            .collect();
+        for t in tasks {
+            let (status, a) = t.await.expect("pool request");
+            assert_eq!(status, 201, "{a}");
+            prefixes.push(a["prefix"].as_str().expect("prefix").to_string());
+        }
+    }
+    let distinct: HashSet<&String> = prefixes.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        prefixes.len(),
+        "one prefix carved twice: {prefixes:?}"
+    );
+    let [a, b] = nodes;
+    stop_and_verify(vec![a, b], &db).await;
 }
