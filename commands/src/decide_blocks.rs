@@ -272,10 +272,20 @@ pub fn create(state: &State, c: &CreateBlock, ctx: &mut Context) -> Result<Decis
         updated_at: ctx.now,
         ipv6_generator,
     };
-    Ok(Decision::new(
-        vec![Event::BlockCreated(e)],
-        Reply::Block(record),
-    ))
+    // A subnet moves its parent's stream too: on a shared log, that is what makes two
+    // nodes deciding about the parent's space at once conflict (see `SubnetAdded`).
+    let added = e.parent_id.map(|parent_id| {
+        Event::SubnetAdded(SubnetAdded {
+            parent_id,
+            block_id: e.block_id,
+            cidr,
+            created_at: ctx.now,
+        })
+    });
+    let events = std::iter::once(Event::BlockCreated(e))
+        .chain(added)
+        .collect();
+    Ok(Decision::new(events, Reply::Block(record)))
 }
 
 pub fn update(state: &State, c: &UpdateBlock, ctx: &mut Context) -> Result<Decision, Rejection> {

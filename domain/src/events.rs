@@ -44,6 +44,22 @@ pub struct BlockCreated {
 }
 payload! { BlockCreated, "BlockCreated", 1, |e| block_stream(e.block_id) }
 
+/// A subnet made in `parent_id`, written to the parent's stream by the decision that made
+/// it (next to the subnet's `BlockCreated`, in the subnet's own stream). Decisions about a
+/// parent's space (an overlapping sibling, an address of its own, a prefix pool's carving)
+/// read its subnets; on a shared log this event moves the parent's version, so two nodes
+/// deciding about one parent at once conflict there and the later one decides again.
+/// Logs written before it existed (one writer: no such race) simply lack it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetAdded {
+    pub parent_id: Uuid,
+    pub block_id: Uuid,
+    pub cidr: IpNet,
+    #[serde(with = "crate::time_format")]
+    pub created_at: Timestamp,
+}
+payload! { SubnetAdded, "SubnetAdded", 1, |e| block_stream(e.parent_id) }
+
 /// The full set of updatable fields after the update, so that applying it needs no history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockUpdated {
@@ -247,7 +263,7 @@ pub fn idempotency_stream(key: &str) -> String {
 // and its name here.
 events! {
     self {
-        BlockCreated, BlockUpdated, BlockDeleted,
+        BlockCreated, SubnetAdded, BlockUpdated, BlockDeleted,
         AddressAllocated, AddressDeallocated, AddressRestored, AddressPurged,
         PolicyCreated, PolicyUpdated, PolicyDeleted,
         UnusableRangeCreated, UnusableRangeUpdated, UnusableRangeDeleted,

@@ -177,8 +177,9 @@ pub struct PoolDeleted {
 }
 payload! { PoolDeleted, "PoolDeleted", 1, |e| pool_stream(e.pool_id) }
 
-/// An allocation under `identifier`; the `AddressAllocated` (address pools) or
-/// `BlockCreated` (prefix pools) of the same decision holds the space in its block's stream.
+/// An allocation under `identifier`; the `AddressAllocated` (address pools) or the subnet's
+/// `BlockCreated` and its parent's `SubnetAdded` (prefix pools) of the same decision hold
+/// the space in the block's stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolAllocated {
     pub pool_id: Uuid,

@@ -430,7 +430,14 @@ impl Model {
             created_at: self.now(),
             ipv6_generator: None,
         };
+        let added = SubnetAdded {
+            parent_id,
+            block_id,
+            cidr,
+            created_at: e.created_at,
+        };
         self.emit(Event::BlockCreated(e));
+        self.emit(Event::SubnetAdded(added));
     }
 
     fn block(&self, id: Uuid) -> Option<&ModelBlock> {
@@ -648,6 +655,7 @@ impl Model {
                     held: BTreeSet::new(),
                 });
             }
+            Event::SubnetAdded(_) => {}
             Event::BlockUpdated(e) => self.block_mut(e.block_id).policy = e.policy_id,
             Event::BlockDeleted(e) => {
                 let gone = self

@@ -14,7 +14,7 @@ use crate::support::{Client, TestServer};
 
 const T: &str = "pool-t";
 
-async fn create_pool(c: &Client, body: Value) -> String {
+pub(crate) async fn create_pool(c: &Client, body: Value) -> String {
     let r = c.post("/v1/pools", body).await;
     assert_eq!(r.status, StatusCode::CREATED, "create pool: {}", r.text);
     r.json["pool"]["id"].as_str().expect("pool id").to_string()

@@ -227,11 +227,17 @@ impl Then {
         }
     }
 
-    /// The single event, which must be a `BlockCreated`.
+    /// The `BlockCreated`, alone or, for a subnet, followed by its parent's `SubnetAdded`.
     pub fn then_block_created(&self) -> &BlockCreated {
         match self.events() {
-            [Event::BlockCreated(e)] => e,
-            other => panic!("expected one BlockCreated, got {other:?}"),
+            [Event::BlockCreated(e)] if e.parent_id.is_none() => e,
+            [Event::BlockCreated(e), Event::SubnetAdded(s)]
+                if Some(s.parent_id) == e.parent_id
+                    && (s.block_id, s.cidr, s.created_at) == (e.block_id, e.cidr, e.created_at) =>
+            {
+                e
+            }
+            other => panic!("expected one BlockCreated (and its SubnetAdded), got {other:?}"),
         }
     }
 

@@ -31,6 +31,23 @@ fn a_subnet_takes_type_network_and_tenant_from_its_parent() {
     assert_eq!(e.dns1, Some(ip("8.8.8.8")));
 }
 
+/// On a shared log, the parent's stream is what two nodes carving it at once conflict on.
+#[test]
+fn a_subnet_moves_its_parents_stream() {
+    let parent = id(1);
+    let scenario = given(&[create(private(T1, "10.0.0.0/16"))]);
+    let then = scenario.when(create(subnet(T1, parent, "10.0.1.0/24")));
+    let streams: Vec<String> = then.events().iter().map(|e| e.stream()).collect();
+    let child = then.then_block_created().block_id;
+    assert_eq!(
+        streams,
+        [
+            ipledger_domain::events::block_stream(child),
+            ipledger_domain::events::block_stream(parent)
+        ]
+    );
+}
+
 #[test]
 fn a_subnet_may_belong_to_another_tenant() {
     let parent = id(1);

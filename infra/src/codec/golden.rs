@@ -213,6 +213,12 @@ fn block_sample(name: &str) -> Option<Event> {
             created_at: ts(0),
             ipv6_generator: Some(ipledger_domain::ipv6::Ipv6Generator::Eui64),
         }),
+        "SubnetAdded" => Event::SubnetAdded(ev::SubnetAdded {
+            parent_id: id(3),
+            block_id: id(1),
+            cidr: "10.20.0.0/22".parse().expect("valid sample cidr"),
+            created_at: ts(0),
+        }),
         "BlockUpdated" => Event::BlockUpdated(ev::BlockUpdated {
             block_id: id(1),
             block_type: BlockType::Public,
