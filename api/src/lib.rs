@@ -18,6 +18,7 @@ pub mod kit;
 pub mod melange;
 pub mod ops;
 pub mod pools;
+pub mod registrations;
 pub mod request;
 pub mod requests;
 pub mod routes;

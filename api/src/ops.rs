@@ -45,6 +45,8 @@ pub struct Running {
     task: tokio::task::JoinHandle<()>,
     /// The scheduled retention purge (`retention.rs`), stopped with the server.
     purge: Option<tokio::task::JoinHandle<()>>,
+    /// The scheduled registration cleanup (`retention.rs`), stopped with the server.
+    cleanup: Option<tokio::task::JoinHandle<()>>,
     /// The notification outbox (`outbox.rs`), stopped with the server.
     outbox: Option<tokio::task::JoinHandle<()>>,
 }
@@ -56,11 +58,14 @@ impl Running {
             outbox.abort();
             let _ = outbox.await;
         }
-        if let Some(purge) = self.purge.take() {
+        for task in [self.purge.take(), self.cleanup.take()]
+            .into_iter()
+            .flatten()
+        {
             // Wait for the cancellation: the task holds a writer handle, and the log stays
             // locked until every handle is gone.
-            purge.abort();
-            let _ = purge.await;
+            task.abort();
+            let _ = task.await;
         }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -110,8 +115,18 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     };
     let ids = Box::new(ipledger_commands::UuidV7Source::default());
     let writer = Writer::start(store.clone(), state, clock, ids, writer_config);
-    let auth =
-        crate::config::AuthConfig::new(config.admin_token.as_deref(), config.insecure_no_auth);
+    let registration_key = match &config.registration_secret_key {
+        Some(key) => key.clone(),
+        None => crate::registrations::key::RegistrationKey::load_or_create(&config.data_dir)?,
+    };
+    let auth = crate::config::AuthConfig {
+        registrations_open: config.registrations_open,
+        registration_key,
+        ..crate::config::AuthConfig::new(config.admin_token.as_deref(), config.insecure_no_auth)
+    };
+    if config.registrations_open {
+        tracing::warn!("REGISTRATIONS ARE OPEN (registrations_open): POST/DELETE / and /v2/... accept requests without a token; anyone who can reach this server can register addresses");
+    }
     if config.insecure_no_auth {
         tracing::warn!("AUTHENTICATION IS OFF (--insecure-no-auth): every request acts as an admin; never expose this server");
     }
@@ -143,6 +158,10 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         },
     ));
     let purge = crate::admin::retention::schedule(&app.writer, config.purge_interval_seconds);
+    let cleanup = crate::admin::retention::schedule_cleanup(
+        &app.writer,
+        config.registration_cleanup_interval_seconds,
+    );
     let outbox = start_outbox(&app, config)?;
     tracing::info!(%addr, "ipledger listening");
     Ok(Running {
@@ -152,6 +171,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         stop: Some(stop),
         task,
         purge,
+        cleanup,
         outbox,
     })
 }

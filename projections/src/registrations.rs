@@ -230,3 +230,51 @@ impl State {
         })
     }
 }
+
+/// One family of a zone: its addresses over the zone's address pools, and how many are free.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneFamily {
+    pub family: &'static str,
+    pub total: u128,
+    pub free: u128,
+}
+
+impl State {
+    /// Every zone name of the address pools, in name order, with its families.
+    pub fn zones(&self) -> Vec<(String, Vec<ZoneFamily>)> {
+        let mut names: Vec<&String> = self.pools.by_zone.iter().map(|(z, ..)| z).collect();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|z| (z.clone(), self.zone_families(z)))
+            .filter(|(_, f)| !f.is_empty())
+            .collect()
+    }
+
+    fn zone_families(&self, zone: &str) -> Vec<ZoneFamily> {
+        let mut out: Vec<ZoneFamily> = Vec::new();
+        for p in self.pools_in_zone(zone) {
+            let Some(pool) = self.pool_of(None, p.id) else {
+                continue;
+            };
+            for r in self.pool_utilization(pool).resources {
+                let family =
+                    ipledger_domain::registrations::family_name(r.cidr.network().is_ipv6());
+                let free = r.total.saturating_sub(r.allocated);
+                match out.iter_mut().find(|f| f.family == family) {
+                    Some(f) => {
+                        f.total = f.total.saturating_add(r.total);
+                        f.free = f.free.saturating_add(free);
+                    }
+                    None => out.push(ZoneFamily {
+                        family,
+                        total: r.total,
+                        free,
+                    }),
+                }
+            }
+        }
+        out.sort_by_key(|f| f.family);
+        out
+    }
+}
