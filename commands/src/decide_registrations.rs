@@ -172,6 +172,7 @@ fn create(
         tenant: blocks[0].0.tenant_id.clone(),
         device: None,
         mac: None,
+        sequential: true,
     };
     let mut plan = Plan::new(state);
     let from = format!("zone {}", c.zone);

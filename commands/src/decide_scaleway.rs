@@ -279,6 +279,7 @@ fn book(state: &State, c: &BookScalewayIp, ctx: &mut Context) -> Result<Decision
         tenant: c.project_id.clone(),
         device: None,
         mac: resource.as_ref().map(|r| r.mac_address.clone()),
+        sequential: false,
     };
     let mut plan = Plan::new(state);
     let address = allocate(&mut plan, &family, c.address, &holder, "the source", ctx)?;

@@ -29,6 +29,7 @@ mod limits;
 mod log_damage;
 mod old_log;
 mod pools;
+mod registrations;
 mod retention;
 mod scaleway;
 mod smtp;
