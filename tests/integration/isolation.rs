@@ -84,6 +84,7 @@ fn cases() -> Vec<Case> {
         case("GET", "/v1/auth/tokens"),
         case("DELETE", "/v1/auth/tokens/{token}"),
         case("POST", "/v1/admin/purge"),
+        case("POST", "/v1/admin/registrations/cleanup"),
         // Blocks and subnets.
         case("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks"),
         case("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks")

@@ -91,11 +91,9 @@ fn ok(r: &Res, message: &str) -> String {
 }
 
 async fn cleanup(srv: &TestServer) -> u64 {
-    let r = srv.post("/v1/admin/purge", json!({})).await;
+    let r = srv.post("/v1/admin/registrations/cleanup", json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    r.json["registration_services_removed"]
-        .as_u64()
-        .expect("count")
+    r.json["removed"].as_u64().expect("count")
 }
 
 /// Every file under `dir`, as bytes.
@@ -373,8 +371,8 @@ async fn the_originals_cases_over_http() {
         "{}",
         h.text
     );
-    // Every step names who took it (here the admin token, also for the purge route's
-    // cleanup; the scheduled one records `retention`).
+    // Every step names who took it (here the admin token, also for the cleanup route; the
+    // scheduled cleanup records `retention`).
     for e in h.json["history"].as_array().unwrap() {
         assert_eq!(e["actor"], "admin-bootstrap", "{}", h.text);
         assert!(e["at"].is_string(), "{}", h.text);
