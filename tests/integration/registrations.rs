@@ -539,3 +539,19 @@ async fn registrations_and_melange_allocations_race_without_a_duplicate() {
     let shown = listed.json["ip_addresses"].as_array().unwrap().len();
     assert_eq!(shown, 120, "every address is one allocation of the block");
 }
+
+#[tokio::test]
+async fn an_idempotency_key_records_no_fingerprint_of_a_body_holding_a_secret() {
+    // The fingerprint of a keyed request is a plain SHA-256 of its body; for a registration
+    // that body holds the secret, which a guess could then be checked against offline.
+    let srv = TestServer::start().await;
+    zone(&srv, "10.81.0.0/28").await;
+    let b = body(None, "PlainSecret5555", "a", CLUSTER, 0);
+    let r = srv
+        .send(Method::POST, "/", Some(&b), &[("idempotency-key", "k-1")])
+        .await;
+    ok(&r, "address registered");
+    let events = srv.get("/v1/events").await;
+    assert!(!events.text.contains("CommandRecorded"), "{}", events.text);
+    assert!(!events.text.contains("k-1"), "{}", events.text);
+}

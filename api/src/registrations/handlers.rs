@@ -17,8 +17,22 @@ use uuid::Uuid;
 
 use crate::fault::Fault;
 use crate::kit::wire::timestamp;
-use crate::kit::{submit, Answer, Call, Resp};
+use crate::kit::{Answer, Call, Resp};
 use crate::registrations::body;
+use ipledger_commands::Meta;
+
+/// Sends a registration command without an idempotency record: an `Idempotency-Key`'s
+/// fingerprint is a plain SHA-256 of the body, which holds the secret, and it would be kept
+/// in the log (a guessable secret could be found from it offline). The routes need none:
+/// registering or deleting again with the same body changes nothing more.
+async fn submit(c: &Call<'_>, command: Command) -> Result<Reply, Fault> {
+    let meta = Meta {
+        actor: c.req.actor.clone(),
+        correlation_id: c.req.header("x-correlation-id").map(str::to_string),
+        idempotency: None,
+    };
+    Ok(c.app.writer.submit(command, meta).await?)
+}
 
 fn host(address: IpAddr) -> String {
     let bits = if address.is_ipv6() { 128 } else { 32 };
@@ -46,7 +60,7 @@ pub async fn register(c: Call<'_>) -> Answer {
         new_secret_digest: b.new_secret.as_deref().map(|s| key.digest(s)),
         service: b.service,
     }));
-    match submit(c.app, c.req, command).await? {
+    match submit(&c, command).await? {
         Reply::Registration { record, created } => {
             let message = if created {
                 "address registered"
@@ -73,7 +87,7 @@ pub async fn expire(c: Call<'_>) -> Answer {
         secret_digest: c.app.auth.registration_key.digest(&b.secret),
         service: b.service,
     }));
-    match submit(c.app, c.req, command).await? {
+    match submit(&c, command).await? {
         Reply::Registration { record, .. } => answer("service expiry set", record.address, cluster),
         other => Err(Fault::unexpected_reply("a registration command", &other)),
     }
@@ -87,7 +101,7 @@ pub async fn expire_cluster(c: Call<'_>) -> Answer {
     let command = Command::Registration(RegistrationCommand::ExpireCluster {
         cluster_id: cluster,
     });
-    match submit(c.app, c.req, command).await? {
+    match submit(&c, command).await? {
         Reply::ClusterExpired { expired, skipped } => {
             let show = |list: &[(String, IpAddr, ServiceKey)]| -> Vec<Value> {
                 list.iter()
