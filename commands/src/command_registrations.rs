@@ -15,6 +15,19 @@ pub enum RegistrationCommand {
     /// An admin's cluster-wide delete: every service of the cluster expires now, except
     /// `deny_external_cleanup` ones (reported as skipped).
     ExpireCluster { cluster_id: Uuid },
+    /// An admin's delete of one service (CLI `delete-service`): it expires now, unless it is
+    /// `deny_external_cleanup` (reported as skipped).
+    AdminExpire {
+        zone: String,
+        address: IpAddr,
+        service: ipledger_domain::registrations::ServiceKey,
+    },
+    /// An admin's secret replacement (CLI `replace-secret`), without the old secret.
+    AdminRotate {
+        zone: String,
+        address: IpAddr,
+        new_secret_digest: String,
+    },
     /// The scheduled cleanup: remove up to `max` expired services, releasing each address
     /// whose last service goes.
     Cleanup { max: usize },

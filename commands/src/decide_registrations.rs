@@ -48,7 +48,87 @@ pub fn decide(
             expire_cluster(state, *cluster_id, ctx)
         }
         RegistrationCommand::Cleanup { max } => cleanup(state, *max, ctx),
+        RegistrationCommand::AdminExpire {
+            zone,
+            address,
+            service,
+        } => admin_expire(state, zone, *address, service, ctx),
+        RegistrationCommand::AdminRotate {
+            zone,
+            address,
+            new_secret_digest,
+        } => {
+            let r = registered(state, zone, *address)?;
+            let mut record = r.clone();
+            record.secret_digest = new_secret_digest.clone();
+            record.updated_at = ctx.now;
+            let e = RegistrationSecretRotated {
+                zone: zone.clone(),
+                address: *address,
+                secret_digest: new_secret_digest.clone(),
+                rotated_at: ctx.now,
+            };
+            Ok(Decision::new(
+                vec![Event::RegistrationSecretRotated(e)],
+                Reply::Registration {
+                    record,
+                    created: false,
+                },
+            ))
+        }
     }
+}
+
+/// The registration an admin names (no secret needed: admins see every registration).
+fn registered<'s>(
+    state: &'s State,
+    zone: &str,
+    address: IpAddr,
+) -> Result<&'s RegistrationRecord, Rejection> {
+    state
+        .registration(zone, address)
+        .ok_or_else(|| Rejection::NotFound(format!("no registration of {address} in zone {zone}")))
+}
+
+/// One service expires now, unless it is `deny_external_cleanup`: then it is skipped.
+fn admin_expire(
+    state: &State,
+    zone: &str,
+    address: IpAddr,
+    key: &ServiceKey,
+    ctx: &mut Context,
+) -> Result<Decision, Rejection> {
+    let r = registered(state, zone, address)?;
+    let s = r.service(key).ok_or_else(|| {
+        Rejection::NotFound(format!(
+            "service {} is not registered at {address} in zone {zone}",
+            key.service_name
+        ))
+    })?;
+    let at = (zone.to_string(), address, key.clone());
+    if s.deny_external_cleanup {
+        let reply = Reply::ClusterExpired {
+            expired: vec![],
+            skipped: vec![at],
+        };
+        return Ok(Decision::new(vec![], reply));
+    }
+    let e = RegistrationServiceExpiring {
+        zone: zone.to_string(),
+        address,
+        service: key.clone(),
+        cause: ExpiryCause::Admin,
+        expires_at: ctx.now,
+        requested_at: ctx.now,
+    };
+    let reply = Reply::ClusterExpired {
+        expired: vec![at],
+        skipped: vec![],
+    };
+    Ok(Decision::new(
+        vec![Event::RegistrationServiceExpiring(e)],
+        reply,
+    ))
 }
 
 /// The answer to an address that is not the caller's: held by another surface, registered

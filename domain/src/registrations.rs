@@ -144,6 +144,8 @@ pub enum ExpiryCause {
     Delete,
     /// A cluster-wide delete by an admin (never a `deny_external_cleanup` service).
     Cluster,
+    /// An admin's delete of one service (never a `deny_external_cleanup` one).
+    Admin,
 }
 
 /// A service's expiry set; the cleanup removes it at `expires_at`.

@@ -203,6 +203,15 @@ fn cases() -> Vec<Case> {
         case("GET", "/v1/registrations"),
         case("GET", "/v1/registrations/{zone}/{address}/history").bind("address", "reg_address"),
         case("POST", "/v1/registrations/clusters/{cluster}/expire").bind("cluster", "reg_uuid"),
+        case("POST", "/v1/registrations/{zone}/{address}/services/expire")
+            .bind("address", "reg_address")
+            .body(json!({"service_name": "iso-svc", "namespace_id": "{reg_uuid}", "cluster_id": "{reg_uuid}"})),
+        case("PUT", "/v1/registrations/{zone}/{address}/secret")
+            .bind("address", "reg_address")
+            .body(json!({"new_secret": "iso-replaced-{n}"})),
+        case("POST", "/v1/registrations/{zone}/{address}/check-secret")
+            .bind("address", "reg_address")
+            .body(json!({"secret": "iso-secret-{n}"})),
         // Resource pools (issue 9 §2): every row Owned.
         case("POST", "/v1/pools").body(json!({"name": "iso", "kind": "address", "tenant_id": "{tenant}", "resources": ["{pool_block}"]})),
         case("GET", "/v1/pools"),

@@ -555,3 +555,67 @@ async fn an_idempotency_key_records_no_fingerprint_of_a_body_holding_a_secret() 
     assert!(!events.text.contains("CommandRecorded"), "{}", events.text);
     assert!(!events.text.contains("k-1"), "{}", events.text);
 }
+
+#[tokio::test]
+async fn admin_routes_delete_a_service_replace_and_check_a_secret() {
+    let srv = TestServer::start().await;
+    zone(&srv, "10.82.0.0/28").await;
+    let mut guarded = body(None, "GuardedSecret77", "guarded", CLUSTER, 0);
+    guarded["service"]["deny_external_cleanup"] = json!(true);
+    let a = ok(&srv.post("/", guarded).await, "address registered");
+    let a = a.trim_end_matches("/32").to_string();
+    ok(
+        &srv.post(
+            "/",
+            body(
+                Some(&format!("{a}/32")),
+                "GuardedSecret77",
+                "plain",
+                CLUSTER,
+                0,
+            ),
+        )
+        .await,
+        "address updated",
+    );
+    let base = format!("/v1/registrations/inet/{a}");
+    let named =
+        |name: &str| json!({"service_name": name, "namespace_id": NS, "cluster_id": CLUSTER});
+    let r = srv
+        .post(&format!("{base}/services/expire"), named("guarded"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["skipped"].as_array().unwrap().len(), 1, "{}", r.text);
+    let r = srv
+        .post(&format!("{base}/services/expire"), named("plain"))
+        .await;
+    assert_eq!(r.json["expired"].as_array().unwrap().len(), 1, "{}", r.text);
+    let check = |secret: &str| json!({"secret": secret});
+    let r = srv
+        .post(&format!("{base}/check-secret"), check("GuardedSecret77"))
+        .await;
+    assert_eq!(r.json["opens"], true, "{}", r.text);
+    let r = srv
+        .put(
+            &format!("{base}/secret"),
+            json!({"new_secret": "RotatedSecret99"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = srv
+        .post(&format!("{base}/check-secret"), check("GuardedSecret77"))
+        .await;
+    assert_eq!(r.json["opens"], false, "{}", r.text);
+    let r = srv
+        .post(&format!("{base}/check-secret"), check("RotatedSecret99"))
+        .await;
+    assert_eq!(r.json["opens"], true, "{}", r.text);
+    assert_no_secret("a check answer", r.text.as_bytes());
+    let r = srv
+        .post(
+            "/v1/registrations/inet/10.82.0.9/check-secret",
+            check("RotatedSecret99"),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}

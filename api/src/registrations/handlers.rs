@@ -25,7 +25,7 @@ use ipledger_commands::Meta;
 /// fingerprint is a plain SHA-256 of the body, which holds the secret, and it would be kept
 /// in the log (a guessable secret could be found from it offline). The routes need none:
 /// registering or deleting again with the same body changes nothing more.
-async fn submit(c: &Call<'_>, command: Command) -> Result<Reply, Fault> {
+pub(crate) async fn submit(c: &Call<'_>, command: Command) -> Result<Reply, Fault> {
     let meta = Meta {
         actor: c.req.actor.clone(),
         correlation_id: c.req.header("x-correlation-id").map(str::to_string),
@@ -34,7 +34,7 @@ async fn submit(c: &Call<'_>, command: Command) -> Result<Reply, Fault> {
     Ok(c.app.writer.submit(command, meta).await?)
 }
 
-fn host(address: IpAddr) -> String {
+pub(crate) fn host(address: IpAddr) -> String {
     let bits = if address.is_ipv6() { 128 } else { 32 };
     format!("{address}/{bits}")
 }
@@ -101,21 +101,25 @@ pub async fn expire_cluster(c: Call<'_>) -> Answer {
     let command = Command::Registration(RegistrationCommand::ExpireCluster {
         cluster_id: cluster,
     });
-    match submit(&c, command).await? {
-        Reply::ClusterExpired { expired, skipped } => {
-            let show = |list: &[(String, IpAddr, ServiceKey)]| -> Vec<Value> {
-                list.iter()
-                    .map(|(zone, address, k)| {
-                        json!({"zone": zone, "address": host(*address), "service_name": k.service_name, "namespace_id": k.namespace_id, "cluster_id": k.cluster_id})
-                    })
-                    .collect()
-            };
-            Ok(Resp::ok(
-                json!({"expired": show(&expired), "skipped": show(&skipped)}),
-            ))
-        }
-        other => Err(Fault::unexpected_reply("a registration command", &other)),
-    }
+    sweep_answer(submit(&c, command).await?)
+}
+
+/// `{"expired": [...], "skipped": [...]}` of a cluster or admin delete.
+pub(crate) fn sweep_answer(reply: Reply) -> Answer {
+    let Reply::ClusterExpired { expired, skipped } = reply else {
+        return Err(Fault::unexpected_reply("a registration sweep", &reply));
+    };
+    let show = |list: &[(String, IpAddr, ServiceKey)]| -> Vec<Value> {
+        list.iter()
+            .map(|(zone, address, k)| {
+                json!({"zone": zone, "address": host(*address), "service_name": k.service_name,
+                       "namespace_id": k.namespace_id, "cluster_id": k.cluster_id})
+            })
+            .collect()
+    };
+    Ok(Resp::ok(
+        json!({"expired": show(&expired), "skipped": show(&skipped)}),
+    ))
 }
 
 fn service_json(s: &RegisteredService) -> Value {
@@ -160,7 +164,7 @@ pub async fn zones(c: Call<'_>) -> Answer {
 }
 
 /// An address from a query or path: bare, or a CIDR of one host.
-fn address_of(text: &str) -> Result<IpAddr, Fault> {
+pub(crate) fn address_of(text: &str) -> Result<IpAddr, Fault> {
     let bare = text
         .strip_suffix("/32")
         .or_else(|| text.strip_suffix("/128"))
