@@ -32,6 +32,12 @@ fn main() -> std::process::ExitCode {
             stream,
             from,
         } => ops::events(&data_dir, stream.as_deref(), from),
+        Cmd::Registrations {
+            url,
+            token,
+            json,
+            command,
+        } => ipledger_api::cli_registrations::run(&url, token.as_deref(), json, command),
     };
     match result {
         Ok(code) => code,

@@ -619,3 +619,131 @@ async fn admin_routes_delete_a_service_replace_and_check_a_secret() {
         .await;
     assert_eq!(r.status, 404, "{}", r.text);
 }
+
+/// Runs `ipledger registrations ...` against the server, off the async runtime.
+async fn cli(srv: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let mut all: Vec<String> = vec![
+        "registrations".into(),
+        "--url".into(),
+        srv.client.base.clone(),
+        "--token".into(),
+        crate::support::ADMIN_TOKEN.into(),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        crate::support::run_cli(&refs)
+    })
+    .await
+    .expect("cli ran")
+}
+
+#[tokio::test]
+async fn the_admin_cli_against_a_running_server() {
+    let srv = TestServer::start().await;
+    zone(&srv, "10.83.0.0/28").await;
+    let mut guarded = body(None, "GuardedSecret77", "guarded", CLUSTER, 0);
+    guarded["service"]["deny_external_cleanup"] = json!(true);
+    let g = ok(&srv.post("/", guarded).await, "address registered");
+    let p = ok(
+        &srv.post("/", body(None, "PlainSecret5555", "plain", CLUSTER, 0))
+            .await,
+        "address registered",
+    );
+    let (okay, out, err) = cli(&srv, &["show-services", "--zone", "inet"]).await;
+    assert!(okay, "{err}");
+    assert!(out.starts_with("ZONE"), "{out}");
+    assert!(
+        out.contains("guarded") && out.contains("plain") && out.contains(&g),
+        "{out}"
+    );
+    let (okay, out, err) = cli(
+        &srv,
+        &["--json", "show-services", "--zone", "inet", "--address", &p],
+    )
+    .await;
+    assert!(okay, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["registrations"].as_array().unwrap().len(), 1, "{out}");
+    let (okay, out, err) = cli(
+        &srv,
+        &[
+            "check-secret",
+            "--zone",
+            "inet",
+            "--address",
+            &g,
+            "--secret",
+            "GuardedSecret77",
+        ],
+    )
+    .await;
+    assert!(okay, "{out} {err}");
+    let (okay, ..) = cli(
+        &srv,
+        &[
+            "check-secret",
+            "--zone",
+            "inet",
+            "--address",
+            &g,
+            "--secret",
+            "PlainSecret5555",
+        ],
+    )
+    .await;
+    assert!(!okay, "a secret that does not open it fails the command");
+    let (okay, _, err) = cli(
+        &srv,
+        &[
+            "replace-secret",
+            "--zone",
+            "inet",
+            "--address",
+            &g,
+            "--new-secret",
+            "RotatedSecret99",
+        ],
+    )
+    .await;
+    assert!(okay, "{err}");
+    let (okay, ..) = cli(
+        &srv,
+        &[
+            "check-secret",
+            "--zone",
+            "inet",
+            "--address",
+            &g,
+            "--secret",
+            "RotatedSecret99",
+        ],
+    )
+    .await;
+    assert!(okay);
+    let (okay, out, err) = cli(
+        &srv,
+        &[
+            "delete-service",
+            "--zone",
+            "inet",
+            "--address",
+            &p,
+            "--service-name",
+            "plain",
+            "--namespace-id",
+            NS,
+            "--cluster-id",
+            CLUSTER,
+        ],
+    )
+    .await;
+    assert!(okay, "{err}");
+    assert!(out.contains("expired"), "{out}");
+    let (okay, out, err) = cli(&srv, &["delete-cluster", "--cluster-id", CLUSTER]).await;
+    assert!(okay, "{err}");
+    assert!(
+        out.contains("skipped (deny_external_cleanup)") && out.contains(&g),
+        "{out}"
+    );
+}
