@@ -55,6 +55,8 @@ pub enum Cmd {
         #[arg(long, default_value_t = 0)]
         from: u64,
     },
+    /// Print the version.
+    Version,
     /// Zone registrations on a running server (vitistack ipam-cli's commands).
     Registrations {
         /// The server (env IPLEDGER_URL).

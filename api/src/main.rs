@@ -32,6 +32,10 @@ fn main() -> std::process::ExitCode {
             stream,
             from,
         } => ops::events(&data_dir, stream.as_deref(), from),
+        Cmd::Version => {
+            println!("ipledger {}", env!("CARGO_PKG_VERSION"));
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         Cmd::Registrations {
             url,
             token,

@@ -638,6 +638,16 @@ async fn cli(srv: &TestServer, args: &[&str]) -> (bool, String, String) {
     .expect("cli ran")
 }
 
+#[test]
+fn version_prints_the_crate_version() {
+    let (okay, out, err) = crate::support::run_cli(&["version"]);
+    assert!(okay, "{err}");
+    assert!(
+        out.starts_with("ipledger ") && out.trim().len() > "ipledger ".len(),
+        "{out}"
+    );
+}
+
 #[tokio::test]
 async fn the_admin_cli_against_a_running_server() {
     let srv = TestServer::start().await;
