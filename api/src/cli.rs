@@ -57,6 +57,22 @@ pub enum Cmd {
     },
     /// Print the version.
     Version,
+    /// Copy a running server's log up to its current position into FILE (online, verified).
+    Backup {
+        #[arg(long, env = "IPLEDGER_URL", default_value = "http://127.0.0.1:9898")]
+        url: String,
+        #[arg(long, env = "IPLEDGER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Rebuild a log in an empty DIR from a backup FILE, then verify it.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
     /// Zone registrations on a running server (vitistack ipam-cli's commands).
     Registrations {
         /// The server (env IPLEDGER_URL).

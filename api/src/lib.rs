@@ -11,6 +11,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod cli_backup;
 pub mod cli_registrations;
 pub mod config;
 pub mod connections;

@@ -32,6 +32,10 @@ fn main() -> std::process::ExitCode {
             stream,
             from,
         } => ops::events(&data_dir, stream.as_deref(), from),
+        Cmd::Backup { url, token, out } => {
+            ipledger_api::cli_backup::backup(&url, token.as_deref(), &out)
+        }
+        Cmd::Restore { from, data_dir } => ops::restore(&from, &data_dir),
         Cmd::Version => {
             println!("ipledger {}", env!("CARGO_PKG_VERSION"));
             Ok(std::process::ExitCode::SUCCESS)

@@ -369,3 +369,54 @@ pub fn events(dir: &Path, stream: Option<&str>, from: u64) -> anyhow::Result<Exi
         None => Ok(ExitCode::SUCCESS),
     }
 }
+
+/// `ipledger restore --from FILE --data-dir DIR`: a new log in an empty `DIR` holding the
+/// backup's events with their positions, versions, ids, times and actors, then `verify`.
+pub fn restore(from: &Path, dir: &Path) -> anyhow::Result<ExitCode> {
+    use ipledger_commands::store::StreamAppend;
+    use ipledger_domain::{ExpectedVersion, NewEvent};
+    let envelopes = crate::cli_backup::read(from)?;
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        anyhow::bail!(
+            "{} is not empty: restore only into a new directory",
+            dir.display()
+        );
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let log = FileLog::open(dir, FileLogOptions::default())?;
+        for chunk in envelopes.chunks(1000) {
+            let batch: Vec<StreamAppend> = chunk
+                .iter()
+                .map(|e| StreamAppend {
+                    stream: e.stream.clone(),
+                    expected: ExpectedVersion::Any,
+                    events: vec![NewEvent {
+                        event_id: e.event_id,
+                        recorded_at: e.recorded_at,
+                        actor: e.actor.clone(),
+                        correlation_id: e.correlation_id.clone(),
+                        idempotency_key: e.idempotency_key.clone(),
+                        event: e.event.clone(),
+                    }],
+                })
+                .collect();
+            let stored = log
+                .append(batch)
+                .await
+                .map_err(|e| anyhow::anyhow!("appending the backup: {e:?}"))?;
+            for (s, e) in stored.iter().zip(chunk) {
+                anyhow::ensure!(
+                    s == e,
+                    "position {} came back different from the backup",
+                    e.position
+                );
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    println!("restored {} events into {}", envelopes.len(), dir.display());
+    verify(dir)
+}

@@ -3,6 +3,7 @@
 
 mod auth;
 mod auth_header;
+mod backup;
 mod cli;
 mod concurrency;
 mod connections;
