@@ -1,4 +1,6 @@
-//! The `ipledger` command line: `serve`, `replay`, `verify`, `events` and `migrate`.
+//! The `ipledger` command line: `serve`, `replay`, `verify`, `events`, `migrate`, `backup`,
+//! `restore`, `version`, and `registrations` (a client of a running server:
+//! `cli_registrations.rs`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -66,6 +68,85 @@ pub enum Cmd {
         /// Start at this global position.
         #[arg(long, default_value_t = 0)]
         from: u64,
+    },
+    /// Print the version.
+    Version,
+    /// Copy a running server's log up to its current position into FILE (online, verified).
+    Backup {
+        #[arg(long, env = "IPLEDGER_URL", default_value = "http://127.0.0.1:9898")]
+        url: String,
+        #[arg(long, env = "IPLEDGER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Rebuild a log in an empty DIR from a backup FILE, then verify it.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Zone registrations on a running server (vitistack ipam-cli's commands).
+    Registrations {
+        /// The server (env IPLEDGER_URL).
+        #[arg(long, env = "IPLEDGER_URL", default_value = "http://127.0.0.1:9898")]
+        url: String,
+        /// An admin token (env IPLEDGER_TOKEN).
+        #[arg(long, env = "IPLEDGER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// JSON for scripts instead of tables for people.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        command: RegistrationCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistrationCmd {
+    /// The services of a registration (or of every registration of the zone).
+    ShowServices {
+        #[arg(long)]
+        zone: String,
+        #[arg(long)]
+        address: Option<String>,
+    },
+    /// Expire one service now (a deny_external_cleanup service is skipped and listed).
+    DeleteService {
+        #[arg(long)]
+        zone: String,
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        service_name: String,
+        #[arg(long)]
+        namespace_id: String,
+        #[arg(long)]
+        cluster_id: String,
+    },
+    /// Expire every service of a cluster now, skipping and listing deny_external_cleanup ones.
+    DeleteCluster {
+        #[arg(long)]
+        cluster_id: String,
+    },
+    /// Replace a registration's secret.
+    ReplaceSecret {
+        #[arg(long)]
+        zone: String,
+        #[arg(long)]
+        address: String,
+        #[arg(long, env = "IPLEDGER_NEW_SECRET", hide_env_values = true)]
+        new_secret: String,
+    },
+    /// Whether a secret opens a registration (secrets cannot be shown: only checked).
+    CheckSecret {
+        #[arg(long)]
+        zone: String,
+        #[arg(long)]
+        address: String,
+        #[arg(long, env = "IPLEDGER_SECRET", hide_env_values = true)]
+        secret: String,
     },
 }
 

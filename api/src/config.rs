@@ -20,6 +20,11 @@ pub struct AuthConfig {
     pub admin_sha256: Option<[u8; 32]>,
     /// `--insecure-no-auth`: every request acts as an admin named `anonymous`.
     pub insecure_no_auth: bool,
+    /// `registrations_open`: the original's registration routes answer without a token.
+    pub registrations_open: bool,
+    /// The key registration secrets are hashed with (`registrations/key.rs`).
+    /// None on a shared log without a configured key: the registration routes answer 503.
+    pub registration_key: Option<crate::registrations::key::RegistrationKey>,
 }
 
 impl AuthConfig {
@@ -27,6 +32,7 @@ impl AuthConfig {
         AuthConfig {
             admin_sha256: admin_token.map(digest),
             insecure_no_auth,
+            ..AuthConfig::default()
         }
     }
 }
@@ -77,6 +83,13 @@ pub struct FileConfig {
     pub body_read_timeout_ms: Option<u64>,
     /// The Scaleway region this deployment answers for (`/ipam/v1/regions/{region}`).
     pub region: Option<String>,
+    /// Accept the registration routes without a token (default false; a WARN at start).
+    pub registrations_open: Option<bool>,
+    /// The registration secrets' HMAC key, 64 hex digits; absent: `registration.key` in the
+    /// data directory, created at first start (mode 0600).
+    pub registration_secret_key: Option<String>,
+    /// Seconds between two registration cleanups (default 30, the original's; 0: off).
+    pub registration_cleanup_interval_seconds: Option<u64>,
 }
 
 /// The config file's `[smtp]` section.
@@ -171,6 +184,12 @@ pub struct Config {
     /// The Scaleway region served under `/ipam/v1/regions/{region}/` (another region is
     /// 404), in Scaleway's `xx-yyy` form.
     pub region: String,
+    /// The registration routes answer requests without a token (`IPLEDGER_REGISTRATIONS_OPEN`).
+    pub registrations_open: bool,
+    /// The registration secrets' HMAC key; None: the data directory's key file.
+    pub registration_secret_key: Option<crate::registrations::key::RegistrationKey>,
+    /// Seconds between two registration cleanups; 0 turns them off.
+    pub registration_cleanup_interval_seconds: u64,
 }
 
 /// Defaults of the connection limits (README, "Limits"): room for many more clients than a
@@ -209,6 +228,9 @@ impl Default for Config {
             header_read_timeout_ms: HEADER_READ_TIMEOUT_MS_DEFAULT,
             body_read_timeout_ms: BODY_READ_TIMEOUT_MS_DEFAULT,
             region: REGION_DEFAULT.into(),
+            registrations_open: false,
+            registration_secret_key: None,
+            registration_cleanup_interval_seconds: 30,
         }
     }
 }
@@ -343,6 +365,18 @@ impl Config {
                     .unwrap_or(d.body_read_timeout_ms),
             )?,
             region: region(env("IPLEDGER_REGION")?.or(fc.region).unwrap_or(d.region))?,
+            registrations_open: env("IPLEDGER_REGISTRATIONS_OPEN")?
+                .or(fc.registrations_open)
+                .unwrap_or(d.registrations_open),
+            registration_secret_key: env::<String>("IPLEDGER_REGISTRATION_SECRET_KEY")?
+                .or(fc.registration_secret_key)
+                .map(|k| crate::registrations::key::RegistrationKey::from_hex(&k))
+                .transpose()?,
+            registration_cleanup_interval_seconds: env(
+                "IPLEDGER_REGISTRATION_CLEANUP_INTERVAL_SECONDS",
+            )?
+            .or(fc.registration_cleanup_interval_seconds)
+            .unwrap_or(d.registration_cleanup_interval_seconds),
         };
         // A misspelt store fails the start, not the first write.
         config.store_spec()?;

@@ -40,6 +40,20 @@ fn main() -> std::process::ExitCode {
             .parse()
             .and_then(|from| Ok((from, to.parse()?)))
             .and_then(|(from, to)| ops::migrate(&from, &to)),
+        Cmd::Backup { url, token, out } => {
+            ipledger_api::cli_backup::backup(&url, token.as_deref(), &out)
+        }
+        Cmd::Restore { from, data_dir } => ops::restore(&from, &data_dir),
+        Cmd::Version => {
+            println!("ipledger {}", env!("CARGO_PKG_VERSION"));
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Cmd::Registrations {
+            url,
+            token,
+            json,
+            command,
+        } => ipledger_api::cli_registrations::run(&url, token.as_deref(), json, command),
     };
     match result {
         Ok(code) => code,

@@ -46,6 +46,8 @@ pub struct Running {
     task: tokio::task::JoinHandle<()>,
     /// The scheduled retention purge (`retention.rs`), stopped with the server.
     purge: Option<tokio::task::JoinHandle<()>>,
+    /// The scheduled registration cleanup (`retention.rs`), stopped with the server.
+    cleanup: Option<tokio::task::JoinHandle<()>>,
     /// The notification outbox (`outbox.rs`), stopped with the server.
     outbox: Option<tokio::task::JoinHandle<()>>,
 }
@@ -57,11 +59,14 @@ impl Running {
             outbox.abort();
             let _ = outbox.await;
         }
-        if let Some(purge) = self.purge.take() {
+        for task in [self.purge.take(), self.cleanup.take()]
+            .into_iter()
+            .flatten()
+        {
             // Wait for the cancellation: the task holds a writer handle, and the log stays
             // locked until every handle is gone.
-            purge.abort();
-            let _ = purge.await;
+            task.abort();
+            let _ = task.await;
         }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -98,8 +103,26 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     };
     let ids = Box::new(ipledger_commands::UuidV7Source::default());
     let writer = Writer::start(store.clone(), state, clock, ids, writer_config);
-    let auth =
-        crate::config::AuthConfig::new(config.admin_token.as_deref(), config.insecure_no_auth);
+    // Every node of a shared log must hash registration secrets with one key: a key file of
+    // one node's own would make the secrets registered through it open nothing elsewhere.
+    let registration_key = match (&config.registration_secret_key, config.store_spec()?) {
+        (Some(key), _) => Some(key.clone()),
+        (None, crate::config::StoreSpec::File(dir)) => Some(
+            crate::registrations::key::RegistrationKey::load_or_create(&dir)?,
+        ),
+        (None, crate::config::StoreSpec::Postgres(_)) => {
+            tracing::warn!("registrations are off: a shared log needs registration_secret_key (IPLEDGER_REGISTRATION_SECRET_KEY), the same on every node");
+            None
+        }
+    };
+    let auth = crate::config::AuthConfig {
+        registrations_open: config.registrations_open,
+        registration_key,
+        ..crate::config::AuthConfig::new(config.admin_token.as_deref(), config.insecure_no_auth)
+    };
+    if config.registrations_open {
+        tracing::warn!("REGISTRATIONS ARE OPEN (registrations_open): POST/DELETE / and /v2/... accept requests without a token; anyone who can reach this server can register addresses");
+    }
     if config.insecure_no_auth {
         tracing::warn!("AUTHENTICATION IS OFF (--insecure-no-auth): every request acts as an admin; never expose this server");
     }
@@ -131,6 +154,10 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         },
     ));
     let purge = crate::admin::retention::schedule(&app.writer, config.purge_interval_seconds);
+    let cleanup = crate::admin::retention::schedule_cleanup(
+        &app.writer,
+        config.registration_cleanup_interval_seconds,
+    );
     let outbox = start_outbox(&app, config)?;
     tracing::info!(%addr, "ipledger listening");
     Ok(Running {
@@ -140,6 +167,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         stop: Some(stop),
         task,
         purge,
+        cleanup,
         outbox,
     })
 }
@@ -601,4 +629,55 @@ pub fn events(spec: &StoreSpec, stream: Option<&str>, from: u64) -> anyhow::Resu
         Some(e) => Err(e),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// `ipledger restore --from FILE --data-dir DIR`: a new log in an empty `DIR` holding the
+/// backup's events with their positions, versions, ids, times and actors, then `verify`.
+pub fn restore(from: &Path, dir: &Path) -> anyhow::Result<ExitCode> {
+    use ipledger_commands::store::StreamAppend;
+    use ipledger_domain::{ExpectedVersion, NewEvent};
+    let envelopes = crate::cli_backup::read(from)?;
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        anyhow::bail!(
+            "{} is not empty: restore only into a new directory",
+            dir.display()
+        );
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let log = FileLog::open(dir, FileLogOptions::default())?;
+        for chunk in envelopes.chunks(1000) {
+            let batch: Vec<StreamAppend> = chunk
+                .iter()
+                .map(|e| StreamAppend {
+                    stream: e.stream.clone(),
+                    expected: ExpectedVersion::Any,
+                    events: vec![NewEvent {
+                        event_id: e.event_id,
+                        recorded_at: e.recorded_at,
+                        actor: e.actor.clone(),
+                        correlation_id: e.correlation_id.clone(),
+                        idempotency_key: e.idempotency_key.clone(),
+                        event: e.event.clone(),
+                    }],
+                })
+                .collect();
+            let stored = log
+                .append(batch)
+                .await
+                .map_err(|e| anyhow::anyhow!("appending the backup: {e:?}"))?;
+            for (s, e) in stored.iter().zip(chunk) {
+                anyhow::ensure!(
+                    s == e,
+                    "position {} came back different from the backup",
+                    e.position
+                );
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    println!("restored {} events into {}", envelopes.len(), dir.display());
+    verify(&crate::config::StoreSpec::File(dir.to_path_buf()))
 }

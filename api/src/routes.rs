@@ -18,6 +18,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         crate::auth::ROUTES,
         crate::melange::ROUTES,
         crate::pools::ROUTES,
+        crate::registrations::ROUTES,
         crate::requests::ROUTES,
         crate::scaleway::ROUTES,
     ]

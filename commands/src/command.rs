@@ -11,6 +11,8 @@ pub enum Command {
     CreateBlock(CreateBlock),
     /// The Scaleway IPAM v1 surface (`command_scaleway.rs`).
     Scaleway(crate::ScalewayCommand),
+    /// Zone registrations, vitistack ipam-api (`command_registrations.rs`).
+    Registration(crate::RegistrationCommand),
     // Static routes, NAT and the retention purge (`command_routing.rs`).
     CreateRoute(crate::RouteChange),
     UpdateRoute(crate::RouteChange),

@@ -34,6 +34,9 @@ pub(crate) struct Holder {
     pub device: Option<String>,
     /// As recorded on the address.
     pub mac: Option<String>,
+    /// IPv6 in address order, never from the block's generator: for holders without a MAC
+    /// (zone registrations), as pools fill IPv6.
+    pub sequential: bool,
 }
 
 impl Holder {
@@ -43,6 +46,7 @@ impl Holder {
             tenant: rec.tenant_id.clone(),
             device: rec.device_id.clone(),
             mac: rec.mac_address.map(format_mac),
+            sequential: false,
         }
     }
 }
@@ -120,7 +124,7 @@ fn pick(
         .record
         .ipv6_generator
         .unwrap_or(ctx.settings.ipv6_generator);
-    if cidr.network().is_ipv4() || !generator.needs_mac() {
+    if cidr.network().is_ipv4() || h.sequential || !generator.needs_mac() {
         return ex
             .next_allocatable(0, |from| plan.next_free(b, from))
             .ok_or(Refusal::Full);
@@ -340,6 +344,7 @@ pub fn allocate_address(
             tenant: lessee.unwrap_or(&b.record.tenant_id).to_string(),
             device: c.used_by_device.clone(),
             mac: c.mac_address.clone(),
+            sequential: false,
         },
     };
     let record = allocate_in_block(&mut plan, b, c.address, &holder, ctx)

@@ -306,9 +306,10 @@ fn book(state: &State, c: &BookScalewayIp, ctx: &mut Context) -> Result<Decision
         tenant: c.project_id.clone(),
         device: None,
         mac: resource.as_ref().map(|r| r.mac_address.clone()),
+        sequential: false,
     };
     let mut plan = Plan::new(state);
-    let address = allocate(&mut plan, &family, c.address, &holder, ctx)?;
+    let address = allocate(&mut plan, &family, c.address, &holder, "the source", ctx)?;
     let booked = ScalewayIpBooked {
         ip_id: address.0,
         project_id: c.project_id.clone(),
@@ -337,13 +338,15 @@ fn book(state: &State, c: &BookScalewayIp, ctx: &mut Context) -> Result<Decision
     Ok(Decision::new(events, Reply::ScalewayIp(record)))
 }
 
-/// The address for a booking: the one asked for in the block holding it, or the next free
-/// one of the first block that has one. Returns (address id, block id, address).
-fn allocate(
+/// The address for a booking (or a zone registration): the one asked for in the block
+/// holding it, or the next free one of the first block that has one. Returns (address id,
+/// block id, address). `from` names the blocks in the refusals ("the source", "zone z").
+pub(crate) fn allocate(
     plan: &mut Plan,
     blocks: &[&BlockState],
     want: Option<IpAddr>,
     holder: &Holder,
+    from: &str,
     ctx: &mut Context,
 ) -> Result<(Uuid, Uuid, IpAddr), Rejection> {
     let usable = blocks.iter().filter(|b| b.children.is_empty());
@@ -352,7 +355,7 @@ fn allocate(
             .clone()
             .find(|b| b.record.cidr.contains(&addr))
             .ok_or_else(|| {
-                Rejection::invalid("address", format!("{addr} is not in the source's blocks"))
+                Rejection::invalid("address", format!("{addr} is not in {from}'s blocks"))
             })?;
         return match allocate_in_block(plan, b, Some(addr), holder, ctx) {
             Ok(a) => Ok((a.id, a.block_id, a.address)),
@@ -367,9 +370,9 @@ fn allocate(
             Err(Refusal::Rejected(r)) => return Err(r),
         }
     }
-    Err(Rejection::Unprocessable(
-        "the source has no free address".into(),
-    ))
+    Err(Rejection::Unprocessable(format!(
+        "{from} has no free address"
+    )))
 }
 
 fn update(state: &State, c: &UpdateScalewayIp, ctx: &mut Context) -> Result<Decision, Rejection> {

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod command;
 mod command_interfaces;
 mod command_pools;
+mod command_registrations;
 mod command_requests;
 mod command_routing;
 mod command_scaleway;
@@ -21,6 +22,7 @@ mod decide_network;
 mod decide_policies;
 mod decide_pool_allocations;
 mod decide_pools;
+pub mod decide_registrations;
 pub mod decide_requests;
 pub mod decide_retention;
 mod decide_routes;
@@ -40,6 +42,7 @@ pub use command_interfaces::{
     AllowIp, InterfaceScope, InterfaceSpec, NetworkAllocation, NetworkRequest, ReleaseAddresses,
 };
 pub use command_pools::{AllocateFromPool, CreatePool, PoolRequest, UpdatePool};
+pub use command_registrations::{ExpireService, Register, RegistrationCommand, ServiceRequest};
 pub use command_requests::{DecideRequest, RecordDelivery, SubmitRequest};
 pub use command_routing::{AssignNat, NatAt, RemoveNat, RouteChange};
 pub use command_scaleway::{

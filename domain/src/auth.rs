@@ -42,6 +42,8 @@ pub enum Role {
     Agent,
     /// Only `/ipam/tenants/{this tenant}/...`.
     Tenant(String),
+    /// Zone registrations only (the vitistack ipam-api routes, issue 10).
+    Registrar,
 }
 
 impl Role {
@@ -50,6 +52,7 @@ impl Role {
         match text {
             "admin" => Some(Role::Admin),
             "agent" => Some(Role::Agent),
+            "registrar" => Some(Role::Registrar),
             _ => {
                 let tenant = text.strip_prefix("tenant:")?;
                 let printable = |c: char| !c.is_control() && !c.is_whitespace() && c != '/';
@@ -67,6 +70,7 @@ impl fmt::Display for Role {
         match self {
             Role::Admin => f.write_str("admin"),
             Role::Agent => f.write_str("agent"),
+            Role::Registrar => f.write_str("registrar"),
             Role::Tenant(t) => write!(f, "tenant:{t}"),
         }
     }
@@ -133,7 +137,13 @@ mod tests {
 
     #[test]
     fn roles_parse_and_print_back() {
-        for text in ["admin", "agent", "tenant:acme", "tenant:a.b-c_1"] {
+        for text in [
+            "admin",
+            "agent",
+            "registrar",
+            "tenant:acme",
+            "tenant:a.b-c_1",
+        ] {
             let role = Role::parse(text).expect("valid role");
             assert_eq!(role.to_string(), text);
         }

@@ -285,4 +285,8 @@ events! {
         ScalewayIpReleased,
     }
     crate::pools { PoolCreated, PoolUpdated, PoolDeleted, PoolAllocated, PoolReleased }
+    crate::registrations {
+        RegistrationCreated, RegistrationServiceSet, RegistrationSecretRotated,
+        RegistrationServiceExpiring, RegistrationServiceRemoved, RegistrationReleased,
+    }
 }

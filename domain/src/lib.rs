@@ -19,6 +19,7 @@ pub mod payload;
 pub mod policy;
 pub mod pools;
 pub mod records;
+pub mod registrations;
 pub mod rejection;
 pub mod requests;
 pub mod routing;

@@ -139,6 +139,18 @@ pub enum Reply {
     /// A pool's allocations after the command, each with whether this command made it
     /// (false: an earlier request with the same identifier and parameters did).
     PoolAllocations(Vec<(crate::pools::PoolAllocationRecord, bool)>),
+    /// A registration after a register, update, rotation or delete; `created` when this
+    /// command made it.
+    Registration {
+        record: crate::registrations::RegistrationRecord,
+        created: bool,
+    },
+    /// A cluster-wide delete: the services given an expiry, and the `deny_external_cleanup`
+    /// ones left alone.
+    ClusterExpired {
+        expired: Vec<(String, IpAddr, crate::registrations::ServiceKey)>,
+        skipped: Vec<(String, IpAddr, crate::registrations::ServiceKey)>,
+    },
 }
 
 /// What the log keeps of a command's answer for its idempotent retries: the kind of outcome
@@ -181,6 +193,12 @@ pub enum Receipt {
         pool_id: Uuid,
         allocations: Vec<(Uuid, bool)>,
     },
+    /// A registration, by zone and address.
+    Registration {
+        zone: String,
+        address: IpAddr,
+        created: bool,
+    },
 }
 
 impl Reply {
@@ -220,6 +238,14 @@ impl Reply {
                 pool_id: list.first().map_or(Uuid::nil(), |(a, _)| a.pool_id),
                 allocations: list.iter().map(|(a, made)| (a.id, *made)).collect(),
             },
+            Reply::Registration { record, created } => Receipt::Registration {
+                zone: record.zone.clone(),
+                address: record.address,
+                created: *created,
+            },
+            // The registration routes take no Idempotency-Key: a cluster delete done twice
+            // is the same as once (expiries are set to now again).
+            Reply::ClusterExpired { .. } => Receipt::Done,
         }
     }
 }
@@ -282,6 +308,8 @@ pub enum Holder {
     Scaleway { ip_id: Uuid },
     /// A pool's allocation.
     Pool { pool_id: Uuid, identifier: String },
+    /// A zone registration (vitistack ipam-api; issue 10).
+    Registration { zone: String, address: IpAddr },
 }
 
 impl std::fmt::Display for Holder {
@@ -292,6 +320,9 @@ impl std::fmt::Display for Holder {
                 pool_id,
                 identifier,
             } => write!(f, "held by pool {pool_id} allocation {identifier}"),
+            Holder::Registration { zone, address } => {
+                write!(f, "held by the registration of {address} in zone {zone}")
+            }
         }
     }
 }

@@ -28,6 +28,7 @@ use crate::State;
 
 mod interface_ops;
 mod pool_ops;
+mod registration_ops;
 mod request_ops;
 mod routing_ops;
 mod scaleway_ops;
@@ -117,6 +118,7 @@ enum Op {
     Interfaces(interface_ops::InterfaceOp),
     Scaleway(scaleway_ops::ScalewayOp),
     Pools(pool_ops::PoolOp),
+    Registrations(registration_ops::RegistrationOp),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -150,6 +152,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => interface_ops::op().prop_map(Op::Interfaces),
         2 => scaleway_ops::op().prop_map(Op::Scaleway),
         3 => pool_ops::op().prop_map(Op::Pools),
+        3 => registration_ops::op().prop_map(Op::Registrations),
     ]
 }
 
@@ -183,6 +186,7 @@ struct Model {
     interfaces: interface_ops::InterfaceModel,
     scaleway: scaleway_ops::ScalewayModel,
     pools: pool_ops::PoolModel,
+    registrations: registration_ops::RegistrationModel,
     /// Live token ids, in issue order.
     tokens: Vec<Uuid>,
 }
@@ -208,10 +212,12 @@ impl Model {
         self.requests.observe(&event, &mut self.request_emails);
         self.interfaces.observe(&event);
         let blocks = &self.blocks;
-        self.scaleway.observe(&event, |b, a| {
+        let offset_of = |b: Uuid, a| {
             let b = blocks.iter().find(|m| m.id == b)?;
             block::offset_of(&b.cidr, a)
-        });
+        };
+        self.scaleway.observe(&event, offset_of);
+        self.registrations.observe(&event, offset_of);
         self.events.push(event);
     }
 
@@ -363,6 +369,7 @@ impl Model {
             Op::Scaleway(o) => scaleway_ops::interpret(self, o),
             Op::Interfaces(i) => interface_ops::interpret(self, i),
             Op::Pools(p) => pool_ops::interpret(self, p),
+            Op::Registrations(r) => registration_ops::interpret(self, r),
             _ => self.policy_rule(op),
         }
     }
@@ -469,25 +476,29 @@ impl Model {
         }));
     }
 
-    /// A free offset near `seed` in a block without subnets.
-    fn allocate(&mut self, pick: &Index, seed: u64, lessee: bool) {
+    /// A free, unheld address near `seed` (within the first 4096 offsets) of the picked
+    /// block, if it has no subnets: (block id, address).
+    fn free_address(&self, pick: &Index, seed: u64) -> Option<(Uuid, std::net::IpAddr)> {
         if self.blocks.is_empty() {
-            return;
+            return None;
         }
         let b = &self.blocks[pick.index(self.blocks.len())];
         if !b.children.is_empty() {
-            return;
+            return None;
         }
-        let size = block::size(&b.cidr);
-        let window = size.min(1 << 12);
+        let window = block::size(&b.cidr).min(1 << 12);
         let start = seed as u128 % window;
-        let Some(offset) = (0..window)
+        let offset = (0..window)
             .map(|i| (start + i) % window)
-            .find(|o| !b.used.contains_key(o) && !b.held.contains(o))
-        else {
+            .find(|o| !b.used.contains_key(o) && !b.held.contains(o))?;
+        Some((b.id, block::address_at(&b.cidr, offset)))
+    }
+
+    /// A free offset near `seed` in a block without subnets.
+    fn allocate(&mut self, pick: &Index, seed: u64, lessee: bool) {
+        let Some((block_id, address)) = self.free_address(pick, seed) else {
             return;
         };
-        let (block_id, address) = (b.id, block::address_at(&b.cidr, offset));
         let address_id = self.fresh_id();
         let e = AddressAllocated {
             block_id,
@@ -743,6 +754,14 @@ impl Model {
             | Event::PoolDeleted(_)
             | Event::PoolAllocated(_)
             | Event::PoolReleased(_) => {}
+            // A registration's address is an ordinary allocation (modelled above); its own
+            // events are modelled in `registration_ops`.
+            Event::RegistrationCreated(_)
+            | Event::RegistrationServiceSet(_)
+            | Event::RegistrationSecretRotated(_)
+            | Event::RegistrationServiceExpiring(_)
+            | Event::RegistrationServiceRemoved(_)
+            | Event::RegistrationReleased(_) => {}
             // Routes and NAT pairs are modelled in `routing_ops` (`self.routing`).
             Event::RouteCreated(_)
             | Event::RouteUpdated(_)
@@ -904,6 +923,7 @@ fn check_against_model(state: &State, model: &Model) -> Result<(), TestCaseError
     request_ops::check(state, model)?;
     scaleway_ops::check(state, model)?;
     pool_ops::check(state, model)?;
+    registration_ops::check(state, model)?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ pub mod interfaces;
 pub mod page;
 pub mod pools;
 mod receipts;
+pub mod registrations;
 pub mod requests;
 pub mod routing;
 pub mod scaleway;

@@ -42,7 +42,7 @@ pub struct Pools {
     pub(crate) by_id: BTreeMap<Uuid, PoolState>,
     by_tenant: BTreeSet<(String, Uuid)>,
     /// (zone, created at, id): a zone's pools in creation order.
-    by_zone: BTreeSet<(String, Timestamp, Uuid)>,
+    pub(crate) by_zone: BTreeSet<(String, Timestamp, Uuid)>,
     /// (resource block, pool): the pools a block serves.
     by_resource: BTreeSet<(Uuid, Uuid)>,
     /// Address id → (pool, allocation) for the addresses address pools hold.

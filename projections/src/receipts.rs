@@ -69,6 +69,14 @@ impl State {
                 }
                 Reply::PoolAllocations(list)
             }
+            Receipt::Registration {
+                zone,
+                address,
+                created,
+            } => Reply::Registration {
+                record: self.registration(zone, *address)?.clone(),
+                created: *created,
+            },
         })
     }
 }

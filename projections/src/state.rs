@@ -94,6 +94,8 @@ pub struct State {
     pub(crate) scaleway: crate::scaleway::ScalewayIps,
     /// Resource pools and their allocations (`pools.rs`).
     pub(crate) pools: crate::pools::Pools,
+    /// Zone registrations (`registrations.rs`); their addresses are ordinary allocations.
+    pub(crate) registrations: crate::registrations::Registrations,
     /// Last version of every stream (the writer's expected versions).
     pub(crate) stream_versions: BTreeMap<String, u64>,
     /// The position the next event will get: events folded so far.
@@ -106,6 +108,7 @@ impl State {
     pub fn holder_of(&self, address_id: Uuid) -> Option<ipledger_domain::records::Holder> {
         self.scaleway_holder_of(address_id)
             .or_else(|| self.pool_holder_of(address_id))
+            .or_else(|| self.registration_holder_of(address_id))
     }
 
     /// Folds one stored event. Events must arrive in log order.
@@ -214,6 +217,12 @@ impl State {
             | Event::PoolDeleted(_)
             | Event::PoolAllocated(_)
             | Event::PoolReleased(_) => self.pools.apply(event),
+            Event::RegistrationCreated(_)
+            | Event::RegistrationServiceSet(_)
+            | Event::RegistrationSecretRotated(_)
+            | Event::RegistrationServiceExpiring(_)
+            | Event::RegistrationServiceRemoved(_)
+            | Event::RegistrationReleased(_) => self.registrations.apply(event),
             Event::TokenIssued(e) => self.tokens.issued(e),
             Event::TokenRevoked(e) => self.tokens.revoked(e),
             Event::CommandRecorded(e) => self.commands.recorded(e),

@@ -1,5 +1,5 @@
-//! One address space, three surfaces (issue 9): Melange allocations, Scaleway bookings and
-//! pool allocations drawn concurrently from one block, with a kill -9 in the middle of the
+//! One address space, four surfaces (issues 9 and 10): Melange allocations, Scaleway
+//! bookings, pool allocations and zone registrations drawn concurrently from one block, with a kill -9 in the middle of the
 //! burst. After the restart every acknowledged address is still held by the surface that
 //! acknowledged it, no address is held twice, the block's Melange listing shows every one of
 //! them whatever surface holds it, the surfaces refuse each other's addresses, and
@@ -21,19 +21,22 @@ const PER_TASK: usize = 400;
 const KILL_AFTER_ACKS: usize = 300;
 const T: &str = "/v0.1/ipam/tenants/t1";
 const SCW: &str = "/ipam/v1/regions/fr-par";
+const NS: &str = "467579ae-b8d5-4524-9ce8-bcb66ee02ce0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Surface {
     Melange,
     Scaleway,
     Pool,
+    Registration,
 }
 
 /// What a client was told it holds: the address (no prefix length) and how to find it again.
 #[derive(Debug, Clone)]
 struct Held {
     surface: Surface,
-    /// Melange: the address; Scaleway: the IP id; pool: the identifier.
+    /// Melange: the address; Scaleway: the IP id; pool: the identifier; registration: the
+    /// service name.
     key: String,
 }
 
@@ -58,7 +61,7 @@ async fn setup(c: &Client) -> World {
     let r = c
         .post(
             "/v1/pools",
-            json!({"name": "mixed", "kind": "address", "tenant_id": "t1", "resources": [block]}),
+            json!({"name": "mixed", "kind": "address", "tenant_id": "t1", "resources": [block], "zone": "inet"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -77,6 +80,13 @@ async fn take(c: &Client, w: &World, surface: Surface, n: &str) -> Option<Result
         Surface::Pool => (
             format!("/v1/pools/{}/allocations", w.pool),
             Some(json!({"identifier": n})),
+        ),
+        Surface::Registration => (
+            "/v2/address".to_string(),
+            Some(
+                json!({"ip_family": "ipv4", "zone": "inet", "secret": format!("secret-{n}"),
+                        "service": {"service_name": n, "namespace_id": NS, "cluster_id": NS}}),
+            ),
         ),
     };
     let (s, b) = try_send(c, Method::POST, &path, body.as_ref()).await.ok()?;
@@ -97,6 +107,10 @@ async fn take(c: &Client, w: &World, surface: Surface, n: &str) -> Option<Result
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
+            n.to_string(),
+        ),
+        Surface::Registration => (
+            b["address"].as_str().unwrap_or_default().to_string(),
             n.to_string(),
         ),
     };
@@ -146,6 +160,10 @@ async fn check(c: &Client, w: &World, acked: &[Held]) {
                 format!("/v1/pools/{}/allocations/{key}", w.pool),
                 "/allocation/address",
             ),
+            Surface::Registration => (
+                format!("/v1/registrations?zone=inet&address={address}"),
+                "/registrations/0/address",
+            ),
         };
         let r = c.get(&path).await;
         assert_eq!(
@@ -156,6 +174,10 @@ async fn check(c: &Client, w: &World, acked: &[Held]) {
         );
         let shown = r.json.pointer(field).and_then(Value::as_str).unwrap_or("");
         assert_eq!(bare(shown), address, "{h:?} changed its address");
+        if h.surface == Surface::Registration {
+            let service = r.json.pointer("/registrations/0/services/0/service_name");
+            assert_eq!(service, Some(&json!(key)), "{h:?}: {}", r.text);
+        }
     }
     let listed = list_all(
         c,
@@ -182,7 +204,7 @@ async fn check(c: &Client, w: &World, acked: &[Held]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_surfaces_share_one_block_without_duplicates_across_a_kill9() {
+async fn four_surfaces_share_one_block_without_duplicates_across_a_kill9() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let env = [("IPLEDGER_SEGMENT_BYTES_MAX", "65536")];
@@ -193,7 +215,13 @@ async fn three_surfaces_share_one_block_without_duplicates_across_a_kill9() {
     let odd = Arc::new(Mutex::new(Vec::new()));
     let pid = proc.child.id() as libc::pid_t;
     let mut workers = Vec::new();
-    for surface in [Surface::Melange, Surface::Scaleway, Surface::Pool] {
+    let surfaces = [
+        Surface::Melange,
+        Surface::Scaleway,
+        Surface::Pool,
+        Surface::Registration,
+    ];
+    for surface in surfaces {
         for task in 0..TASKS_PER_SURFACE {
             workers.push(tokio::spawn(worker(
                 proc.client.clone(),
@@ -223,7 +251,7 @@ async fn three_surfaces_share_one_block_without_duplicates_across_a_kill9() {
     let odd = odd.lock().unwrap().clone();
     assert!(odd.is_empty(), "refusals before the kill: {odd:?}");
     let acked = acked.lock().unwrap().clone();
-    for s in [Surface::Melange, Surface::Scaleway, Surface::Pool] {
+    for s in surfaces {
         assert!(
             acked.iter().any(|h| h.surface == s),
             "no {s:?} allocation acknowledged before the kill"
@@ -243,7 +271,7 @@ async fn three_surfaces_share_one_block_without_duplicates_across_a_kill9() {
                 let r = next.client.post(&format!("{SCW}/ips"), body).await;
                 assert_eq!(r.status, StatusCode::CONFLICT, "{address}: {}", r.text);
             }
-            Surface::Scaleway | Surface::Pool => {
+            Surface::Scaleway | Surface::Pool | Surface::Registration => {
                 let path = format!("{T}/ip_blocks/{}/ip_addresses", world.block);
                 let body = json!({"ip_address": {"address": address}});
                 let r = next.client.post(&path, body).await;

@@ -84,6 +84,7 @@ fn cases() -> Vec<Case> {
         case("GET", "/v1/auth/tokens"),
         case("DELETE", "/v1/auth/tokens/{token}"),
         case("POST", "/v1/admin/purge"),
+        case("POST", "/v1/admin/registrations/cleanup"),
         // Blocks and subnets.
         case("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks"),
         case("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks")
@@ -193,6 +194,24 @@ fn cases() -> Vec<Case> {
         case("GET", "/v1/ipam/requests/{request}"),
         case("POST", "/v1/ipam/requests/{request}/approve"),
         case("POST", "/v1/ipam/requests/{request}/reject").body(json!({"reason": "isolation"})),
+        // Zone registrations (issue 10; fixture: `registration_fixture`).
+        case("POST", "/").body(json!({"ip_family": "ipv4", "zone": "{zone}", "secret": "iso-new-secret-{n}", "service": {"service_name": "iso-new", "namespace_id": "{reg_uuid}", "cluster_id": "{reg_uuid}"}})),
+        case("POST", "/v2/address").body(json!({"address": "{reg_address}/32", "ip_family": "ipv4", "zone": "{zone}", "secret": "iso-secret-{n}", "service": {"service_name": "iso-svc", "namespace_id": "{reg_uuid}", "cluster_id": "{reg_uuid}", "retention_period_days": 1, "deny_external_cleanup": false}})),
+        case("DELETE", "/").body(json!({"address": "{reg_address}/32", "ip_family": "ipv4", "zone": "{zone}", "secret": "iso-secret-{n}", "service": {"service_name": "iso-svc", "namespace_id": "{reg_uuid}", "cluster_id": "{reg_uuid}", "retention_period_days": 1, "deny_external_cleanup": false}})),
+        case("DELETE", "/v2/service").body(json!({"address": "{reg_address}/32", "ip_family": "ipv4", "zone": "{zone}", "secret": "iso-secret-{n}", "service": {"service_name": "iso-svc", "namespace_id": "{reg_uuid}", "cluster_id": "{reg_uuid}", "retention_period_days": 1, "deny_external_cleanup": false}})),
+        case("GET", "/v1/zones"),
+        case("GET", "/v1/registrations"),
+        case("GET", "/v1/registrations/{zone}/{address}/history").bind("address", "reg_address"),
+        case("POST", "/v1/registrations/clusters/{cluster}/expire").bind("cluster", "reg_uuid"),
+        case("POST", "/v1/registrations/{zone}/{address}/services/expire")
+            .bind("address", "reg_address")
+            .body(json!({"service_name": "iso-svc", "namespace_id": "{reg_uuid}", "cluster_id": "{reg_uuid}"})),
+        case("PUT", "/v1/registrations/{zone}/{address}/secret")
+            .bind("address", "reg_address")
+            .body(json!({"new_secret": "iso-replaced-{n}"})),
+        case("POST", "/v1/registrations/{zone}/{address}/check-secret")
+            .bind("address", "reg_address")
+            .body(json!({"secret": "iso-secret-{n}"})),
         // Resource pools (issue 9 §2): every row Owned.
         case("POST", "/v1/pools").body(json!({"name": "iso", "kind": "address", "tenant_id": "{tenant}", "resources": ["{pool_block}"]})),
         case("GET", "/v1/pools"),
@@ -436,6 +455,7 @@ async fn fixture(admin: &Client, tenant: &str, n: usize) -> Result<Ids, String> 
     scaleway_fixture(admin, tenant, &mut ids).await?;
     request_fixture(admin, n, &mut ids).await?;
     pool_fixture(admin, tenant, n, &mut ids).await?;
+    registration_fixture(admin, tenant, n, &mut ids).await?;
     Ok(ids)
 }
 
@@ -483,6 +503,33 @@ async fn pool_fixture(admin: &Client, tenant: &str, n: usize, ids: &mut Ids) -> 
     Ok(())
 }
 
+/// A zone `iso-{n}` (an address pool over a block of its own) with one registration.
+async fn registration_fixture(
+    admin: &Client,
+    tenant: &str,
+    n: usize,
+    ids: &mut Ids,
+) -> Result<(), String> {
+    let block = create(
+        admin,
+        &format!("/v0.1/ipam/tenants/{tenant}/ip_blocks"),
+        json!({"ip_block": {"type": "private", "cidr": format!("10.{n}.9.0/24")}}),
+        "/ip_block/id",
+    )
+    .await?;
+    let zone = format!("iso-{n}");
+    let body = json!({"name": "zone", "kind": "address", "tenant_id": tenant, "resources": [block], "zone": zone});
+    create(admin, "/v1/pools", body, "/pool/id").await?;
+    let address = format!("10.{n}.9.10");
+    let cluster = uuid::Uuid::from_u128(0x150_0000 + n as u128).to_string();
+    let body = json!({"address": format!("{address}/32"), "ip_family": "ipv4", "zone": zone, "secret": format!("iso-secret-{n}"), "service": {"service_name": "iso-svc", "namespace_id": cluster, "cluster_id": cluster, "retention_period_days": 1}});
+    create(admin, "/v2/address", body, "").await?;
+    ids.insert("zone".into(), zone);
+    ids.insert("reg_address".into(), address);
+    ids.insert("reg_uuid".into(), cluster);
+    Ok(())
+}
+
 /// The case's path for `tenant` with the fixture's objects.
 fn path(case: &Case, tenant: &str, ids: &Ids) -> Result<String, String> {
     let mut out = String::new();
@@ -521,6 +568,7 @@ fn body(case: &Case, tenant: &str, ids: &Ids) -> Option<Value> {
 struct World {
     admin: Client,
     agent: Client,
+    registrar: Client,
 }
 
 /// Who asks, and the answer the case must get.
@@ -661,6 +709,12 @@ async fn check(world: &World, case: &Case, n: usize) -> Vec<String> {
             ));
             plan.push(("the owner", &own_token, p(&owner_path), Want::Normal));
         }
+        Some(Scope::Registrar | Scope::RegistrarOpen) => {
+            plan.push(("nobody", &anonymous, p(&owner_path), Want::Unauthorized));
+            plan.push(("a tenant", &own_token, p(&owner_path), Want::Forbidden));
+            plan.push(("agent", &world.agent, p(&owner_path), Want::Forbidden));
+            plan.push(("registrar", &world.registrar, p(&owner_path), Want::Normal));
+        }
         Some(Scope::Public) => plan.push(("nobody", &anonymous, p(&owner_path), Want::Normal)),
         None => {
             return vec![format!(
@@ -701,9 +755,18 @@ async fn every_route_keeps_tenants_apart() {
     )
     .await
     .expect("agent token");
+    let registrar = create(
+        &srv,
+        "/v1/auth/tokens",
+        json!({"name": "iso-registrar", "role": "registrar"}),
+        "/token/secret",
+    )
+    .await
+    .expect("registrar token");
     let world = World {
         admin: srv.client.clone(),
         agent: srv.with_token(&agent),
+        registrar: srv.with_token(&registrar),
     };
     let cases = cases();
     let failures: Vec<String> = stream::iter(cases.iter().enumerate())

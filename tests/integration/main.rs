@@ -3,6 +3,7 @@
 
 mod auth;
 mod auth_header;
+mod backup;
 mod cli;
 mod concurrency;
 mod connections;
@@ -31,6 +32,7 @@ mod nodes;
 mod old_log;
 mod pools;
 mod postgres;
+mod registrations;
 mod retention;
 mod scaleway;
 mod smtp;

@@ -153,3 +153,52 @@ async fn positions_in_answers_and_min_position_in_reads() {
     assert_eq!(ahead.status, reqwest::StatusCode::SERVICE_UNAVAILABLE);
     assert!(ahead.headers.contains_key("retry-after"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_on_a_shared_log_need_one_configured_key() {
+    use crate::registrations::{body, zone};
+    let db = ScratchSchema::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    // Without a configured key a node of a shared log cannot hash secrets as the others do:
+    // registrations answer 503 and say why, and nothing is appended.
+    let keyless = serve(db.url(), &tmp.path().join("keyless")).await;
+    zone(&keyless, "83.118.168.0/28").await;
+    let before = event_count(&keyless).await;
+    let r = keyless
+        .post("/v2/address", body(None, "SuperSecret", "a", CLUSTER, 0))
+        .await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert!(r.text.contains("registration_secret_key"), "{}", r.text);
+    assert_eq!(event_count(&keyless).await, before);
+    keyless.stop().await;
+    // Two nodes with the same key: a secret registered through one opens it on the other.
+    let key = "ab".repeat(32);
+    let node = |name: &str| {
+        let (store, key, dir) = (db.url().to_string(), key.clone(), tmp.path().join(name));
+        async move {
+            TestServer::start_configured(&dir, Arc::new(SystemClock), move |c: &mut Config| {
+                c.store = Some(store);
+                c.registration_secret_key = Some(
+                    ipledger_api::registrations::key::RegistrationKey::from_hex(&key).expect("key"),
+                );
+            })
+            .await
+        }
+    };
+    let (a, b) = (node("a").await, node("b").await);
+    let r = a
+        .post("/v2/address", body(None, "SuperSecret", "a", CLUSTER, 0))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let address = r.json["address"].as_str().expect("address").to_string();
+    // Node b may not have applied a's registration yet: its decision then conflicts on the
+    // registration's stream and is made again on the caught-up state.
+    let shared = body(Some(&address), "SuperSecret", "b", CLUSTER, 0);
+    let r = b.post("/v2/address", shared).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["message"], "address updated", "{}", r.text);
+    a.stop().await;
+    b.stop().await;
+}
+
+const CLUSTER: &str = "3f9c8a52-4a8e-4a1e-9b1a-2f6d1c3e8b70";

@@ -14,4 +14,5 @@ pub static ROUTES: &[Route] = &[
     row!("GET", "/healthz", Public, health::health),
     row!("GET", "/v1/events", Admin, events::list),
     row!("POST", "/v1/admin/purge", Admin, retention::purge),
+    row!("POST", "/v1/admin/registrations/cleanup", Admin, retention::cleanup),
 ];

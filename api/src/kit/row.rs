@@ -27,6 +27,12 @@ pub enum Scope {
     /// another tenant's object is 404 (its existence is not confirmed), a write naming
     /// another tenant 403.
     Owned,
+    /// Registrars and admins (zone registrations, issue 10): the views and admin-free
+    /// registration routes.
+    Registrar,
+    /// Like `Registrar`, but with `registrations_open` a request without any token is let
+    /// in too: the original's four routes, whose clients send no token.
+    RegistrarOpen,
 }
 
 /// A handler's answer, still to be awaited.

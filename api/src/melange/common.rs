@@ -53,7 +53,9 @@ pub fn reply(key: &str, reply: &Reply) -> Result<Option<Value>, Fault> {
         | Reply::Request(_)
         | Reply::ScalewayIp(_)
         | Reply::Pool(_)
-        | Reply::PoolAllocations(_) => {
+        | Reply::PoolAllocations(_)
+        | Reply::Registration { .. }
+        | Reply::ClusterExpired { .. } => {
             return Err(Fault::unexpected_reply("a Melange command", reply))
         }
     };

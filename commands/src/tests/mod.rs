@@ -14,6 +14,7 @@ mod networks;
 mod policies;
 mod policy_search;
 mod pools;
+mod registrations;
 mod request_holds;
 mod requests;
 mod routing;

@@ -43,6 +43,80 @@ pub(crate) fn sample_of(name: &str) -> Option<Event> {
         .or_else(|| request_sample(name))
         .or_else(|| scaleway_sample(name))
         .or_else(|| pool_sample(name))
+        .or_else(|| registration_sample(name))
+}
+
+fn registration_sample(name: &str) -> Option<Event> {
+    use ipledger_domain::registrations::{ExpiryCause, RegisteredService, ServiceKey};
+    let address = "83.118.168.10".parse().expect("valid sample address");
+    let zone = || "inet".to_string();
+    let service = RegisteredService {
+        service_name: "ingress_inet".into(),
+        namespace_id: id(51),
+        cluster_id: id(52),
+        retention_period_days: 7,
+        deny_external_cleanup: true,
+        expires_at: Some(ts(560)),
+    };
+    let key = ServiceKey {
+        service_name: "ingress_inet".into(),
+        namespace_id: id(51),
+        cluster_id: id(52),
+    };
+    // Digests are hex HMAC-SHA256 outputs; these are samples, not digests of any secret.
+    let digest = |c: char| c.to_string().repeat(64);
+    Some(match name {
+        "RegistrationCreated" => Event::RegistrationCreated(ev::RegistrationCreated {
+            zone: zone(),
+            address,
+            address_id: id(53),
+            block_id: id(1),
+            pool_id: id(40),
+            secret_digest: digest('a'),
+            service,
+            created_at: ts(500),
+        }),
+        "RegistrationServiceSet" => Event::RegistrationServiceSet(ev::RegistrationServiceSet {
+            zone: zone(),
+            address,
+            service,
+            set_at: ts(510),
+        }),
+        "RegistrationSecretRotated" => {
+            Event::RegistrationSecretRotated(ev::RegistrationSecretRotated {
+                zone: zone(),
+                address,
+                secret_digest: digest('b'),
+                rotated_at: ts(520),
+            })
+        }
+        "RegistrationServiceExpiring" => {
+            Event::RegistrationServiceExpiring(ev::RegistrationServiceExpiring {
+                zone: zone(),
+                address,
+                service: key,
+                cause: ExpiryCause::Cluster,
+                expires_at: ts(560),
+                requested_at: ts(530),
+            })
+        }
+        "RegistrationServiceRemoved" => {
+            Event::RegistrationServiceRemoved(ev::RegistrationServiceRemoved {
+                zone: zone(),
+                address,
+                service: key,
+                removed_at: ts(570),
+            })
+        }
+        "RegistrationReleased" => Event::RegistrationReleased(ev::RegistrationReleased {
+            zone: zone(),
+            address,
+            address_id: id(53),
+            block_id: id(1),
+            released_at: ts(580),
+        }),
+        _ => return None,
+    })
 }
 
 fn pool_sample(name: &str) -> Option<Event> {

@@ -135,22 +135,9 @@ fn take_pending(model: &mut Model, pick: &Index) -> Option<(Uuid, Uuid, u128)> {
 }
 
 fn submit(model: &mut Model, pick: &Index, seed: u64, email: bool) {
-    if model.blocks.is_empty() {
-        return;
-    }
-    let b = &model.blocks[pick.index(model.blocks.len())];
-    if !b.children.is_empty() {
-        return;
-    }
-    let window = block::size(&b.cidr).min(1 << 12);
-    let start = seed as u128 % window;
-    let Some(offset) = (0..window)
-        .map(|i| (start + i) % window)
-        .find(|o| !b.used.contains_key(o) && !b.held.contains(o))
-    else {
+    let Some((block_id, ip)) = model.free_address(pick, seed) else {
         return;
     };
-    let (block_id, ip) = (b.id, block::address_at(&b.cidr, offset));
     let request_id = model.fresh_id();
     let email = email.then(|| "user@example.com".to_string());
     let e = RequestSubmitted {

@@ -144,22 +144,9 @@ pub(super) fn interpret(model: &mut Model, op: &ScalewayOp) {
 }
 
 fn book(model: &mut Model, pick: &Index, seed: u64, attached: bool) {
-    if model.blocks.is_empty() {
-        return;
-    }
-    let b = &model.blocks[pick.index(model.blocks.len())];
-    if !b.children.is_empty() {
-        return;
-    }
-    let window = block::size(&b.cidr).min(1 << 12);
-    let start = seed as u128 % window;
-    let Some(offset) = (0..window)
-        .map(|i| (start + i) % window)
-        .find(|o| !b.used.contains_key(o) && !b.held.contains(o))
-    else {
+    let Some((block_id, address)) = model.free_address(pick, seed) else {
         return;
     };
-    let (block_id, address) = (b.id, block::address_at(&b.cidr, offset));
     let ip_id = model.fresh_id();
     let resource = attached.then(|| resource(ip_id));
     let now = model.now();
