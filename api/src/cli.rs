@@ -1,4 +1,4 @@
-//! The `ipledger` command line: `serve`, `replay`, `verify`, `events` and `migrate`.
+//! The `ipledger` command line: `serve`, `replay`, `verify`, `events`, `export` and `migrate`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -67,6 +67,27 @@ pub enum Cmd {
         #[arg(long, default_value_t = 0)]
         from: u64,
     },
+    /// Copy events FROM..TO (TO exclusive, default the end) out of the log, one JSON
+    /// object a line, with a progress bar on stderr (the same as GET /v1/events/export).
+    Export {
+        #[command(flatten)]
+        log: LogArgs,
+        /// The output format: ndjson (one event envelope per line).
+        #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson)]
+        format: ExportFormat,
+        /// Start at this global position.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Stop before this global position (default: the end of the log).
+        #[arg(long)]
+        to: Option<u64>,
+    },
+}
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Ndjson,
 }
 
 /// Which log a command reads: `--data-dir DIR` (the file log) or `--store STORE`.

@@ -77,6 +77,12 @@ pub struct FileConfig {
     pub body_read_timeout_ms: Option<u64>,
     /// The Scaleway region this deployment answers for (`/ipam/v1/regions/{region}`).
     pub region: Option<String>,
+    /// Milliseconds between two heartbeat comments on an event stream (`admin/stream.rs`).
+    pub stream_heartbeat_ms: Option<u64>,
+    /// Events an event stream or export holds for its consumer at most.
+    pub stream_buffer_events: Option<usize>,
+    /// Milliseconds a consumer may leave a full buffer unread before it is cut off.
+    pub stream_lag_timeout_ms: Option<u64>,
 }
 
 /// The config file's `[smtp]` section.
@@ -171,6 +177,28 @@ pub struct Config {
     /// The Scaleway region served under `/ipam/v1/regions/{region}/` (another region is
     /// 404), in Scaleway's `xx-yyy` form.
     pub region: String,
+    /// The event stream's and export's heartbeat, buffer and slow-consumer cut-off.
+    pub stream: StreamSettings,
+}
+
+/// How `GET /v1/events/stream` and `/v1/events/export` treat their consumer
+/// (`admin/stream.rs`): a comment line every `heartbeat`; at most `buffer_events` events
+/// held for it; cut off when that buffer stayed full for `lag_timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamSettings {
+    pub heartbeat: Duration,
+    pub buffer_events: usize,
+    pub lag_timeout: Duration,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            heartbeat: Duration::from_secs(15),
+            buffer_events: 1024,
+            lag_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Defaults of the connection limits (README, "Limits"): room for many more clients than a
@@ -209,6 +237,7 @@ impl Default for Config {
             header_read_timeout_ms: HEADER_READ_TIMEOUT_MS_DEFAULT,
             body_read_timeout_ms: BODY_READ_TIMEOUT_MS_DEFAULT,
             region: REGION_DEFAULT.into(),
+            stream: StreamSettings::default(),
         }
     }
 }
@@ -343,6 +372,26 @@ impl Config {
                     .unwrap_or(d.body_read_timeout_ms),
             )?,
             region: region(env("IPLEDGER_REGION")?.or(fc.region).unwrap_or(d.region))?,
+            stream: StreamSettings {
+                heartbeat: Duration::from_millis(positive(
+                    "stream_heartbeat_ms",
+                    env("IPLEDGER_STREAM_HEARTBEAT_MS")?
+                        .or(fc.stream_heartbeat_ms)
+                        .unwrap_or(d.stream.heartbeat.as_millis() as u64),
+                )?),
+                buffer_events: positive(
+                    "stream_buffer_events",
+                    env("IPLEDGER_STREAM_BUFFER_EVENTS")?
+                        .or(fc.stream_buffer_events)
+                        .unwrap_or(d.stream.buffer_events),
+                )?,
+                lag_timeout: Duration::from_millis(positive(
+                    "stream_lag_timeout_ms",
+                    env("IPLEDGER_STREAM_LAG_TIMEOUT_MS")?
+                        .or(fc.stream_lag_timeout_ms)
+                        .unwrap_or(d.stream.lag_timeout.as_millis() as u64),
+                )?),
+            },
         };
         // A misspelt store fails the start, not the first write.
         config.store_spec()?;
