@@ -15,4 +15,6 @@ pub struct App {
     pub deliveries: Option<Arc<crate::requests::outbox::DeliveryLog>>,
     /// The Scaleway region served (`config.region`).
     pub region: Arc<str>,
+    /// The event stream's and export's treatment of slow consumers (`admin/stream.rs`).
+    pub stream: crate::config::StreamSettings,
 }

@@ -1,5 +1,5 @@
-//! The `ipledger` command line: `serve`, `replay`, `verify`, `events`, `migrate`, `backup`,
-//! `restore`, `version`, and `registrations` (a client of a running server:
+//! The `ipledger` command line: `serve`, `replay`, `verify`, `events`, `export`, `migrate`,
+//! `backup`, `restore`, `version`, and `registrations` (a client of a running server:
 //! `cli_registrations.rs`).
 
 use std::net::SocketAddr;
@@ -101,6 +101,21 @@ pub enum Cmd {
         #[command(subcommand)]
         command: RegistrationCmd,
     },
+    /// Copy events FROM..TO (TO exclusive, default the end) out of the log, one JSON
+    /// object a line, with a progress bar on stderr (the same as GET /v1/events/export).
+    Export {
+        #[command(flatten)]
+        log: LogArgs,
+        /// The output format: ndjson (one event envelope per line).
+        #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson)]
+        format: ExportFormat,
+        /// Start at this global position.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Stop before this global position (default: the end of the log).
+        #[arg(long)]
+        to: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +163,12 @@ pub enum RegistrationCmd {
         #[arg(long, env = "IPLEDGER_SECRET", hide_env_values = true)]
         secret: String,
     },
+}
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Ndjson,
 }
 
 /// Which log a command reads: `--data-dir DIR` (the file log) or `--store STORE`.

@@ -90,6 +90,12 @@ pub struct FileConfig {
     pub registration_secret_key: Option<String>,
     /// Seconds between two registration cleanups (default 30, the original's; 0: off).
     pub registration_cleanup_interval_seconds: Option<u64>,
+    /// Milliseconds between two heartbeat comments on an event stream (`admin/stream.rs`).
+    pub stream_heartbeat_ms: Option<u64>,
+    /// Events an event stream or export holds for its consumer at most.
+    pub stream_buffer_events: Option<usize>,
+    /// Milliseconds a consumer may leave a full buffer unread before it is cut off.
+    pub stream_lag_timeout_ms: Option<u64>,
 }
 
 /// The config file's `[smtp]` section.
@@ -190,6 +196,28 @@ pub struct Config {
     pub registration_secret_key: Option<crate::registrations::key::RegistrationKey>,
     /// Seconds between two registration cleanups; 0 turns them off.
     pub registration_cleanup_interval_seconds: u64,
+    /// The event stream's and export's heartbeat, buffer and slow-consumer cut-off.
+    pub stream: StreamSettings,
+}
+
+/// How `GET /v1/events/stream` and `/v1/events/export` treat their consumer
+/// (`admin/stream.rs`): a comment line every `heartbeat`; at most `buffer_events` events
+/// held for it; cut off when that buffer stayed full for `lag_timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamSettings {
+    pub heartbeat: Duration,
+    pub buffer_events: usize,
+    pub lag_timeout: Duration,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            heartbeat: Duration::from_secs(15),
+            buffer_events: 1024,
+            lag_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Defaults of the connection limits (README, "Limits"): room for many more clients than a
@@ -231,6 +259,7 @@ impl Default for Config {
             registrations_open: false,
             registration_secret_key: None,
             registration_cleanup_interval_seconds: 30,
+            stream: StreamSettings::default(),
         }
     }
 }
@@ -377,6 +406,26 @@ impl Config {
             )?
             .or(fc.registration_cleanup_interval_seconds)
             .unwrap_or(d.registration_cleanup_interval_seconds),
+            stream: StreamSettings {
+                heartbeat: Duration::from_millis(positive(
+                    "stream_heartbeat_ms",
+                    env("IPLEDGER_STREAM_HEARTBEAT_MS")?
+                        .or(fc.stream_heartbeat_ms)
+                        .unwrap_or(d.stream.heartbeat.as_millis() as u64),
+                )?),
+                buffer_events: positive(
+                    "stream_buffer_events",
+                    env("IPLEDGER_STREAM_BUFFER_EVENTS")?
+                        .or(fc.stream_buffer_events)
+                        .unwrap_or(d.stream.buffer_events),
+                )?,
+                lag_timeout: Duration::from_millis(positive(
+                    "stream_lag_timeout_ms",
+                    env("IPLEDGER_STREAM_LAG_TIMEOUT_MS")?
+                        .or(fc.stream_lag_timeout_ms)
+                        .unwrap_or(d.stream.lag_timeout.as_millis() as u64),
+                )?),
+            },
         };
         // A misspelt store fails the start, not the first write.
         config.store_spec()?;

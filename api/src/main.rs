@@ -36,6 +36,12 @@ fn main() -> std::process::ExitCode {
         Cmd::Events { log, stream, from } => log
             .spec()
             .and_then(|spec| ops::events(&spec, stream.as_deref(), from)),
+        Cmd::Export {
+            log,
+            format: _,
+            from,
+            to,
+        } => log.spec().and_then(|spec| ops::export(&spec, from, to)),
         Cmd::Migrate { from, to } => from
             .parse()
             .and_then(|from| Ok((from, to.parse()?)))

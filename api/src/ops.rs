@@ -136,6 +136,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         auth: Arc::new(auth),
         deliveries,
         region: config.region.as_str().into(),
+        stream: config.stream,
     };
     let bootstrap_secret = crate::auth::admit::bootstrap(&app)
         .await
@@ -603,12 +604,58 @@ fn each_event(spec: &StoreSpec, from: u64, mut f: impl FnMut(Envelope)) -> anyho
 
 /// `ipledger events`: the log as JSON lines.
 pub fn events(spec: &StoreSpec, stream: Option<&str>, from: u64) -> anyhow::Result<ExitCode> {
+    json_lines(
+        spec,
+        from,
+        None,
+        |env| stream.is_none_or(|s| s == env.stream),
+        None,
+    )
+}
+
+/// `ipledger export --format ndjson`: events `from..to` as JSON lines, with a progress bar
+/// on stderr (drawn only on a terminal).
+pub fn export(spec: &StoreSpec, from: u64, to: Option<u64>) -> anyhow::Result<ExitCode> {
+    let head = match spec {
+        StoreSpec::File(dir) => FileLog::open_read_only(dir)?.head(),
+        StoreSpec::Postgres(url) => {
+            runtime()?.block_on(async { anyhow::Ok(open_postgres(url).await?.head()) })?
+        }
+    };
+    let to = to.unwrap_or(head).min(head);
+    if from > to {
+        anyhow::bail!("--from {from} is past --to {to} (the log holds {head} events)");
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(to - from),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    let outcome = json_lines(spec, from, Some(to), |_| true, Some(&bar));
+    bar.finish_and_clear();
+    if outcome.is_ok() {
+        eprintln!("exported events {from}..{to}");
+    }
+    outcome
+}
+
+/// Writes the events from `from` (before `to`) that `keep` admits to stdout, one JSON
+/// object a line; a closed pipe (`| head`) ends it quietly.
+fn json_lines(
+    spec: &StoreSpec,
+    from: u64,
+    to: Option<u64>,
+    keep: impl Fn(&Envelope) -> bool,
+    bar: Option<&indicatif::ProgressBar>,
+) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = None;
     each_event(spec, from, |env| {
-        if failed.is_some() || stream.is_some_and(|s| s != env.stream) {
+        if failed.is_some() || to.is_some_and(|to| env.position >= to) || !keep(&env) {
             return;
+        }
+        if let Some(bar) = bar {
+            bar.set_position(env.position + 1 - from);
         }
         if let Err(e) = serde_json::to_writer(&mut out, &env)
             .map_err(anyhow::Error::from)

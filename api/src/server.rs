@@ -226,6 +226,17 @@ pub fn encode_in(format: Format, dialect: Dialect, answer: Answer) -> Reply {
             }
             r
         }
+        Body::Stream(chunks) => {
+            use warp::Reply as _;
+            let mut r = warp::reply::stream(chunks.chunks).into_response();
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static(chunks.content_type),
+            );
+            r.headers_mut()
+                .insert("cache-control", HeaderValue::from_static("no-cache"));
+            r
+        }
         Body::Empty => Reply::new(Bytes::new().into()),
     };
     *response.status_mut() = status;

@@ -38,6 +38,8 @@ struct Case {
     bind: Vec<(&'static str, &'static str)>,
     /// The status of the route's normal answer; None: any 2xx.
     expect: Option<u16>,
+    /// The answer is a stream that does not end (SSE): judged on its status and headers.
+    open_ended: bool,
 }
 
 fn case(method: &'static str, pattern: &'static str) -> Case {
@@ -47,6 +49,7 @@ fn case(method: &'static str, pattern: &'static str) -> Case {
         body: None,
         bind: Vec::new(),
         expect: None,
+        open_ended: false,
     }
 }
 
@@ -58,6 +61,11 @@ impl Case {
 
     fn bind(mut self, placeholder: &'static str, key: &'static str) -> Self {
         self.bind.push((placeholder, key));
+        self
+    }
+
+    fn open_ended(mut self) -> Self {
+        self.open_ended = true;
         self
     }
 
@@ -80,6 +88,8 @@ fn cases() -> Vec<Case> {
         case("GET", "/v0.1/extensions"),
         case("GET", "/v0.1/extensions/{alias}").expect(404),
         case("GET", "/v1/events"),
+        case("GET", "/v1/events/stream").open_ended(),
+        case("GET", "/v1/events/export"),
         case("POST", "/v1/auth/tokens").body(json!({"name": "iso-new-{n}", "role": "tenant:{tenant}"})),
         case("GET", "/v1/auth/tokens"),
         case("DELETE", "/v1/auth/tokens/{token}"),
@@ -588,6 +598,24 @@ enum Want {
 
 async fn send(c: &Client, case: &Case, path: &str, body: &Option<Value>) -> Res {
     let method = reqwest::Method::from_bytes(case.method.as_bytes()).expect("method");
+    if case.open_ended {
+        let resp = c
+            .http
+            .request(method, c.url(path))
+            .send()
+            .await
+            .expect("sent");
+        if resp.status().is_success() {
+            // The stream stays open: its status and headers are the answer.
+            return Res {
+                status: resp.status(),
+                headers: resp.headers().clone(),
+                text: String::new(),
+                json: Value::Null,
+            };
+        }
+        return Res::read(resp).await;
+    }
     c.send(method, path, body.as_ref(), &[]).await
 }
 

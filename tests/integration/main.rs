@@ -11,6 +11,7 @@ mod console;
 mod cross_surface;
 mod durability;
 mod durability_mix;
+mod events_stream;
 mod http_addresses;
 mod http_blocks;
 mod http_errors;

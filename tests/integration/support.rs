@@ -157,7 +157,7 @@ impl Client {
 }
 
 impl Res {
-    async fn read(resp: reqwest::Response) -> Res {
+    pub async fn read(resp: reqwest::Response) -> Res {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();

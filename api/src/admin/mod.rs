@@ -1,11 +1,12 @@
 //! The operator's surface: the health check (`health.rs`), the event log for auditors
-//! (`events.rs`) and the retention purge (`retention.rs`: the scheduled task `ops::start`
+//! (`events.rs`), followed live or exported (`stream.rs`), and the retention purge (`retention.rs`: the scheduled task `ops::start`
 //! spawns, and the purge on demand). This file is the surface's router: its rows and nothing
 //! else.
 
 pub mod events;
 pub mod health;
 pub mod retention;
+pub mod stream;
 
 use crate::kit::{row, Route};
 
@@ -13,6 +14,8 @@ use crate::kit::{row, Route};
 pub static ROUTES: &[Route] = &[
     row!("GET", "/healthz", Public, health::health),
     row!("GET", "/v1/events", Admin, events::list),
+    row!("GET", "/v1/events/stream", Admin, stream::stream),
+    row!("GET", "/v1/events/export", Admin, stream::export),
     row!("POST", "/v1/admin/purge", Admin, retention::purge),
     row!("POST", "/v1/admin/registrations/cleanup", Admin, retention::cleanup),
 ];

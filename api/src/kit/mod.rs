@@ -40,6 +40,23 @@ pub enum Body {
         bytes: &'static [u8],
         headers: &'static [(&'static str, &'static str)],
     },
+    /// A body written as it is produced (the event stream, the export): never buffered whole.
+    Stream(Chunks),
+}
+
+/// The chunks of a streamed body, with its content type. An `Err` item aborts the response
+/// (no final chunk), so a client cannot mistake a cut stream for a complete one.
+pub struct Chunks {
+    pub content_type: &'static str,
+    pub chunks: std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + Sync>,
+    >,
+}
+
+impl std::fmt::Debug for Chunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Chunks({})", self.content_type)
+    }
 }
 
 impl Resp {
