@@ -15,4 +15,6 @@ pub struct App {
     pub deliveries: Option<Arc<crate::requests::outbox::DeliveryLog>>,
     /// The Scaleway region served (`config.region`).
     pub region: Arc<str>,
+    /// `/readyz` fails while this node lags the log's head by more events (`config`).
+    pub ready_lag_max: u64,
 }

@@ -37,6 +37,8 @@ pub struct ConnectionLimits {
     pub connections_max: usize,
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
+    /// How long a shutdown waits for open connections to finish their request.
+    pub shutdown_grace: Duration,
 }
 
 /// The config file's shape; every field optional.
@@ -77,6 +79,14 @@ pub struct FileConfig {
     pub body_read_timeout_ms: Option<u64>,
     /// The Scaleway region this deployment answers for (`/ipam/v1/regions/{region}`).
     pub region: Option<String>,
+    /// `/readyz` answers 503 while this node is more than this many events behind the log's
+    /// head (a follower of a shared log).
+    pub ready_lag_max: Option<u64>,
+    /// On SIGTERM/SIGINT, milliseconds the open connections get to finish their request.
+    pub shutdown_grace_ms: Option<u64>,
+    /// A second listen address serving only `GET /metrics`, without authentication; unset:
+    /// `/metrics` is on the main address, for admins only.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The config file's `[smtp]` section.
@@ -171,6 +181,12 @@ pub struct Config {
     /// The Scaleway region served under `/ipam/v1/regions/{region}/` (another region is
     /// 404), in Scaleway's `xx-yyy` form.
     pub region: String,
+    /// `/readyz` is 503 while this node lags the log's head by more events than this.
+    pub ready_lag_max: u64,
+    /// How long a shutdown lets open connections finish their request before dropping them.
+    pub shutdown_grace_ms: u64,
+    /// `/metrics` also served here, without authentication (`metrics.rs`).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Defaults of the connection limits (README, "Limits"): room for many more clients than a
@@ -180,6 +196,11 @@ pub const HEADER_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 pub const BODY_READ_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 /// Scaleway's first region: the SDK's examples use it.
 pub const REGION_DEFAULT: &str = "fr-par";
+/// A follower this far behind still answers reads within the `min_position` wait.
+pub const READY_LAG_MAX_DEFAULT: u64 = 10_000;
+/// Every phase of a connection is time-boxed (header and body deadlines), so the grace is a
+/// backstop for handlers, which answer in milliseconds.
+pub const SHUTDOWN_GRACE_MS_DEFAULT: u64 = 5_000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -209,6 +230,9 @@ impl Default for Config {
             header_read_timeout_ms: HEADER_READ_TIMEOUT_MS_DEFAULT,
             body_read_timeout_ms: BODY_READ_TIMEOUT_MS_DEFAULT,
             region: REGION_DEFAULT.into(),
+            ready_lag_max: READY_LAG_MAX_DEFAULT,
+            shutdown_grace_ms: SHUTDOWN_GRACE_MS_DEFAULT,
+            metrics_listen: None,
         }
     }
 }
@@ -343,6 +367,13 @@ impl Config {
                     .unwrap_or(d.body_read_timeout_ms),
             )?,
             region: region(env("IPLEDGER_REGION")?.or(fc.region).unwrap_or(d.region))?,
+            ready_lag_max: env("IPLEDGER_READY_LAG_MAX")?
+                .or(fc.ready_lag_max)
+                .unwrap_or(d.ready_lag_max),
+            shutdown_grace_ms: env("IPLEDGER_SHUTDOWN_GRACE_MS")?
+                .or(fc.shutdown_grace_ms)
+                .unwrap_or(d.shutdown_grace_ms),
+            metrics_listen: env("IPLEDGER_METRICS_LISTEN")?.or(fc.metrics_listen),
         };
         // A misspelt store fails the start, not the first write.
         config.store_spec()?;
@@ -355,6 +386,7 @@ impl Config {
             connections_max: self.connections_max,
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
             body_read_timeout: Duration::from_millis(self.body_read_timeout_ms),
+            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
         }
     }
 }

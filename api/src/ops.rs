@@ -113,6 +113,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         auth: Arc::new(auth),
         deliveries,
         region: config.region.as_str().into(),
+        ready_lag_max: config.ready_lag_max,
     };
     let bootstrap_secret = crate::auth::admit::bootstrap(&app)
         .await

@@ -76,6 +76,7 @@ async fn serve() -> (SocketAddr, oneshot::Sender<()>) {
         auth: Arc::new(AuthConfig::new(None, true)),
         deliveries: None,
         region: crate::config::REGION_DEFAULT.into(),
+        ready_lag_max: crate::config::READY_LAG_MAX_DEFAULT,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

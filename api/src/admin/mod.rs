@@ -1,4 +1,4 @@
-//! The operator's surface: the health check (`health.rs`), the event log for auditors
+//! The operator's surface: the health and readiness checks (`health.rs`), the event log for auditors
 //! (`events.rs`) and the retention purge (`retention.rs`: the scheduled task `ops::start`
 //! spawns, and the purge on demand). This file is the surface's router: its rows and nothing
 //! else.
@@ -12,6 +12,7 @@ use crate::kit::{row, Route};
 #[rustfmt::skip]
 pub static ROUTES: &[Route] = &[
     row!("GET", "/healthz", Public, health::health),
+    row!("GET", "/readyz", Public, health::ready),
     row!("GET", "/v1/events", Admin, events::list),
     row!("POST", "/v1/admin/purge", Admin, retention::purge),
 ];

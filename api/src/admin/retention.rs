@@ -114,7 +114,7 @@ pub fn schedule(writer: &Writer, every_seconds: u64) -> Option<JoinHandle<()>> {
 pub async fn purge(c: Call<'_>) -> Answer {
     let meta = Meta {
         actor: c.req.actor.clone(),
-        correlation_id: c.req.header("x-correlation-id").map(str::to_string),
+        correlation_id: c.req.correlation_id(),
         idempotency: None,
     };
     let purged = purge_expired(&c.app.writer, meta).await?;

@@ -91,7 +91,7 @@ pub fn meta(req: &Request, actor: &str) -> Result<Meta, Fault> {
             Some((format!("{actor}:{key}"), hex::encode(h.finalize())))
         }
     };
-    let correlation_id = req.header("x-correlation-id").map(str::to_string);
+    let correlation_id = req.correlation_id();
     Ok(Meta {
         actor: actor.to_string(),
         correlation_id,
