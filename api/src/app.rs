@@ -17,4 +17,6 @@ pub struct App {
     pub region: Arc<str>,
     /// `/readyz` fails while this node lags the log's head by more events (`config`).
     pub ready_lag_max: u64,
+    /// The Prometheus metrics (`metrics.rs`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -42,20 +42,44 @@ pub struct Running {
     /// The admin token generated at this start (none configured, none live in the log):
     /// shown once by `serve`, stored only as a digest.
     pub bootstrap_secret: Option<String>,
+    /// The `metrics_listen` address actually bound, if configured.
+    pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     /// The scheduled retention purge (`retention.rs`), stopped with the server.
     purge: Option<tokio::task::JoinHandle<()>>,
-    /// The notification outbox (`outbox.rs`), stopped with the server.
-    outbox: Option<tokio::task::JoinHandle<()>>,
+    /// The notification outbox (`outbox.rs`) and its stop, stopped after the server.
+    outbox: Stoppable,
+    /// The public metrics listener (`metrics_listen`) and its stop.
+    metrics: Stoppable,
+    /// How long the outbox gets to finish its pass at shutdown (`shutdown_grace_ms`).
+    grace: std::time::Duration,
 }
 
 impl Running {
-    /// Stops accepting connections and waits for in-flight requests.
+    /// The graceful shutdown (SIGTERM, SIGINT, or a test): stops accepting connections and
+    /// lets the in-flight requests finish (bounded by `shutdown_grace_ms`, `connections.rs`),
+    /// then lets the outbox finish its pass (every mail sent is recorded as delivered, within
+    /// the same grace, else it is stopped where it is), then stops the scheduled purge. Every
+    /// acknowledged write is already durable (nothing is acknowledged before its append).
     pub async fn shutdown(mut self) {
-        if let Some(outbox) = self.outbox.take() {
-            outbox.abort();
-            let _ = outbox.await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+        if let Some((task, stop)) = self.metrics.take() {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+        if let Some((mut outbox, stop)) = self.outbox.take() {
+            let _ = stop.send(());
+            if tokio::time::timeout(self.grace, &mut outbox).await.is_err() {
+                tracing::warn!(
+                    "the outbox did not finish its pass within the shutdown grace: stopped"
+                );
+                outbox.abort();
+                let _ = outbox.await;
+            }
         }
         if let Some(purge) = self.purge.take() {
             // Wait for the cancellation: the task holds a writer handle, and the log stays
@@ -63,10 +87,6 @@ impl Running {
             purge.abort();
             let _ = purge.await;
         }
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = self.task.await;
     }
 }
 
@@ -74,6 +94,15 @@ impl Running {
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     let started = Instant::now();
     let (store, state) = open_and_fold(config).await?;
+    let log_dir = match config.store_spec()? {
+        StoreSpec::File(dir) => Some(dir),
+        StoreSpec::Postgres(_) => None,
+    };
+    let metrics = Arc::new(crate::metrics::Metrics::new(log_dir));
+    let store: Arc<dyn EventStore> = Arc::new(crate::metrics::MeteredStore {
+        inner: store,
+        metrics: metrics.clone(),
+    });
     tracing::info!(
         events = state.position(),
         blocks = state.block_count(),
@@ -114,6 +143,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         deliveries,
         region: config.region.as_str().into(),
         ready_lag_max: config.ready_lag_max,
+        metrics,
     };
     let bootstrap_secret = crate::auth::admit::bootstrap(&app)
         .await
@@ -123,6 +153,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let limits = config.connection_limits();
+    let grace = limits.shutdown_grace;
     let task = tokio::spawn(crate::connections::serve(
         app.clone(),
         listener,
@@ -133,15 +164,34 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     ));
     let purge = crate::admin::retention::schedule(&app.writer, config.purge_interval_seconds);
     let outbox = start_outbox(&app, config)?;
+    let mut metrics_addr = None;
+    let metrics = match config.metrics_listen {
+        Some(at) => {
+            let listener = crate::connections::bind(at)
+                .with_context(|| format!("binding metrics_listen {at}"))?;
+            let bound = listener.local_addr()?;
+            metrics_addr = Some(bound);
+            tracing::info!(addr = %bound, "metrics listening (GET /metrics, no authentication)");
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(crate::metrics::serve_public(app.clone(), listener, async {
+                let _ = stopped.await;
+            }));
+            Some((task, stop))
+        }
+        None => None,
+    };
     tracing::info!(%addr, "ipledger listening");
     Ok(Running {
         addr,
         app,
         bootstrap_secret,
+        metrics_addr,
         stop: Some(stop),
         task,
         purge,
         outbox,
+        metrics,
+        grace,
     })
 }
 
@@ -206,7 +256,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// The notification outbox over the configured SMTP server (the only place naming it).
-fn start_outbox(app: &App, config: &Config) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+type Stoppable = Option<(tokio::task::JoinHandle<()>, oneshot::Sender<()>)>;
+
+fn start_outbox(app: &App, config: &Config) -> anyhow::Result<Stoppable> {
     let (Some(smtp), Some(log)) = (&config.smtp, &app.deliveries) else {
         return Ok(None);
     };
@@ -215,12 +267,17 @@ fn start_outbox(app: &App, config: &Config) -> anyhow::Result<Option<tokio::task
         support: smtp.support_email.clone(),
     };
     tracing::info!(host = %smtp.server.host, port = smtp.server.port, "notification outbox started");
-    Ok(Some(crate::requests::outbox::start(
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = crate::requests::outbox::start(
         app.writer.clone(),
         Arc::new(mailer),
         recipients,
         log.clone(),
-    )))
+        async {
+            let _ = stopped.await;
+        },
+    );
+    Ok(Some((task, stop)))
 }
 
 async fn shutdown_signal() {

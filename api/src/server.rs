@@ -162,7 +162,10 @@ async fn handle_in_span(
         Ok(r) => r.status,
         Err(f) => f.status,
     };
-    tracing::debug!(method = %req.method, path = %req.path, status = status.as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    let took = started.elapsed();
+    app.metrics
+        .observe_request(req.route, status.as_u16(), took);
+    tracing::debug!(method = %req.method, path = %req.path, status = status.as_u16(), micros = took.as_micros() as u64, "request");
     let mut reply = encode_in(req.format, Dialect::of_path(&req.path), answer);
     if reply.status() == StatusCode::UNAUTHORIZED {
         // RFC 6750: a 401 names the scheme the client should use.
@@ -218,6 +221,7 @@ async fn wait_for_min_position(app: &App, req: &mut Request) -> Result<(), Fault
 /// unchecked), and calls the row's handler with the segments its placeholders matched.
 async fn dispatch(app: &App, req: &mut Request) -> Answer {
     let route = routes::resolve(req.method.as_str(), &req.seg())?;
+    req.route = Some((route.method, route.pattern));
     crate::auth::admit::admit(app, req, route)?;
     // After admission: only a caller the row admits may park a request here.
     wait_for_min_position(app, req).await?;
@@ -270,6 +274,12 @@ pub fn encode_in(format: Format, dialect: Dialect, answer: Answer) -> Reply {
                 r.headers_mut()
                     .insert(*name, HeaderValue::from_static(value));
             }
+            r
+        }
+        Body::Text { content_type, text } => {
+            let mut r = Reply::new(Bytes::from(text).into());
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static(content_type));
             r
         }
         Body::Empty => Reply::new(Bytes::new().into()),

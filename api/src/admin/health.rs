@@ -24,7 +24,7 @@ pub const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// This node's applied position, the log's head (on a shared log it moves with other
 /// nodes' appends; on the embedded log it is the position), and the lag between them.
-fn progress(app: &App) -> (u64, u64, u64) {
+pub(crate) fn progress(app: &App) -> (u64, u64, u64) {
     let position = app.writer.views().read().position();
     let head = app.store.head().max(position);
     (position, head, head - position)

@@ -40,6 +40,11 @@ pub enum Body {
         bytes: &'static [u8],
         headers: &'static [(&'static str, &'static str)],
     },
+    /// Text made for this answer (the metrics), sent as it is.
+    Text {
+        content_type: &'static str,
+        text: String,
+    },
 }
 
 impl Resp {
