@@ -376,3 +376,61 @@ async fn sigterm_under_load_drains_and_exits_zero() {
     );
     next.terminate();
 }
+
+#[tokio::test]
+async fn the_request_id_is_on_the_request_s_log_lines() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(crate::support::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.path())
+        .env("IPLEDGER_LOG", "ipledger_api=debug")
+        .env("IPLEDGER_LOG_FORMAT", "json")
+        .env("IPLEDGER_ADMIN_TOKEN", crate::support::ADMIN_TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ipledger");
+    let line = crate::support::listening_line(child.stdout.take().expect("stdout"));
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("address")
+        .to_string();
+    let c = timed_client(&format!("http://{addr}"));
+    let res = c
+        .send(
+            Method::GET,
+            "/healthz",
+            None,
+            &[("x-request-id", "trace-me-1")],
+        )
+        .await;
+    assert_eq!(request_id(&res), "trace-me-1");
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut logs)
+        .expect("read logs");
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l: &Value| l["fields"]["message"] == "request")
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["span"]["request_id"] == "trace-me-1" && l["fields"]["path"] == "/healthz"),
+        "no request line in the request's span: {logs}"
+    );
+}
