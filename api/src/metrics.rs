@@ -10,12 +10,15 @@
 //! depth, the mail outbox's backlog (owed notifications), and the utilization of the
 //! [`TOP_BLOCKS`] largest blocks (a bounded number of series).
 //!
-//! Who may read: admins on the main address (the `/metrics` row), or anyone on the separate
-//! `metrics_listen` address ([`serve_public`]), which answers nothing else.
+//! This file holds the registry and what counts; what reads the running service at a scrape,
+//! the `/metrics` row's handler (admins on the main address) and the public `metrics_listen`
+//! listener (anyone, nothing else answered) are `admin/metrics.rs`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
+
+use parking_lot::RwLock;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -28,10 +31,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::app::App;
-use crate::kit::{Answer, Body, Call, Resp};
 
 /// Blocks whose utilization is exported: the largest ones (by address count).
 pub const TOP_BLOCKS: usize = 20;
@@ -188,36 +187,25 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// The text exposition, after reading the gauges from `app`.
-    pub fn render(&self, app: &App) -> String {
-        let (position, head, lag) = crate::admin::health::progress(app);
-        self.position.set(as_i64(position));
-        self.head.set(as_i64(head));
-        self.lag.set(as_i64(lag));
-        self.queue_depth.set(as_i64(app.writer.queued() as u64));
+    /// The text exposition, with the gauges read by the caller (`admin/metrics.rs`).
+    pub fn render(&self, g: &Gauges) -> String {
+        self.position.set(as_i64(g.position));
+        self.head.set(as_i64(g.head));
+        self.lag.set(as_i64(g.head.saturating_sub(g.position)));
+        self.queue_depth.set(as_i64(g.queue_depth));
+        self.outbox_backlog.set(as_i64(g.outbox_backlog));
+        self.blocks.set(as_i64(g.blocks));
         self.log_bytes
             .set(as_i64(self.log_dir.as_deref().map_or(0, dir_bytes)));
-        {
-            let views = app.writer.views().read();
-            self.outbox_backlog
-                .set(as_i64(views.request_queue().owed.len() as u64));
-            self.blocks.set(as_i64(views.block_count() as u64));
-            let mut largest: Vec<_> = views.all_blocks().collect();
-            let n = TOP_BLOCKS.min(largest.len());
-            if n > 0 && n < largest.len() {
-                largest.select_nth_unstable_by(n - 1, |a, b| b.free.size().cmp(&a.free.size()));
-            }
-            self.block_utilization.clear();
-            for b in &largest[..n] {
-                let size = b.free.size().max(1) as f64;
-                self.block_utilization
-                    .get_or_create(&BlockLabels {
-                        block_id: b.record.id.to_string(),
-                        cidr: b.record.cidr.to_string(),
-                        tenant: b.record.tenant_id.clone(),
-                    })
-                    .set(b.free.used_count() as f64 / size);
-            }
+        self.block_utilization.clear();
+        for b in &g.largest_blocks {
+            self.block_utilization
+                .get_or_create(&BlockLabels {
+                    block_id: b.block_id.clone(),
+                    cidr: b.cidr.clone(),
+                    tenant: b.tenant.clone(),
+                })
+                .set(b.ratio);
         }
         let mut text = String::new();
         // Writing to a String cannot fail.
@@ -226,22 +214,42 @@ impl Metrics {
     }
 }
 
-/// Each row's pattern with `{name}` placeholders written `:name`
-/// (`/v0.1/ipam/tenants/:tenant/ip_blocks`): braces inside label values trip some
-/// text-format parsers (the `prometheus-parse` crate drops such lines).
-static TEMPLATES: LazyLock<HashMap<&'static str, String>> = LazyLock::new(|| {
-    crate::routes::ROUTES
-        .iter()
-        .map(|r| {
-            let t = r.pattern.replace('{', ":").replace('}', "");
-            (r.pattern, t)
-        })
-        .collect()
-});
+/// What a scrape reads from the running service (`admin/metrics.rs` fills it in).
+#[derive(Debug, Default)]
+pub struct Gauges {
+    pub position: u64,
+    pub head: u64,
+    pub queue_depth: u64,
+    pub outbox_backlog: u64,
+    pub blocks: u64,
+    /// At most [`TOP_BLOCKS`].
+    pub largest_blocks: Vec<BlockUse>,
+}
 
-/// The metrics' label for a row's pattern (see [`TEMPLATES`]).
+/// One block's utilization series.
+#[derive(Debug)]
+pub struct BlockUse {
+    pub block_id: String,
+    pub cidr: String,
+    pub tenant: String,
+    /// Used addresses over the block's size.
+    pub ratio: f64,
+}
+
+/// A row's pattern with `{name}` placeholders written `:name`
+/// (`/v0.1/ipam/tenants/:tenant/ip_blocks`): braces inside label values trip some
+/// text-format parsers (the `prometheus-parse` crate drops such lines). Each pattern is
+/// converted once and kept: there are as many as rows.
 pub fn template(pattern: &'static str) -> &'static str {
-    TEMPLATES.get(pattern).map_or(pattern, String::as_str)
+    static TEMPLATES: LazyLock<RwLock<HashMap<&'static str, &'static str>>> =
+        LazyLock::new(Default::default);
+    if let Some(t) = TEMPLATES.read().get(pattern) {
+        return t;
+    }
+    let mut templates = TEMPLATES.write();
+    templates
+        .entry(pattern)
+        .or_insert_with(|| Box::leak(pattern.replace('{', ":").replace('}', "").into_boxed_str()))
 }
 
 fn as_i64(n: u64) -> i64 {
@@ -260,17 +268,6 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
-}
-
-/// `GET /metrics` on the main address (an Admin row).
-pub async fn scrape(c: Call<'_>) -> Answer {
-    Ok(Resp {
-        status: warp::http::StatusCode::OK,
-        body: Body::Text {
-            content_type: CONTENT_TYPE,
-            text: c.app.metrics.render(c.app),
-        },
-    })
 }
 
 /// The store the writer appends through: times each append and counts its events.
@@ -326,62 +323,4 @@ impl EventStore for MeteredStore {
     async fn recover(&self) -> Result<(), StoreError> {
         self.inner.recover().await
     }
-}
-
-/// Longest request head the public metrics listener reads.
-const HEAD_BYTES_MAX: usize = 8192;
-/// How long it waits for that head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The `metrics_listen` address: answers `GET /metrics` to anyone (404 to anything else),
-/// one request per connection, until `stop` resolves. Kept apart from the main server so a
-/// scraper needs no token and the API no open route.
-pub async fn serve_public(
-    app: App,
-    listener: tokio::net::TcpListener,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-) {
-    let mut stop = std::pin::pin!(stop);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => { tokio::time::sleep(Duration::from_millis(20)).await; continue; }
-            },
-            () = &mut stop => return,
-        };
-        let app = app.clone();
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(HEAD_TIMEOUT, answer_public(app, stream)).await;
-        });
-    }
-}
-
-async fn answer_public(app: App, mut stream: tokio::net::TcpStream) -> std::io::Result<()> {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < HEAD_BYTES_MAX {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
-    let wanted = line.starts_with(b"GET /metrics") && matches!(line.get(12), Some(b' ' | b'?'));
-    let (status, content_type, body) = if wanted {
-        ("200 OK", CONTENT_TYPE, app.metrics.render(&app))
-    } else {
-        (
-            "404 Not Found",
-            "text/plain",
-            "only GET /metrics here\n".into(),
-        )
-    };
-    let answer = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(answer.as_bytes()).await?;
-    stream.shutdown().await
 }

@@ -173,9 +173,13 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
             metrics_addr = Some(bound);
             tracing::info!(addr = %bound, "metrics listening (GET /metrics, no authentication)");
             let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(crate::metrics::serve_public(app.clone(), listener, async {
-                let _ = stopped.await;
-            }));
+            let task = tokio::spawn(crate::admin::metrics::serve_public(
+                app.clone(),
+                listener,
+                async {
+                    let _ = stopped.await;
+                },
+            ));
             Some((task, stop))
         }
         None => None,
@@ -280,21 +284,30 @@ fn start_outbox(app: &App, config: &Config) -> anyhow::Result<Stoppable> {
     Ok(Some((task, stop)))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("signal handler");
-        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when
+/// the future is first polled: a SIGTERM right after the listening line (a supervisor, a
+/// test) must start the graceful shutdown, not kill the process by the default action.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     rt.block_on(async {
+        let stop = shutdown_signal()?;
         let running = start(&config, Arc::new(SystemClock)).await?;
         if let Some(secret) = &running.bootstrap_secret {
             // The only time this secret is ever shown: the log keeps its digest alone.
@@ -306,7 +319,7 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
             config.store_spec()?
         );
         let _ = std::io::stdout().flush();
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("shutting down");
         running.shutdown().await;
         Ok(ExitCode::SUCCESS)

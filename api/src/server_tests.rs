@@ -186,11 +186,14 @@ async fn readyz_names_why_it_is_not_ready_while_healthz_still_answers() {
     let (addr, _stop) = serve().await;
     assert_eq!(send(addr, "GET", "/healthz", "").await.status, 200);
     let ready = send(addr, "GET", "/readyz", "").await;
-    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_unavailable("readyz", &ready);
     let body: serde_json::Value = serde_json::from_str(&ready.body).expect("json");
-    assert_eq!(body["status"], "not ready");
-    let reasons = body["reasons"].to_string();
-    assert!(reasons.contains("the store is unreachable"), "{reasons}");
+    let reasons = body["ServiceUnavailable"]["errors"]["readiness"].to_string();
+    assert!(
+        reasons.contains("the store is unreachable"),
+        "{}",
+        ready.body
+    );
     // Once an append failed, the stopped writer is a reason too.
     let token = r#"{"name": "ci", "role": "agent"}"#;
     assert_eq!(

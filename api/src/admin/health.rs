@@ -9,7 +9,8 @@
 //! `/readyz` (readiness, for an orchestrator's traffic): 200 only when the projections are
 //! loaded (the listener opens after the fold, so any answer means they are), the writer runs,
 //! the store answers a read within [`STORE_CHECK_TIMEOUT`], and this node's lag behind the
-//! log's head is at most `ready_lag_max`; else 503 with every failed check in `reasons`.
+//! log's head is at most `ready_lag_max`; else 503 (with Retry-After, in the fault shape)
+//! naming every failed check in its detail and in `errors.readiness`.
 
 use std::time::Duration;
 
@@ -67,19 +68,17 @@ pub async fn ready(c: Call<'_>) -> Answer {
             app.ready_lag_max
         ));
     }
-    let body = json!({
-        "status": if reasons.is_empty() { "ready" } else { "not ready" },
+    if !reasons.is_empty() {
+        // A 503 like every other (`Fault::unavailable`: Retry-After), the checks that failed
+        // in its detail and, one per entry, under `errors.readiness`.
+        let mut fault = Fault::unavailable(format!("not ready: {}", reasons.join("; ")));
+        fault.errors = Some([("readiness".to_string(), reasons)].into_iter().collect());
+        return Err(fault);
+    }
+    Ok(Resp::ok(json!({
+        "status": "ready",
         "events": position,
         "head": head,
         "lag": lag,
-        "reasons": reasons,
-    });
-    if reasons.is_empty() {
-        Ok(Resp::ok(body))
-    } else {
-        Ok(Resp::new(
-            warp::http::StatusCode::SERVICE_UNAVAILABLE,
-            Some(body),
-        ))
-    }
+    })))
 }

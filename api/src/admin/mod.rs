@@ -5,6 +5,7 @@
 
 pub mod events;
 pub mod health;
+pub mod metrics;
 pub mod retention;
 
 use crate::kit::{row, Route};
@@ -13,7 +14,7 @@ use crate::kit::{row, Route};
 pub static ROUTES: &[Route] = &[
     row!("GET", "/healthz", Public, health::health),
     row!("GET", "/readyz", Public, health::ready),
-    row!("GET", "/metrics", Admin, crate::metrics::scrape),
+    row!("GET", "/metrics", Admin, metrics::scrape),
     row!("GET", "/v1/events", Admin, events::list),
     row!("POST", "/v1/admin/purge", Admin, retention::purge),
 ];
