@@ -17,4 +17,8 @@ pub struct App {
     pub region: Arc<str>,
     /// The event stream's and export's treatment of slow consumers (`admin/stream.rs`).
     pub stream: crate::config::StreamSettings,
+    /// `/readyz` fails while this node lags the log's head by more events (`config`).
+    pub ready_lag_max: u64,
+    /// The Prometheus metrics (`metrics.rs`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -43,6 +43,8 @@ pub struct ConnectionLimits {
     pub connections_max: usize,
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
+    /// How long a shutdown waits for open connections to finish their request.
+    pub shutdown_grace: Duration,
 }
 
 /// The config file's shape; every field optional.
@@ -96,6 +98,14 @@ pub struct FileConfig {
     pub stream_buffer_events: Option<usize>,
     /// Milliseconds a consumer may leave a full buffer unread before it is cut off.
     pub stream_lag_timeout_ms: Option<u64>,
+    /// `/readyz` answers 503 while this node is more than this many events behind the log's
+    /// head (a follower of a shared log).
+    pub ready_lag_max: Option<u64>,
+    /// On SIGTERM/SIGINT, milliseconds the open connections get to finish their request.
+    pub shutdown_grace_ms: Option<u64>,
+    /// A second listen address serving only `GET /metrics`, without authentication; unset:
+    /// `/metrics` is on the main address, for admins only.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The config file's `[smtp]` section.
@@ -198,6 +208,12 @@ pub struct Config {
     pub registration_cleanup_interval_seconds: u64,
     /// The event stream's and export's heartbeat, buffer and slow-consumer cut-off.
     pub stream: StreamSettings,
+    /// `/readyz` is 503 while this node lags the log's head by more events than this.
+    pub ready_lag_max: u64,
+    /// How long a shutdown lets open connections finish their request before dropping them.
+    pub shutdown_grace_ms: u64,
+    /// `/metrics` also served here, without authentication (`metrics.rs`).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// How `GET /v1/events/stream` and `/v1/events/export` treat their consumer
@@ -227,6 +243,11 @@ pub const HEADER_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 pub const BODY_READ_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 /// Scaleway's first region: the SDK's examples use it.
 pub const REGION_DEFAULT: &str = "fr-par";
+/// A follower this far behind still answers reads within the `min_position` wait.
+pub const READY_LAG_MAX_DEFAULT: u64 = 10_000;
+/// Every phase of a connection is time-boxed (header and body deadlines), so the grace is a
+/// backstop for handlers, which answer in milliseconds.
+pub const SHUTDOWN_GRACE_MS_DEFAULT: u64 = 5_000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -260,6 +281,9 @@ impl Default for Config {
             registration_secret_key: None,
             registration_cleanup_interval_seconds: 30,
             stream: StreamSettings::default(),
+            ready_lag_max: READY_LAG_MAX_DEFAULT,
+            shutdown_grace_ms: SHUTDOWN_GRACE_MS_DEFAULT,
+            metrics_listen: None,
         }
     }
 }
@@ -426,6 +450,13 @@ impl Config {
                         .unwrap_or(d.stream.lag_timeout.as_millis() as u64),
                 )?),
             },
+            ready_lag_max: env("IPLEDGER_READY_LAG_MAX")?
+                .or(fc.ready_lag_max)
+                .unwrap_or(d.ready_lag_max),
+            shutdown_grace_ms: env("IPLEDGER_SHUTDOWN_GRACE_MS")?
+                .or(fc.shutdown_grace_ms)
+                .unwrap_or(d.shutdown_grace_ms),
+            metrics_listen: env("IPLEDGER_METRICS_LISTEN")?.or(fc.metrics_listen),
         };
         // A misspelt store fails the start, not the first write.
         config.store_spec()?;
@@ -438,6 +469,7 @@ impl Config {
             connections_max: self.connections_max,
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
             body_read_timeout: Duration::from_millis(self.body_read_timeout_ms),
+            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
         }
     }
 }

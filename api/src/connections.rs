@@ -48,11 +48,11 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
-/// How long a shutdown waits for open connections to finish their request before dropping
-/// them: every phase of a connection is time-boxed, so this is only a backstop.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// Accepts connections until `shutdown` resolves, then lets the open ones finish (bounded).
+/// Accepts connections until `shutdown` resolves, then stops accepting (the listener is
+/// closed: new connections are refused) and lets the open ones finish (bounded by
+/// `limits.shutdown_grace`): hyper answers the request in progress on each, with
+/// `Connection: close`, and closes idle keep-alive connections at once, so no client is cut
+/// in the middle of an answer unless a handler outlives the grace.
 pub async fn serve(
     app: App,
     listener: TcpListener,
@@ -100,7 +100,7 @@ pub async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await
         .is_err()
     {

@@ -18,6 +18,7 @@ pub mod connections;
 pub mod fault;
 pub mod kit;
 pub mod melange;
+pub mod metrics;
 pub mod ops;
 pub mod pools;
 pub mod registrations;

@@ -42,22 +42,46 @@ pub struct Running {
     /// The admin token generated at this start (none configured, none live in the log):
     /// shown once by `serve`, stored only as a digest.
     pub bootstrap_secret: Option<String>,
+    /// The `metrics_listen` address actually bound, if configured.
+    pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     /// The scheduled retention purge (`retention.rs`), stopped with the server.
     purge: Option<tokio::task::JoinHandle<()>>,
     /// The scheduled registration cleanup (`retention.rs`), stopped with the server.
     cleanup: Option<tokio::task::JoinHandle<()>>,
-    /// The notification outbox (`outbox.rs`), stopped with the server.
-    outbox: Option<tokio::task::JoinHandle<()>>,
+    /// The notification outbox (`outbox.rs`) and its stop, stopped after the server.
+    outbox: Stoppable,
+    /// The public metrics listener (`metrics_listen`) and its stop.
+    metrics: Stoppable,
+    /// How long the outbox gets to finish its pass at shutdown (`shutdown_grace_ms`).
+    grace: std::time::Duration,
 }
 
 impl Running {
-    /// Stops accepting connections and waits for in-flight requests.
+    /// The graceful shutdown (SIGTERM, SIGINT, or a test): stops accepting connections and
+    /// lets the in-flight requests finish (bounded by `shutdown_grace_ms`, `connections.rs`),
+    /// then lets the outbox finish its pass (every mail sent is recorded as delivered, within
+    /// the same grace, else it is stopped where it is), then stops the scheduled purge. Every
+    /// acknowledged write is already durable (nothing is acknowledged before its append).
     pub async fn shutdown(mut self) {
-        if let Some(outbox) = self.outbox.take() {
-            outbox.abort();
-            let _ = outbox.await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+        if let Some((task, stop)) = self.metrics.take() {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+        if let Some((mut outbox, stop)) = self.outbox.take() {
+            let _ = stop.send(());
+            if tokio::time::timeout(self.grace, &mut outbox).await.is_err() {
+                tracing::warn!(
+                    "the outbox did not finish its pass within the shutdown grace: stopped"
+                );
+                outbox.abort();
+                let _ = outbox.await;
+            }
         }
         for task in [self.purge.take(), self.cleanup.take()]
             .into_iter()
@@ -68,10 +92,6 @@ impl Running {
             task.abort();
             let _ = task.await;
         }
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = self.task.await;
     }
 }
 
@@ -79,6 +99,15 @@ impl Running {
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     let started = Instant::now();
     let (store, state) = open_and_fold(config).await?;
+    let log_dir = match config.store_spec()? {
+        StoreSpec::File(dir) => Some(dir),
+        StoreSpec::Postgres(_) => None,
+    };
+    let metrics = Arc::new(crate::metrics::Metrics::new(log_dir));
+    let store: Arc<dyn EventStore> = Arc::new(crate::metrics::MeteredStore {
+        inner: store,
+        metrics: metrics.clone(),
+    });
     tracing::info!(
         events = state.position(),
         blocks = state.block_count(),
@@ -137,6 +166,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         deliveries,
         region: config.region.as_str().into(),
         stream: config.stream,
+        ready_lag_max: config.ready_lag_max,
+        metrics,
     };
     let bootstrap_secret = crate::auth::admit::bootstrap(&app)
         .await
@@ -146,6 +177,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let limits = config.connection_limits();
+    let grace = limits.shutdown_grace;
     let task = tokio::spawn(crate::connections::serve(
         app.clone(),
         listener,
@@ -160,16 +192,39 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         config.registration_cleanup_interval_seconds,
     );
     let outbox = start_outbox(&app, config)?;
+    let mut metrics_addr = None;
+    let metrics = match config.metrics_listen {
+        Some(at) => {
+            let listener = crate::connections::bind(at)
+                .with_context(|| format!("binding metrics_listen {at}"))?;
+            let bound = listener.local_addr()?;
+            metrics_addr = Some(bound);
+            tracing::info!(addr = %bound, "metrics listening (GET /metrics, no authentication)");
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(crate::admin::metrics::serve_public(
+                app.clone(),
+                listener,
+                async {
+                    let _ = stopped.await;
+                },
+            ));
+            Some((task, stop))
+        }
+        None => None,
+    };
     tracing::info!(%addr, "ipledger listening");
     Ok(Running {
         addr,
         app,
         bootstrap_secret,
+        metrics_addr,
         stop: Some(stop),
         task,
         purge,
         cleanup,
         outbox,
+        metrics,
+        grace,
     })
 }
 
@@ -234,7 +289,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// The notification outbox over the configured SMTP server (the only place naming it).
-fn start_outbox(app: &App, config: &Config) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+type Stoppable = Option<(tokio::task::JoinHandle<()>, oneshot::Sender<()>)>;
+
+fn start_outbox(app: &App, config: &Config) -> anyhow::Result<Stoppable> {
     let (Some(smtp), Some(log)) = (&config.smtp, &app.deliveries) else {
         return Ok(None);
     };
@@ -243,29 +300,43 @@ fn start_outbox(app: &App, config: &Config) -> anyhow::Result<Option<tokio::task
         support: smtp.support_email.clone(),
     };
     tracing::info!(host = %smtp.server.host, port = smtp.server.port, "notification outbox started");
-    Ok(Some(crate::requests::outbox::start(
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = crate::requests::outbox::start(
         app.writer.clone(),
         Arc::new(mailer),
         recipients,
         log.clone(),
-    )))
+        async {
+            let _ = stopped.await;
+        },
+    );
+    Ok(Some((task, stop)))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("signal handler");
-        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when
+/// the future is first polled: a SIGTERM right after the listening line (a supervisor, a
+/// test) must start the graceful shutdown, not kill the process by the default action.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     rt.block_on(async {
+        let stop = shutdown_signal()?;
         let running = start(&config, Arc::new(SystemClock)).await?;
         if let Some(secret) = &running.bootstrap_secret {
             // The only time this secret is ever shown: the log keeps its digest alone.
@@ -277,7 +348,7 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
             config.store_spec()?
         );
         let _ = std::io::stdout().flush();
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("shutting down");
         running.shutdown().await;
         Ok(ExitCode::SUCCESS)

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
+use tracing::Instrument;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use warp::Filter;
 
@@ -96,6 +97,50 @@ async fn handle(
     headers: HeaderMap,
     body: impl std::future::Future<Output = Result<Bytes, Fault>>,
 ) -> Reply {
+    let request_id = request_id(&headers);
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let mut reply = handle_in_span(app, method, path, query, headers, body, request_id.clone())
+        .instrument(span)
+        .await;
+    // A client-given id passed `request_id_ok`: visible ASCII, a valid header value.
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        reply.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    reply
+}
+
+/// The header naming a request: echoed (or generated) on every answer, in the request's log
+/// lines, and the correlation id of the events it caused.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Longest client-given request id kept; a longer one is replaced.
+pub const REQUEST_ID_CHARS_MAX: usize = 128;
+
+/// Whether a client's `X-Request-Id` is kept: 1 to [`REQUEST_ID_CHARS_MAX`] visible ASCII
+/// characters (no spaces or controls, so it goes into log lines and headers as it is).
+pub fn request_id_ok(id: &str) -> bool {
+    (1..=REQUEST_ID_CHARS_MAX).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The client's `X-Request-Id` when sane ([`request_id_ok`]), else a fresh UUID v7.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| request_id_ok(id))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+async fn handle_in_span(
+    app: App,
+    method: Method,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    body: impl std::future::Future<Output = Result<Bytes, Fault>>,
+    request_id: String,
+) -> Reply {
     let started = Instant::now();
     let body = match body.await {
         Ok(b) => b,
@@ -111,12 +156,16 @@ async fn handle(
         }
     };
     let mut req = Request::new(method, &path, query, headers, body);
+    req.request_id = request_id;
     let answer = dispatch(&app, &mut req).await;
     let status = match &answer {
         Ok(r) => r.status,
         Err(f) => f.status,
     };
-    tracing::debug!(method = %req.method, path = %req.path, status = status.as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    let took = started.elapsed();
+    app.metrics
+        .observe_request(req.route, status.as_u16(), took);
+    tracing::debug!(method = %req.method, path = %req.path, status = status.as_u16(), micros = took.as_micros() as u64, "request");
     let mut reply = encode_in(req.format, Dialect::of_path(&req.path), answer);
     if reply.status() == StatusCode::UNAUTHORIZED {
         // RFC 6750: a 401 names the scheme the client should use.
@@ -172,6 +221,7 @@ async fn wait_for_min_position(app: &App, req: &mut Request) -> Result<(), Fault
 /// unchecked), and calls the row's handler with the segments its placeholders matched.
 async fn dispatch(app: &App, req: &mut Request) -> Answer {
     let route = routes::resolve(req.method.as_str(), &req.seg())?;
+    req.route = Some((route.method, route.pattern));
     crate::auth::admit::admit(app, req, route)?;
     // After admission: only a caller the row admits may park a request here.
     wait_for_min_position(app, req).await?;
@@ -224,6 +274,12 @@ pub fn encode_in(format: Format, dialect: Dialect, answer: Answer) -> Reply {
                 r.headers_mut()
                     .insert(*name, HeaderValue::from_static(value));
             }
+            r
+        }
+        Body::Text { content_type, text } => {
+            let mut r = Reply::new(Bytes::from(text).into());
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static(content_type));
             r
         }
         Body::Stream(chunks) => {

@@ -77,6 +77,8 @@ async fn serve() -> (SocketAddr, oneshot::Sender<()>) {
         deliveries: None,
         region: crate::config::REGION_DEFAULT.into(),
         stream: crate::config::StreamSettings::default(),
+        ready_lag_max: crate::config::READY_LAG_MAX_DEFAULT,
+        metrics: Arc::new(crate::metrics::Metrics::new(None)),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -176,4 +178,38 @@ async fn every_503_of_the_server_carries_retry_after() {
         let what = format!("{method} {path}");
         assert_unavailable(&what, &send(addr, method, path, body).await);
     }
+}
+
+#[tokio::test]
+async fn readyz_names_why_it_is_not_ready_while_healthz_still_answers() {
+    // The store cannot be read: the process is alive (/healthz 200, the writer has not
+    // failed an append yet) but must not be sent traffic (/readyz 503, with the reason).
+    let (addr, _stop) = serve().await;
+    assert_eq!(send(addr, "GET", "/healthz", "").await.status, 200);
+    let ready = send(addr, "GET", "/readyz", "").await;
+    assert_unavailable("readyz", &ready);
+    let body: serde_json::Value = serde_json::from_str(&ready.body).expect("json");
+    let reasons = body["ServiceUnavailable"]["errors"]["readiness"].to_string();
+    assert!(
+        reasons.contains("the store is unreachable"),
+        "{}",
+        ready.body
+    );
+    // Once an append failed, the stopped writer is a reason too.
+    let token = r#"{"name": "ci", "role": "agent"}"#;
+    assert_eq!(
+        send(addr, "POST", "/v1/auth/tokens", token).await.status,
+        503
+    );
+    let ready = send(addr, "GET", "/readyz", "").await;
+    assert!(
+        ready.body.contains("the writer is stopped"),
+        "{}",
+        ready.body
+    );
+    assert!(
+        ready.headers.iter().any(|(k, _)| k == "x-request-id"),
+        "{:?}",
+        ready.headers
+    );
 }

@@ -167,6 +167,11 @@ impl Writer {
         rx.await.map_err(|_| unavailable())?
     }
 
+    /// Commands waiting in the writer's queue (a metric).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     pub fn views(&self) -> &Arc<RwLock<State>> {
         &self.views
     }

@@ -84,6 +84,8 @@ fn cases() -> Vec<Case> {
     vec![
         case("GET", "/"),
         case("GET", "/healthz"),
+        case("GET", "/readyz"),
+        case("GET", "/metrics"),
         case("GET", "/v0.1"),
         case("GET", "/v0.1/extensions"),
         case("GET", "/v0.1/extensions/{alias}").expect(404),

@@ -227,6 +227,11 @@ impl TestServer {
         }
     }
 
+    /// The `metrics_listen` address the server bound, if configured.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running.as_ref().and_then(|r| r.metrics_addr)
+    }
+
     /// Stops the server (a clean shutdown: every handle on the log is released).
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {

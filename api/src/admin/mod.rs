@@ -1,10 +1,11 @@
-//! The operator's surface: the health check (`health.rs`), the event log for auditors
-//! (`events.rs`), followed live or exported (`stream.rs`), and the retention purge (`retention.rs`: the scheduled task `ops::start`
+//! The operator's surface: the health and readiness checks (`health.rs`), the event log for
+//! auditors (`events.rs`), followed live or exported (`stream.rs`), and the retention purge (`retention.rs`: the scheduled task `ops::start`
 //! spawns, and the purge on demand). This file is the surface's router: its rows and nothing
 //! else.
 
 pub mod events;
 pub mod health;
+pub mod metrics;
 pub mod retention;
 pub mod stream;
 
@@ -13,6 +14,8 @@ use crate::kit::{row, Route};
 #[rustfmt::skip]
 pub static ROUTES: &[Route] = &[
     row!("GET", "/healthz", Public, health::health),
+    row!("GET", "/readyz", Public, health::ready),
+    row!("GET", "/metrics", Admin, metrics::scrape),
     row!("GET", "/v1/events", Admin, events::list),
     row!("GET", "/v1/events/stream", Admin, stream::stream),
     row!("GET", "/v1/events/export", Admin, stream::export),

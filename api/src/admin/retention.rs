@@ -159,7 +159,7 @@ fn every(writer: &Writer, every_seconds: u64, job: Job) -> JoinHandle<()> {
 pub async fn purge(c: Call<'_>) -> Answer {
     let meta = Meta {
         actor: c.req.actor.clone(),
-        correlation_id: c.req.header("x-correlation-id").map(str::to_string),
+        correlation_id: c.req.correlation_id(),
         idempotency: None,
     };
     let purged = purge_expired(&c.app.writer, meta).await?;

@@ -40,6 +40,11 @@ pub enum Body {
         bytes: &'static [u8],
         headers: &'static [(&'static str, &'static str)],
     },
+    /// Text made for this answer (the metrics), sent as it is.
+    Text {
+        content_type: &'static str,
+        text: String,
+    },
     /// A body written as it is produced (the event stream, the export): never buffered whole.
     Stream(Chunks),
 }
@@ -108,7 +113,7 @@ pub fn meta(req: &Request, actor: &str) -> Result<Meta, Fault> {
             Some((format!("{actor}:{key}"), hex::encode(h.finalize())))
         }
     };
-    let correlation_id = req.header("x-correlation-id").map(str::to_string);
+    let correlation_id = req.correlation_id();
     Ok(Meta {
         actor: actor.to_string(),
         correlation_id,

@@ -118,18 +118,25 @@ pub fn compose(r: &RequestRecord, kind: NotificationKind, to: &Recipients) -> Op
     })
 }
 
-/// Starts the outbox task; it runs until aborted.
+/// Starts the outbox task; it runs until `stop` resolves (or it is aborted). A stop is seen
+/// between passes, so every mail a pass sent has its delivery recorded (or its failure
+/// logged) before the task ends: a graceful shutdown sends no mail twice after the restart.
 pub fn start(
     writer: Writer,
     mailer: Arc<dyn Mailer>,
     recipients: Recipients,
     log: Arc<DeliveryLog>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut cursor = None;
+        let mut stop = std::pin::pin!(stop);
         loop {
             pass(&writer, mailer.as_ref(), &recipients, &log, &mut cursor).await;
-            tokio::time::sleep(Duration::from_millis(POLL_MILLIS)).await;
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(POLL_MILLIS)) => {}
+                () = &mut stop => return,
+            }
         }
     })
 }
