@@ -96,7 +96,7 @@ fn check_placement(state: &State, p: &Placement, errors: &mut FieldErrors) {
     }
     if let Some(net) = p
         .network_id
-        .filter(|_| is_top_level(state, p.parent, p.network_id))
+        .filter(|_| is_top_level(p.parent, p.network_id))
     {
         for o in state
             .network_blocks_overlapping(net, &p.cidr)
@@ -107,7 +107,7 @@ fn check_placement(state: &State, p: &Placement, errors: &mut FieldErrors) {
                 .parent_id
                 .and_then(|id| state.block(id))
                 .map(|b| &b.record);
-            let other_top = is_top_level(state, parent, o.network_id.as_deref());
+            let other_top = is_top_level(parent, o.network_id.as_deref());
             if other_top && p.parent.map(|x| x.id) != Some(o.id) {
                 errors.add(
                     "cidr",
@@ -137,7 +137,7 @@ fn check_placement(state: &State, p: &Placement, errors: &mut FieldErrors) {
 }
 
 /// Top level in its network: no parent, or a parent in another network.
-fn is_top_level(_state: &State, parent: Option<&BlockRecord>, network: Option<&str>) -> bool {
+fn is_top_level(parent: Option<&BlockRecord>, network: Option<&str>) -> bool {
     parent.is_none_or(|p| p.network_id.as_deref() != network)
 }
 
@@ -282,10 +282,40 @@ pub fn create(state: &State, c: &CreateBlock, ctx: &mut Context) -> Result<Decis
             created_at: ctx.now,
         })
     });
+    let claims = claims(&record, parent, ctx);
     let events = std::iter::once(Event::BlockCreated(e))
         .chain(added)
+        .chain(claims)
         .collect();
     Ok(Decision::new(events, Reply::Block(record)))
+}
+
+/// The scopes whose rules `check_placement` read for `block` beyond its parent, each as a
+/// `BlockClaimed` in the scope's stream: a top-level block of a network moves the network's
+/// stream (rule 4 and the network's type), a public root the public space's (rule 1). On a
+/// shared log, two nodes placing blocks in one scope at once then conflict there and the
+/// later decides again; a block inside its parent's network needs none (its parent's stream
+/// guards it, see `SubnetAdded`), nor a private block outside any network (rule 5).
+fn claims(block: &BlockRecord, parent: Option<&BlockRecord>, ctx: &Context) -> Vec<Event> {
+    let network = block
+        .network_id
+        .as_deref()
+        .filter(|net| is_top_level(parent, Some(net)))
+        .map(|net| ClaimScope::Network(net.to_string()));
+    let public =
+        (parent.is_none() && block.block_type == BlockType::Public).then_some(ClaimScope::Public);
+    network
+        .into_iter()
+        .chain(public)
+        .map(|scope| {
+            Event::BlockClaimed(BlockClaimed {
+                block_id: block.id,
+                cidr: block.cidr,
+                scope,
+                claimed_at: ctx.now,
+            })
+        })
+        .collect()
 }
 
 pub fn update(state: &State, c: &UpdateBlock, ctx: &mut Context) -> Result<Decision, Rejection> {
@@ -382,10 +412,18 @@ pub fn update(state: &State, c: &UpdateBlock, ctx: &mut Context) -> Result<Decis
         updated_at: ctx.now,
         ipv6_generator,
     };
-    Ok(Decision::new(
-        vec![Event::BlockUpdated(e)],
-        Reply::Block(record),
-    ))
+    // Only a move into a network or a change of type can break a scope's rules; the other
+    // fields are the block's own (its stream guards them).
+    let moved = record.network_id != current.network_id || block_type != current.block_type;
+    let claims = if moved {
+        claims(&record, parent, ctx)
+    } else {
+        Vec::new()
+    };
+    let events = std::iter::once(Event::BlockUpdated(e))
+        .chain(claims)
+        .collect();
+    Ok(Decision::new(events, Reply::Block(record)))
 }
 
 /// Decision 6: a block with live allocations or subnets is refused with 409; its

@@ -60,6 +60,33 @@ pub struct SubnetAdded {
 }
 payload! { SubnetAdded, "SubnetAdded", 1, |e| block_stream(e.parent_id) }
 
+/// Where a block's overlap rules look beyond its own parent (melange-semantics.md §1): the
+/// top-level blocks of one network (rule 4, across tenants; the network's type rule too),
+/// or the root public blocks of every tenant (rule 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClaimScope {
+    Network(String),
+    Public,
+}
+
+/// A block entering a scope whose rules read other blocks' state: written by the decision
+/// that creates it (or moves it there by an update of its network or type), next to its own
+/// `BlockCreated`/`BlockUpdated`, to the scope's stream. Those other blocks live in streams
+/// of their own, so without it two nodes placing overlapping blocks in one network, or two
+/// overlapping public blocks, at once would both pass; with it they conflict on the scope's
+/// version and the later decides again. The projection ignores it (the block's own event
+/// records it). Logs written before it existed (one writer: no such race) simply lack it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockClaimed {
+    pub block_id: Uuid,
+    pub cidr: IpNet,
+    pub scope: ClaimScope,
+    #[serde(with = "crate::time_format")]
+    pub claimed_at: Timestamp,
+}
+payload! { BlockClaimed, "BlockClaimed", 1, |e| claim_stream(&e.scope) }
+
 /// The full set of updatable fields after the update, so that applying it needs no history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockUpdated {
@@ -249,6 +276,15 @@ pub fn block_stream(block_id: Uuid) -> String {
     format!("block-{block_id}")
 }
 
+/// The stream guarding a [`ClaimScope`]: `network-{network_id}` (no tenant: the network
+/// rule holds across tenants) or `public-blocks` (one hot stream: public space is global).
+pub fn claim_stream(scope: &ClaimScope) -> String {
+    match scope {
+        ClaimScope::Network(network_id) => format!("network-{network_id}"),
+        ClaimScope::Public => "public-blocks".to_string(),
+    }
+}
+
 pub fn policy_stream(policy_id: Uuid) -> String {
     format!("policy-{policy_id}")
 }
@@ -263,7 +299,7 @@ pub fn idempotency_stream(key: &str) -> String {
 // and its name here.
 events! {
     self {
-        BlockCreated, SubnetAdded, BlockUpdated, BlockDeleted,
+        BlockCreated, SubnetAdded, BlockClaimed, BlockUpdated, BlockDeleted,
         AddressAllocated, AddressDeallocated, AddressRestored, AddressPurged,
         PolicyCreated, PolicyUpdated, PolicyDeleted,
         UnusableRangeCreated, UnusableRangeUpdated, UnusableRangeDeleted,

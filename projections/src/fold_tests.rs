@@ -268,7 +268,26 @@ impl Model {
                     updated_at: self.now(),
                     ipv6_generator: None,
                 };
+                // As the decision does when a block moves into a network (or turns public).
+                let b = &self.blocks[block.index(self.blocks.len())];
+                let claim = |scope| {
+                    Event::BlockClaimed(BlockClaimed {
+                        block_id: id,
+                        cidr: b.cidr,
+                        scope,
+                        claimed_at: e.updated_at,
+                    })
+                };
+                let mut claims = vec![claim(ClaimScope::Network(
+                    e.network_id.clone().expect("set above"),
+                ))];
+                if *public && b.parent.is_none() {
+                    claims.push(claim(ClaimScope::Public));
+                }
                 self.emit(Event::BlockUpdated(e));
+                for c in claims {
+                    self.emit(c);
+                }
             }
             Op::DeleteBlock { block } => self.delete_block(block),
             Op::Allocate {
@@ -666,7 +685,7 @@ impl Model {
                     held: BTreeSet::new(),
                 });
             }
-            Event::SubnetAdded(_) => {}
+            Event::SubnetAdded(_) | Event::BlockClaimed(_) => {}
             Event::BlockUpdated(e) => self.block_mut(e.block_id).policy = e.policy_id,
             Event::BlockDeleted(e) => {
                 let gone = self

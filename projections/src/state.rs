@@ -158,9 +158,10 @@ impl State {
         self.observe_addresses(event);
         match event {
             Event::BlockCreated(e) => self.block_created(e),
-            // The subnet's own `BlockCreated` records it; this one only moves the parent's
-            // stream version (kept by the envelope fold).
-            Event::SubnetAdded(_) => {}
+            // The block's own `BlockCreated`/`BlockUpdated` records what these say; they only
+            // move a stream's version (the parent's, a network's, the public space's), kept
+            // by the envelope fold.
+            Event::SubnetAdded(_) | Event::BlockClaimed(_) => {}
             Event::BlockUpdated(e) => self.block_updated(e),
             Event::BlockDeleted(e) => self.block_deleted(e),
             Event::AddressAllocated(e) => self.address_allocated(e.clone()),

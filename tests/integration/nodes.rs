@@ -632,10 +632,18 @@ async fn nodes_writing_to_different_blocks_fold_each_others_events() {
 
 /// POSTs `body` to `path` on every node at once, each retrying its 503s: the statuses.
 async fn at_once(nodes: &[TestServer], path: &str, body: Value) -> Vec<(u16, Value)> {
+    let asks = nodes.iter().map(|_| (path.to_string(), body.clone()));
+    at_once_each(nodes, asks.collect()).await
+}
+
+/// POSTs `asks[i]` (path, body) to node `i`, all at once, each retrying its 503s: the
+/// statuses (201 or 400).
+async fn at_once_each(nodes: &[TestServer], asks: Vec<(String, Value)>) -> Vec<(u16, Value)> {
     let tasks: Vec<_> = nodes
         .iter()
-        .map(|n| {
-            let (c, path, body) = (n.client.clone(), path.to_string(), body.clone());
+        .zip(asks)
+        .map(|(n, (path, body))| {
+            let c = n.client.clone();
             tokio::spawn(async move {
                 let ok = [StatusCode::CREATED, StatusCode::BAD_REQUEST];
                 let answer = send_retrying(&c, &path, Some(&body), &ok).await;
@@ -705,6 +713,58 @@ async fn two_nodes_never_carve_overlapping_subnets_of_one_block() {
         prefixes.len(),
         "one prefix carved twice: {prefixes:?}"
     );
+    let [a, b] = nodes;
+    stop_and_verify(vec![a, b], &db).await;
+}
+
+/// The overlap rules that read other blocks' streams (melange-semantics.md §1): top-level
+/// blocks of one network (across tenants) and public root blocks (globally) must not
+/// overlap. Each such creation claims its scope's stream (`BlockClaimed`), so two nodes
+/// placing overlapping blocks there at once conflict and the later decides again: asked on
+/// both nodes at once, by two tenants, one block is created and the other refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_never_place_overlapping_blocks_in_one_network_or_the_public_space() {
+    let db = ScratchSchema::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let nodes = two_nodes(&db, tmp.path()).await;
+    let blocks = |tenant: &str| format!("/v0.1/ipam/tenants/{tenant}/ip_blocks");
+    for round in 0..16 {
+        let network = format!("net-{round}");
+        let asks = vec![
+            (
+                blocks("t1"),
+                json!({"ip_block": {"type": "private", "cidr": format!("10.{round}.0.0/16"),
+                                    "network_id": network}}),
+            ),
+            (
+                blocks("t2"),
+                json!({"ip_block": {"type": "private", "cidr": format!("10.{round}.1.0/24"),
+                                    "network_id": network}}),
+            ),
+        ];
+        let answers = at_once_each(&nodes, asks).await;
+        let created = answers.iter().filter(|(s, _)| *s == 201).count();
+        assert_eq!(created, 1, "network round {round}: {answers:?}");
+        let refused = format!("{answers:?}");
+        assert!(refused.contains("in same network"), "{refused}");
+    }
+    for round in 0..16 {
+        let asks = vec![
+            (
+                blocks("t1"),
+                json!({"ip_block": {"type": "public", "cidr": format!("100.{round}.0.0/16")}}),
+            ),
+            (
+                blocks("t2"),
+                json!({"ip_block": {"type": "public", "cidr": format!("100.{round}.7.0/24")}}),
+            ),
+        ];
+        let answers = at_once_each(&nodes, asks).await;
+        let created = answers.iter().filter(|(s, _)| *s == 201).count();
+        assert_eq!(created, 1, "public round {round}: {answers:?}");
+        let refused = format!("{answers:?}");
+        assert!(refused.contains("overlaps with public block"), "{refused}");
+    }
     let [a, b] = nodes;
     stop_and_verify(vec![a, b], &db).await;
 }

@@ -25,17 +25,26 @@ fn an_update_changes_the_updatable_fields_and_keeps_the_cidr() {
         ..update(T1, block)
     };
     let then = scenario.when(Command::UpdateBlock(command));
-    then.then_events(&[Event::BlockUpdated(BlockUpdated {
-        block_id: block,
-        block_type: BlockType::Private,
-        network_id: some("net-a"),
-        policy_id: Some(policy),
-        gateway: Some(ip("10.0.0.254")),
-        dns1: Some(ip("1.1.1.1")),
-        dns2: Some(ip("8.8.4.4")),
-        updated_at: now(),
-        ipv6_generator: None,
-    })]);
+    then.then_events(&[
+        Event::BlockUpdated(BlockUpdated {
+            block_id: block,
+            block_type: BlockType::Private,
+            network_id: some("net-a"),
+            policy_id: Some(policy),
+            gateway: Some(ip("10.0.0.254")),
+            dns1: Some(ip("1.1.1.1")),
+            dns2: Some(ip("8.8.4.4")),
+            updated_at: now(),
+            ipv6_generator: None,
+        }),
+        // Moved into net-a: the network's stream guards its overlap rule (issue 12).
+        Event::BlockClaimed(BlockClaimed {
+            block_id: block,
+            cidr: "10.0.0.0/24".parse().expect("cidr"),
+            scope: ClaimScope::Network("net-a".into()),
+            claimed_at: now(),
+        }),
+    ]);
     let state = then.then_state();
     assert_eq!(
         state.block(block).expect("block").record.cidr.to_string(),

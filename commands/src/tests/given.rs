@@ -15,6 +15,7 @@ use ipledger_domain::ids::SequentialIds;
 use ipledger_domain::records::Reply;
 use ipledger_domain::{Envelope, Event, Rejection, Timestamp};
 use ipledger_projections::State;
+use ipnet::IpNet;
 use uuid::Uuid;
 
 use crate::command::{AllocateAddress, Command, CreateBlock, UpdateBlock};
@@ -227,26 +228,53 @@ impl Then {
         }
     }
 
-    /// The `BlockCreated`, alone or, for a subnet, followed by its parent's `SubnetAdded`.
+    /// The `BlockCreated`, followed by its guards: for a subnet its parent's `SubnetAdded`,
+    /// and its scopes' `BlockClaimed`s (see [`Then::then_claims`]).
     pub fn then_block_created(&self) -> &BlockCreated {
-        match self.events() {
-            [Event::BlockCreated(e)] if e.parent_id.is_none() => e,
-            [Event::BlockCreated(e), Event::SubnetAdded(s)]
-                if Some(s.parent_id) == e.parent_id
+        let (e, guards) = match self.events() {
+            [Event::BlockCreated(e), guards @ ..] => (e, guards),
+            other => panic!("expected a BlockCreated first, got {other:?}"),
+        };
+        let claims = match (e.parent_id, guards) {
+            (None, claims) => claims,
+            (Some(parent), [Event::SubnetAdded(s), claims @ ..])
+                if s.parent_id == parent
                     && (s.block_id, s.cidr, s.created_at) == (e.block_id, e.cidr, e.created_at) =>
             {
+                claims
+            }
+            (_, other) => panic!("expected the subnet's SubnetAdded, got {other:?}"),
+        };
+        check_claims(claims, e.block_id, e.cidr);
+        e
+    }
+
+    /// The `BlockUpdated`, followed by its scopes' `BlockClaimed`s if any.
+    pub fn then_block_updated(&self) -> &BlockUpdated {
+        match self.events() {
+            [Event::BlockUpdated(e), claims @ ..] => {
+                let cidr = self
+                    .before
+                    .block(e.block_id)
+                    .expect("an updated block exists")
+                    .record
+                    .cidr;
+                check_claims(claims, e.block_id, cidr);
                 e
             }
-            other => panic!("expected one BlockCreated (and its SubnetAdded), got {other:?}"),
+            other => panic!("expected a BlockUpdated first, got {other:?}"),
         }
     }
 
-    /// The single event, which must be a `BlockUpdated`.
-    pub fn then_block_updated(&self) -> &BlockUpdated {
-        match self.events() {
-            [Event::BlockUpdated(e)] => e,
-            other => panic!("expected one BlockUpdated, got {other:?}"),
-        }
+    /// The scopes the decision claimed (`BlockClaimed`), in order.
+    pub fn then_claims(&self) -> Vec<ClaimScope> {
+        self.events()
+            .iter()
+            .filter_map(|e| match e {
+                Event::BlockClaimed(c) => Some(c.scope.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The single event, which must allocate `address`.
@@ -530,4 +558,14 @@ pub fn block_deleted(block: Uuid) -> Event {
         block_id: block,
         deleted_at: now(),
     })
+}
+
+/// Every event is a `BlockClaimed` of `block_id` and its `cidr`.
+fn check_claims(events: &[Event], block_id: Uuid, cidr: IpNet) {
+    for event in events {
+        match event {
+            Event::BlockClaimed(c) if (c.block_id, c.cidr) == (block_id, cidr) => {}
+            other => panic!("expected a BlockClaimed of block {block_id}, got {other:?}"),
+        }
+    }
 }

@@ -5,6 +5,7 @@ mod allowed_ips;
 mod auth;
 mod block_changes;
 mod block_index;
+mod block_scopes;
 mod blocks;
 mod given;
 mod instances;

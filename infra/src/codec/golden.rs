@@ -293,6 +293,12 @@ fn block_sample(name: &str) -> Option<Event> {
             cidr: "10.20.0.0/22".parse().expect("valid sample cidr"),
             created_at: ts(0),
         }),
+        "BlockClaimed" => Event::BlockClaimed(ev::BlockClaimed {
+            block_id: id(1),
+            cidr: "10.20.0.0/22".parse().expect("valid sample cidr"),
+            scope: ev::ClaimScope::Network("net-1".into()),
+            claimed_at: ts(0),
+        }),
         "BlockUpdated" => Event::BlockUpdated(ev::BlockUpdated {
             block_id: id(1),
             block_type: BlockType::Public,

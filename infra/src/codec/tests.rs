@@ -31,6 +31,19 @@ fn every_sample_round_trips_through_the_payload_codec() {
     }
 }
 
+/// The golden sample of `BlockClaimed` holds a network scope; the public one is a unit
+/// variant, encoded differently, so it round trips here too.
+#[test]
+fn a_public_claim_round_trips() {
+    let Some(Event::BlockClaimed(mut claim)) = super::golden::sample_of("BlockClaimed") else {
+        panic!("BlockClaimed has a sample");
+    };
+    claim.scope = ipledger_domain::events::ClaimScope::Public;
+    let event = Event::BlockClaimed(claim);
+    let (name, version, bytes) = encode_event(&event);
+    assert_eq!(decode_event(name, version, &bytes), Ok(event));
+}
+
 #[test]
 fn payloads_keep_field_names() {
     let event = all_samples().remove(0);
