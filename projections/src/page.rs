@@ -103,6 +103,16 @@ impl PageRequest {
     }
 }
 
+impl<T: Clone> Page<std::borrow::Cow<'_, T>> {
+    /// The page's items copied out, so a reader can let go of the views before rendering.
+    pub fn owned(self) -> Page<T> {
+        Page {
+            items: self.items.into_iter().map(|c| c.into_owned()).collect(),
+            next_marker: self.next_marker,
+        }
+    }
+}
+
 impl<T: Clone> Page<&T> {
     /// The page's items copied out, so a reader can let go of the views before rendering.
     pub fn cloned(self) -> Page<T> {

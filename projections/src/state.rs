@@ -30,6 +30,9 @@ pub struct BlockState {
     pub deallocated: usize,
     /// Offsets held by pending IP requests (also marked used in `free`), with the request.
     pub holds: BTreeMap<u128, Uuid>,
+    /// The same holds' request ids, in id order: the block's address listing merges them
+    /// with `ids` (issue 9: a listing shows every address held, whatever surface holds it).
+    pub hold_ids: BTreeSet<Uuid>,
 }
 
 impl BlockState {
@@ -265,6 +268,7 @@ impl State {
             ids: BTreeSet::new(),
             deallocated: 0,
             holds: BTreeMap::new(),
+            hold_ids: BTreeSet::new(),
         };
         self.blocks.insert(e.block_id, state);
     }
@@ -357,6 +361,7 @@ impl State {
                     e.block_id
                 );
                 b.holds.insert(offset, e.request_id);
+                b.hold_ids.insert(e.request_id);
             }
         }
         self.requests.submitted(e);
@@ -376,6 +381,7 @@ impl State {
         };
         if b.holds.get(&offset) == Some(&request_id) {
             b.holds.remove(&offset);
+            b.hold_ids.remove(&request_id);
             b.free.set_free(offset);
         }
     }

@@ -155,15 +155,41 @@ impl State {
             .collect()
     }
 
-    /// Allocated and soft-deallocated addresses of a block, in id order: a seek in the
-    /// block's id index to the marker, then the page.
-    pub fn block_addresses(&self, block: &BlockState, page: PageRequest) -> Page<&AddressRecord> {
-        page.take(
-            block
-                .ids
-                .range(after(page.marker))
-                .filter_map(|id| self.visit(id).map(|r| (r.id, r))),
-        )
+    /// Every address held in a block, in id order: its allocated and soft-deallocated
+    /// addresses (whatever surface allocated them: Melange, Scaleway, pools, registrations)
+    /// and the holds of pending IP requests, merged from two seeks (`ids`, `hold_ids`) to
+    /// the marker, then the page: O(log n + page).
+    pub fn block_addresses(
+        &self,
+        block: &BlockState,
+        page: PageRequest,
+    ) -> Page<std::borrow::Cow<'_, AddressRecord>> {
+        use std::borrow::Cow;
+        let allocated = block
+            .ids
+            .range(after(page.marker))
+            .filter_map(|id| self.visit(id).map(|r| (r.id, Cow::Borrowed(r))));
+        // A pending IP request's hold, shown as the address its approval would allocate
+        // (the block owner's, no interface), under the request's id.
+        let held = block.hold_ids.range(after(page.marker)).filter_map(|id| {
+            let r = self.requests.by_id.get(id)?;
+            Some((
+                *id,
+                Cow::Owned(AddressRecord {
+                    id: *id,
+                    block_id: block.record.id,
+                    address: r.ip,
+                    interface_id: None,
+                    used_by_tenant: block.record.tenant_id.clone(),
+                    used_by_device: None,
+                    mac_address: None,
+                    created_at: r.requested_at,
+                    updated_at: r.requested_at,
+                    deallocated_at: None,
+                }),
+            ))
+        });
+        page.take(itertools_merge(allocated, held))
     }
 
     pub fn address_in(
@@ -250,4 +276,18 @@ pub struct Counts {
     pub addresses: usize,
     pub live_addresses: usize,
     pub policies: usize,
+}
+
+/// Two id-ordered sequences merged into one (ids are unique across them: address ids and
+/// request ids are distinct UUIDs).
+fn itertools_merge<T>(
+    a: impl Iterator<Item = (Uuid, T)>,
+    b: impl Iterator<Item = (Uuid, T)>,
+) -> impl Iterator<Item = (Uuid, T)> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some((x, _)), Some((y, _))) if y < x => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
 }

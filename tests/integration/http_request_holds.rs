@@ -90,3 +90,85 @@ async fn an_agent_cannot_hold_a_whole_block_and_pending_requests_expire() {
         "{body}"
     );
 }
+
+/// Issue 9: a block's Melange listing shows every address held in it, whatever surface
+/// holds it — a pending IP request's hold included (under the request's id), gone from the
+/// listing once the request is rejected, and shown as the allocation once approved.
+#[tokio::test]
+async fn the_melange_listing_shows_pending_request_holds() {
+    let s = TestServer::start().await;
+    let b = block(&s, "10.0.0.0/29", "net-l").await;
+    let addresses = format!("/v0.1/ipam/tenants/acme/ip_blocks/{b}/ip_addresses");
+    let r = s.post(&addresses, json!({"ip_address": {}})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let a = agent(&s, "lister").await;
+    for ip in ["10.0.0.4", "10.0.0.5"] {
+        let (status, body) = submit_form(&a, &format!("ip={ip}")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let listed = |s: &TestServer| {
+        let path = addresses.clone();
+        let s = s.client.clone();
+        async move {
+            let r = s.get(&path).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let mut out: Vec<(String, String)> = r.json["ip_addresses"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|x| {
+                    (
+                        x["address"].as_str().unwrap().to_string(),
+                        x["id"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            out.sort();
+            out
+        }
+    };
+    let now = listed(&s).await;
+    let shown: Vec<&str> = now.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(shown, ["10.0.0.2", "10.0.0.4", "10.0.0.5"]);
+    let held = request_of(&s, "10.0.0.4").await;
+    assert_eq!(
+        now[1].1,
+        held["id"].as_str().unwrap(),
+        "listed under the request's id"
+    );
+    // One per page: the marker walks across allocations and holds alike.
+    let mut paged = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let path = match &marker {
+            Some(m) => format!("{addresses}?limit=1&marker={m}"),
+            None => format!("{addresses}?limit=1"),
+        };
+        let r = s.get(&path).await;
+        let items = r.json["ip_addresses"].as_array().expect("list").clone();
+        paged.extend(
+            items
+                .iter()
+                .map(|x| x["address"].as_str().unwrap().to_string()),
+        );
+        match items.last() {
+            Some(last) if r.json.get("ip_addresses_links").is_some() => {
+                marker = Some(last["id"].as_str().unwrap().to_string())
+            }
+            _ => break,
+        }
+    }
+    paged.sort();
+    assert_eq!(paged, ["10.0.0.2", "10.0.0.4", "10.0.0.5"]);
+    // Rejected: the hold leaves the listing.
+    let id = held["id"].as_str().unwrap();
+    let r = s
+        .post(
+            &format!("/v1/ipam/requests/{id}/reject"),
+            json!({"reason": "no"}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let after: Vec<String> = listed(&s).await.into_iter().map(|(a, _)| a).collect();
+    assert_eq!(after, ["10.0.0.2", "10.0.0.5"]);
+}

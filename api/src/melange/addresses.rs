@@ -18,7 +18,7 @@ pub async fn list(c: Call<'_>) -> Answer {
     let listed = {
         let v = c.app.writer.views().read();
         let b = block_in(&v, c.param("tenant"), c.param("block"))?;
-        v.block_addresses(b, page).cloned()
+        v.block_addresses(b, page).owned()
     };
     Ok(Resp::ok(wire::collection(
         c.req,

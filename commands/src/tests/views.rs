@@ -211,7 +211,11 @@ fn a_restored_address_is_listed_again() {
 fn a_blocks_addresses_include_deallocated_ones() {
     let state = leased().state;
     let block = &state.block(id(1)).expect("block");
-    let listed = state.block_addresses(block, PageRequest::default());
+    let listed = state.block_addresses(block, PageRequest::default()).owned();
+    let listed = ipledger_projections::Page {
+        items: listed.items.iter().collect(),
+        next_marker: listed.next_marker,
+    };
     assert_eq!(
         addresses(&listed),
         ["30.1.1.2", "30.1.1.3", "30.1.1.4", "30.1.1.5"]
