@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipledger_infra::mail::{SmtpSettings, SmtpTls};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::secret::digest;
 
@@ -47,8 +47,9 @@ pub struct ConnectionLimits {
     pub shutdown_grace: Duration,
 }
 
-/// The config file's shape; every field optional.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// The config file's shape; every field optional. `Serialize` only for the sample-config
+/// test, which checks that `scripts/deploy/ipledger.toml` names every field.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
@@ -109,7 +110,7 @@ pub struct FileConfig {
 }
 
 /// The config file's `[smtp]` section.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpFileConfig {
     pub host: Option<String>,
@@ -510,6 +511,73 @@ fn admin_token(token: Option<String>) -> anyhow::Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sample shipped for deployments (issue 14 §8).
+    const SAMPLE: &str = include_str!("../../scripts/deploy/ipledger.toml");
+
+    /// A sample line `# key = value` or `# [section]` without its `# `: the keys whose
+    /// default is "unset" are written so. Prose comments stay comments.
+    fn uncomment(line: &str) -> &str {
+        let Some(rest) = line.strip_prefix("# ") else {
+            return line;
+        };
+        let section = rest.starts_with('[')
+            && rest.ends_with(']')
+            && rest[1..rest.len() - 1]
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_');
+        let key = rest.split_once(" = ").is_some_and(|(k, _)| {
+            !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
+        if section || key {
+            rest
+        } else {
+            line
+        }
+    }
+
+    /// Every `None` left in a serialized `FileConfig`: a key the sample does not name.
+    fn unset_keys(value: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Null => out.push(path.to_string()),
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    unset_keys(v, &p, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_sample_config_names_every_key_with_its_default() {
+        // As shipped, the values it sets are the defaults: loading it changes nothing.
+        let shipped = load(SAMPLE).expect("the sample config loads");
+        let defaults = load("").expect("defaults");
+        assert_eq!(format!("{shipped:?}"), format!("{defaults:?}"));
+        // With its commented examples taken in, it names every key (a new key in
+        // `FileConfig` without a line in the sample fails here), and each is well-formed.
+        let all = SAMPLE.lines().map(uncomment).collect::<Vec<_>>().join("\n");
+        let every: FileConfig = toml::from_str(&all).expect("the sample's examples parse");
+        let mut missing = Vec::new();
+        unset_keys(
+            &serde_json::to_value(&every).expect("serialize"),
+            "",
+            &mut missing,
+        );
+        assert!(
+            missing.is_empty(),
+            "keys the sample config does not name: {missing:?}"
+        );
+        load(&all).expect("the sample's examples are valid settings");
+    }
 
     fn load(text: &str) -> anyhow::Result<Config> {
         let dir = tempfile::tempdir().expect("tempdir");
