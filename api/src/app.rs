@@ -21,4 +21,6 @@ pub struct App {
     pub ready_lag_max: u64,
     /// The Prometheus metrics (`metrics.rs`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// This node's webhook retry state (`webhooks/deliver.rs`), shown on the endpoints.
+    pub webhooks: Arc<crate::webhooks::deliver::Status>,
 }

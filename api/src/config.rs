@@ -107,6 +107,9 @@ pub struct FileConfig {
     /// A second listen address serving only `GET /metrics`, without authentication; unset:
     /// `/metrics` is on the main address, for admins only.
     pub metrics_listen: Option<SocketAddr>,
+    /// Whether this node delivers webhooks (default true); on a shared log, exactly one
+    /// node should, or endpoints get each event once per node and out of order.
+    pub webhook_delivery: Option<bool>,
 }
 
 /// The config file's `[smtp]` section.
@@ -215,6 +218,8 @@ pub struct Config {
     pub shutdown_grace_ms: u64,
     /// `/metrics` also served here, without authentication (`metrics.rs`).
     pub metrics_listen: Option<SocketAddr>,
+    /// Whether this node runs the webhook deliverer (`webhooks/deliver.rs`).
+    pub webhook_delivery: bool,
 }
 
 /// How `GET /v1/events/stream` and `/v1/events/export` treat their consumer
@@ -285,6 +290,7 @@ impl Default for Config {
             ready_lag_max: READY_LAG_MAX_DEFAULT,
             shutdown_grace_ms: SHUTDOWN_GRACE_MS_DEFAULT,
             metrics_listen: None,
+            webhook_delivery: true,
         }
     }
 }
@@ -458,6 +464,9 @@ impl Config {
                 .or(fc.shutdown_grace_ms)
                 .unwrap_or(d.shutdown_grace_ms),
             metrics_listen: env("IPLEDGER_METRICS_LISTEN")?.or(fc.metrics_listen),
+            webhook_delivery: env("IPLEDGER_WEBHOOK_DELIVERY")?
+                .or(fc.webhook_delivery)
+                .unwrap_or(d.webhook_delivery),
         };
         // A misspelt store fails the start, not the first write.
         config.store_spec()?;

@@ -27,6 +27,7 @@ pub mod requests;
 pub mod routes;
 pub mod scaleway;
 pub mod server;
+pub mod webhooks;
 pub mod xml;
 
 #[cfg(test)]

@@ -79,6 +79,8 @@ pub struct Metrics {
     log_bytes: Gauge,
     queue_depth: Gauge,
     outbox_backlog: Gauge,
+    webhook_backlog: Gauge,
+    webhooks_failing: Gauge,
     blocks: Gauge,
     block_utilization: Family<BlockLabels, Gauge<f64, AtomicU64>>,
     /// The file log's directory (its size is exported); None on PostgreSQL.
@@ -100,6 +102,8 @@ impl Metrics {
             log_bytes: Gauge::default(),
             queue_depth: Gauge::default(),
             outbox_backlog: Gauge::default(),
+            webhook_backlog: Gauge::default(),
+            webhooks_failing: Gauge::default(),
             blocks: Gauge::default(),
             block_utilization: Family::default(),
             log_dir,
@@ -156,6 +160,16 @@ impl Metrics {
             "Notifications owed by the mail outbox",
             m.outbox_backlog.clone(),
         );
+        registry.register(
+            "outbox_webhook_backlog_events",
+            "Events of the log past the webhook endpoints' acknowledged positions, summed",
+            m.webhook_backlog.clone(),
+        );
+        registry.register(
+            "webhooks_failing",
+            "Webhook endpoints this node is retrying",
+            m.webhooks_failing.clone(),
+        );
         registry.register("blocks", "Blocks in the projections", m.blocks.clone());
         registry.register(
             "block_utilization_ratio",
@@ -194,6 +208,8 @@ impl Metrics {
         self.lag.set(as_i64(g.head.saturating_sub(g.position)));
         self.queue_depth.set(as_i64(g.queue_depth));
         self.outbox_backlog.set(as_i64(g.outbox_backlog));
+        self.webhook_backlog.set(as_i64(g.webhook_backlog));
+        self.webhooks_failing.set(as_i64(g.webhooks_failing));
         self.blocks.set(as_i64(g.blocks));
         self.log_bytes
             .set(as_i64(self.log_dir.as_deref().map_or(0, dir_bytes)));
@@ -221,6 +237,8 @@ pub struct Gauges {
     pub head: u64,
     pub queue_depth: u64,
     pub outbox_backlog: u64,
+    pub webhook_backlog: u64,
+    pub webhooks_failing: u64,
     pub blocks: u64,
     /// At most [`TOP_BLOCKS`].
     pub largest_blocks: Vec<BlockUse>,

@@ -54,6 +54,8 @@ pub struct Running {
     outbox: Stoppable,
     /// The public metrics listener (`metrics_listen`) and its stop.
     metrics: Stoppable,
+    /// The webhook deliverer (`webhooks/deliver.rs`) and its stop, stopped after the server.
+    webhooks: Stoppable,
     /// How long the outbox gets to finish its pass at shutdown (`shutdown_grace_ms`).
     grace: std::time::Duration,
 }
@@ -73,14 +75,21 @@ impl Running {
             let _ = stop.send(());
             let _ = task.await;
         }
-        if let Some((mut outbox, stop)) = self.outbox.take() {
+        for (name, stoppable) in [
+            ("outbox", self.outbox.take()),
+            ("webhook deliverer", self.webhooks.take()),
+        ] {
+            let Some((mut task, stop)) = stoppable else {
+                continue;
+            };
             let _ = stop.send(());
-            if tokio::time::timeout(self.grace, &mut outbox).await.is_err() {
+            if tokio::time::timeout(self.grace, &mut task).await.is_err() {
                 tracing::warn!(
-                    "the outbox did not finish its pass within the shutdown grace: stopped"
+                    task = name,
+                    "did not finish its pass within the shutdown grace: stopped"
                 );
-                outbox.abort();
-                let _ = outbox.await;
+                task.abort();
+                let _ = task.await;
             }
         }
         for task in [self.purge.take(), self.cleanup.take()]
@@ -168,6 +177,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         stream: config.stream,
         ready_lag_max: config.ready_lag_max,
         metrics,
+        webhooks: Arc::default(),
     };
     let bootstrap_secret = crate::auth::admit::bootstrap(&app)
         .await
@@ -192,6 +202,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         config.registration_cleanup_interval_seconds,
     );
     let outbox = start_outbox(&app, config)?;
+    let webhooks = start_webhooks(&app, config)?;
     let mut metrics_addr = None;
     let metrics = match config.metrics_listen {
         Some(at) => {
@@ -224,6 +235,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         cleanup,
         outbox,
         metrics,
+        webhooks,
         grace,
     })
 }
@@ -310,6 +322,29 @@ fn start_outbox(app: &App, config: &Config) -> anyhow::Result<Stoppable> {
             let _ = stopped.await;
         },
     );
+    Ok(Some((task, stop)))
+}
+
+/// The webhook deliverer, unless this node leaves deliveries to another
+/// (`webhook_delivery = false`) or has no key to open the secrets with.
+fn start_webhooks(app: &App, config: &Config) -> anyhow::Result<Stoppable> {
+    let Some(key) = app.auth.registration_key.clone() else {
+        return Ok(None);
+    };
+    if !config.webhook_delivery {
+        tracing::info!("webhook delivery is off on this node (webhook_delivery = false)");
+        return Ok(None);
+    }
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = crate::webhooks::deliver::start(
+        app.writer.clone(),
+        app.store.clone(),
+        key,
+        app.webhooks.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    )?;
     Ok(Some((task, stop)))
 }
 

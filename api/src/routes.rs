@@ -21,6 +21,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         crate::registrations::ROUTES,
         crate::requests::ROUTES,
         crate::scaleway::ROUTES,
+        crate::webhooks::ROUTES,
     ]
     .concat()
 });

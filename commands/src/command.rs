@@ -13,6 +13,8 @@ pub enum Command {
     Scaleway(crate::ScalewayCommand),
     /// Zone registrations, vitistack ipam-api (`command_registrations.rs`).
     Registration(crate::RegistrationCommand),
+    /// Webhook endpoints and their delivery progress (`decide_webhooks.rs`).
+    Webhook(crate::WebhookCommand),
     // Static routes, NAT and the retention purge (`command_routing.rs`).
     CreateRoute(crate::RouteChange),
     UpdateRoute(crate::RouteChange),

@@ -66,6 +66,7 @@ pub fn decide(state: &State, command: &Command, ctx: &mut Context) -> Result<Dec
         Command::CreateBlock(c) => blocks::create(state, c, ctx),
         Command::Scaleway(c) => crate::decide_scaleway::decide(state, c, ctx),
         Command::Registration(c) => crate::decide_registrations::decide(state, c, ctx),
+        Command::Webhook(c) => crate::decide_webhooks::decide(state, c, ctx),
         Command::CreateRoute(c) => crate::decide_routes::create(state, c, ctx),
         Command::UpdateRoute(c) => crate::decide_routes::update(state, c, ctx),
         Command::DeleteRoute {

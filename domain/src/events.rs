@@ -325,4 +325,5 @@ events! {
         RegistrationCreated, RegistrationServiceSet, RegistrationSecretRotated,
         RegistrationServiceExpiring, RegistrationServiceRemoved, RegistrationReleased,
     }
+    crate::webhooks { WebhookRegistered, WebhookDeleted, WebhookDelivered }
 }

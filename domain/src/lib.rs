@@ -25,6 +25,7 @@ pub mod requests;
 pub mod routing;
 pub mod scaleway;
 pub mod time_format;
+pub mod webhooks;
 
 pub use envelope::{Envelope, ExpectedVersion, NewEvent};
 pub use events::Event;

@@ -145,6 +145,8 @@ pub enum Reply {
         record: crate::registrations::RegistrationRecord,
         created: bool,
     },
+    /// A webhook endpoint just registered.
+    Webhook(crate::webhooks::WebhookRecord),
     /// A cluster-wide delete: the services given an expiry, and the `deny_external_cleanup`
     /// ones left alone.
     ClusterExpired {
@@ -199,6 +201,7 @@ pub enum Receipt {
         address: IpAddr,
         created: bool,
     },
+    Webhook(Uuid),
 }
 
 impl Reply {
@@ -246,6 +249,7 @@ impl Reply {
             // The registration routes take no Idempotency-Key: a cluster delete done twice
             // is the same as once (expiries are set to now again).
             Reply::ClusterExpired { .. } => Receipt::Done,
+            Reply::Webhook(w) => Receipt::Webhook(w.webhook_id),
         }
     }
 }
@@ -275,6 +279,14 @@ impl Reply {
     pub fn into_pool(self) -> Result<crate::pools::PoolRecord, Reply> {
         match self {
             Reply::Pool(record) => Ok(record),
+            other => Err(other),
+        }
+    }
+
+    /// The endpoint of a webhook registration.
+    pub fn into_webhook(self) -> Result<crate::webhooks::WebhookRecord, Reply> {
+        match self {
+            Reply::Webhook(record) => Ok(record),
             other => Err(other),
         }
     }

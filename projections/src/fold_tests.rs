@@ -113,6 +113,16 @@ enum Op {
     RevokeToken {
         token: Index,
     },
+    RegisterWebhook {
+        all_types: bool,
+    },
+    DeleteWebhook {
+        webhook: Index,
+    },
+    WebhookDelivered {
+        webhook: Index,
+        count: u8,
+    },
     Routing(routing_ops::RoutingOp),
     Requests(request_ops::RequestOp),
     Interfaces(interface_ops::InterfaceOp),
@@ -147,6 +157,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..4).prop_map(|key| Op::ForgetCommand { key }),
         1 => (0u8..3).prop_map(|role| Op::IssueToken { role }),
         1 => idx().prop_map(|token| Op::RevokeToken { token }),
+        1 => any::<bool>().prop_map(|all_types| Op::RegisterWebhook { all_types }),
+        1 => idx().prop_map(|webhook| Op::DeleteWebhook { webhook }),
+        1 => (idx(), any::<u8>()).prop_map(|(webhook, count)| Op::WebhookDelivered { webhook, count }),
         4 => routing_ops::op().prop_map(Op::Routing),
         3 => request_ops::op().prop_map(Op::Requests),
         4 => interface_ops::op().prop_map(Op::Interfaces),
@@ -189,6 +202,8 @@ struct Model {
     registrations: registration_ops::RegistrationModel,
     /// Live token ids, in issue order.
     tokens: Vec<Uuid>,
+    /// Live webhook ids, in registration order.
+    webhooks: Vec<Uuid>,
 }
 
 fn at(seconds: usize) -> DateTime<Utc> {
@@ -382,6 +397,39 @@ impl Model {
                     revoked_at: self.now(),
                 };
                 self.emit(Event::TokenRevoked(e));
+            }
+            Op::RegisterWebhook { all_types } => {
+                let webhook_id = self.fresh_id();
+                let e = ipledger_domain::webhooks::WebhookRegistered {
+                    webhook_id,
+                    url: format!("https://hooks.example.com/{webhook_id}"),
+                    event_types: (!all_types).then(|| vec!["AddressAllocated".into()]),
+                    secret_sealed: format!("sealed-{webhook_id}"),
+                    follow_from: self.events.len() as u64,
+                    created_at: self.now(),
+                };
+                self.webhooks.push(webhook_id);
+                self.emit(Event::WebhookRegistered(e));
+            }
+            Op::DeleteWebhook { webhook } => {
+                if self.webhooks.is_empty() {
+                    return;
+                }
+                let webhook_id = self.webhooks.remove(webhook.index(self.webhooks.len()));
+                let e = ipledger_domain::webhooks::WebhookDeleted { webhook_id };
+                self.emit(Event::WebhookDeleted(e));
+            }
+            Op::WebhookDelivered { webhook, count } => {
+                if self.webhooks.is_empty() {
+                    return;
+                }
+                let e = ipledger_domain::webhooks::WebhookDelivered {
+                    webhook_id: self.webhooks[webhook.index(self.webhooks.len())],
+                    delivered_to: self.events.len() as u64,
+                    count: u64::from(*count),
+                    delivered_at: self.now(),
+                };
+                self.emit(Event::WebhookDelivered(e));
             }
             Op::Routing(r) => routing_ops::interpret(self, r),
             Op::Requests(r) => request_ops::interpret(self, r),
@@ -781,6 +829,8 @@ impl Model {
             | Event::RegistrationServiceExpiring(_)
             | Event::RegistrationServiceRemoved(_)
             | Event::RegistrationReleased(_) => {}
+            // Webhook endpoints touch no address state.
+            Event::WebhookRegistered(_) | Event::WebhookDeleted(_) | Event::WebhookDelivered(_) => {}
             // Routes and NAT pairs are modelled in `routing_ops` (`self.routing`).
             Event::RouteCreated(_)
             | Event::RouteUpdated(_)

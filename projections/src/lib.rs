@@ -20,6 +20,7 @@ pub mod scaleway;
 pub mod state;
 pub mod tokens;
 mod views;
+mod webhooks;
 pub mod work;
 
 #[cfg(test)]

@@ -77,6 +77,7 @@ impl State {
                 record: self.registration(zone, *address)?.clone(),
                 created: *created,
             },
+            Receipt::Webhook(id) => Reply::Webhook(self.webhook(*id)?.clone()),
         })
     }
 }

@@ -99,6 +99,8 @@ pub struct State {
     pub(crate) pools: crate::pools::Pools,
     /// Zone registrations (`registrations.rs`); their addresses are ordinary allocations.
     pub(crate) registrations: crate::registrations::Registrations,
+    /// Webhook endpoints and their delivery progress (`webhooks.rs`).
+    pub(crate) webhooks: crate::webhooks::Webhooks,
     /// Last version of every stream (the writer's expected versions).
     pub(crate) stream_versions: BTreeMap<String, u64>,
     /// The position the next event will get: events folded so far.
@@ -227,6 +229,9 @@ impl State {
             | Event::RegistrationServiceExpiring(_)
             | Event::RegistrationServiceRemoved(_)
             | Event::RegistrationReleased(_) => self.registrations.apply(event),
+            Event::WebhookRegistered(_) | Event::WebhookDeleted(_) | Event::WebhookDelivered(_) => {
+                self.webhooks.apply(event)
+            }
             Event::TokenIssued(e) => self.tokens.issued(e),
             Event::TokenRevoked(e) => self.tokens.revoked(e),
             Event::CommandRecorded(e) => self.commands.recorded(e),

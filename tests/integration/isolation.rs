@@ -236,6 +236,11 @@ fn cases() -> Vec<Case> {
         case("GET", "/v1/pools/{pool}/allocations/{identifier}"),
         case("DELETE", "/v1/pools/{pool}/allocations/{identifier}"),
         case("GET", "/v1/pools/{pool}/utilization"),
+        // Webhooks (issue 11 §4): admins only.
+        case("POST", "/v1/webhooks").body(json!({"url": "http://127.0.0.1:9/iso-new"})),
+        case("GET", "/v1/webhooks"),
+        case("GET", "/v1/webhooks/{webhook}"),
+        case("DELETE", "/v1/webhooks/{webhook}"),
         case("GET", "/console"),
         case("GET", "/console/{asset}"),
         // The Scaleway IPAM v1 surface (fixture: `scaleway_fixture`; `Owned` rows).
@@ -668,6 +673,19 @@ async fn check(world: &World, case: &Case, n: usize) -> Vec<String> {
     let ids = match fixture(&world.admin, &owner, n).await {
         Ok(ids) => ids,
         Err(e) => return vec![format!("{} {}: {e}", case.method, case.pattern)],
+    };
+    // Only the webhook cases get an endpoint: their number is bounded (`WEBHOOKS_MAX`).
+    let ids = if case.pattern.starts_with("/v1/webhooks") {
+        let mut ids = ids;
+        // Nothing listens there: the deliverer only retries.
+        let body = json!({"url": "http://127.0.0.1:9/iso", "event_types": ["TokenRevoked"]});
+        match create(&world.admin, "/v1/webhooks", body, "/webhook/id").await {
+            Ok(id) => ids.insert("webhook".into(), id),
+            Err(e) => return vec![e],
+        };
+        ids
+    } else {
+        ids
     };
     let token = |tenant: String| async move {
         let body = json!({"name": format!("iso-{tenant}"), "role": format!("tenant:{tenant}")});

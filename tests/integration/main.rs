@@ -41,4 +41,5 @@ mod smtp;
 mod smtp_support;
 mod support;
 mod tidy;
+mod webhooks;
 mod xml;

@@ -34,6 +34,11 @@ fn gauges(app: &App) -> Gauges {
         head,
         queue_depth: app.writer.queued() as u64,
         outbox_backlog: views.request_queue().owed.len() as u64,
+        webhook_backlog: views
+            .webhooks()
+            .map(|w| head.saturating_sub(w.delivered_to))
+            .sum(),
+        webhooks_failing: app.webhooks.failing_count() as u64,
         blocks: views.block_count() as u64,
         largest_blocks,
     }

@@ -55,9 +55,8 @@ pub fn reply(key: &str, reply: &Reply) -> Result<Option<Value>, Fault> {
         | Reply::Pool(_)
         | Reply::PoolAllocations(_)
         | Reply::Registration { .. }
-        | Reply::ClusterExpired { .. } => {
-            return Err(Fault::unexpected_reply("a Melange command", reply))
-        }
+        | Reply::ClusterExpired { .. }
+        | Reply::Webhook(_) => return Err(Fault::unexpected_reply("a Melange command", reply)),
     };
     Ok(Some(json!({ key: v })))
 }

@@ -65,6 +65,16 @@ impl RegistrationKey {
         Ok(RegistrationKey(key))
     }
 
+    /// A key for another purpose (sealing webhook secrets), derived so that neither key
+    /// tells anything of the other: HMAC-SHA256(key, label).
+    pub fn subkey(&self, label: &[u8]) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac =
+            hmac::Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(label);
+        mac.finalize().into_bytes().into()
+    }
+
     /// HMAC-SHA256 (RFC 2104) of the secret under the key, hex.
     pub fn digest(&self, secret: &str) -> String {
         use hmac::Mac;

@@ -44,6 +44,30 @@ pub(crate) fn sample_of(name: &str) -> Option<Event> {
         .or_else(|| scaleway_sample(name))
         .or_else(|| pool_sample(name))
         .or_else(|| registration_sample(name))
+        .or_else(|| webhook_sample(name))
+}
+
+fn webhook_sample(name: &str) -> Option<Event> {
+    use ipledger_domain::webhooks as wh;
+    Some(match name {
+        "WebhookRegistered" => Event::WebhookRegistered(wh::WebhookRegistered {
+            webhook_id: id(60),
+            url: "https://hooks.example.com/ipledger".into(),
+            event_types: Some(vec!["AddressAllocated".into(), "AddressDeallocated".into()]),
+            // A sample of the sealed form (nonce and ciphertext, base64), sealing nothing.
+            secret_sealed: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
+            follow_from: 1234,
+            created_at: ts(600),
+        }),
+        "WebhookDeleted" => Event::WebhookDeleted(wh::WebhookDeleted { webhook_id: id(60) }),
+        "WebhookDelivered" => Event::WebhookDelivered(wh::WebhookDelivered {
+            webhook_id: id(60),
+            delivered_to: 1300,
+            count: 12,
+            delivered_at: ts(610),
+        }),
+        _ => return None,
+    })
 }
 
 fn registration_sample(name: &str) -> Option<Event> {
