@@ -21,4 +21,6 @@ pub struct App {
     pub ready_lag_max: u64,
     /// The Prometheus metrics (`metrics.rs`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The past states `as_of` reads: cache, rebuild permits, snapshot seam (`asof.rs`).
+    pub as_of: Arc<crate::asof::AsOf>,
 }

@@ -23,8 +23,11 @@ pub async fn list(c: Call<'_>) -> Answer {
         None => app.store.read_all(from, limit).await,
     }
     .map_err(|e| Fault::unavailable(e.to_string()))?;
+    // With `as_of`, the log as it was then: nothing after the state's last event.
+    let end = req.as_of.as_ref().map_or(u64::MAX, |s| s.position());
     let events: Vec<Value> = listed
         .iter()
+        .filter(|e| e.position < end)
         .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
         .collect();
     Ok(Resp::ok(json!({ "events": events })))

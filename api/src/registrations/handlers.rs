@@ -150,7 +150,7 @@ fn registration_json(r: &RegistrationRecord) -> Value {
 
 /// `GET /v1/zones`: zone names with, per family, the addresses and how many are free.
 pub async fn zones(c: Call<'_>) -> Answer {
-    let zones = c.app.writer.views().read().zones();
+    let zones = c.views().zones();
     let list: Vec<Value> = zones
         .iter()
         .map(|(name, families)| {
@@ -192,7 +192,7 @@ pub async fn list(c: Call<'_>) -> Answer {
         })
         .transpose()?;
     let limit = c.req.page()?.limit;
-    let views = c.app.writer.views().read();
+    let views = c.views();
     let list: Vec<Value> = views
         .registrations_where(zone, address, cluster, limit)
         .into_iter()
