@@ -255,6 +255,131 @@ async fn events_at_or_before(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+    use ipledger_commands::memstore::MemoryStore;
+    use ipledger_commands::store::StreamAppend;
+    use ipledger_domain::events::{
+        AddressAllocated, AddressDeallocated, AddressPurged, BlockCreated,
+    };
+    use ipledger_domain::records::BlockType;
+    use ipledger_domain::{Event, ExpectedVersion, NewEvent};
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    /// A random but valid log: blocks made, addresses allocated, deallocated and purged (a
+    /// model keeps each address allocated once at most).
+    fn log(ops: &[(u8, u8)]) -> Vec<Event> {
+        let t0 = chrono::Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+        // Per block: id, cidr, allocated (offset, deallocated?).
+        let mut blocks: Vec<(Uuid, ipnet::IpNet, Vec<(u8, bool)>)> = Vec::new();
+        let mut out = Vec::new();
+        for (i, &(op, x)) in ops.iter().enumerate() {
+            let at = t0 + chrono::Duration::seconds(i as i64);
+            if blocks.is_empty() || op == 0 {
+                let id = Uuid::from_u128(1 + blocks.len() as u128);
+                let cidr: ipnet::IpNet = format!("10.{}.0.0/24", blocks.len()).parse().unwrap();
+                out.push(Event::BlockCreated(BlockCreated {
+                    block_id: id,
+                    tenant_id: "t".into(),
+                    cidr,
+                    block_type: BlockType::Private,
+                    network_id: None,
+                    policy_id: None,
+                    gateway: None,
+                    dns1: None,
+                    dns2: None,
+                    parent_id: None,
+                    created_at: at,
+                    ipv6_generator: None,
+                }));
+                blocks.push((id, cidr, Vec::new()));
+                continue;
+            }
+            let n = blocks.len();
+            let (id, cidr, taken) = &mut blocks[x as usize % n];
+            let address = |o: u8| ipledger_domain::block::address_at(cidr, o as u128);
+            match op {
+                1 => {
+                    let offset = 2 + (x % 200);
+                    if taken.iter().any(|(o, _)| *o == offset) {
+                        continue;
+                    }
+                    taken.push((offset, false));
+                    out.push(Event::AddressAllocated(AddressAllocated {
+                        block_id: *id,
+                        address_id: Uuid::from_u128(1000 + i as u128),
+                        address: address(offset),
+                        interface_id: None,
+                        used_by_tenant: "t".into(),
+                        used_by_device: None,
+                        mac_address: None,
+                        allocated_at: at,
+                    }));
+                }
+                2 => {
+                    if let Some(a) = taken.iter_mut().find(|(_, d)| !*d) {
+                        a.1 = true;
+                        out.push(Event::AddressDeallocated(AddressDeallocated {
+                            block_id: *id,
+                            address: address(a.0),
+                            deallocated_at: at,
+                        }));
+                    }
+                }
+                _ => {
+                    if let Some(i) = taken.iter().position(|(_, d)| *d) {
+                        let (o, _) = taken.remove(i);
+                        out.push(Event::AddressPurged(AddressPurged {
+                            block_id: *id,
+                            address: address(o),
+                            purged_at: at,
+                        }));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// The state as of any position equals a fresh replay of the log up to it, whatever
+        /// the order of the questions — so through the cache's partial rebuilds as well as
+        /// from position 0.
+        #[test]
+        fn the_state_as_of_a_position_equals_a_fresh_replay(
+            ops in proptest::collection::vec((0u8..4, any::<u8>()), 1..80),
+            asks in proptest::collection::vec(any::<u16>(), 1..24),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let store = MemoryStore::default();
+            for event in log(&ops) {
+                let new = NewEvent {
+                    event_id: Uuid::now_v7(),
+                    recorded_at: chrono::Utc::now(),
+                    actor: "prop".into(),
+                    correlation_id: None,
+                    idempotency_key: None,
+                    event,
+                };
+                let batch = vec![StreamAppend { stream: new.event.stream(), expected: ExpectedVersion::Any, events: vec![new] }];
+                rt.block_on(store.append(batch)).unwrap();
+            }
+            let all = store.events();
+            let as_of = AsOf::default();
+            for ask in asks {
+                let upto = ask as u64 % (all.len() as u64 + 1);
+                let got = rt.block_on(as_of.state(&store, upto)).unwrap();
+                let mut fresh = State::default();
+                for e in &all[..upto as usize] {
+                    fresh.apply(e);
+                }
+                prop_assert_eq!(got.position(), upto);
+                prop_assert!(*got == fresh, "the state as of {} differs from a fresh replay", upto);
+            }
+        }
+    }
 
     #[test]
     fn as_of_is_a_position_or_a_time() {

@@ -715,3 +715,66 @@ async fn object_histories_of_registrations_ips_and_interfaces_carry_no_secrets()
         404
     );
 }
+
+/// A vif is unique across tenants only while it lives: its stream may hold one tenant's life
+/// and then another's. Each tenant sees its own lives; admins see both.
+#[tokio::test]
+async fn an_interface_history_shows_each_tenant_its_own_lives_of_a_reused_vif() {
+    let srv = TestServer::start().await;
+    let c: &Client = &srv;
+    let mut addresses = Vec::new();
+    for (tenant, n) in [("vif-a", 4), ("vif-b", 5)] {
+        let net = format!("net-{tenant}");
+        let r = c
+            .post(
+                &blocks(tenant),
+                json!({"ip_block": {"type": "private", "cidr": format!("10.20{n}.0.0/24"), "network_id": net}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let body = json!({"interface": {"id": "vif-h", "tenant_id": tenant, "device_id": "vm-h", "network": {"id": net, "tenant_id": tenant}}});
+        let r = c.post("/v0.1/ipam/interfaces", body).await;
+        assert!(r.status.is_success(), "{}", r.text);
+        addresses.push(
+            r.json["interface"]["ip_addresses"][0]["address"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        let r = c.delete("/v0.1/ipam/interfaces/vif-h").await;
+        assert!(r.status.is_success(), "{}", r.text);
+    }
+    let created = |r: &Res| {
+        r.json["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "InterfaceCreated")
+            .map(|e| e["data"]["tenant_id"].clone())
+            .collect::<Vec<_>>()
+    };
+    let r = c.get("/v1/history/interfaces/vif-h").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(created(&r), [json!("vif-a"), json!("vif-b")], "{}", r.text);
+    let (ta, tb, tc) = (
+        tenant_client(c, "vif-a").await,
+        tenant_client(c, "vif-b").await,
+        tenant_client(c, "vif-c").await,
+    );
+    let r = ta.get("/v1/history/interfaces/vif-h").await;
+    assert_eq!(created(&r), [json!("vif-a")], "{}", r.text);
+    assert!(!r.text.contains("vif-b"), "{}", r.text);
+    let r = tb.get("/v1/history/interfaces/vif-h").await;
+    assert_eq!(created(&r), [json!("vif-b")], "{}", r.text);
+    assert_eq!(r.json["tenant_id"], "vif-b");
+    assert_eq!(tc.get("/v1/history/interfaces/vif-h").await.status, 404);
+    // The interface's address: an allocation naming the interface, ended by its deletion.
+    let r = c
+        .get(&format!("/v1/history/addresses/{}", addresses[0]))
+        .await;
+    let h = &r.json["holdings"][0];
+    assert_eq!(h["via"], "allocation", "{}", r.text);
+    assert_eq!(h["tenant_id"], "vif-a");
+    assert!(h["holder"]["interface_id"].is_string(), "{}", r.text);
+    assert!(!h["ended_because"].is_null(), "{}", r.text);
+}

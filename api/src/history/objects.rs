@@ -304,16 +304,30 @@ pub async fn registration(c: Call<'_>) -> Answer {
 }
 
 /// `GET /v1/history/interfaces/{vif}`: an interface's stream (creation, allowed IPs,
-/// deletion; a vif used again after deletion continues the same stream).
+/// deletion). A vif is unique across tenants only while it lives, so its stream may hold
+/// several lives of different tenants: a tenant token sees its own lives only, and the
+/// answer names the tenant of the latest life it may see.
 pub async fn interface(c: Call<'_>) -> Answer {
     let vif = c.param("vif");
     let stream = interface_stream(vif);
-    let tenant = match first_event(&c, &stream, end_of(&c)).await? {
-        Some(Envelope {
-            event: Event::InterfaceCreated(e),
-            ..
-        }) => e.tenant_id,
-        _ => return Err(not_found("Interface")),
-    };
-    answer(c, "interface", vif, stream, tenant, |_| true).await
+    // Interface streams are short (creation, allowed IPs, deletion per life).
+    let events = whole_stream(&c, &stream, end_of(&c)).await?;
+    let mut life = String::new();
+    let mut visible = std::collections::BTreeSet::new();
+    let mut tenant = None;
+    for e in &events {
+        if let Event::InterfaceCreated(created) = &e.event {
+            life = created.tenant_id.clone();
+        }
+        if c.owner().is_none_or(|own| own == life) {
+            visible.insert(e.position);
+            tenant = Some(life.clone());
+        }
+    }
+    let tenant = tenant.ok_or_else(|| not_found("Interface"))?;
+    let shown = tenant.clone();
+    answer(c, "interface", vif, stream, shown, move |e| {
+        visible.contains(&e.position)
+    })
+    .await
 }
