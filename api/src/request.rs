@@ -111,6 +111,16 @@ impl Request {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The non-negative integer query parameter `name` (`from`, `limit` of the log
+    /// listings), `default` when absent; anything else is a 400 naming it.
+    pub fn number(&self, name: &str, default: u64) -> Result<u64, Fault> {
+        self.query.get(name).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| {
+                Fault::invalid_field(name, format!("{name} should be a non-negative integer"))
+            })
+        })
+    }
+
     /// `limit` (default 200, capped at 1000) and `marker`; a bad limit is a 400, not a 500.
     pub fn page(&self) -> Result<PageRequest, Fault> {
         let limit = match self.query.get("limit") {

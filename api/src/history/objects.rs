@@ -148,15 +148,8 @@ async fn answer(
     keep: impl Fn(&Envelope) -> bool,
 ) -> Answer {
     visible(&c, &tenant, kind)?;
-    let number = |name: &str, default: u64| -> Result<u64, Fault> {
-        c.req.query.get(name).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| {
-                Fault::invalid_field(name, format!("{name} should be a non-negative integer"))
-            })
-        })
-    };
-    let from = number("from", 0)?;
-    let limit = (number("limit", EVENTS_PAGE_MAX as u64)? as usize).clamp(1, EVENTS_PAGE_MAX);
+    let from = c.req.number("from", 0)?;
+    let limit = (c.req.number("limit", EVENTS_PAGE_MAX as u64)? as usize).clamp(1, EVENTS_PAGE_MAX);
     let end = end_of(&c);
     let page = c
         .app
