@@ -653,10 +653,25 @@ async fn object_histories_of_registrations_ips_and_interfaces_carry_no_secrets()
     let srv = TestServer::start().await;
     let c: &Client = &srv;
     let block_id = crate::registrations::zone(&srv, "10.203.0.0/24").await;
+    let before = position(&c.get("/v1/registrations").await) - 1;
     let body = json!({"ip_family": "ipv4", "zone": "inet", "secret": "s3cret-value-1", "service": {"service_name": "svc", "namespace_id": uuid::Uuid::nil(), "cluster_id": uuid::Uuid::nil()}});
     let r = c.post("/", body).await;
     assert!(r.status.is_success(), "{}", r.text);
     let address = bare(&r.json["address"]);
+    // The registrations surface as of before the registration: none; live: this one.
+    let r = c.get(&format!("/v1/registrations?as_of={before}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["registrations"], json!([]), "{}", r.text);
+    assert_eq!(position(&r), before + 1);
+    let r = c.get("/v1/registrations").await;
+    assert_eq!(
+        r.json["registrations"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        r.text
+    );
+    let r = c.get(&format!("/v1/zones?as_of={before}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
     let r = c
         .get(&format!("/v1/history/registrations/inet/{address}"))
         .await;

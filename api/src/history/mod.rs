@@ -2,7 +2,7 @@
 //! across every block and surface that ever held it (`addresses.rs`), and one object's events
 //! in order (`objects.rs`); both read the log through the store and take `as_of` like every
 //! GET. Every row is `Owned`: a tenant token sees only its own tenant's holdings and objects
-//! (another tenant's object is 404), admins and agents see all. This file is the surface's
+//! (another tenant's object is 404), admin, agent and registrar tokens see all. This file is the surface's
 //! router: its rows and nothing else.
 
 pub mod addresses;
