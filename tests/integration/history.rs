@@ -785,3 +785,61 @@ async fn an_interface_history_shows_each_tenant_its_own_lives_of_a_reused_vif() 
     assert!(h["holder"]["interface_id"].is_string(), "{}", r.text);
     assert!(!h["ended_because"].is_null(), "{}", r.text);
 }
+
+/// A block stream longer than a page (1000 events) is read page by page, and the surface of
+/// an allocation made among 256 in one command is still found: the timeline of an address
+/// from the first batch and of one past the first page.
+#[tokio::test]
+async fn a_timeline_reads_long_block_streams_and_large_commands() {
+    let srv = TestServer::start().await;
+    let c: &Client = &srv;
+    let b = block(c, "long-t", "private", "10.206.0.0/21").await;
+    let r = c
+        .post(
+            "/v1/pools",
+            json!({"name": "big", "kind": "address", "tenant_id": "long-t", "resources": [b]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let pool = r.json["pool"]["id"].as_str().unwrap().to_string();
+    for batch in 0..5 {
+        let items: Vec<Value> = (0..256)
+            .map(|i| json!({"identifier": format!("b{batch}-{i}")}))
+            .collect();
+        let r = c
+            .post(
+                &format!("/v1/pools/{pool}/allocations/batch"),
+                json!({"allocations": items}),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+    }
+    for identifier in ["b0-100", "b4-255"] {
+        let r = c
+            .get(&format!("/v1/pools/{pool}/allocations/{identifier}"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let ip = bare(&r.json["allocation"]["address"]);
+        let r = c
+            .delete(&format!("/v1/pools/{pool}/allocations/{identifier}"))
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+        let r = c.get(&format!("/v1/history/addresses/{ip}")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let h = r.json["holdings"].as_array().unwrap();
+        assert_eq!(h.len(), 1, "{}", r.text);
+        assert_eq!(h[0]["via"], "pool allocation", "{identifier}: {}", r.text);
+        assert_eq!(h[0]["holder"]["identifier"], identifier, "{}", r.text);
+        assert_eq!(h[0]["ended_because"], "released", "{}", r.text);
+    }
+    // The block's own history pages by stream version.
+    let r = c.get(&format!("/v1/history/blocks/{b}")).await;
+    assert_eq!(r.json["events"].as_array().unwrap().len(), 1000);
+    let next = r.json["next_from"].as_u64().expect("a next page");
+    let r = c.get(&format!("/v1/history/blocks/{b}?from={next}")).await;
+    assert!(
+        !r.json["events"].as_array().unwrap().is_empty(),
+        "{}",
+        r.text
+    );
+}

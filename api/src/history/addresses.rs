@@ -16,12 +16,13 @@
 use std::net::IpAddr;
 
 use ipledger_domain::events::block_stream;
+use ipledger_domain::limits::EVENTS_PAGE_MAX;
 use ipledger_domain::{Envelope, Event};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::fault::Fault;
-use crate::history::objects::{end_of, whole_stream};
+use crate::history::objects::end_of;
 use crate::kit::wire::timestamp;
 use crate::kit::{Answer, Call, Resp};
 
@@ -88,8 +89,30 @@ pub async fn timeline(c: Call<'_>) -> Answer {
     let blocks = c.views().blocks_ever_containing(address);
     let mut holdings: Vec<Holding> = Vec::new();
     for block_id in blocks {
-        let events = whole_stream(&c, &block_stream(block_id), end).await?;
-        fold_block(&c, address, block_id, &events, end, &mut holdings).await?;
+        // A page at a time: a block's stream may be millions of events.
+        let stream = block_stream(block_id);
+        let mut fold = BlockFold {
+            block_id,
+            first: holdings.len(),
+            tenant: String::new(),
+            cidr: None,
+        };
+        let mut from = 0;
+        loop {
+            let page = c
+                .app
+                .store
+                .read_stream(&stream, from, EVENTS_PAGE_MAX)
+                .await
+                .map_err(|e| Fault::unavailable(format!("reading the log: {e}")))?;
+            let full = page.len() == EVENTS_PAGE_MAX;
+            let page: Vec<Envelope> = page.into_iter().filter(|e| e.position < end).collect();
+            fold_block(&c, address, &mut fold, &page, end, &mut holdings).await?;
+            match page.last() {
+                Some(last) if full && page.len() == EVENTS_PAGE_MAX => from = last.version + 1,
+                _ => break,
+            }
+        }
     }
     holdings.sort_by_key(|h| h.from["position"].as_u64());
     let shown: Vec<Value> = holdings
@@ -102,25 +125,32 @@ pub async fn timeline(c: Call<'_>) -> Answer {
     ))
 }
 
-/// Folds one block stream's events naming `address` into holdings.
+/// Where the fold of one block's stream stands between pages.
+struct BlockFold {
+    block_id: Uuid,
+    /// Where this block's holdings start in the list.
+    first: usize,
+    tenant: String,
+    cidr: Option<String>,
+}
+
+/// Folds one page of a block stream's events naming `address` into holdings.
 async fn fold_block(
     c: &Call<'_>,
     address: IpAddr,
-    block_id: Uuid,
+    f: &mut BlockFold,
     events: &[Envelope],
     end: u64,
     holdings: &mut Vec<Holding>,
 ) -> Result<(), Fault> {
-    let first = holdings.len();
-    let mut tenant = String::new();
-    let mut cidr = None;
+    let (block_id, first) = (f.block_id, f.first);
     for e in events {
         // The holdings of this block only.
         let mine = &mut holdings[first..];
         match &e.event {
             Event::BlockCreated(b) => {
-                tenant = b.tenant_id.clone();
-                cidr = Some(b.cidr.to_string());
+                f.tenant = b.tenant_id.clone();
+                f.cidr = Some(b.cidr.to_string());
             }
             Event::BlockDeleted(_) => {
                 for h in mine.iter_mut().filter(|h| h.open()) {
@@ -128,9 +158,9 @@ async fn fold_block(
                 }
             }
             Event::RequestSubmitted(r) if r.ip == address => holdings.push(Holding {
-                tenant: tenant.clone(),
+                tenant: f.tenant.clone(),
                 block_id,
-                cidr: cidr.clone(),
+                cidr: f.cidr.clone(),
                 via: "request hold",
                 holder: json!({"request_id": r.request_id, "assign_type": r.assign_type, "assigned_to": r.assigned_to, "requested_by": r.requested_by}),
                 from: mark(e),
@@ -159,7 +189,7 @@ async fn fold_block(
                 let mut h = Holding {
                     tenant: a.used_by_tenant.clone(),
                     block_id,
-                    cidr: cidr.clone(),
+                    cidr: f.cidr.clone(),
                     via: "allocation",
                     holder: json!({"address_id": a.address_id, "interface_id": a.interface_id, "device_id": a.used_by_device, "mac_address": a.mac_address}),
                     from: mark(e),
