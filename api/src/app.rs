@@ -23,4 +23,6 @@ pub struct App {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// This node's webhook retry state (`webhooks/deliver.rs`), shown on the endpoints.
     pub webhooks: Arc<crate::webhooks::deliver::Status>,
+    /// The past states `as_of` reads: cache, rebuild permits, snapshot seam (`asof.rs`).
+    pub as_of: Arc<crate::asof::AsOf>,
 }

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod asof;
 pub mod auth;
 pub mod cli;
 pub mod cli_backup;
@@ -16,6 +17,7 @@ pub mod cli_registrations;
 pub mod config;
 pub mod connections;
 pub mod fault;
+pub mod history;
 pub mod kit;
 pub mod melange;
 pub mod metrics;

@@ -178,6 +178,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         ready_lag_max: config.ready_lag_max,
         metrics,
         webhooks: Arc::default(),
+        as_of: Arc::new(crate::asof::AsOf::default()),
     };
     let bootstrap_secret = crate::auth::admit::bootstrap(&app)
         .await

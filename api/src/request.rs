@@ -2,9 +2,11 @@
 //! taken off and remembered as the response format), query, headers and the body bytes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use ipledger_projections::page::{PageRequest, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
+use ipledger_projections::State;
 use uuid::Uuid;
 use warp::http::{HeaderMap, Method};
 
@@ -37,6 +39,9 @@ pub struct Request {
     pub request_id: String,
     /// The (method, pattern) of the row that answers, once found: the metrics' labels.
     pub route: Option<(&'static str, &'static str)>,
+    /// The state an `as_of` GET reads (`asof.rs`), resolved by the dispatcher before the
+    /// handler runs; None: the live published views.
+    pub as_of: Option<Arc<State>>,
 }
 
 fn percent_decode(s: &str) -> String {
@@ -86,6 +91,7 @@ impl Request {
             owner: None,
             request_id: String::new(),
             route: None,
+            as_of: None,
         }
     }
 
@@ -103,6 +109,16 @@ impl Request {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The non-negative integer query parameter `name` (`from`, `limit` of the log
+    /// listings), `default` when absent; anything else is a 400 naming it.
+    pub fn number(&self, name: &str, default: u64) -> Result<u64, Fault> {
+        self.query.get(name).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| {
+                Fault::invalid_field(name, format!("{name} should be a non-negative integer"))
+            })
+        })
     }
 
     /// `limit` (default 200, capped at 1000) and `marker`; a bad limit is a 400, not a 500.

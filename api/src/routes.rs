@@ -16,6 +16,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     [
         crate::admin::ROUTES,
         crate::auth::ROUTES,
+        crate::history::ROUTES,
         crate::melange::ROUTES,
         crate::pools::ROUTES,
         crate::registrations::ROUTES,

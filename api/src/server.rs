@@ -174,18 +174,21 @@ async fn handle_in_span(
             HeaderValue::from_static("Bearer realm=\"ipledger\""),
         );
     }
-    if reply.status().is_success() {
-        // What this node had applied when it answered (for a write: at or past its events):
-        // a client passes it as `min_position` to read its own writes on any node.
-        let position = app.writer.views().read().position();
-        reply
-            .headers_mut()
-            .insert(POSITION_HEADER, HeaderValue::from(position));
-    }
+    // On every answer: the position of the state read — an `as_of` GET's past state, else
+    // what this node had applied when it answered (for a write: at or past its events, so a
+    // client passes it as `min_position` to read its own writes on any node).
+    let position = match &req.as_of {
+        Some(state) => state.position(),
+        None => app.writer.views().read().position(),
+    };
+    reply
+        .headers_mut()
+        .insert(POSITION_HEADER, HeaderValue::from(position));
     reply
 }
 
-/// The response header carrying the log position this node had applied.
+/// The response header carrying the log position of the state an answer read: the number of
+/// events folded into it (so `as_of=P` answers `P + 1`).
 pub const POSITION_HEADER: &str = "x-ipledger-position";
 
 /// How long a request with `min_position` waits for this node to apply that position.
@@ -217,6 +220,24 @@ async fn wait_for_min_position(app: &App, req: &mut Request) -> Result<(), Fault
     }
 }
 
+/// `?as_of=P` or `?as_of=<RFC 3339 time>` (any GET): the handler reads the state right after
+/// that event (`asof.rs`) instead of the live views. A write cannot happen in the past: 400.
+/// The parameter is taken off the query before the handler sees it.
+async fn read_as_of(app: &App, req: &mut Request) -> Result<(), Fault> {
+    let Some(raw) = req.query.remove("as_of") else {
+        return Ok(());
+    };
+    if req.method != Method::GET {
+        return Err(Fault::invalid_field(
+            "as_of",
+            "as_of reads a past state: only GET takes it, a write always acts on the present",
+        ));
+    }
+    let applied = app.writer.views().read().position();
+    req.as_of = Some(app.as_of.resolve(app.store.as_ref(), applied, &raw).await?);
+    Ok(())
+}
+
 /// Finds the request's row, admits the request against it (`auth::admit`: no handler runs
 /// unchecked), and calls the row's handler with the segments its placeholders matched.
 async fn dispatch(app: &App, req: &mut Request) -> Answer {
@@ -225,6 +246,7 @@ async fn dispatch(app: &App, req: &mut Request) -> Answer {
     crate::auth::admit::admit(app, req, route)?;
     // After admission: only a caller the row admits may park a request here.
     wait_for_min_position(app, req).await?;
+    read_as_of(app, req).await?;
     let req = &*req;
     let segments = req.seg();
     let params = route.params(&segments);

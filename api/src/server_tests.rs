@@ -80,6 +80,7 @@ async fn serve() -> (SocketAddr, oneshot::Sender<()>) {
         ready_lag_max: crate::config::READY_LAG_MAX_DEFAULT,
         metrics: Arc::new(crate::metrics::Metrics::new(None)),
         webhooks: Arc::default(),
+        as_of: Arc::new(crate::asof::AsOf::default()),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -103,11 +103,18 @@ pub struct State {
     pub(crate) webhooks: crate::webhooks::Webhooks,
     /// Last version of every stream (the writer's expected versions).
     pub(crate) stream_versions: BTreeMap<String, u64>,
+    /// Every block ever created, by CIDR (the address timelines' way into the log).
+    pub(crate) blocks_ever: crate::history::BlocksEver,
     /// The position the next event will get: events folded so far.
     pub(crate) next_position: u64,
 }
 
 impl State {
+    /// The ids of every block ever created (deleted ones too) whose CIDR contains `address`.
+    pub fn blocks_ever_containing(&self, address: std::net::IpAddr) -> Vec<Uuid> {
+        self.blocks_ever.containing(address)
+    }
+
     /// Which surface other than Melange holds the address `address_id`, if any (issue 9):
     /// one question over every surface, so a check asked here misses none.
     pub fn holder_of(&self, address_id: Uuid) -> Option<ipledger_domain::records::Holder> {
@@ -240,6 +247,7 @@ impl State {
     }
 
     fn block_created(&mut self, e: &BlockCreated) {
+        self.blocks_ever.record(e.cidr, e.block_id);
         let record = BlockRecord {
             id: e.block_id,
             tenant_id: e.tenant_id.clone(),

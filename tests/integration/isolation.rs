@@ -241,6 +241,13 @@ fn cases() -> Vec<Case> {
         case("GET", "/v1/webhooks"),
         case("GET", "/v1/webhooks/{webhook}"),
         case("DELETE", "/v1/webhooks/{webhook}"),
+        case("GET", "/v1/history/addresses/{address}"),
+        case("GET", "/v1/history/blocks/{block}"),
+        case("GET", "/v1/history/requests/{request}"),
+        case("GET", "/v1/history/ips/{ip}").bind("ip", "scw_ip"),
+        case("GET", "/v1/history/pools/{pool}"),
+        case("GET", "/v1/history/registrations/{zone}/{address}").bind("address", "reg_address"),
+        case("GET", "/v1/history/interfaces/{vif}"),
         case("GET", "/console"),
         case("GET", "/console/{asset}"),
         // The Scaleway IPAM v1 surface (fixture: `scaleway_fixture`; `Owned` rows).

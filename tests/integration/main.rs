@@ -12,6 +12,7 @@ mod cross_surface;
 mod durability;
 mod durability_mix;
 mod events_stream;
+mod history;
 mod http_addresses;
 mod http_blocks;
 mod http_errors;

@@ -9,22 +9,18 @@ pub use ipledger_domain::limits::EVENTS_PAGE_MAX;
 
 pub async fn list(c: Call<'_>) -> Answer {
     let (app, req) = (c.app, c.req);
-    let number = |name: &str, default: u64| -> Result<u64, Fault> {
-        req.query.get(name).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| {
-                Fault::invalid_field(name, format!("{name} should be a non-negative integer"))
-            })
-        })
-    };
-    let from = number("from", 0)?;
-    let limit = (number("limit", EVENTS_PAGE_MAX as u64)? as usize).clamp(1, EVENTS_PAGE_MAX);
+    let from = req.number("from", 0)?;
+    let limit = (req.number("limit", EVENTS_PAGE_MAX as u64)? as usize).clamp(1, EVENTS_PAGE_MAX);
     let listed = match req.query.get("stream") {
         Some(stream) => app.store.read_stream(stream, from, limit).await,
         None => app.store.read_all(from, limit).await,
     }
     .map_err(|e| Fault::unavailable(e.to_string()))?;
+    // With `as_of`, the log as it was then: nothing after the state's last event.
+    let end = req.as_of.as_ref().map_or(u64::MAX, |s| s.position());
     let events: Vec<Value> = listed
         .iter()
+        .filter(|e| e.position < end)
         .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
         .collect();
     Ok(Resp::ok(json!({ "events": events })))

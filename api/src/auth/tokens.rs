@@ -49,7 +49,7 @@ pub async fn issue(c: Call<'_>) -> Answer {
 
 pub async fn list(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
-    let views = c.app.writer.views().read();
+    let views = c.views();
     let listed = views.tokens().list(page);
     Ok(Resp::ok(collection(c.req, "tokens", listed, |t| {
         wire::token(t, None)

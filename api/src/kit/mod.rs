@@ -20,7 +20,7 @@ use crate::fault::Fault;
 use crate::request::Request;
 
 pub(crate) use row::row;
-pub use row::{Call, Handler, Pending, Route, Scope};
+pub use row::{Call, Handler, Pending, Route, Scope, Views};
 
 /// A handler's answer before it is encoded.
 #[derive(Debug)]

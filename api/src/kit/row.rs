@@ -5,6 +5,8 @@
 //! the same rows: one row, three readers, nothing to keep in step by hand.
 
 use futures::future::BoxFuture;
+use ipledger_projections::State;
+use parking_lot::RwLockReadGuard;
 
 use crate::app::App;
 use crate::kit::Answer;
@@ -107,6 +109,16 @@ impl<'a> Call<'a> {
         self.req.owner.as_deref()
     }
 
+    /// The state this request reads: the live published views, or the past state its
+    /// `as_of` named (`asof.rs`). Every handler reads through here, so every GET answers
+    /// as-of reads alike. Like the views' read guard, let it go before rendering.
+    pub fn views(&self) -> Views<'a> {
+        match &self.req.as_of {
+            Some(state) => Views::AsOf(state),
+            None => Views::Live(self.app.writer.views().read()),
+        }
+    }
+
     /// The segment matched by `{name}`, if the row's pattern has that placeholder.
     pub fn param_opt(&self, name: &str) -> Option<&'a str> {
         self.params
@@ -121,6 +133,24 @@ impl<'a> Call<'a> {
     pub fn param(&self, name: &str) -> &'a str {
         self.param_opt(name)
             .unwrap_or_else(|| panic!("the route's pattern has no {{{name}}} placeholder"))
+    }
+}
+
+/// The state a handler reads ([`Call::views`]): a read guard on the live views, or a past
+/// state shared with the as-of cache.
+pub enum Views<'a> {
+    Live(RwLockReadGuard<'a, State>),
+    AsOf(&'a State),
+}
+
+impl std::ops::Deref for Views<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        match self {
+            Views::Live(guard) => guard,
+            Views::AsOf(state) => state,
+        }
     }
 }
 

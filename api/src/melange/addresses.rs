@@ -16,7 +16,7 @@ pub async fn list(c: Call<'_>) -> Answer {
     // The page is copied out and the views let go before rendering: the writer waits for
     // readers to publish, so a read holds them only for the seek and the copy.
     let listed = {
-        let v = c.app.writer.views().read();
+        let v = c.views();
         let b = block_in(&v, c.param("tenant"), c.param("block"))?;
         v.block_addresses(b, page).owned()
     };
@@ -29,7 +29,7 @@ pub async fn list(c: Call<'_>) -> Answer {
 }
 
 pub async fn show(c: Call<'_>) -> Answer {
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let b = block_in(&v, c.param("tenant"), c.param("block"))?;
     let addr = address_param(c.param("address"))?;
     let a = v
@@ -94,7 +94,7 @@ pub async fn allocated(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
     let device = c.req.query.get("used_by_device").map(String::as_str);
     let listed = {
-        let v = c.app.writer.views().read();
+        let v = c.views();
         v.allocated_addresses(c.param_opt("tenant"), device, page)
             .cloned()
     };

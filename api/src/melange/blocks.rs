@@ -13,7 +13,7 @@ use crate::melange::common::{block_in, exec};
 use crate::melange::wire;
 
 pub async fn list(c: Call<'_>) -> Answer {
-    let (app, req) = (c.app, c.req);
+    let req = c.req;
     let kind = match req.query.get("type").map(String::as_str) {
         None | Some("") => None,
         Some(t) => Some(BlockType::parse(t).ok_or_else(|| {
@@ -21,7 +21,7 @@ pub async fn list(c: Call<'_>) -> Answer {
         })?),
     };
     let page = req.page()?;
-    let v = app.writer.views().read();
+    let v = c.views();
     let listed = v.list_blocks(c.param("tenant"), kind, page);
     Ok(Resp::ok(wire::collection(req, "ip_blocks", listed, |b| {
         wire::block(b)
@@ -29,13 +29,13 @@ pub async fn list(c: Call<'_>) -> Answer {
 }
 
 pub async fn show(c: Call<'_>) -> Answer {
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let b = block_in(&v, c.param("tenant"), c.param("block"))?;
     Ok(Resp::ok(json!({"ip_block": wire::block(&b.record)})))
 }
 
 pub async fn list_subnets(c: Call<'_>) -> Answer {
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let b = block_in(&v, c.param("tenant"), c.param("block"))?;
     let subnets: Vec<Value> = v.subnets(b).into_iter().map(wire::block).collect();
     Ok(Resp::ok(json!({ "subnets": subnets })))

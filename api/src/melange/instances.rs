@@ -15,7 +15,7 @@ use crate::melange::wire_interfaces;
 
 /// The device's interfaces; an empty list, not a 404, when it has none.
 pub async fn list(c: Call<'_>) -> Answer {
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let items: Vec<_> = v
         .device_interfaces(c.param("device"))
         .into_iter()
@@ -26,7 +26,7 @@ pub async fn list(c: Call<'_>) -> Answer {
 
 pub async fn show(c: Call<'_>) -> Answer {
     let device = c.param("device");
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let i = v
         .interface(c.param("vif"))
         .filter(|i| i.record.device_id.as_deref() == Some(device))

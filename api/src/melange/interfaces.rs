@@ -34,7 +34,7 @@ pub async fn delete(c: Call<'_>) -> Answer {
 
 /// `GET /ipam/tenants/{tenant}/interfaces/{vif}` (the lessee's).
 pub async fn show(c: Call<'_>) -> Answer {
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let i = v
         .interface_of(c.param("tenant"), c.param("vif"))
         .ok_or_else(interface_not_found)?;
@@ -52,7 +52,7 @@ fn lessee_interface<'a>(
 }
 
 pub async fn list_allowed(c: Call<'_>) -> Answer {
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let i = lessee_interface(&v, c.param("tenant"), c.param("vif"))?;
     let items: Vec<_> = v.allowed_ips(i).into_iter().map(wire::address).collect();
     Ok(Resp::ok(json!({ "ip_addresses": items })))
@@ -60,7 +60,7 @@ pub async fn list_allowed(c: Call<'_>) -> Answer {
 
 pub async fn show_allowed(c: Call<'_>) -> Answer {
     let (vif, address) = (c.param("vif"), c.param("address"));
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let i = lessee_interface(&v, c.param("tenant"), vif)?;
     let not_allowed = || {
         Fault::not_found(format!(

@@ -53,7 +53,7 @@ fn block_id(v: &State, tenant: &str, block: &str) -> Result<Uuid, Fault> {
 
 pub async fn list(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let id = block_id(&v, c.param("tenant"), c.param("block"))?;
     Ok(Resp::ok(wire::collection(
         c.req,
@@ -64,7 +64,7 @@ pub async fn list(c: Call<'_>) -> Answer {
 }
 
 pub async fn show(c: Call<'_>) -> Answer {
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let id = block_id(&v, c.param("tenant"), c.param("block"))?;
     let r = parse_id(c.param("route"), "IpRoute").and_then(|route_id| {
         v.route_in(id, route_id)

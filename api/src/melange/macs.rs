@@ -22,7 +22,7 @@ fn range_id(c: Call<'_>) -> Result<Uuid, Fault> {
 }
 
 pub async fn list(c: Call<'_>) -> Answer {
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let items: Vec<_> = v
         .mac_ranges()
         .into_iter()
@@ -49,7 +49,7 @@ pub async fn create(c: Call<'_>) -> Answer {
 
 pub async fn show(c: Call<'_>) -> Answer {
     let range_id = range_id(c)?;
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let r = v.mac_range(range_id).ok_or_else(range_not_found)?;
     Ok(Resp::ok(
         json!({ "mac_address_range": wire_interfaces::mac_range(r) }),

@@ -97,7 +97,7 @@ pub async fn remove_local(c: Call<'_>) -> Answer {
 
 fn list(c: Call<'_>, at: &NatAt) -> Answer {
     let page = c.req.page()?;
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let me = ipledger_commands::nat_address(&v, at)?;
     let partners = v.nat_partners(me.id, at.side, page);
     Ok(Resp::ok(wire::collection(

@@ -33,7 +33,7 @@ pub async fn delete_interface(c: Call<'_>) -> Answer {
 /// The interface's live addresses in the owner's network, as ip-configuration views.
 pub async fn list(c: Call<'_>) -> Answer {
     let (owner, network, vif) = (c.param("tenant"), c.param("network"), c.param("vif"));
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let blocks: HashSet<_> = v
         .network_blocks(owner, network)
         .iter()

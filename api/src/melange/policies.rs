@@ -13,7 +13,7 @@ use crate::melange::wire;
 
 pub async fn list(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let listed = v.list_policies(c.param("tenant"), page);
     Ok(Resp::ok(wire::collection(c.req, "policies", listed, |p| {
         wire::policy(p)
@@ -21,7 +21,7 @@ pub async fn list(c: Call<'_>) -> Answer {
 }
 
 pub async fn show(c: Call<'_>) -> Answer {
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let p = policy_scope(&v, c.param("tenant"), c.param("policy"))?;
     Ok(Resp::ok(json!({"policy": wire::policy(&p.record)})))
 }
@@ -73,7 +73,7 @@ pub async fn list_ranges(c: Call<'_>) -> Answer {
     let policy = c.param("policy");
     parse_id(policy, "Policy")?;
     let page = c.req.page()?;
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let p = policy_scope(&v, c.param("tenant"), policy)?;
     Ok(Resp::ok(wire::collection(
         c.req,
@@ -101,7 +101,7 @@ pub async fn create_range(c: Call<'_>) -> Answer {
 pub async fn show_range(c: Call<'_>) -> Answer {
     let policy = c.param("policy");
     parse_id(policy, "Policy")?;
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let p = policy_scope(&v, c.param("tenant"), policy)?;
     let r = parse_id(c.param("range"), "IpRange").and_then(|id| {
         p.ranges
@@ -152,7 +152,7 @@ pub async fn list_octets(c: Call<'_>) -> Answer {
     let policy = c.param("policy");
     parse_id(policy, "Policy")?;
     let page = c.req.page()?;
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let p = policy_scope(&v, c.param("tenant"), policy)?;
     Ok(Resp::ok(wire::collection(
         c.req,
@@ -177,7 +177,7 @@ pub async fn create_octet(c: Call<'_>) -> Answer {
 pub async fn show_octet(c: Call<'_>) -> Answer {
     let policy = c.param("policy");
     parse_id(policy, "Policy")?;
-    let v = c.app.writer.views().read();
+    let v = c.views();
     let p = policy_scope(&v, c.param("tenant"), policy)?;
     let o = parse_id(c.param("octet"), "IpOctet").and_then(|id| {
         p.octets

@@ -105,7 +105,7 @@ pub async fn list(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("pool"), "Pool")?;
     let page = c.req.page()?;
     let listed = {
-        let views = c.app.writer.views().read();
+        let views = c.views();
         let p = views
             .pool_of(c.owner(), id)
             .ok_or_else(|| Fault::not_found("Pool Not Found"))?;
@@ -122,7 +122,7 @@ pub async fn list(c: Call<'_>) -> Answer {
 /// `GET /v1/pools/{pool}/allocations/{identifier}`.
 pub async fn show(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("pool"), "Pool")?;
-    let views = c.app.writer.views().read();
+    let views = c.views();
     let p = views
         .pool_of(c.owner(), id)
         .ok_or_else(|| Fault::not_found("Pool Not Found"))?;
@@ -147,7 +147,7 @@ pub async fn release(c: Call<'_>) -> Answer {
 /// `GET /v1/pools/{pool}/utilization`.
 pub async fn utilization(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("pool"), "Pool")?;
-    let views = c.app.writer.views().read();
+    let views = c.views();
     let p = views
         .pool_of(c.owner(), id)
         .ok_or_else(|| Fault::not_found("Pool Not Found"))?;

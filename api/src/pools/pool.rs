@@ -72,7 +72,7 @@ pub async fn list(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
     let tenant = c.req.query.get("tenant_id").filter(|t| !t.is_empty());
     let listed = {
-        let views = c.app.writer.views().read();
+        let views = c.views();
         views
             .list_pools(c.owner(), tenant.map(String::as_str), page)
             .cloned()
@@ -83,7 +83,7 @@ pub async fn list(c: Call<'_>) -> Answer {
 /// `GET /v1/pools/{pool}`.
 pub async fn show(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("pool"), "Pool")?;
-    let views = c.app.writer.views().read();
+    let views = c.views();
     let p = views
         .pool_of(c.owner(), id)
         .ok_or_else(|| Fault::not_found("Pool Not Found"))?;

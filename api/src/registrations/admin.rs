@@ -81,7 +81,7 @@ pub async fn check_secret(c: Call<'_>) -> Answer {
     let presented =
         hex_bytes(&crate::registrations::key::of(&c.app.auth.registration_key)?.digest(&secret));
     let stored = {
-        let views = c.app.writer.views().read();
+        let views = c.views();
         let r = views.registration(zone, address).ok_or_else(|| {
             Fault::not_found(format!("no registration of {address} in zone {zone}"))
         })?;

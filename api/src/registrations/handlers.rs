@@ -150,7 +150,7 @@ fn registration_json(r: &RegistrationRecord) -> Value {
 
 /// `GET /v1/zones`: zone names with, per family, the addresses and how many are free.
 pub async fn zones(c: Call<'_>) -> Answer {
-    let zones = c.app.writer.views().read().zones();
+    let zones = c.views().zones();
     let list: Vec<Value> = zones
         .iter()
         .map(|(name, families)| {
@@ -192,7 +192,7 @@ pub async fn list(c: Call<'_>) -> Answer {
         })
         .transpose()?;
     let limit = c.req.page()?.limit;
-    let views = c.app.writer.views().read();
+    let views = c.views();
     let list: Vec<Value> = views
         .registrations_where(zone, address, cluster, limit)
         .into_iter()
@@ -230,15 +230,8 @@ fn history_entry(event: &Event) -> Value {
 pub async fn history(c: Call<'_>) -> Answer {
     let zone = c.param("zone");
     let address = address_of(c.param("address"))?;
-    let number = |name: &str, default: u64| -> Result<u64, Fault> {
-        c.req.query.get(name).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| {
-                Fault::invalid_field(name, format!("{name} should be a non-negative integer"))
-            })
-        })
-    };
-    let from = number("from", 0)?;
-    let limit = (number("limit", EVENTS_PAGE_MAX as u64)? as usize).clamp(1, EVENTS_PAGE_MAX);
+    let from = c.req.number("from", 0)?;
+    let limit = (c.req.number("limit", EVENTS_PAGE_MAX as u64)? as usize).clamp(1, EVENTS_PAGE_MAX);
     let events = c
         .app
         .store

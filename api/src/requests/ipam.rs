@@ -127,7 +127,7 @@ pub async fn intake(c: Call<'_>) -> Answer {
 /// `GET /v1/ipam/requests/{request}`.
 pub async fn show(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("request"), "IpRequest")?;
-    let views = c.app.writer.views().read();
+    let views = c.views();
     let r = views
         .request(id)
         .ok_or_else(|| Fault::not_found("IpRequest Not Found"))?;
@@ -210,7 +210,7 @@ pub async fn list(c: Call<'_>) -> Answer {
     // A seek by status (indexed) or id, the other filters over at most `PAGE_SCAN_MAX`
     // requests; the page is copied out so the views are let go before rendering.
     let listed = {
-        let views = app.writer.views().read();
+        let views = c.views();
         let q = views.request_queue();
         let ids: Box<dyn Iterator<Item = Uuid>> = match filter.status {
             Some(s) => Box::new(q.ids_with_status(s, page.marker)),

@@ -225,6 +225,8 @@ impl ListQuery {
 
     fn take(&mut self, k: &str, v: String) -> Result<(), Fault> {
         match k {
+            // Read by the dispatcher (`server.rs`), for every route alike.
+            "as_of" | "min_position" => {}
             "project_id" => self.project_id = Some(v),
             // One organization per deployment: the SDK sends its default, it names nothing.
             "organization_id" => {}

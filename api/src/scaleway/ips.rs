@@ -81,7 +81,7 @@ async fn run(c: &Call<'_>, command: Command) -> Answer {
             let ip = other
                 .into_scaleway_ip()
                 .map_err(|r| Fault::unexpected_reply("a Scaleway IP command", &r))?;
-            let views = c.app.writer.views().read();
+            let views = c.views();
             Ok(Resp::ok(wire::ip(&views, &ip, &c.app.region)))
         }
     }
@@ -123,7 +123,7 @@ pub async fn show(c: Call<'_>) -> Answer {
     region(&c)?;
     body::nothing(c.req)?;
     let id = ip_id(&c)?;
-    let views = c.app.writer.views().read();
+    let views = c.views();
     let ip = views
         .scaleway_ip(id)
         .filter(|ip| c.owner().is_none_or(|o| o == ip.project_id))
@@ -149,7 +149,7 @@ pub async fn list(c: Call<'_>) -> Answer {
     };
     // The matches are copied out under the read lock and sorted after it is let go.
     let mut matches: Vec<_> = {
-        let views = c.app.writer.views().read();
+        let views = c.views();
         views
             .scaleway_ips(project.as_deref())
             .filter(|ip| q.admits(ip))
@@ -159,7 +159,7 @@ pub async fn list(c: Call<'_>) -> Answer {
     q.sort(&mut matches);
     let total = matches.len();
     let start = (q.page - 1).saturating_mul(q.page_size);
-    let views = c.app.writer.views().read();
+    let views = c.views();
     let ips: Vec<Value> = matches
         .iter()
         .skip(start)

@@ -81,7 +81,7 @@ pub async fn create(c: Call<'_>) -> Answer {
 /// `GET /v1/webhooks`: every endpoint (at most `WEBHOOKS_MAX`, so one page).
 pub async fn list(c: Call<'_>) -> Answer {
     let head = c.app.store.head();
-    let views = c.app.writer.views().read();
+    let views = c.views();
     let all: Vec<Value> = views
         .webhooks()
         .map(|w| webhook(w, &c.app.webhooks, head))
@@ -93,7 +93,7 @@ pub async fn list(c: Call<'_>) -> Answer {
 pub async fn show(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("webhook"), "Webhook")?;
     let head = c.app.store.head();
-    let views = c.app.writer.views().read();
+    let views = c.views();
     let w = views
         .webhook(id)
         .ok_or_else(|| Fault::not_found("Webhook Not Found"))?;
