@@ -2,7 +2,8 @@
 //! fresh file log with group-commit appends of 10,000 events, then measures (1) opening the log
 //! (scan + CRC check of every record), (2) decoding every event, and (3) decoding and folding
 //! every event into a `State` — the start-up path. `N=10000000 cargo bench -p ipledger-api
-//! --bench replay`; `BENCH_DIR` chooses where the log is written (default: a temp dir).
+//! --bench replay`; `BENCH_DIR` chooses where the log is written (default: a temp dir);
+//! `BENCH_WRITE_TO=DIR` only writes the log into `DIR` and keeps it.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
@@ -88,6 +89,12 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    // `BENCH_WRITE_TO=DIR`: only write the log there and keep it (scripts/bench-audit serves it).
+    if let Ok(dir) = std::env::var("BENCH_WRITE_TO") {
+        let log = FileLog::open(std::path::Path::new(&dir), FileLogOptions::default()).unwrap();
+        write_log(&log, n);
+        return;
+    }
     let tmp = tempfile::tempdir_in(
         std::env::var("BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
     )
