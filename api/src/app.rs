@@ -21,4 +21,6 @@ pub struct App {
     pub ready_lag_max: u64,
     /// The Prometheus metrics (`metrics.rs`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The log files and Splunk forwarding (`logs/`): `http.log` is written per request.
+    pub logs: Arc<crate::logs::Logs>,
 }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod connections;
 pub mod fault;
 pub mod kit;
+pub mod logs;
 pub mod melange;
 pub mod metrics;
 pub mod ops;

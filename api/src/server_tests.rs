@@ -79,6 +79,7 @@ async fn serve() -> (SocketAddr, oneshot::Sender<()>) {
         stream: crate::config::StreamSettings::default(),
         ready_lag_max: crate::config::READY_LAG_MAX_DEFAULT,
         metrics: Arc::new(crate::metrics::Metrics::new(None)),
+        logs: Arc::new(crate::logs::Logs::off()),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

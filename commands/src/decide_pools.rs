@@ -297,6 +297,14 @@ pub fn delete(
             p.allocations.len()
         )));
     }
+    // A zone's registrations hold addresses of its pool without being pool allocations:
+    // deleting the pool would leave them in a zone that no longer exists.
+    if let Some(r) = state.registrations_in_pool(pool_id, 1).first() {
+        return Err(Rejection::Conflict(format!(
+            "Pool holds registered addresses of zone {} (such as {}); expire and clean up those registrations first",
+            r.zone, r.address
+        )));
+    }
     let e = PoolDeleted {
         pool_id,
         deleted_at: ctx.now,

@@ -34,6 +34,7 @@ fn gauges(app: &App) -> Gauges {
         head,
         queue_depth: app.writer.queued() as u64,
         outbox_backlog: views.request_queue().owed.len() as u64,
+        logs: app.logs.counts(),
         blocks: views.block_count() as u64,
         largest_blocks,
     }
