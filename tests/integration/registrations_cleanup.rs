@@ -1,5 +1,6 @@
-//! Issue 10's remaining gaps: a zone's pool cannot be deleted while registrations hold
-//! addresses in it (409, nothing changed), and the scheduled cleanup task on its own — no
+//! Issue 10's remaining gaps: a zone's pool cannot be deleted, moved to another zone or
+//! lose the block of a registration while registrations hold addresses in it (409, nothing
+//! changed), and the scheduled cleanup task on its own — no
 //! admin route — removes a service expired by `DELETE` once the injected clock passes its
 //! expiry, releasing the address, which is then registered anew.
 
@@ -18,9 +19,9 @@ use crate::support::TestServer;
 const CLUSTER: &str = "0f3c7805-6b1d-4387-b8c4-b8c5d0e9b878";
 
 /// Zone `inet` (`registrations::zone`: an IPv4 and an IPv6 address pool); the IPv4
-/// pool's id.
-async fn zone_pool(srv: &TestServer, cidr: &str) -> String {
-    zone(srv, cidr).await;
+/// pool's id and its block's.
+async fn zone_pool(srv: &TestServer, cidr: &str) -> (String, String) {
+    let block = zone(srv, cidr).await;
     let r = srv.get("/v1/pools").await;
     assert_eq!(r.status, 200, "{}", r.text);
     let pools = r.json["pools"].as_array().expect("pools");
@@ -28,7 +29,7 @@ async fn zone_pool(srv: &TestServer, cidr: &str) -> String {
         .iter()
         .find(|p| p["name"] == "inet-v4")
         .unwrap_or_else(|| panic!("{}", r.text));
-    v4["id"].as_str().unwrap().to_string()
+    (v4["id"].as_str().unwrap().to_string(), block)
 }
 
 fn registered(r: &crate::support::Res) -> String {
@@ -62,11 +63,43 @@ fn clock() -> Arc<ManualClock> {
 async fn a_zone_pool_holding_registrations_cannot_be_deleted() {
     let clock = clock();
     let srv = TestServer::start_with_clock(clock.clone()).await;
-    let pool = zone_pool(&srv, "83.118.168.0/28").await;
+    let (pool, block) = zone_pool(&srv, "83.118.168.0/28").await;
     let address = registered(
         &srv.post("/", body(None, "SuperSecret", "ingress_inet", CLUSTER, 0))
             .await,
     );
+
+    // Nor moved to another zone, nor its registrations' block taken out of it; another
+    // block may join it.
+    let r = srv
+        .put(&format!("/v1/pools/{pool}"), json!({"zone": "dmz"}))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains("its zone cannot change"), "{}", r.text);
+    let r = srv
+        .post(
+            "/v0.1/ipam/tenants/viti/ip_blocks",
+            json!({"ip_block": {"type": "private", "cidr": "83.118.169.0/28"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let other = r.json["ip_block"]["id"].as_str().unwrap().to_string();
+    let r = srv
+        .put(&format!("/v1/pools/{pool}"), json!({"resources": [other]}))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(
+        r.text.contains("holds the registered address"),
+        "{}",
+        r.text
+    );
+    let r = srv
+        .put(
+            &format!("/v1/pools/{pool}"),
+            json!({"resources": [block, other]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
 
     let r = srv.delete(&format!("/v1/pools/{pool}")).await;
     assert_eq!(r.status, 409, "{}", r.text);
@@ -99,7 +132,7 @@ async fn the_scheduled_cleanup_removes_an_expired_service_by_the_injected_clock(
         c.registration_cleanup_interval_seconds = 1;
     })
     .await;
-    zone_pool(&srv, "83.118.168.0/28").await;
+    let _ = zone_pool(&srv, "83.118.168.0/28").await;
     let address = registered(
         &srv.post("/", body(None, "SuperSecret", "ingress_inet", CLUSTER, 1))
             .await,
