@@ -290,3 +290,67 @@ impl Write for AppSink {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A disk that is full, then one whose writer panics (a removed directory).
+    struct Failing {
+        panics: bool,
+    }
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            if self.panics {
+                panic!("create dir");
+            }
+            Err(std::io::Error::other("No space left on device"))
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::Error::other("No space left on device"))
+        }
+    }
+
+    #[test]
+    fn a_line_the_file_refuses_is_dropped_and_counted_never_an_error() {
+        for panics in [false, true] {
+            let failed = Arc::new(AtomicU64::new(0));
+            let mut w = Lossy {
+                inner: Failing { panics },
+                failed: failed.clone(),
+            };
+            for _ in 0..3 {
+                assert_eq!(w.write(b"{\"a\":1}\n").expect("never an error"), 8);
+            }
+            assert!(w.flush().is_ok());
+            assert_eq!(failed.load(Ordering::Relaxed), 3, "panics: {panics}");
+        }
+    }
+
+    #[test]
+    fn the_files_rotate_past_the_size_and_keep_so_many() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = LogFile::open(dir.path(), HTTP_LOG, 100, 2).expect("open");
+        for i in 0..40 {
+            file.write_line(
+                format!("{{\"line\":{i:03},\"pad\":\"................\"}}\n").as_bytes(),
+            );
+        }
+        drop(file); // flushes the queue
+        let rotated = |n: usize| dir.path().join(format!("{HTTP_LOG}.{n}"));
+        assert!(rotated(1).exists() && rotated(2).exists());
+        assert!(!rotated(3).exists(), "two rotated files kept");
+        let live = std::fs::read_to_string(dir.path().join(HTTP_LOG)).expect("live file");
+        assert!(live.contains("\"line\":039"), "{live}");
+        for path in [dir.path().join(HTTP_LOG), rotated(1), rotated(2)] {
+            let text = std::fs::read_to_string(&path).expect("file");
+            assert!(text.len() <= 100 + 64, "{}: {}", path.display(), text.len());
+            assert!(
+                text.lines().all(|l| l.starts_with('{') && l.ends_with('}')),
+                "whole lines: {text}"
+            );
+        }
+    }
+}
