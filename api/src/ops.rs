@@ -105,11 +105,25 @@ impl Running {
     }
 }
 
-/// Opens the log, folds it into the state, starts the writer and the HTTP server.
+/// Opens the log files, then the log, folds it into the state, starts the writer and the
+/// HTTP server.
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
-    let started = Instant::now();
     let logs = Arc::new(crate::logs::Logs::open(&config.log_settings()?)?);
     logs.attach();
+    let running = start_logging_to(config, clock, logs.clone()).await;
+    if running.is_err() {
+        // A refused start still leaves its lines in the files (flushed as `logs` goes).
+        logs.detach().await;
+    }
+    running
+}
+
+async fn start_logging_to(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    logs: Arc<crate::logs::Logs>,
+) -> anyhow::Result<Running> {
+    let started = Instant::now();
     let (store, state) = open_and_fold(config).await?;
     let log_dir = match config.store_spec()? {
         StoreSpec::File(dir) => Some(dir),
