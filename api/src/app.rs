@@ -25,4 +25,6 @@ pub struct App {
     pub webhooks: Arc<crate::webhooks::deliver::Status>,
     /// The past states `as_of` reads: cache, rebuild permits, snapshot seam (`asof.rs`).
     pub as_of: Arc<crate::asof::AsOf>,
+    /// The log files and Splunk forwarding (`logs/`): `http.log` is written per request.
+    pub logs: Arc<crate::logs::Logs>,
 }

@@ -110,6 +110,97 @@ pub struct FileConfig {
     /// Whether this node delivers webhooks (default true); on a shared log, exactly one
     /// node should, or endpoints get each event once per node and out of order.
     pub webhook_delivery: Option<bool>,
+    /// Where `ipledger.log` and `http.log` are written (default `./logs`, `logs/mod.rs`).
+    pub log_dir: Option<PathBuf>,
+    /// A log file is rotated once it passed this many bytes (default 10 MiB).
+    pub log_file_bytes_max: Option<u64>,
+    /// Rotated files kept per log (`ipledger.log.1` ...; default 5).
+    pub log_files_kept: Option<usize>,
+    /// Log forwarding to a Splunk HTTP Event Collector (`logs/hec.rs`), the original's keys.
+    pub splunk: Option<SplunkFileConfig>,
+}
+
+/// The config file's `[splunk]` section: the original ipam-api's keys, and the queue's.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplunkFileConfig {
+    pub enable: Option<bool>,
+    pub url: Option<String>,
+    pub token_path: Option<PathBuf>,
+    pub index: Option<String>,
+    pub source: Option<String>,
+    pub sourcetype_app: Option<String>,
+    pub sourcetype_http: Option<String>,
+    /// Lines queued for the collector at most; more are dropped, counted (default 10,000).
+    pub queue_events_max: Option<usize>,
+    /// Lines per post at most (default 100).
+    pub batch_events_max: Option<usize>,
+}
+
+/// The Splunk forwarding in force (its token is read from `token_path` at start).
+#[derive(Debug, Clone)]
+pub struct SplunkConfig {
+    pub url: String,
+    pub token_path: PathBuf,
+    pub index: Option<String>,
+    pub source: String,
+    pub sourcetype_app: String,
+    pub sourcetype_http: String,
+    pub queue_events_max: usize,
+    pub batch_events_max: usize,
+}
+
+pub const SPLUNK_SOURCE_DEFAULT: &str = "ipledger";
+pub const SPLUNK_SOURCETYPE_APP_DEFAULT: &str = "ipledger:app";
+pub const SPLUNK_SOURCETYPE_HTTP_DEFAULT: &str = "ipledger:http";
+
+/// `[splunk]` ← `IPLEDGER_SPLUNK_ENABLE`, `_URL`, `_TOKEN_PATH`, `_INDEX`, `_SOURCE`,
+/// `_SOURCETYPE_APP`, `_SOURCETYPE_HTTP`, `_QUEUE_EVENTS_MAX`, `_BATCH_EVENTS_MAX`. None
+/// unless enabled; enabled without a URL or a token path is refused at start.
+fn splunk(fc: Option<SplunkFileConfig>) -> anyhow::Result<Option<SplunkConfig>> {
+    let fc = fc.unwrap_or_default();
+    if !env("IPLEDGER_SPLUNK_ENABLE")?
+        .or(fc.enable)
+        .unwrap_or(false)
+    {
+        return Ok(None);
+    }
+    let url: String = env("IPLEDGER_SPLUNK_URL")?.or(fc.url).ok_or_else(|| {
+        anyhow::anyhow!("splunk.enable is true but splunk.url (IPLEDGER_SPLUNK_URL) is not set")
+    })?;
+    anyhow::ensure!(
+        url.starts_with("http://") || url.starts_with("https://"),
+        "splunk.url must start with http:// or https://: {url:?}"
+    );
+    let token_path = env("IPLEDGER_SPLUNK_TOKEN_PATH")?
+        .or(fc.token_path)
+        .ok_or_else(|| anyhow::anyhow!("splunk.enable is true but splunk.token_path (IPLEDGER_SPLUNK_TOKEN_PATH) is not set"))?;
+    Ok(Some(SplunkConfig {
+        url,
+        token_path,
+        index: env("IPLEDGER_SPLUNK_INDEX")?.or(fc.index),
+        source: env("IPLEDGER_SPLUNK_SOURCE")?
+            .or(fc.source)
+            .unwrap_or_else(|| SPLUNK_SOURCE_DEFAULT.into()),
+        sourcetype_app: env("IPLEDGER_SPLUNK_SOURCETYPE_APP")?
+            .or(fc.sourcetype_app)
+            .unwrap_or_else(|| SPLUNK_SOURCETYPE_APP_DEFAULT.into()),
+        sourcetype_http: env("IPLEDGER_SPLUNK_SOURCETYPE_HTTP")?
+            .or(fc.sourcetype_http)
+            .unwrap_or_else(|| SPLUNK_SOURCETYPE_HTTP_DEFAULT.into()),
+        queue_events_max: positive(
+            "splunk.queue_events_max",
+            env("IPLEDGER_SPLUNK_QUEUE_EVENTS_MAX")?
+                .or(fc.queue_events_max)
+                .unwrap_or(crate::logs::hec::QUEUE_EVENTS_DEFAULT),
+        )?,
+        batch_events_max: positive(
+            "splunk.batch_events_max",
+            env("IPLEDGER_SPLUNK_BATCH_EVENTS_MAX")?
+                .or(fc.batch_events_max)
+                .unwrap_or(crate::logs::hec::BATCH_EVENTS_DEFAULT),
+        )?,
+    }))
 }
 
 /// The config file's `[smtp]` section.
@@ -220,6 +311,14 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Whether this node runs the webhook deliverer (`webhooks/deliver.rs`).
     pub webhook_delivery: bool,
+    /// Where `ipledger.log` and `http.log` go (`logs/mod.rs`).
+    pub log_dir: PathBuf,
+    /// Size past which a log file is rotated.
+    pub log_file_bytes_max: u64,
+    /// Rotated files kept per log.
+    pub log_files_kept: usize,
+    /// Splunk HEC forwarding; None: off.
+    pub splunk: Option<SplunkConfig>,
 }
 
 /// How `GET /v1/events/stream` and `/v1/events/export` treat their consumer
@@ -291,6 +390,10 @@ impl Default for Config {
             shutdown_grace_ms: SHUTDOWN_GRACE_MS_DEFAULT,
             metrics_listen: None,
             webhook_delivery: true,
+            log_dir: PathBuf::from(crate::logs::LOG_DIR_DEFAULT),
+            log_file_bytes_max: crate::logs::LOG_FILE_BYTES_MAX_DEFAULT,
+            log_files_kept: crate::logs::LOG_FILES_KEPT_DEFAULT,
+            splunk: None,
         }
     }
 }
@@ -467,10 +570,48 @@ impl Config {
             webhook_delivery: env("IPLEDGER_WEBHOOK_DELIVERY")?
                 .or(fc.webhook_delivery)
                 .unwrap_or(d.webhook_delivery),
+            log_dir: env("IPLEDGER_LOG_DIR")?.or(fc.log_dir).unwrap_or(d.log_dir),
+            log_file_bytes_max: positive(
+                "log_file_bytes_max",
+                env("IPLEDGER_LOG_FILE_BYTES_MAX")?
+                    .or(fc.log_file_bytes_max)
+                    .unwrap_or(d.log_file_bytes_max),
+            )?,
+            log_files_kept: positive(
+                "log_files_kept",
+                env("IPLEDGER_LOG_FILES_KEPT")?
+                    .or(fc.log_files_kept)
+                    .unwrap_or(d.log_files_kept),
+            )?,
+            splunk: splunk(fc.splunk)?,
         };
         // A misspelt store fails the start, not the first write.
         config.store_spec()?;
         Ok(config)
+    }
+
+    /// The log files and forwarding in force; reads the Splunk token file.
+    pub fn log_settings(&self) -> anyhow::Result<crate::logs::LogSettings> {
+        let hec = match &self.splunk {
+            Some(s) => Some(crate::logs::HecSettings {
+                url: s.url.clone(),
+                token: crate::logs::hec::HecToken::read(&s.token_path)?,
+                index: s.index.clone(),
+                source: s.source.clone(),
+                sourcetype_app: s.sourcetype_app.clone(),
+                sourcetype_http: s.sourcetype_http.clone(),
+                host: crate::logs::hec::hostname(),
+                queue_events_max: s.queue_events_max,
+                batch_events_max: s.batch_events_max,
+            }),
+            None => None,
+        };
+        Ok(crate::logs::LogSettings {
+            dir: self.log_dir.clone(),
+            file_bytes_max: self.log_file_bytes_max,
+            files_kept: self.log_files_kept,
+            hec,
+        })
     }
 
     /// The connection limits the accept loop and the body reader enforce.
@@ -703,6 +844,46 @@ mod tests {
             let err = load(zero).expect_err(zero);
             assert!(err.to_string().contains("must be greater than 0"), "{err}");
         }
+    }
+
+    #[test]
+    fn the_splunk_section_takes_the_originals_keys() {
+        if std::env::vars()
+            .any(|(k, _)| k.starts_with("IPLEDGER_SPLUNK_") || k.starts_with("IPLEDGER_LOG_"))
+        {
+            return;
+        }
+        let d = load("").expect("defaults");
+        assert!(d.splunk.is_none());
+        assert_eq!(d.log_dir, PathBuf::from("./logs"));
+        let c = load(
+            "log_dir = \"/var/log/ipledger\"\nlog_file_bytes_max = 1000\nlog_files_kept = 2\n\
+             [splunk]\nenable = true\nurl = \"https://splunk-hec.example.com\"\n\
+             token_path = \"splunk.secret\"\nindex = \"vitistack\"\nsource = \"vitistack:ipam-api\"\n\
+             sourcetype_app = \"ipam-api:app\"\nsourcetype_http = \"ipam-api:http\"\n",
+        )
+        .expect("valid config");
+        assert_eq!(c.log_dir, PathBuf::from("/var/log/ipledger"));
+        assert_eq!((c.log_file_bytes_max, c.log_files_kept), (1000, 2));
+        let s = c.splunk.expect("enabled");
+        assert_eq!(s.url, "https://splunk-hec.example.com");
+        assert_eq!(s.token_path, PathBuf::from("splunk.secret"));
+        assert_eq!(s.index.as_deref(), Some("vitistack"));
+        assert_eq!(s.source, "vitistack:ipam-api");
+        assert_eq!(
+            (s.sourcetype_app.as_str(), s.sourcetype_http.as_str()),
+            ("ipam-api:app", "ipam-api:http")
+        );
+        assert!(load("[splunk]\nenable = false\nurl = \"x\"\n")
+            .expect("off")
+            .splunk
+            .is_none());
+        assert!(load("[splunk]\nenable = true\n").is_err(), "no url");
+        assert!(
+            load("[splunk]\nenable = true\nurl = \"http://h\"\n").is_err(),
+            "no token path"
+        );
+        assert!(load("log_file_bytes_max = 0\n").is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod connections;
 pub mod fault;
 pub mod history;
 pub mod kit;
+pub mod logs;
 pub mod melange;
 pub mod metrics;
 pub mod ops;

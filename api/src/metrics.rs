@@ -7,7 +7,8 @@
 //! (the store's contract: an append returns once the batch is durable).
 //! Read at each scrape: the log's position and head, this node's lag behind the head (a
 //! follower of a shared PostgreSQL log), the file log's size on disk, the writer's queue
-//! depth, the mail outbox's backlog (owed notifications), and the utilization of the
+//! depth, the mail outbox's backlog (owed notifications), the log files' dropped lines and
+//! the Splunk HEC forwarder's queue, drops and sends (`logs/`), and the utilization of the
 //! [`TOP_BLOCKS`] largest blocks (a bounded number of series).
 //!
 //! This file holds the registry and what counts; what reads the running service at a scrape,
@@ -81,6 +82,11 @@ pub struct Metrics {
     outbox_backlog: Gauge,
     webhook_backlog: Gauge,
     webhooks_failing: Gauge,
+    hec_queued: Gauge,
+    hec_dropped: Counter,
+    hec_sent: Counter,
+    hec_failed_posts: Counter,
+    log_lines_dropped: Counter,
     blocks: Gauge,
     block_utilization: Family<BlockLabels, Gauge<f64, AtomicU64>>,
     /// The file log's directory (its size is exported); None on PostgreSQL.
@@ -104,6 +110,11 @@ impl Metrics {
             outbox_backlog: Gauge::default(),
             webhook_backlog: Gauge::default(),
             webhooks_failing: Gauge::default(),
+            hec_queued: Gauge::default(),
+            hec_dropped: Counter::default(),
+            hec_sent: Counter::default(),
+            hec_failed_posts: Counter::default(),
+            log_lines_dropped: Counter::default(),
             blocks: Gauge::default(),
             block_utilization: Family::default(),
             log_dir,
@@ -170,6 +181,31 @@ impl Metrics {
             "Webhook endpoints this node is retrying",
             m.webhooks_failing.clone(),
         );
+        registry.register(
+            "outbox_hec_backlog",
+            "Log lines queued for the Splunk HEC forwarder",
+            m.hec_queued.clone(),
+        );
+        registry.register(
+            "hec_dropped_events",
+            "Log lines the Splunk HEC forwarder dropped (queue full, or refused by the collector)",
+            m.hec_dropped.clone(),
+        );
+        registry.register(
+            "hec_sent_events",
+            "Log lines the Splunk HEC collector accepted",
+            m.hec_sent.clone(),
+        );
+        registry.register(
+            "hec_failed_posts",
+            "Posts to the Splunk HEC collector that failed and were retried",
+            m.hec_failed_posts.clone(),
+        );
+        registry.register(
+            "log_dropped_lines",
+            "Lines the log files dropped (queue full or a write error such as a full disk)",
+            m.log_lines_dropped.clone(),
+        );
         registry.register("blocks", "Blocks in the projections", m.blocks.clone());
         registry.register(
             "block_utilization_ratio",
@@ -210,6 +246,16 @@ impl Metrics {
         self.outbox_backlog.set(as_i64(g.outbox_backlog));
         self.webhook_backlog.set(as_i64(g.webhook_backlog));
         self.webhooks_failing.set(as_i64(g.webhooks_failing));
+        self.hec_queued.set(as_i64(g.logs.hec_queued));
+        // Totals kept by the log writers: the counters catch up to them.
+        for (counter, total) in [
+            (&self.hec_dropped, g.logs.hec_dropped),
+            (&self.hec_sent, g.logs.hec_sent),
+            (&self.hec_failed_posts, g.logs.hec_failed_posts),
+            (&self.log_lines_dropped, g.logs.file_lines_dropped),
+        ] {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
         self.blocks.set(as_i64(g.blocks));
         self.log_bytes
             .set(as_i64(self.log_dir.as_deref().map_or(0, dir_bytes)));
@@ -239,6 +285,8 @@ pub struct Gauges {
     pub outbox_backlog: u64,
     pub webhook_backlog: u64,
     pub webhooks_failing: u64,
+    /// The log files' and the HEC forwarder's counts (`logs/`).
+    pub logs: crate::logs::LogCounts,
     pub blocks: u64,
     /// At most [`TOP_BLOCKS`].
     pub largest_blocks: Vec<BlockUse>,

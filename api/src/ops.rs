@@ -22,17 +22,25 @@ use tokio::sync::oneshot;
 use crate::app::App;
 use crate::config::{Config, StoreSpec};
 
+/// The process's tracing subscriber: the stderr log as configured (`IPLEDGER_LOG`,
+/// `log_format`) and the application log file and forwarding (`logs::app_layer`), each
+/// with its own filter.
 pub fn init_logging(format: &str) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("IPLEDGER_LOG")
         .unwrap_or_else(|_| "info,warp::server=off".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder.json().try_init()
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let stderr = if format == "json" {
+        stderr.json().with_filter(filter).boxed()
     } else {
-        builder.try_init()
+        stderr.with_filter(filter).boxed()
     };
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(crate::logs::app_layer())
+        .try_init();
 }
 
 /// A running service: its address, and a handle to stop it.
@@ -101,11 +109,29 @@ impl Running {
             task.abort();
             let _ = task.await;
         }
+        // Last: the shutdown's own lines still reach the files and the collector.
+        self.app.logs.detach().await;
     }
 }
 
-/// Opens the log, folds it into the state, starts the writer and the HTTP server.
+/// Opens the log files, then the log, folds it into the state, starts the writer and the
+/// HTTP server.
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let logs = Arc::new(crate::logs::Logs::open(&config.log_settings()?)?);
+    logs.attach();
+    let running = start_logging_to(config, clock, logs.clone()).await;
+    if running.is_err() {
+        // A refused start still leaves its lines in the files (flushed as `logs` goes).
+        logs.detach().await;
+    }
+    running
+}
+
+async fn start_logging_to(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    logs: Arc<crate::logs::Logs>,
+) -> anyhow::Result<Running> {
     let started = Instant::now();
     let (store, state) = open_and_fold(config).await?;
     let log_dir = match config.store_spec()? {
@@ -179,6 +205,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         metrics,
         webhooks: Arc::default(),
         as_of: Arc::new(crate::asof::AsOf::default()),
+        logs,
     };
     let bootstrap_secret = crate::auth::admit::bootstrap(&app)
         .await

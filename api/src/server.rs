@@ -97,15 +97,41 @@ async fn handle(
     headers: HeaderMap,
     body: impl std::future::Future<Output = Result<Bytes, Fault>>,
 ) -> Reply {
+    let started = Instant::now();
     let request_id = request_id(&headers);
     let span = tracing::info_span!("request", request_id = %request_id);
-    let mut reply = handle_in_span(app, method, path, query, headers, body, request_id.clone())
-        .instrument(span)
-        .await;
+    // What `http.log` shows of the request: never a header's value or the body.
+    let shown = (
+        method.clone(),
+        path.clone(),
+        crate::logs::http::masked_query(&query),
+    );
+    let (mut reply, actor) = handle_in_span(
+        app.clone(),
+        method,
+        path,
+        query,
+        headers,
+        body,
+        request_id.clone(),
+    )
+    .instrument(span)
+    .await;
     // A client-given id passed `request_id_ok`: visible ASCII, a valid header value.
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         reply.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    let (method, path, query) = shown;
+    app.logs.http(&crate::logs::http::HttpLine {
+        time: crate::logs::http::now(),
+        method: method.as_str(),
+        path: &path,
+        query,
+        status: reply.status().as_u16(),
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        actor: &actor,
+        request_id: &request_id,
+    });
     reply
 }
 
@@ -140,7 +166,7 @@ async fn handle_in_span(
     headers: HeaderMap,
     body: impl std::future::Future<Output = Result<Bytes, Fault>>,
     request_id: String,
-) -> Reply {
+) -> (Reply, String) {
     let started = Instant::now();
     let body = match body.await {
         Ok(b) => b,
@@ -152,7 +178,7 @@ async fn handle_in_span(
             reply
                 .headers_mut()
                 .insert("connection", HeaderValue::from_static("close"));
-            return reply;
+            return (reply, ipledger_domain::auth::ANONYMOUS_ACTOR.to_string());
         }
     };
     let mut req = Request::new(method, &path, query, headers, body);
@@ -184,7 +210,7 @@ async fn handle_in_span(
     reply
         .headers_mut()
         .insert(POSITION_HEADER, HeaderValue::from(position));
-    reply
+    (reply, req.actor)
 }
 
 /// The response header carrying the log position of the state an answer read: the number of

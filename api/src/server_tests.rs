@@ -81,6 +81,7 @@ async fn serve() -> (SocketAddr, oneshot::Sender<()>) {
         metrics: Arc::new(crate::metrics::Metrics::new(None)),
         webhooks: Arc::default(),
         as_of: Arc::new(crate::asof::AsOf::default()),
+        logs: Arc::new(crate::logs::Logs::off()),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

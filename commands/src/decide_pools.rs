@@ -261,6 +261,29 @@ pub fn update(state: &State, c: &UpdatePool, ctx: &mut Context) -> Result<Decisi
             )));
         }
     }
+    // A zone's registrations must stay in their zone and in the pool's blocks (read only
+    // when the update would move either: a zone may hold many registrations).
+    let zone_changes = f.zone != current.zone;
+    let drops_a_block = current.resources.iter().any(|b| !f.resources.contains(b));
+    if zone_changes || drops_a_block {
+        let registered = state.registrations_in_pool(current.id, usize::MAX);
+        if let (true, Some(r)) = (zone_changes, registered.first()) {
+            return Err(Rejection::Conflict(format!(
+                "Pool holds registered addresses of zone {} (such as {}); its zone cannot change",
+                r.zone, r.address
+            )));
+        }
+        if let Some(r) = registered
+            .iter()
+            .find(|r| !f.resources.contains(&r.block_id))
+        {
+            return Err(Rejection::Conflict(format!(
+                "IpBlock {} holds the registered address {} of zone {}; expire and clean up \
+                 its registrations before removing it from the pool",
+                r.block_id, r.address, r.zone
+            )));
+        }
+    }
     let mut record = current.clone();
     record.name = name.unwrap_or_default();
     record.resources = f.resources;
@@ -295,6 +318,14 @@ pub fn delete(
         return Err(Rejection::Conflict(format!(
             "Pool has {} allocation(s); release them first",
             p.allocations.len()
+        )));
+    }
+    // A zone's registrations hold addresses of its pool without being pool allocations:
+    // deleting the pool would leave them in a zone that no longer exists.
+    if let Some(r) = state.registrations_in_pool(pool_id, 1).first() {
+        return Err(Rejection::Conflict(format!(
+            "Pool holds registered addresses of zone {} (such as {}); expire and clean up those registrations first",
+            r.zone, r.address
         )));
     }
     let e = PoolDeleted {

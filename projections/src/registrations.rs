@@ -26,6 +26,9 @@ pub struct Registrations {
     expiring: BTreeSet<(Timestamp, String, IpAddr, ServiceKey)>,
     /// (cluster, zone, address) of every registration with a service of that cluster.
     by_cluster: BTreeSet<(Uuid, String, IpAddr)>,
+    /// (pool, zone, address) of every registration: a pool holding registered addresses
+    /// cannot be deleted.
+    by_pool: BTreeSet<(Uuid, String, IpAddr)>,
     by_address_id: HashMap<Uuid, Key>,
 }
 
@@ -105,6 +108,7 @@ impl Registrations {
     fn drop_indexes(&mut self, r: &RegistrationRecord) {
         self.by_secret
             .remove(&(r.zone.clone(), r.secret_digest.clone(), r.address));
+        self.by_pool.remove(&(r.pool_id, r.zone.clone(), r.address));
         for s in &r.services {
             self.by_cluster
                 .remove(&(s.cluster_id, r.zone.clone(), r.address));
@@ -118,6 +122,7 @@ impl Registrations {
     fn add_indexes(&mut self, r: &RegistrationRecord) {
         self.by_secret
             .insert((r.zone.clone(), r.secret_digest.clone(), r.address));
+        self.by_pool.insert((r.pool_id, r.zone.clone(), r.address));
         for s in &r.services {
             self.by_cluster
                 .insert((s.cluster_id, r.zone.clone(), r.address));
@@ -178,6 +183,18 @@ impl State {
             .by_cluster
             .range((cluster, String::new(), IpAddr::from([0u8; 4]))..)
             .take_while(|(c, ..)| *c == cluster)
+            .filter_map(|(_, z, a)| self.registration(z, *a))
+            .collect()
+    }
+
+    /// The registrations whose address was taken from `pool`, in (zone, address) order; at
+    /// most `max`.
+    pub fn registrations_in_pool(&self, pool: Uuid, max: usize) -> Vec<&RegistrationRecord> {
+        self.registrations
+            .by_pool
+            .range((pool, String::new(), IpAddr::from([0u8; 4]))..)
+            .take_while(|(p, ..)| *p == pool)
+            .take(max)
             .filter_map(|(_, z, a)| self.registration(z, *a))
             .collect()
     }

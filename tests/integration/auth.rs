@@ -490,6 +490,7 @@ fn serve_unconfigured(dir: &Path, extra: &[&str]) -> (Child, Vec<String>, String
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .args(extra)
+        .env("IPLEDGER_LOG_DIR", crate::support::log_dir_of(dir))
         .env_remove("IPLEDGER_ADMIN_TOKEN")
         .env("IPLEDGER_LOG", "warn")
         .stdout(Stdio::piped())

@@ -132,6 +132,7 @@ pub(crate) fn spawn_with_env(dir: &Path, env: &[(&str, &str)]) -> Process {
     let mut cmd = Command::new(binary());
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
+        .env("IPLEDGER_LOG_DIR", crate::support::log_dir_of(dir))
         .env("IPLEDGER_LOG", "warn")
         .env("IPLEDGER_ADMIN_TOKEN", ADMIN_TOKEN)
         .stdout(Stdio::piped())
@@ -154,6 +155,7 @@ pub(crate) fn spawn_with_env(dir: &Path, env: &[(&str, &str)]) -> Process {
     Process {
         child,
         client: timed_client(&format!("http://{addr}")),
+        _logs: None,
     }
 }
 
@@ -163,6 +165,7 @@ pub(crate) fn serve_expecting_refusal(dir: &Path) -> (ExitStatus, String) {
     let mut child = Command::new(binary())
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
+        .env("IPLEDGER_LOG_DIR", crate::support::log_dir_of(dir))
         .env("IPLEDGER_LOG", "info")
         .env("IPLEDGER_ADMIN_TOKEN", ADMIN_TOKEN)
         .stdout(Stdio::piped())

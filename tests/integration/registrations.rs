@@ -398,10 +398,35 @@ async fn the_originals_cases_over_http() {
     assert_eq!(v.json["versions"][0]["name"], "v0.1", "{}", v.text);
 
     // No secret in any answer, nor anywhere in the data directory (log, key file).
+    let srv_logs = srv.log_dir.clone();
     for text in &answers {
         assert_no_secret("an answer", text.as_bytes());
     }
     for (path, bytes) in files(&srv.dir) {
+        assert_no_secret(&path.display().to_string(), &bytes);
+    }
+    // Nor in the logs (`log_dir`: ipledger.log, http.log), which did record the requests
+    // (written by a background thread: waited for).
+    let _kept = srv.log_dir_guard();
+    srv.stop().await;
+    let mut logged = files(&srv_logs);
+    for _ in 0..250 {
+        if logged
+            .iter()
+            .any(|(p, b)| p.ends_with("http.log") && !b.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        logged = files(&srv_logs);
+    }
+    assert!(
+        logged
+            .iter()
+            .any(|(p, b)| p.ends_with("http.log") && !b.is_empty()),
+        "http.log holds the requests"
+    );
+    for (path, bytes) in logged {
         assert_no_secret(&path.display().to_string(), &bytes);
     }
 }

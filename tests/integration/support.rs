@@ -175,8 +175,12 @@ impl Res {
 pub struct TestServer {
     pub client: Client,
     pub dir: PathBuf,
+    /// Its `log_dir` (`ipledger.log`, `http.log`): a temporary directory of its own, so no
+    /// test writes `./logs` and a data directory holds only what the log put there.
+    pub log_dir: PathBuf,
     running: Option<Running>,
     _tmp: Option<tempfile::TempDir>,
+    _logs: Arc<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -208,12 +212,25 @@ impl TestServer {
         clock: Arc<dyn Clock>,
         adjust: impl FnOnce(&mut Config),
     ) -> TestServer {
+        TestServer::start_logging_to(dir, Arc::new(tempdir()), clock, adjust).await
+    }
+
+    async fn start_logging_to(
+        dir: &Path,
+        logs: Arc<tempfile::TempDir>,
+        clock: Arc<dyn Clock>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        // The application log file is a tracing layer (global): installed once per test
+        // process, as `serve` does. The stderr part is captured by the test runner.
+        ops::init_logging("text");
         let mut config = Config {
             data_dir: dir.to_path_buf(),
             listen: "127.0.0.1:0".parse().unwrap(),
             dns1: Some("8.8.8.8".parse().unwrap()),
             dns2: Some("8.8.4.4".parse().unwrap()),
             admin_token: Some(ADMIN_TOKEN.into()),
+            log_dir: logs.path().to_path_buf(),
             ..Config::default()
         };
         adjust(&mut config);
@@ -222,9 +239,16 @@ impl TestServer {
         TestServer {
             client,
             dir: dir.to_path_buf(),
+            log_dir: config.log_dir.clone(),
             running: Some(running),
             _tmp: None,
+            _logs: logs,
         }
+    }
+
+    /// Keeps the server's `log_dir` after the server is stopped (until dropped).
+    pub fn log_dir_guard(&self) -> Arc<tempfile::TempDir> {
+        self._logs.clone()
     }
 
     /// The `metrics_listen` address the server bound, if configured.
@@ -245,7 +269,13 @@ impl TestServer {
             r.shutdown().await;
         }
         let tmp = self._tmp.take();
-        let mut s = TestServer::start_in(&self.dir, Arc::new(SystemClock)).await;
+        let mut s = TestServer::start_logging_to(
+            &self.dir,
+            self._logs.clone(),
+            Arc::new(SystemClock),
+            |_| {},
+        )
+        .await;
         s._tmp = tmp;
         s
     }
@@ -256,6 +286,16 @@ impl std::ops::Deref for TestServer {
     fn deref(&self) -> &Client {
         &self.client
     }
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// The `log_dir` a test gives the binary serving `data_dir`: inside the data directory's
+/// temporary directory (the file log ignores a subdirectory), never `./logs`.
+pub fn log_dir_of(data_dir: &Path) -> PathBuf {
+    data_dir.join("logs")
 }
 
 /// The `ipledger` binary built by `scripts/test` next to this test executable.
@@ -275,6 +315,8 @@ pub fn binary() -> PathBuf {
 pub struct Process {
     pub child: Child,
     pub client: Client,
+    /// Its `log_dir` when it has no data directory to hold it (a PostgreSQL log).
+    pub _logs: Option<tempfile::TempDir>,
 }
 
 impl Process {
@@ -284,19 +326,33 @@ impl Process {
 
     /// Like [`Process::spawn`], with more environment variables (e.g. the SMTP settings).
     pub fn spawn_with_env(dir: &Path, env: &[(&str, &str)]) -> Process {
+        let logs = log_dir_of(dir);
         let dir = dir.as_os_str();
-        Process::spawn_serving(&[std::ffi::OsStr::new("--data-dir"), dir], env)
+        Process::spawn_serving(&[std::ffi::OsStr::new("--data-dir"), dir], env, &logs, None)
     }
 
     /// The binary serving the log at `store` (`--store`: a PostgreSQL URL or `file:DIR`).
     pub fn spawn_on_store(store: &str) -> Process {
-        Process::spawn_serving(&[std::ffi::OsStr::new("--store"), store.as_ref()], &[])
+        let logs = tempdir();
+        let at = logs.path().to_path_buf();
+        Process::spawn_serving(
+            &[std::ffi::OsStr::new("--store"), store.as_ref()],
+            &[],
+            &at,
+            Some(logs),
+        )
     }
 
-    fn spawn_serving(log: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Process {
+    fn spawn_serving(
+        log: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+        log_dir: &Path,
+        logs: Option<tempfile::TempDir>,
+    ) -> Process {
         let mut child = Command::new(binary())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(log)
+            .env("IPLEDGER_LOG_DIR", log_dir)
             .envs(env.iter().copied())
             .env("IPLEDGER_LOG", "warn")
             .env("IPLEDGER_ADMIN_TOKEN", ADMIN_TOKEN)
@@ -315,6 +371,7 @@ impl Process {
         Process {
             child,
             client: Client::new(format!("http://{addr}")),
+            _logs: logs,
         }
     }
 

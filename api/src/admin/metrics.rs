@@ -39,6 +39,7 @@ fn gauges(app: &App) -> Gauges {
             .map(|w| head.saturating_sub(w.delivered_to))
             .sum(),
         webhooks_failing: app.webhooks.failing_count() as u64,
+        logs: app.logs.counts(),
         blocks: views.block_count() as u64,
         largest_blocks,
     }

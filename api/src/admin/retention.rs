@@ -163,6 +163,8 @@ pub async fn purge(c: Call<'_>) -> Answer {
         idempotency: None,
     };
     let purged = purge_expired(&c.app.writer, meta).await?;
+    // An operator's action: in the application log with its request id (the span's).
+    tracing::info!(purged, actor = %c.req.actor, "retention purge run on request");
     Ok(Resp::ok(json!({ "purged": purged })))
 }
 
@@ -175,5 +177,6 @@ pub async fn cleanup(c: Call<'_>) -> Answer {
         idempotency: None,
     };
     let removed = clean_registrations(&c.app.writer, meta).await?;
+    tracing::info!(removed, actor = %c.req.actor, "registration cleanup run on request");
     Ok(Resp::ok(json!({ "removed": removed })))
 }
