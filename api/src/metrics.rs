@@ -22,7 +22,9 @@ use parking_lot::RwLock;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use ipledger_commands::store::{AppendError, EventStore, RecordRefused, StoreError, StreamAppend};
+use ipledger_commands::store::{
+    AppendError, ChainHead, EventStore, RecordRefused, StoreError, StreamAppend,
+};
 use ipledger_domain::{Envelope, NewEvent};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -322,5 +324,9 @@ impl EventStore for MeteredStore {
 
     async fn recover(&self) -> Result<(), StoreError> {
         self.inner.recover().await
+    }
+
+    async fn chain_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        self.inner.chain_head().await
     }
 }

@@ -455,7 +455,12 @@ pub fn verify(spec: &StoreSpec) -> anyhow::Result<ExitCode> {
         StoreSpec::File(dir) => verify_file(dir),
         StoreSpec::Postgres(url) => runtime()?.block_on(async {
             let store = open_postgres(url).await?;
-            let problems = verify_through_port(&store).await;
+            let mut problems = verify_through_port(&store).await;
+            let chain = store.check_chain().await?;
+            println!("{}", chain.summary(store.head()));
+            if let Some((position, why)) = &chain.broken {
+                problems.push(format!("hash chain broken at position {position}: {why}"));
+            }
             Ok(verdict(&problems))
         }),
     }

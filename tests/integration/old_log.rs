@@ -40,7 +40,7 @@ impl Fixture {
 }
 
 /// Copies `from` into `to` (files and directories).
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create the copy's directory");
     for entry in std::fs::read_dir(from).expect("read the fixture").flatten() {
         let target = to.join(entry.file_name());
