@@ -28,6 +28,7 @@ pub mod requests;
 pub mod routes;
 pub mod scaleway;
 pub mod server;
+pub mod snapshots;
 pub mod xml;
 
 #[cfg(test)]

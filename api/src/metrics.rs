@@ -83,6 +83,10 @@ pub struct Metrics {
     outbox_backlog: Gauge,
     blocks: Gauge,
     block_utilization: Family<BlockLabels, Gauge<f64, AtomicU64>>,
+    /// Seconds since the newest snapshot this process wrote (-1: none yet).
+    snapshot_age: Gauge,
+    /// When it was written (seconds since the epoch; 0: none).
+    snapshot_written_at: AtomicU64,
     /// The file log's directory (its size is exported); None on PostgreSQL.
     log_dir: Option<PathBuf>,
 }
@@ -104,6 +108,8 @@ impl Metrics {
             outbox_backlog: Gauge::default(),
             blocks: Gauge::default(),
             block_utilization: Family::default(),
+            snapshot_age: Gauge::default(),
+            snapshot_written_at: AtomicU64::new(0),
             log_dir,
             registry: Registry::default(),
         };
@@ -160,6 +166,11 @@ impl Metrics {
         );
         registry.register("blocks", "Blocks in the projections", m.blocks.clone());
         registry.register(
+            "snapshot_age_seconds",
+            "Seconds since this process last wrote a snapshot of its projections (-1: none)",
+            m.snapshot_age.clone(),
+        );
+        registry.register(
             "block_utilization_ratio",
             "Used addresses over size, for the largest blocks only (bounded)",
             m.block_utilization.clone(),
@@ -189,8 +200,23 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    /// A snapshot was just written (`ops.rs`).
+    pub fn snapshot_written(&self) {
+        self.snapshot_written_at
+            .store(unix_now().max(1), std::sync::atomic::Ordering::Release);
+    }
+
     /// The text exposition, with the gauges read by the caller (`admin/metrics.rs`).
     pub fn render(&self, g: &Gauges) -> String {
+        let written = self
+            .snapshot_written_at
+            .load(std::sync::atomic::Ordering::Acquire);
+        let age = if written == 0 {
+            -1
+        } else {
+            as_i64(unix_now().saturating_sub(written))
+        };
+        self.snapshot_age.set(age);
         self.position.set(as_i64(g.position));
         self.head.set(as_i64(g.head));
         self.lag.set(as_i64(g.head.saturating_sub(g.position)));
@@ -252,6 +278,12 @@ pub fn template(pattern: &'static str) -> &'static str {
     templates
         .entry(pattern)
         .or_insert_with(|| Box::leak(pattern.replace('{', ":").replace('}', "").into_boxed_str()))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn as_i64(n: u64) -> i64 {

@@ -40,6 +40,7 @@ mod retention;
 mod scaleway;
 mod smtp;
 mod smtp_support;
+mod snapshots;
 mod support;
 mod tidy;
 mod xml;
