@@ -63,6 +63,16 @@ fn verify(dir: &Path) -> (bool, String) {
     (ok, format!("{out}{err}"))
 }
 
+/// A server over `dir` with nothing scheduled (no purge, no registration cleanup): the test
+/// alone decides what is appended.
+async fn server(dir: &Path) -> TestServer {
+    TestServer::start_configured(dir, Arc::new(SystemClock), |c| {
+        c.purge_interval_seconds = 0;
+        c.registration_cleanup_interval_seconds = 0;
+    })
+    .await
+}
+
 async fn audit_head(srv: &TestServer) -> Value {
     let r = srv.get("/v1/audit/head").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -73,7 +83,7 @@ async fn audit_head(srv: &TestServer) -> Value {
 async fn a_payload_byte_changed_with_its_crc_fixed_is_named_by_verify() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("data");
-    let srv = TestServer::start_in(&dir, Arc::new(SystemClock)).await;
+    let srv = server(&dir).await;
     let empty = audit_head(&srv).await;
     assert_eq!(
         empty,
@@ -147,7 +157,7 @@ async fn a_log_from_before_the_chain_verifies_and_the_chain_starts_at_the_next_a
         "{out}"
     );
 
-    let srv = TestServer::start_in(&dir, Arc::new(SystemClock)).await;
+    let srv = server(&dir).await;
     assert_eq!(
         audit_head(&srv).await,
         json!({"position": null, "hash": null, "chained_from": 399})
