@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use chrono::Utc;
-use ipledger_commands::store::StreamAppend;
+use ipledger_commands::store::{EventStore, StreamAppend};
 use ipledger_domain::events::{AddressAllocated, BlockCreated};
 use ipledger_domain::records::BlockType;
 use ipledger_domain::{Event, ExpectedVersion, NewEvent};
