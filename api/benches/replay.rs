@@ -125,7 +125,7 @@ fn main() {
     let t = Instant::now();
     ipledger_api::snapshots::write(&snap_dir, &encoded).unwrap();
     let snapshot_write_secs = t.elapsed().as_secs_f64();
-    let snapshot_bytes = encoded.len();
+    let snapshot_bytes = encoded.file_bytes();
     drop((log, encoded));
 
     // The start-up from it: open (scan), load the newest valid snapshot, fold the tail.

@@ -183,7 +183,7 @@ fn snapshot_views(
     metrics.snapshot_written();
     tracing::info!(
         position = encoded.position,
-        bytes = encoded.len(),
+        bytes = encoded.file_bytes(),
         lock_pause_ms = paused.as_millis() as u64,
         total_ms = started.elapsed().as_millis() as u64,
         "snapshot written"
@@ -512,7 +512,7 @@ pub fn snapshot(
         None => println!("folded the whole log"),
     }
     println!("position: {}", encoded.position);
-    println!("bytes: {}", encoded.len());
+    println!("bytes: {}", encoded.file_bytes());
     println!("fold_seconds: {:.3}", folded.as_secs_f64());
     println!("written: {}", path.display());
     Ok(ExitCode::SUCCESS)

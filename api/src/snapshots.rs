@@ -33,12 +33,9 @@ pub struct Encoded {
 }
 
 impl Encoded {
-    pub fn len(&self) -> usize {
+    /// The size of the snapshot file it makes.
+    pub fn file_bytes(&self) -> usize {
         HEADER_LEN + self.payload.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
     }
 }
 
