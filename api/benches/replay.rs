@@ -1,15 +1,18 @@
 //! Replay and start-up at scale: writes N events (one /8 block, then allocations) into a
 //! fresh file log with group-commit appends of 10,000 events, then measures (1) opening the log
 //! (scan + CRC check of every record), (2) decoding every event, and (3) decoding and folding
-//! every event into a `State` — the start-up path. `N=10000000 cargo bench -p ipledger-api
-//! --bench replay`; `BENCH_DIR` chooses where the log is written (default: a temp dir);
+//! every event into a `State` — the start-up path; then (4) a snapshot of that state
+//! (issue 11 item 5: the serialization, which the service does under the read views' lock,
+//! and the write with its fsyncs) and (5) the start-up from it (open, load the snapshot, fold
+//! the tail: here none). `N=10000000 cargo bench -p ipledger-api --bench replay`;
+//! `BENCH_DIR` chooses where the log is written (default: a temp dir);
 //! `BENCH_WRITE_TO=DIR` only writes the log into `DIR` and keeps it.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use chrono::Utc;
-use ipledger_commands::store::StreamAppend;
+use ipledger_commands::store::{EventStore, StreamAppend};
 use ipledger_domain::events::{AddressAllocated, BlockCreated};
 use ipledger_domain::records::BlockType;
 use ipledger_domain::{Event, ExpectedVersion, NewEvent};
@@ -121,6 +124,32 @@ fn main() {
     let fold_secs = t.elapsed().as_secs_f64();
     assert_eq!(state.position(), n);
 
+    // A snapshot at the head: the serialization (the service's lock pause), then the write.
+    let snap_dir = tmp.path().join("snapshots");
+    let t = Instant::now();
+    let encoded = ipledger_api::snapshots::encode(&state).unwrap();
+    let snapshot_encode_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    ipledger_api::snapshots::write(&snap_dir, &encoded).unwrap();
+    let snapshot_write_secs = t.elapsed().as_secs_f64();
+    let snapshot_bytes = encoded.file_bytes();
+    drop((log, encoded));
+
+    // The start-up from it: open (scan), load the newest valid snapshot, fold the tail.
+    let t = Instant::now();
+    let log = FileLog::open(tmp.path(), FileLogOptions::default()).unwrap();
+    let mut from_snapshot =
+        ipledger_api::snapshots::newest_at_or_below(&snap_dir, log.head(), true).unwrap();
+    log.replay(from_snapshot.position(), |env| {
+        from_snapshot.apply_owned(env)
+    })
+    .unwrap();
+    let snapshot_startup_secs = t.elapsed().as_secs_f64();
+    assert!(
+        from_snapshot == state,
+        "the snapshot's state is the replayed one"
+    );
+
     let bytes: u64 = std::fs::read_dir(tmp.path())
         .unwrap()
         .flatten()
@@ -130,7 +159,10 @@ fn main() {
     println!(
         "{{\"events\": {n}, \"log_bytes\": {bytes}, \"write_seconds\": {write_secs:.2}, \"open_seconds\": {open_secs:.3}, \
          \"decode_seconds\": {decode_secs:.3}, \"decode_events_per_second\": {:.0}, \"replay_fold_seconds\": {fold_secs:.3}, \
-         \"replay_events_per_second\": {:.0}, \"startup_seconds\": {:.3}}}",
+         \"replay_events_per_second\": {:.0}, \"startup_seconds\": {:.3}, \
+         \"snapshot_bytes\": {snapshot_bytes}, \"snapshot_encode_seconds\": {snapshot_encode_secs:.3}, \
+         \"snapshot_write_seconds\": {snapshot_write_secs:.3}, \
+         \"startup_from_snapshot_seconds\": {snapshot_startup_secs:.3}}}",
         decoded as f64 / decode_secs,
         n as f64 / fold_secs,
         open_secs + fold_secs

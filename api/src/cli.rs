@@ -1,4 +1,4 @@
-//! The `ipledger` command line: `serve`, `replay`, `verify`, `events`, `export`, `migrate`,
+//! The `ipledger` command line: `serve`, `replay`, `verify`, `snapshot`, `rebuild`, `events`, `export`, `migrate`,
 //! `backup`, `restore`, `version`, and `registrations` (a client of a running server:
 //! `cli_registrations.rs`).
 
@@ -47,6 +47,21 @@ pub enum Cmd {
     Verify {
         #[command(flatten)]
         log: LogArgs,
+    },
+    /// Offline: fold the log (from the newest valid snapshot) and write a snapshot at its
+    /// head (into `--snapshot-dir`, default `<data dir>/snapshots`; required for PostgreSQL).
+    Snapshot {
+        #[command(flatten)]
+        log: LogArgs,
+        #[arg(long)]
+        snapshot_dir: Option<PathBuf>,
+    },
+    /// Offline: delete every snapshot, fold the whole log and write a fresh snapshot.
+    Rebuild {
+        #[command(flatten)]
+        log: LogArgs,
+        #[arg(long)]
+        snapshot_dir: Option<PathBuf>,
     },
     /// Copy a whole log to an empty store (file log to PostgreSQL or back), every event with
     /// its envelope and position, then check that both ends hold the same events.

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod app;
 pub mod asof;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod cli_backup;
@@ -30,6 +31,7 @@ pub mod requests;
 pub mod routes;
 pub mod scaleway;
 pub mod server;
+pub mod snapshots;
 pub mod webhooks;
 pub mod xml;
 

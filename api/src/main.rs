@@ -33,6 +33,12 @@ fn main() -> std::process::ExitCode {
         }),
         Cmd::Replay { log } => log.spec().and_then(|spec| ops::replay(&spec)),
         Cmd::Verify { log } => log.spec().and_then(|spec| ops::verify(&spec)),
+        Cmd::Snapshot { log, snapshot_dir } => log
+            .spec()
+            .and_then(|spec| ops::snapshot(&spec, snapshot_dir, false)),
+        Cmd::Rebuild { log, snapshot_dir } => log
+            .spec()
+            .and_then(|spec| ops::snapshot(&spec, snapshot_dir, true)),
         Cmd::Events { log, stream, from } => log
             .spec()
             .and_then(|spec| ops::events(&spec, stream.as_deref(), from)),

@@ -23,7 +23,9 @@ use parking_lot::RwLock;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use ipledger_commands::store::{AppendError, EventStore, RecordRefused, StoreError, StreamAppend};
+use ipledger_commands::store::{
+    AppendError, ChainHead, EventStore, RecordRefused, StoreError, StreamAppend,
+};
 use ipledger_domain::{Envelope, NewEvent};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -89,6 +91,10 @@ pub struct Metrics {
     log_lines_dropped: Counter,
     blocks: Gauge,
     block_utilization: Family<BlockLabels, Gauge<f64, AtomicU64>>,
+    /// Seconds since the newest snapshot this process wrote (-1: none yet).
+    snapshot_age: Gauge,
+    /// When it was written (seconds since the epoch; 0: none).
+    snapshot_written_at: AtomicU64,
     /// The file log's directory (its size is exported); None on PostgreSQL.
     log_dir: Option<PathBuf>,
 }
@@ -117,6 +123,8 @@ impl Metrics {
             log_lines_dropped: Counter::default(),
             blocks: Gauge::default(),
             block_utilization: Family::default(),
+            snapshot_age: Gauge::default(),
+            snapshot_written_at: AtomicU64::new(0),
             log_dir,
             registry: Registry::default(),
         };
@@ -208,6 +216,11 @@ impl Metrics {
         );
         registry.register("blocks", "Blocks in the projections", m.blocks.clone());
         registry.register(
+            "snapshot_age_seconds",
+            "Seconds since this process last wrote a snapshot of its projections (-1: none)",
+            m.snapshot_age.clone(),
+        );
+        registry.register(
             "block_utilization_ratio",
             "Used addresses over size, for the largest blocks only (bounded)",
             m.block_utilization.clone(),
@@ -237,8 +250,23 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    /// A snapshot was just written (`ops.rs`).
+    pub fn snapshot_written(&self) {
+        self.snapshot_written_at
+            .store(unix_now().max(1), std::sync::atomic::Ordering::Release);
+    }
+
     /// The text exposition, with the gauges read by the caller (`admin/metrics.rs`).
     pub fn render(&self, g: &Gauges) -> String {
+        let written = self
+            .snapshot_written_at
+            .load(std::sync::atomic::Ordering::Acquire);
+        let age = if written == 0 {
+            -1
+        } else {
+            as_i64(unix_now().saturating_sub(written))
+        };
+        self.snapshot_age.set(age);
         self.position.set(as_i64(g.position));
         self.head.set(as_i64(g.head));
         self.lag.set(as_i64(g.head.saturating_sub(g.position)));
@@ -318,6 +346,12 @@ pub fn template(pattern: &'static str) -> &'static str {
         .or_insert_with(|| Box::leak(pattern.replace('{', ":").replace('}', "").into_boxed_str()))
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn as_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -388,5 +422,9 @@ impl EventStore for MeteredStore {
 
     async fn recover(&self) -> Result<(), StoreError> {
         self.inner.recover().await
+    }
+
+    async fn chain_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        self.inner.chain_head().await
     }
 }

@@ -6,8 +6,9 @@ use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use ipledger_commands::decide::Settings;
@@ -17,6 +18,7 @@ use ipledger_domain::{Envelope, Event, ExpectedVersion, NewEvent};
 use ipledger_infra::filelog::{FileLog, FileLogOptions};
 use ipledger_infra::postgres::{PostgresLocation, PostgresOptions, PostgresStore};
 use ipledger_projections::State;
+use parking_lot::RwLock;
 use tokio::sync::oneshot;
 
 use crate::app::App;
@@ -52,6 +54,11 @@ pub struct Running {
     pub bootstrap_secret: Option<String>,
     /// The `metrics_listen` address actually bound, if configured.
     pub metrics_addr: Option<SocketAddr>,
+    /// The position of the snapshot the start-up began from (it folded only the log after
+    /// it); None: a full replay.
+    pub snapshot_loaded: Option<u64>,
+    /// The periodic snapshots and the one at shutdown; None when turned off.
+    snapshots: Option<Snapshots>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     /// The scheduled retention purge (`retention.rs`), stopped with the server.
@@ -109,9 +116,98 @@ impl Running {
             task.abort();
             let _ = task.await;
         }
+        if let Some(snapshots) = self.snapshots.take() {
+            snapshots.stop_and_take_last(&self.app).await;
+        }
         // Last: the shutdown's own lines still reach the files and the collector.
         self.app.logs.detach().await;
     }
+}
+
+/// The snapshot task (`snapshots.rs`): every `interval` events the published views are
+/// snapshotted into `dir`, and once more at shutdown if anything was folded since.
+struct Snapshots {
+    dir: std::path::PathBuf,
+    /// The position of the newest snapshot written or loaded.
+    last: Arc<AtomicU64>,
+    task: Stoppable,
+}
+
+impl Snapshots {
+    fn start(app: &App, dir: std::path::PathBuf, interval: u64, last: u64) -> Snapshots {
+        let last = Arc::new(AtomicU64::new(last));
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let (views, metrics) = (app.writer.views().clone(), app.metrics.clone());
+        let (task_dir, task_last) = (dir.clone(), last.clone());
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    _ = tick.tick() => {}
+                }
+                let position = views.read().position();
+                if position < task_last.load(Ordering::Acquire).saturating_add(interval) {
+                    continue;
+                }
+                let (views, dir, metrics) = (views.clone(), task_dir.clone(), metrics.clone());
+                match tokio::task::spawn_blocking(move || snapshot_views(&views, &dir, &metrics))
+                    .await
+                {
+                    Ok(Ok(at)) => task_last.store(at, Ordering::Release),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "snapshot failed"),
+                    Err(e) => tracing::warn!(error = %e, "snapshot task failed"),
+                }
+            }
+        });
+        Snapshots {
+            dir,
+            last,
+            task: Some((task, stop)),
+        }
+    }
+
+    /// Stops the periodic task and writes the shutdown snapshot, unless the newest one is
+    /// already at the views' position.
+    async fn stop_and_take_last(mut self, app: &App) {
+        if let Some((task, stop)) = self.task.take() {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+        let views = app.writer.views().clone();
+        if views.read().position() == self.last.load(Ordering::Acquire) {
+            return;
+        }
+        let (dir, metrics) = (self.dir.clone(), app.metrics.clone());
+        match tokio::task::spawn_blocking(move || snapshot_views(&views, &dir, &metrics)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the shutdown snapshot failed"),
+            Err(e) => tracing::warn!(error = %e, "the shutdown snapshot failed"),
+        }
+    }
+}
+
+/// Snapshots the published views into `dir`: serialized under their read lock (the writer's
+/// next publish, and reads queued behind it, wait that long: the pause, logged), written and
+/// synced after letting go. Returns the snapshot's position.
+fn snapshot_views(
+    views: &RwLock<State>,
+    dir: &Path,
+    metrics: &crate::metrics::Metrics,
+) -> anyhow::Result<u64> {
+    let started = Instant::now();
+    let encoded = crate::snapshots::encode(&views.read())?;
+    let paused = started.elapsed();
+    crate::snapshots::write(dir, &encoded)?;
+    metrics.snapshot_written();
+    tracing::info!(
+        position = encoded.position,
+        bytes = encoded.file_bytes(),
+        lock_pause_ms = paused.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "snapshot written"
+    );
+    Ok(encoded.position)
 }
 
 /// Opens the log files, then the log, folds it into the state, starts the writer and the
@@ -133,7 +229,7 @@ async fn start_logging_to(
     logs: Arc<crate::logs::Logs>,
 ) -> anyhow::Result<Running> {
     let started = Instant::now();
-    let (store, state) = open_and_fold(config).await?;
+    let (store, state, snapshot_loaded) = open_and_fold(config).await?;
     let log_dir = match config.store_spec()? {
         StoreSpec::File(dir) => Some(dir),
         StoreSpec::Postgres(_) => None,
@@ -147,8 +243,12 @@ async fn start_logging_to(
         events = state.position(),
         blocks = state.block_count(),
         millis = started.elapsed().as_millis() as u64,
+        from_snapshot = snapshot_loaded,
         "projections rebuilt from the log"
     );
+    let snapshot_dir = config
+        .snapshot_dir()?
+        .filter(|_| config.snapshot_interval_events > 0);
     let settings = Settings {
         dns1: config.dns1,
         dns2: config.dns2,
@@ -204,7 +304,10 @@ async fn start_logging_to(
         ready_lag_max: config.ready_lag_max,
         metrics,
         webhooks: Arc::default(),
-        as_of: Arc::new(crate::asof::AsOf::default()),
+        // Past states start from the snapshots (those present, even when none are written).
+        as_of: Arc::new(crate::asof::AsOf::new(config.snapshot_dir()?.map(|dir| {
+            Arc::new(crate::snapshots::SnapshotDir(dir)) as Arc<dyn crate::asof::StartingStates>
+        }))),
         logs,
     };
     let bootstrap_secret = crate::auth::admit::bootstrap(&app)
@@ -231,6 +334,10 @@ async fn start_logging_to(
     );
     let outbox = start_outbox(&app, config)?;
     let webhooks = start_webhooks(&app, config)?;
+    let snapshots = snapshot_dir.map(|dir| {
+        let last = snapshot_loaded.unwrap_or(0);
+        Snapshots::start(&app, dir, config.snapshot_interval_events, last)
+    });
     let mut metrics_addr = None;
     let metrics = match config.metrics_listen {
         Some(at) => {
@@ -257,6 +364,8 @@ async fn start_logging_to(
         app,
         bootstrap_secret,
         metrics_addr,
+        snapshot_loaded,
+        snapshots,
         stop: Some(stop),
         task,
         purge,
@@ -268,8 +377,27 @@ async fn start_logging_to(
     })
 }
 
-/// Opens the configured log (the only place naming the backends) and folds it into a state.
-async fn open_and_fold(config: &Config) -> anyhow::Result<(Arc<dyn EventStore>, State)> {
+/// Opens the configured log (the only place naming the backends) and folds it into a state:
+/// from the newest valid snapshot at or below the log's head, if there is one (its position
+/// is returned), folding only the events after it; else from the start.
+async fn open_and_fold(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn EventStore>, State, Option<u64>)> {
+    let snapshots = config.snapshot_dir()?;
+    let newest = move |head: u64| {
+        let state = snapshots
+            .as_deref()
+            .and_then(|dir| crate::snapshots::newest_at_or_below(dir, head, true));
+        let loaded = state.as_ref().map(State::position);
+        if let Some(position) = loaded {
+            tracing::info!(
+                position,
+                head,
+                "starting from a snapshot: folding the log after it"
+            );
+        }
+        (state.unwrap_or_default(), loaded)
+    };
     match config.store_spec()? {
         StoreSpec::File(dir) => {
             let opts = FileLogOptions {
@@ -279,17 +407,18 @@ async fn open_and_fold(config: &Config) -> anyhow::Result<(Arc<dyn EventStore>, 
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let log = FileLog::open(&dir, opts)
                     .with_context(|| format!("opening the event log in {}", dir.display()))?;
-                let mut state = State::default();
-                log.replay(0, |env| state.apply_owned(env))?;
+                let (mut state, loaded) = newest(log.head());
+                log.replay(state.position(), |env| state.apply_owned(env))?;
                 let store: Arc<dyn EventStore> = Arc::new(log);
-                Ok((store, state))
+                Ok((store, state, loaded))
             })
             .await?
         }
         StoreSpec::Postgres(url) => {
             let store = open_postgres(&url).await?;
-            let state = fold(&store).await?;
-            Ok((Arc::new(store), state))
+            let (state, loaded) = newest(store.head());
+            let state = fold(&store, state).await?;
+            Ok((Arc::new(store), state, loaded))
         }
     }
 }
@@ -307,10 +436,9 @@ async fn open_postgres(url: &str) -> anyhow::Result<PostgresStore> {
 /// Events read per call when folding or copying a log through the port.
 const CHUNK_EVENTS: usize = 8192;
 
-/// Folds a whole log into a fresh state through the port (the file log has a faster
-/// replay of its own).
-async fn fold(store: &dyn EventStore) -> anyhow::Result<State> {
-    let mut state = State::default();
+/// Folds a log through the port into `state`, from its position on (the file log has a
+/// faster replay of its own).
+async fn fold(store: &dyn EventStore, mut state: State) -> anyhow::Result<State> {
     loop {
         let chunk = store.read_all(state.position(), CHUNK_EVENTS).await?;
         if chunk.is_empty() {
@@ -418,13 +546,52 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `ipledger snapshot` (and, `rebuild`, `ipledger rebuild`): offline (the file log's writer
+/// lock keeps a running service out), folds the log — from the newest valid snapshot, or,
+/// rebuilding, from the start after deleting every snapshot — and writes a snapshot at its
+/// head into `snapshot_dir` (default `<data dir>/snapshots`; required for PostgreSQL).
+pub fn snapshot(
+    spec: &StoreSpec,
+    snapshot_dir: Option<std::path::PathBuf>,
+    rebuild: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut config = Config::default();
+    match spec {
+        StoreSpec::File(dir) => config.data_dir = dir.clone(),
+        StoreSpec::Postgres(url) => config.store = Some(url.clone()),
+    }
+    config.snapshot_dir = snapshot_dir;
+    let dir = config
+        .snapshot_dir()?
+        .ok_or_else(|| anyhow::anyhow!("a PostgreSQL log needs --snapshot-dir DIR"))?;
+    if rebuild {
+        let dropped = crate::snapshots::drop_all(&dir)?;
+        println!("dropped {dropped} snapshots from {}", dir.display());
+    }
+    let started = Instant::now();
+    let (_store, state, loaded) = runtime()?.block_on(open_and_fold(&config))?;
+    let folded = started.elapsed();
+    let encoded = crate::snapshots::encode(&state)?;
+    let path = crate::snapshots::write(&dir, &encoded)?;
+    match loaded {
+        Some(from) => println!("folded from the snapshot at position {from}"),
+        None => println!("folded the whole log"),
+    }
+    println!("position: {}", encoded.position);
+    println!("bytes: {}", encoded.file_bytes());
+    println!("fold_seconds: {:.3}", folded.as_secs_f64());
+    println!("written: {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `ipledger replay`: rebuilds the projections and reports counts and events/s.
 pub fn replay(spec: &StoreSpec) -> anyhow::Result<ExitCode> {
     let dir = match spec {
         StoreSpec::File(dir) => dir,
         StoreSpec::Postgres(url) => {
             let started = Instant::now();
-            let state = runtime()?.block_on(async { fold(&open_postgres(url).await?).await })?;
+            let state = runtime()?
+                .block_on(async { fold(&open_postgres(url).await?, State::default()).await })?;
             let n = state.position();
             print_replay(n, &state, started.elapsed().as_secs_f64());
             return Ok(ExitCode::SUCCESS);
@@ -518,7 +685,12 @@ pub fn verify(spec: &StoreSpec) -> anyhow::Result<ExitCode> {
         StoreSpec::File(dir) => verify_file(dir),
         StoreSpec::Postgres(url) => runtime()?.block_on(async {
             let store = open_postgres(url).await?;
-            let problems = verify_through_port(&store).await;
+            let mut problems = verify_through_port(&store).await;
+            let chain = store.check_chain().await?;
+            println!("{}", chain.summary(store.head()));
+            if let Some((position, why)) = &chain.broken {
+                problems.push(format!("hash chain broken at position {position}: {why}"));
+            }
             Ok(verdict(&problems))
         }),
     }

@@ -15,6 +15,7 @@ pub use crate::kit::{Route, Scope};
 pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     [
         crate::admin::ROUTES,
+        crate::audit::ROUTES,
         crate::auth::ROUTES,
         crate::history::ROUTES,
         crate::melange::ROUTES,

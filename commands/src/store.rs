@@ -77,6 +77,18 @@ pub enum RecordRefused {
     },
 }
 
+/// Where a tamper-evident log's hash chain stands (issue 11 item 6; the hashing itself is the
+/// backends' business, `infra/src/chain.rs`): each chained record carries SHA-256 of the
+/// previous record's hash and its own stored bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHead {
+    /// The first chained record: the records before it were written before the chain
+    /// existed (the head, while nothing is chained yet).
+    pub chained_from: u64,
+    /// The last chained record's position and hash; `None` while no record is chained.
+    pub last: Option<(u64, [u8; 32])>,
+}
+
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
     /// Whether `event` can be stored as one record (encodable, within the record size limit).
@@ -116,6 +128,12 @@ pub trait EventStore: Send + Sync + 'static {
     /// store that cannot recover in place keeps this default and stays stopped.
     async fn recover(&self) -> Result<(), StoreError> {
         Err(StoreError::Closed)
+    }
+
+    /// Where the log's hash chain stands; `None` for a store that keeps no chain (the
+    /// memory store, and decorators that forget to forward: `MeteredStore` forwards).
+    async fn chain_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        Ok(None)
     }
 }
 

@@ -197,18 +197,61 @@ pub fn encode_record(env: &Envelope) -> Vec<u8> {
 pub fn encode_record_into(env: &Envelope, buf: &mut Vec<u8>) {
     let mut data = Vec::with_capacity(192);
     encode_event_into(&env.event, &mut data);
+    encode_parts_into(&RecordParts::of(env, &data), buf);
+}
+
+/// A stored record's fields with its payload as stored (never re-encoded): what the
+/// PostgreSQL log keeps in columns, so that it hashes the very bytes the file log would
+/// store for the same event (`crate::chain`).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordParts<'a> {
+    pub position: u64,
+    pub stream: &'a str,
+    pub version: u64,
+    pub event_id: Uuid,
+    pub recorded_at_micros: i64,
+    pub actor: &'a str,
+    pub correlation_id: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    pub event_type: &'a str,
+    pub event_version: u16,
+    pub data: &'a [u8],
+}
+
+impl<'a> RecordParts<'a> {
+    /// The parts of `env` with its payload encoded as `data`.
+    pub fn of(env: &'a Envelope, data: &'a [u8]) -> Self {
+        RecordParts {
+            position: env.position,
+            stream: &env.stream,
+            version: env.version,
+            event_id: env.event_id,
+            recorded_at_micros: env.recorded_at.timestamp_micros(),
+            actor: &env.actor,
+            correlation_id: env.correlation_id.as_deref(),
+            idempotency_key: env.idempotency_key.as_deref(),
+            event_type: env.event.type_name(),
+            event_version: env.event.version(),
+            data,
+        }
+    }
+}
+
+/// Appends the stored record made of `parts` to `buf` (the same bytes as
+/// [`encode_record_into`] for the envelope they came from).
+pub fn encode_parts_into(parts: &RecordParts<'_>, buf: &mut Vec<u8>) {
     let record = StoredRecord {
-        position: env.position,
-        stream: Cow::Borrowed(&env.stream),
-        version: env.version,
-        event_id: env.event_id,
-        recorded_at_micros: env.recorded_at.timestamp_micros(),
-        actor: Cow::Borrowed(&env.actor),
-        correlation_id: env.correlation_id.as_deref().map(Cow::Borrowed),
-        idempotency_key: env.idempotency_key.as_deref().map(Cow::Borrowed),
-        event_type: env.event.type_name(),
-        event_version: env.event.version(),
-        data: &data,
+        position: parts.position,
+        stream: Cow::Borrowed(parts.stream),
+        version: parts.version,
+        event_id: parts.event_id,
+        recorded_at_micros: parts.recorded_at_micros,
+        actor: Cow::Borrowed(parts.actor),
+        correlation_id: parts.correlation_id.map(Cow::Borrowed),
+        idempotency_key: parts.idempotency_key.map(Cow::Borrowed),
+        event_type: parts.event_type,
+        event_version: parts.event_version,
+        data: parts.data,
     };
     if let Err(e) = record.serialize(&mut rmp_serde::Serializer::new(buf)) {
         unreachable!("stored record failed to encode: {e}");

@@ -7,7 +7,8 @@
 //! batches over several streams (a stream repeated in one batch), expected versions and
 //! conflicts (which write nothing), racing appenders (exactly one wins, the other gets the
 //! typed conflict), large records (the shared record limit), restart (everything is there
-//! and versions go on), and a follower that never skips while two writers append.
+//! and versions go on), a follower that never skips while two writers append, and the hash
+//! chain (every stored backend chains the same bytes the same way: one log, one chain).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,7 +66,7 @@ macro_rules! suite {
             append_and_read_back, read_stream_by_version, follow_from_a_position,
             batches_span_streams_and_repeat_them, expected_versions_and_conflicts_write_nothing,
             racing_appenders_one_wins, large_records, restart_keeps_everything,
-            a_follower_never_skips);
+            a_follower_never_skips, the_chain_links_every_record);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(
@@ -394,6 +395,57 @@ pub(crate) async fn restart_keeps_everything(b: &impl Backend) {
         log.read_all(written.len() as u64, 5).await.expect("read"),
         more
     );
+}
+
+/// The chain head after appends (and after a restart) is the hash that `chain::link` gives
+/// over the records' stored bytes from the first one, across batches of several streams
+/// and a restart; the memory store keeps no chain and says so.
+pub(crate) async fn the_chain_links_every_record(b: &impl Backend) {
+    let log = b.open().await;
+    let Some(empty) = log.chain_head().await.expect("chain head") else {
+        // The memory store: no record bytes, no chain.
+        log.append(vec![append_to("s", Any, [0])])
+            .await
+            .expect("append");
+        assert_eq!(log.chain_head().await.expect("chain head"), None);
+        return;
+    };
+    assert_eq!((empty.chained_from, empty.last), (0, None));
+    for i in 0..12u64 {
+        let batch = vec![
+            append_to(&format!("s{}", i % 3), Any, [i * 2]),
+            append_to("t", Any, i * 2 + 1..i * 2 + 1 + i % 3),
+        ];
+        log.append(batch).await.expect("append");
+    }
+    let expected = |written: &[Envelope]| {
+        let mut hash = crate::chain::GENESIS;
+        for env in written {
+            hash = crate::chain::link(&hash, &crate::codec::encode_record(env));
+        }
+        (written.len() as u64 - 1, hash)
+    };
+    let written = all(&*log).await;
+    let head = chained(&*log).await;
+    assert_eq!(
+        (head.chained_from, head.last),
+        (0, Some(expected(&written)))
+    );
+    drop(log);
+    let log = b.open().await;
+    let again = chained(&*log).await;
+    assert_eq!(again, head, "a restart continues from the stored head");
+    log.append(vec![append_to("s0", Any, [500])])
+        .await
+        .expect("append");
+    let written = all(&*log).await;
+    let head = chained(&*log).await;
+    assert_eq!(head.last, Some(expected(&written)));
+}
+
+async fn chained(log: &dyn EventStore) -> crate::ChainHead {
+    let head = log.chain_head().await.expect("chain head");
+    head.expect("a backend that keeps a chain")
 }
 
 /// Two writers append concurrently (two nodes where the backend can be shared) while a

@@ -2,6 +2,7 @@
 //! port that `commands` owns (the embedded file log, PostgreSQL), the event codec, and the
 //! SMTP mailer of the notification outbox.
 
+pub mod chain;
 pub mod codec;
 pub mod filelog;
 pub mod mail;
@@ -13,5 +14,5 @@ mod conformance;
 // The store port belongs to `commands`, the crate that uses it; the backends here
 // implement it.
 pub(crate) use ipledger_commands::store::{
-    AppendError, EventStore, RecordRefused, StoreError, StreamAppend,
+    AppendError, ChainHead, EventStore, RecordRefused, StoreError, StreamAppend,
 };

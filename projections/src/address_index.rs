@@ -13,12 +13,12 @@ use uuid::Uuid;
 
 use crate::page::after;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DeviceIndex {
     by_device: BTreeMap<String, Device>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Device {
     /// Every live address used by the device, in id order (the provider-wide list).
     all: BTreeSet<Uuid>,

@@ -31,7 +31,7 @@ const FULL: u64 = u64::MAX;
 /// Free/used state of every address of one block.
 ///
 /// Offsets are relative to the block's first address (0 = network address).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FreeMap {
     Dense(DenseBitmap),
     Sparse(SparseMap),
@@ -166,7 +166,7 @@ impl FreeMap {
 /// is a single word. Padding bits past the real bit count of each level are
 /// permanently set, so they look used/full and no search ever returns or
 /// descends into them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DenseBitmap {
     size: usize,
     used: usize,
@@ -341,7 +341,7 @@ impl DenseBitmap {
 /// does not expose its allocation, so it assumes nodes of 11 slots that are
 /// on average 8/11 full (measured within about 20 % of the real allocation
 /// for ascending and random insertions).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SparseMap {
     /// Highest offset of the block (size - 1; `u128::MAX` for 2^128).
     last: u128,

@@ -43,7 +43,7 @@ fn truncate(start: u128, len: u8, width: u8) -> u128 {
 }
 
 /// Blocks by prefix under a scope: nothing (all blocks), a parent, a network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Prefixes<S: Ord> {
     set: BTreeSet<(S, Key)>,
     /// How many keys have each (family, prefix length), over all scopes: the lookups for
@@ -160,7 +160,7 @@ impl<S: Ord + Clone> Prefixes<S> {
 
 /// Every index of the blocks. Kept by `State::{block_created, block_updated,
 /// block_deleted}` through [`BlockIndex::insert`] and [`BlockIndex::remove`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct BlockIndex {
     all: Prefixes<()>,
     /// Public blocks without a parent: no two may overlap, whoever owns them.

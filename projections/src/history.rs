@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlocksEver {
     /// Each CIDR's blocks, in creation order.
     by_cidr: BTreeMap<IpNet, Vec<Uuid>>,

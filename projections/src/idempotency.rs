@@ -10,14 +10,14 @@ use ipledger_domain::Timestamp;
 use crate::State;
 
 /// A recorded command outcome, for idempotent retries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordedCommand {
     pub fingerprint: String,
     pub receipt: Receipt,
     pub recorded_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Recorded {
     by_key: BTreeMap<String, RecordedCommand>,
     by_age: BTreeSet<(Timestamp, String)>,

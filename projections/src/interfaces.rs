@@ -22,14 +22,14 @@ use uuid::Uuid;
 use crate::bitmap::FreeMap;
 use crate::state::State;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InterfaceState {
     pub record: InterfaceRecord,
     /// Explicitly allowed addresses (decision 19), as (block, address).
     pub allowed: BTreeSet<(Uuid, IpAddr)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Nics {
     /// Interfaces by vif (unique across tenants, decision 15).
     pub interfaces: HashMap<String, InterfaceState>,

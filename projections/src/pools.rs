@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::page::{after, Page, PageRequest};
 use crate::State;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PoolState {
     pub record: PoolRecord,
     /// Allocations by id (the listing's order and marker).
@@ -37,7 +37,7 @@ impl PoolState {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pools {
     pub(crate) by_id: BTreeMap<Uuid, PoolState>,
     by_tenant: BTreeSet<(String, Uuid)>,

@@ -17,7 +17,7 @@ use crate::State;
 
 type Key = (String, IpAddr);
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Registrations {
     pub(crate) by_key: BTreeMap<Key, RegistrationRecord>,
     /// (zone, secret digest, address).

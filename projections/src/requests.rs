@@ -16,7 +16,7 @@ use ipledger_domain::requests::{
 use ipledger_domain::Timestamp;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Requests {
     pub by_id: BTreeMap<Uuid, RequestRecord>,
     /// Notifications not yet delivered: arrival (to support) for every request, the decision

@@ -23,14 +23,14 @@ use uuid::Uuid;
 use crate::page::{Page, PageRequest};
 use crate::state::State;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RouteTable {
     pub by_id: HashMap<Uuid, RouteRecord>,
     /// (block id, route id): a block's routes in creation order.
     pub by_block: BTreeSet<(Uuid, Uuid)>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NatTable {
     /// (local address id, global address id).
     pub globals_of: BTreeSet<(Uuid, Uuid)>,
@@ -39,7 +39,7 @@ pub struct NatTable {
 }
 
 /// Which side of a NAT pair the address in the URL is on, and so what a request lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NatSide {
     /// `.../ip_addresses/{L}/inside_globals`: L is the local, the partners are globals.
     Globals,
@@ -47,7 +47,7 @@ pub enum NatSide {
     Locals,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RetentionIndex {
     /// (deallocated_at, address id) of every soft-deallocated address, oldest first.
     pub by_time: BTreeSet<(Timestamp, Uuid)>,

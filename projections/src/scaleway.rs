@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::State;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScalewayIps {
     pub(crate) by_id: BTreeMap<Uuid, ScalewayIpRecord>,
     /// (project, ip id) of every live IP.

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::bitmap::FreeMap;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlockState {
     pub record: BlockRecord,
     pub children: BTreeSet<Uuid>,
@@ -41,7 +41,7 @@ impl BlockState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PolicyState {
     pub record: PolicyRecord,
     pub ranges: BTreeMap<Uuid, RangeRecord>,
@@ -58,7 +58,7 @@ impl PolicyState {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct State {
     /// Blocks by id: a B-tree like the other maps that grow without bound (a hash map of
     /// 1M blocks moves them all when it doubles, and creation at 1M blocks ran 2.6x slower

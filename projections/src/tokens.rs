@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::page::{Page, PageRequest};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tokens {
     /// Live tokens in id order (UUID v7: issue order).
     pub live: BTreeMap<Uuid, TokenRecord>,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::State;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Webhooks {
     by_id: BTreeMap<Uuid, WebhookRecord>,
 }

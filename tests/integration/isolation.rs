@@ -92,6 +92,7 @@ fn cases() -> Vec<Case> {
         case("GET", "/v1/events"),
         case("GET", "/v1/events/stream").open_ended(),
         case("GET", "/v1/events/export"),
+        case("GET", "/v1/audit/head"),
         case("POST", "/v1/auth/tokens").body(json!({"name": "iso-new-{n}", "role": "tenant:{tenant}"})),
         case("GET", "/v1/auth/tokens"),
         case("DELETE", "/v1/auth/tokens/{token}"),

@@ -13,17 +13,6 @@ use crate::durability::{
 };
 use crate::support::{run_cli, Process};
 
-fn copy_files(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir") {
-        let e = e.expect("entry");
-        // The log's files only (not the server's `logs/` directory).
-        if e.file_type().expect("file type").is_file() {
-            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
-        }
-    }
-}
-
 /// Starts `serve` and `verify` over `dir` and checks that both refuse, naming the segment
 /// (and, for `serve`, an offset).
 fn both_refuse(dir: &Path, seg_name: &str, what: &str) {
@@ -62,7 +51,7 @@ async fn damage_to_acknowledged_data_after_a_clean_stop_refuses_to_start() {
         .into_owned();
 
     let zeroed = tmp.path().join("zeroed");
-    copy_files(&base, &zeroed);
+    crate::old_log::copy_dir(&base, &zeroed);
     let path = zeroed.join(&seg_name);
     let mut bytes = std::fs::read(&path).expect("read");
     let n = bytes.len();
@@ -77,12 +66,12 @@ async fn damage_to_acknowledged_data_after_a_clean_stop_refuses_to_start() {
     );
 
     let emptied = tmp.path().join("emptied");
-    copy_files(&base, &emptied);
+    crate::old_log::copy_dir(&base, &emptied);
     std::fs::write(emptied.join(&seg_name), b"").expect("empty");
     both_refuse(&emptied, &seg_name, "last segment emptied");
 
     let deleted = tmp.path().join("deleted");
-    copy_files(&base, &deleted);
+    crate::old_log::copy_dir(&base, &deleted);
     std::fs::remove_file(deleted.join(&seg_name)).expect("remove");
     both_refuse(&deleted, &seg_name, "last segment deleted");
 }

@@ -1,6 +1,7 @@
 //! The one integration-test crate: black-box tests over real HTTP against a real server on
 //! 127.0.0.1:0, and process tests that run (and kill -9) the real `ipledger` binary.
 
+mod audit_chain;
 mod auth;
 mod auth_header;
 mod backup;
@@ -42,6 +43,7 @@ mod retention;
 mod scaleway;
 mod smtp;
 mod smtp_support;
+mod snapshots;
 mod support;
 mod tidy;
 mod webhooks;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ipledger_api::config::Config;
 use ipledger_commands::SystemClock;
-use ipledger_infra::postgres::ScratchSchema;
+use ipledger_infra::postgres::{connect, PostgresLocation, ScratchSchema};
 
 use crate::durability::{allocate, block_addresses, create_block, event_count};
 use crate::support::{run_cli, TestServer};
@@ -63,6 +63,26 @@ async fn serve_on_postgres_keeps_state_across_a_restart_and_verifies() {
     assert!(out.contains(&format!("records: {}", events + 1)), "{out}");
     assert!(
         out.contains("addresses held: 41") && out.ends_with("ok\n"),
+        "{out}"
+    );
+    // The hash chain over the rows (issue 11 item 6): whole from the first row, then broken
+    // exactly at the row an UPDATE changed behind the service's back.
+    assert!(
+        out.contains(&format!("chain: positions 0 to {events}, head ")),
+        "{out}"
+    );
+    let location: PostgresLocation = db.url().parse().expect("the scratch URL");
+    let client = connect(&location).await.expect("connect");
+    let sql = format!(
+        "UPDATE \"{}\".events SET actor = 'mallory' WHERE position = 5",
+        location.schema
+    );
+    assert_eq!(client.execute(&sql, &[]).await.expect("update"), 1);
+    let (ok, out, _) = run_cli(&["verify", "--store", db.url()]);
+    assert!(!ok, "a changed row fails verify: {out}");
+    assert!(
+        out.contains("chain: BROKEN at position 5: ")
+            && out.contains("hash chain broken at position 5"),
         "{out}"
     );
 }

@@ -251,6 +251,11 @@ impl TestServer {
         self._logs.clone()
     }
 
+    /// The position of the snapshot the server started from (None: a full replay).
+    pub fn snapshot_loaded(&self) -> Option<u64> {
+        self.running.as_ref().and_then(|r| r.snapshot_loaded)
+    }
+
     /// The `metrics_listen` address the server bound, if configured.
     pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
         self.running.as_ref().and_then(|r| r.metrics_addr)

@@ -1,10 +1,15 @@
-//! Record framing: `[u32 LE body length][u32 LE crc32c(flags + body)][u8 flags][body]`.
+//! Record framing: `[u32 LE body length][u32 LE crc32c(flags + body)][u8 flags][body]`. In a
+//! format-3 segment (`header.rs`) the body is the record followed by its 32-byte chain hash
+//! (`crate::chain`), both under the checksum: the checksum catches damage, the chain catches
+//! a change made by someone who also fixed the checksum.
 //! Owns writing frames into a batch buffer and reading them back from a segment file with
 //! one large positioned read at a time, so that the scan at open, reads and replay all share
 //! one checked parser and never trust a length or checksum they have not verified.
 
 use std::io;
 use std::ops::Range;
+
+use crate::chain::{self, Hash, HASH_LEN};
 
 use super::storage::StorageFile;
 
@@ -23,11 +28,14 @@ pub(crate) const FLAG_BEGIN: u8 = 2;
 pub(crate) const MAX_BODY: usize = ipledger_domain::limits::RECORD_BYTES_MAX;
 
 /// Appends one frame to `buf`, the body produced by `body` in place (no intermediate Vec).
-/// Returns the frame's length, or `Err(body length)` (and leaves `buf` as it was) when the
-/// body is larger than [`MAX_BODY`].
+/// With `chain` (the previous record's hash), the record's chain hash follows it in the
+/// frame and `chain` moves on to it: one SHA-256 per record on the append path.
+/// Returns the frame's length, or `Err(body length)` (and leaves `buf` and `chain` as they
+/// were) when the body is larger than [`MAX_BODY`].
 pub(crate) fn push_frame(
     buf: &mut Vec<u8>,
     flags: u8,
+    chain: Option<&mut Hash>,
     body: impl FnOnce(&mut Vec<u8>),
 ) -> Result<usize, usize> {
     let start = buf.len();
@@ -39,23 +47,32 @@ pub(crate) fn push_frame(
         buf.truncate(start);
         return Err(len);
     }
+    if let Some(prev) = chain {
+        let hash = chain::link(prev, &buf[start + HEADER_LEN..]);
+        buf.extend_from_slice(&hash);
+        *prev = hash;
+    }
+    let len = buf.len() - start - HEADER_LEN;
     let crc = crc32c::crc32c(&buf[start + 8..]);
     buf[start..start + 4].copy_from_slice(&(len as u32).to_le_bytes());
     buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
     Ok(buf.len() - start)
 }
 
-/// The flags and body of the valid frame at the start of `bytes`, if one is there in
-/// full: a plausible length and a matching checksum. Used to look for records past damage.
-pub(crate) fn complete_frame(bytes: &[u8]) -> Option<(u8, &[u8])> {
+/// The flags, record and frame length of the valid frame at the start of `bytes`, if one is
+/// there in full: a plausible length and a matching checksum (and, `chained`, room for the
+/// chain hash, which is not returned). Used to look for records past damage.
+pub(crate) fn complete_frame(bytes: &[u8], chained: bool) -> Option<(u8, &[u8], usize)> {
     let header = bytes.get(..HEADER_LEN)?;
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    if len > MAX_BODY {
+    let hash = if chained { HASH_LEN } else { 0 };
+    if len > MAX_BODY + hash || len < hash {
         return None;
     }
     let checked = bytes.get(8..HEADER_LEN + len)?;
-    (crc32c::crc32c(checked) == crc).then(|| (checked[0], &checked[1..]))
+    (crc32c::crc32c(checked) == crc)
+        .then(|| (checked[0], &checked[1..1 + len - hash], HEADER_LEN + len))
 }
 
 /// A verified frame in a [`FrameReader`]'s buffer.
@@ -64,13 +81,16 @@ pub(crate) struct FrameRef {
     /// File offset of the frame header.
     pub offset: u64,
     pub flags: u8,
-    /// Where the body lies in the slice returned with it.
+    /// Where the record lies in the slice returned with it.
     pub body: Range<usize>,
+    /// Where its chain hash lies there (format 3), right after the record.
+    pub hash: Option<Range<usize>>,
 }
 
 impl FrameRef {
     pub fn end(&self) -> u64 {
-        self.offset + (HEADER_LEN + self.body.len()) as u64
+        let hash = self.hash.as_ref().map_or(0, |h| h.len());
+        self.offset + (HEADER_LEN + self.body.len() + hash) as u64
     }
 }
 
@@ -105,6 +125,8 @@ pub(crate) struct FrameReader<'f> {
     end: u64,
     chunk: usize,
     max_chunk: usize,
+    /// Frames carry a chain hash after the record (a format-3 segment).
+    chained: bool,
 }
 
 impl<'f> FrameReader<'f> {
@@ -124,7 +146,14 @@ impl<'f> FrameReader<'f> {
             end,
             chunk: chunk.max(HEADER_LEN),
             max_chunk: max_chunk.max(chunk),
+            chained: false,
         }
+    }
+
+    /// Reads the frames of a format-3 segment (`chained`): each record followed by its hash.
+    pub fn chained(mut self, chained: bool) -> Self {
+        self.chained = chained;
+        self
     }
 
     /// File offset of the next unread frame.
@@ -186,7 +215,8 @@ impl<'f> FrameReader<'f> {
             );
             return Err(FrameError::Truncated { offset, reason });
         }
-        if len > MAX_BODY {
+        let hash = if self.chained { HASH_LEN } else { 0 };
+        if len > MAX_BODY + hash || len < hash {
             let reason = format!("implausible body length {len}");
             return Err(FrameError::Bad { offset, reason });
         }
@@ -216,12 +246,19 @@ impl<'f> FrameReader<'f> {
             let reason = format!("checksum mismatch (stored {crc:#010x}, computed {actual:#010x})");
             return Err(FrameError::Bad { offset, reason });
         }
-        let body = self.lo + HEADER_LEN..self.lo + HEADER_LEN + len;
-        self.lo = body.end;
+        let end = self.lo + HEADER_LEN + len;
+        let (body, hash) = if self.chained {
+            let at = end - HASH_LEN;
+            (self.lo + HEADER_LEN..at, Some(at..end))
+        } else {
+            (self.lo + HEADER_LEN..end, None)
+        };
+        self.lo = end;
         Ok(Some(FrameRef {
             offset,
             flags,
             body,
+            hash,
         }))
     }
 
@@ -289,7 +326,7 @@ mod tests {
         let mut buf = Vec::new();
         for i in 0..100u8 {
             let flags = if i % 7 == 0 { FLAG_COMMIT } else { 0 };
-            push_frame(&mut buf, flags, |b| {
+            push_frame(&mut buf, flags, None, |b| {
                 b.extend(std::iter::repeat_n(i, i as usize))
             })
             .expect("small body");
@@ -308,7 +345,7 @@ mod tests {
     fn batches_and_skips_agree_with_single_reads() {
         let mut buf = Vec::new();
         for i in 0..50u8 {
-            push_frame(&mut buf, 0, |b| b.push(i)).expect("small body");
+            push_frame(&mut buf, 0, None, |b| b.push(i)).expect("small body");
         }
         let (f, len) = file_with(&buf);
         let mut rd = FrameReader::new(f.as_file(), 0, len, 64, 64);
@@ -328,7 +365,10 @@ mod tests {
     #[test]
     fn damage_is_classified() {
         let mut buf = Vec::new();
-        push_frame(&mut buf, FLAG_COMMIT, |b| b.extend_from_slice(b"hello")).expect("ok");
+        push_frame(&mut buf, FLAG_COMMIT, None, |b| {
+            b.extend_from_slice(b"hello")
+        })
+        .expect("ok");
         let (f, len) = file_with(&buf[..buf.len() - 1]);
         let mut rd = FrameReader::new(f.as_file(), 0, len, 64, 64);
         assert!(matches!(
@@ -343,7 +383,7 @@ mod tests {
             Err(FrameError::Bad { offset: 0, .. })
         ));
         assert_eq!(
-            push_frame(&mut buf, 0, |b| b.resize(b.len() + MAX_BODY + 1, 0)),
+            push_frame(&mut buf, 0, None, |b| b.resize(b.len() + MAX_BODY + 1, 0)),
             Err(MAX_BODY + 1)
         );
         assert_eq!(buf.len(), 14);

@@ -13,6 +13,11 @@
 //! slot flagged SEALED says the segment is complete and a successor was created (durably,
 //! before the seal).
 //!
+//! Format 3 (issue 11 item 6) is format 2 whose frames carry the records' chain hashes
+//! (`frame.rs`, `crate::chain`); its header differs only by its magic, [`MAGIC_CHAINED`], which
+//! binaries that know only format 2 refuse as a damaged header rather than misread the
+//! frames. Every segment created now is format 3; a log's format-2 segments stay as they are.
+//!
 //! Format-1 segments (written before this module existed) have no header: their first
 //! bytes are a frame whose length field is at most 1 MiB, so its fourth byte is zero and it
 //! can never be taken for [`MAGIC`].
@@ -32,6 +37,8 @@ const SECTOR: usize = 512;
 /// First bytes of a format-2 segment. Read as a little-endian frame length it is far above
 /// any record's, so a format-1 reader would refuse it rather than misread it.
 const MAGIC: &[u8; 8] = b"IPLGSEG2";
+/// First bytes of a format-3 segment (chained frames).
+const MAGIC_CHAINED: &[u8; 8] = b"IPLGSEG3";
 const SLOT_TAG: &[u8; 4] = b"SLOT";
 const SLOT_LEN: usize = 25;
 /// A slot flag: the segment is complete and its successor exists.
@@ -128,8 +135,8 @@ impl Slots {
 pub(crate) enum Layout {
     /// Format 1: frames from offset 0 (or an empty file).
     V1,
-    /// Format 2 with a valid header for this segment's start.
-    V2(Slots),
+    /// Format 2 (or 3, `chained`) with a valid header for this segment's start.
+    V2 { slots: Slots, chained: bool },
     /// It begins like format 2 but the header is cut short, damaged or names another
     /// start position.
     BadHeader(String),
@@ -159,7 +166,8 @@ pub(crate) fn read_layout(file: &dyn StorageFile, len: u64, start: u64) -> io::R
     let mut head = vec![0u8; 3 * SECTOR];
     file.read_exact_at(&mut head, 0)?;
     let crc = u32::from_le_bytes([head[16], head[17], head[18], head[19]]);
-    if &head[..8] != MAGIC || crc32c::crc32c(&head[..16]) != crc {
+    let chained = &head[..8] == MAGIC_CHAINED;
+    if (&head[..8] != MAGIC && !chained) || crc32c::crc32c(&head[..16]) != crc {
         return Ok(Layout::BadHeader("segment header damaged".into()));
     }
     let named = u64::from_le_bytes(head[8..16].try_into().unwrap_or_default());
@@ -179,14 +187,14 @@ pub(crate) fn read_layout(file: &dyn StorageFile, len: u64, start: u64) -> io::R
             "both synced-end records of the segment header are damaged".into(),
         ));
     }
-    Ok(Layout::V2(slots))
+    Ok(Layout::V2 { slots, chained })
 }
 
-/// The header of a new, empty format-2 segment starting at `start`: slot 0 says nothing
+/// The header of a new, empty format-3 segment starting at `start`: slot 0 says nothing
 /// but the header itself is durable.
 pub(crate) fn new_header(start: u64) -> Vec<u8> {
     let mut b = vec![0u8; HEADER_LEN as usize];
-    b[..8].copy_from_slice(MAGIC);
+    b[..8].copy_from_slice(MAGIC_CHAINED);
     b[8..16].copy_from_slice(&start.to_le_bytes());
     let crc = crc32c::crc32c(&b[..16]);
     b[16..20].copy_from_slice(&crc.to_le_bytes());
@@ -214,7 +222,7 @@ pub(crate) fn write_slot(file: &dyn StorageFile, i: usize, slot: Slot) -> io::Re
 pub(crate) fn seal(storage: &dyn Storage, name: &str, end: u64, head: u64) -> io::Result<()> {
     let file = storage.open(name, OpenMode::Write)?;
     let len = file.size()?;
-    let Layout::V2(slots) = read_layout(&*file, len, head_of(name)?)? else {
+    let Layout::V2 { slots, .. } = read_layout(&*file, len, head_of(name)?)? else {
         return Ok(()); // format 1 has nowhere to say it
     };
     // The slot read as the best may not be durable yet (a restart in the same process after
@@ -308,5 +316,8 @@ mod tests {
     fn the_magic_is_no_format_one_frame_length() {
         let len = u32::from_le_bytes([MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3]]) as usize;
         assert!(len > super::super::frame::MAX_BODY);
+        // A format-2 reader compares all 8 bytes: it refuses a format-3 header.
+        assert_eq!(MAGIC[..4], MAGIC_CHAINED[..4]);
+        assert_ne!(MAGIC, MAGIC_CHAINED);
     }
 }

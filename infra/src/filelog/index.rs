@@ -27,6 +27,8 @@ pub(crate) struct SegmentIndex {
     pub count: u64,
     /// `sparse[i]` is the offset of the record at position `start + i * SPARSE_EVERY`.
     pub sparse: Vec<u64>,
+    /// A format-3 segment: every frame carries its record's chain hash.
+    pub chained: bool,
 }
 
 impl SegmentIndex {
@@ -39,7 +41,14 @@ impl SegmentIndex {
             len: data_start,
             count: 0,
             sparse: Vec::new(),
+            chained: false,
         }
+    }
+
+    /// The same, for a format-3 segment (`chained`).
+    pub fn chained(mut self, chained: bool) -> Self {
+        self.chained = chained;
+        self
     }
 
     /// Records the next record of this segment, which lies at `offset..end`.
@@ -93,6 +102,7 @@ pub(crate) struct SegmentView {
     pub start: u64,
     pub data_start: u64,
     pub len: u64,
+    pub chained: bool,
 }
 
 #[derive(Debug, Default)]
@@ -158,6 +168,7 @@ impl Index {
                 start: s.start,
                 data_start: s.data_start,
                 len: s.len,
+                chained: s.chained,
             })
             .collect()
     }

@@ -36,7 +36,8 @@ use ipledger_domain::{Envelope, NewEvent};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
-use crate::{AppendError, EventStore, RecordRefused, StoreError, StreamAppend};
+use crate::chain::{ChainCheck, GENESIS};
+use crate::{AppendError, ChainHead, EventStore, RecordRefused, StoreError, StreamAppend};
 
 use index::Index;
 pub use recovery::TornTail;
@@ -73,6 +74,10 @@ pub struct VerifyReport {
     pub streams: u64,
     /// An incomplete final append, which the next open would drop.
     pub torn_tail: Option<TornTail>,
+    /// The hash chain, every hash recomputed: where it starts (`None`: no record is chained
+    /// yet), its last record and hash, and the first record where it breaks (also a
+    /// problem).
+    pub chain: ChainCheck,
     /// Human-readable problems; empty when the log is clean.
     pub problems: Vec<String>,
 }
@@ -82,7 +87,8 @@ impl std::fmt::Display for VerifyReport {
         writeln!(f, "segments: {}", self.segments)?;
         writeln!(f, "records: {}", self.records)?;
         writeln!(f, "bytes: {}", self.bytes)?;
-        write!(f, "streams: {}", self.streams)
+        writeln!(f, "streams: {}", self.streams)?;
+        write!(f, "{}", self.chain.summary(self.records))
     }
 }
 
@@ -98,7 +104,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
 pub fn verify_with(storage: &dyn Storage) -> Result<VerifyReport, StoreError> {
     let files = segment::list_segments(storage)?;
     let scan = recovery::scan(storage, &files, true, false)?;
-    let problems = scan
+    let mut problems: Vec<String> = scan
         .torn
         .iter()
         .map(|t| {
@@ -108,12 +114,16 @@ pub fn verify_with(storage: &dyn Storage) -> Result<VerifyReport, StoreError> {
             )
         })
         .collect();
+    if let Some((position, why)) = &scan.chain.broken {
+        problems.push(format!("hash chain broken at position {position}: {why}"));
+    }
     Ok(VerifyReport {
         segments: files.len() as u64,
         records: scan.index.head,
         bytes: scan.bytes,
         streams: scan.index.streams.len() as u64,
         torn_tail: scan.torn,
+        chain: scan.chain,
         problems,
     })
 }
@@ -133,6 +143,9 @@ pub(crate) struct Shared {
     /// Mirrors `index.head` for lock-free `head()`.
     head: AtomicU64,
     head_tx: watch::Sender<u64>,
+    /// Where the hash chain stands (stored hashes, as the open found them and appends
+    /// moved them).
+    chain: Mutex<ChainCheck>,
     /// What the open cut off, if anything.
     torn: Option<TornTail>,
     /// Holds the directory lock while the log is open for writing.
@@ -207,13 +220,15 @@ impl FileLog {
         let len = index.segments.last().map_or(0, |s| s.len);
         let head = index.head;
         let next_slot = scan.last_slots.map_or(0, |s| s.next());
+        let prev = scan.chain.last.map_or(GENESIS, |(_, h)| h);
         let shared = Shared {
             storage,
             opts,
-            writer: Mutex::new(Writer::new(file, len, next_slot)),
+            writer: Mutex::new(Writer::new(file, len, next_slot, prev)),
             index: RwLock::new(index),
             head: AtomicU64::new(head),
             head_tx: watch::Sender::new(head),
+            chain: Mutex::new(scan.chain),
             torn: scan.torn,
             _lock: lock,
         };
@@ -251,29 +266,41 @@ impl FileLog {
     }
 }
 
-/// Makes the recovered log ready to be appended to in format 2: the last segment gets a
-/// header (written into it if it is empty, or a new segment if it is a non-empty format-1
-/// one: format-1 frames have no room for the synced-end record), a predecessor a crash left
-/// unsealed is sealed, and the directory's format marker is written if it is missing.
+/// Makes the recovered log ready to be appended to in format 3: the last segment gets a
+/// format-3 header (written into it if it holds no record, or a new segment if it is a
+/// non-empty format-1 or format-2 one: format-1 frames have no room for the synced-end
+/// record, format-2 frames none for chain hashes, and a segment's format is its header's),
+/// a predecessor a crash left unsealed is sealed, and the directory's format marker is
+/// written if it is missing.
 fn prepare_for_appends(storage: &dyn Storage, scan: &mut recovery::Scan) -> Result<(), StoreError> {
     let index = &mut scan.index;
     let last = index
         .segments
         .last_mut()
         .ok_or_else(|| StoreError::Io(std::io::Error::other("no segment")))?;
-    if scan.last_slots.is_none() {
-        let start = if last.len == 0 {
+    if scan.last_slots.is_none() || !last.chained {
+        let start = if last.count == 0 {
+            // Empty, or a format-2 header alone: the new header overwrites it in place (a
+            // torn overwrite mixes sectors of two valid headers of an empty segment).
             let file = storage.open(&last.name, OpenMode::Write)?;
             header::write_new(&*file, last.start)?;
             storage.sync_dir()?;
             last.data_start = header::HEADER_LEN;
             last.len = header::HEADER_LEN;
+            last.chained = true;
             last.start
         } else {
             let head = index.head;
+            let old = (scan.last_slots.is_some()).then(|| (last.name.to_string(), last.len));
             let (seg, _) = segment::create_segment(storage, head)?;
+            // A format-2 predecessor is sealed as a roll would, once its successor is
+            // durable (format 1 has nowhere to say it).
+            if let Some((name, end)) = old {
+                header::seal(storage, &name, end, head)?;
+            }
             let reader = storage.open(&seg.name, OpenMode::Read)?.into();
-            let new = index::SegmentIndex::new(head, &seg.name, reader, header::HEADER_LEN);
+            let new =
+                index::SegmentIndex::new(head, &seg.name, reader, header::HEADER_LEN).chained(true);
             index.segments.push(new);
             head
         };
@@ -366,6 +393,14 @@ impl EventStore for FileLog {
         let shared = self.shared.clone();
         blocking(move || shared.recover_sync()).await
     }
+
+    async fn chain_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        let chain = self.shared.chain.lock();
+        Ok(Some(ChainHead {
+            chained_from: chain.chained_from.unwrap_or_else(|| self.head()),
+            last: chain.last,
+        }))
+    }
 }
 
 impl Shared {
@@ -413,8 +448,10 @@ impl Shared {
         let len = scan.index.segments.last().map_or(0, |s| s.len);
         let next_slot = scan.last_slots.map_or(0, |s| s.next());
         let head = scan.index.head;
+        let prev = scan.chain.last.map_or(GENESIS, |(_, h)| h);
+        *self.chain.lock() = scan.chain;
         *self.index.write() = scan.index;
-        *w = Writer::new(Some(file), len, next_slot);
+        *w = Writer::new(Some(file), len, next_slot, prev);
         self.head.store(head, Ordering::Release);
         self.head_tx.send_replace(head);
         tracing::info!(head, "event log reopened after a failure");

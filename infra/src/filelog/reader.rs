@@ -113,7 +113,8 @@ fn scan_range(
             let reason = format!("segment starts at {}, expected {position}", view.start);
             return Err(corrupt(view, 0, reason));
         }
-        let mut rd = FrameReader::new(&*view.file, start, view.len, chunk, max_chunk);
+        let mut rd =
+            FrameReader::new(&*view.file, start, view.len, chunk, max_chunk).chained(view.chained);
         rd.skip(from.saturating_sub(position))
             .map_err(|e| frame_error(view, e))?;
         position = position.max(from);
@@ -147,7 +148,8 @@ fn read_points(
             if *seg == loc.segment && loc.position <= *next && *next <= target);
         if !reuse {
             let (chunk, max_chunk) = STREAM_CHUNKS;
-            let rd = FrameReader::new(&*view.file, loc.offset, view.len, chunk, max_chunk);
+            let rd = FrameReader::new(&*view.file, loc.offset, view.len, chunk, max_chunk)
+                .chained(view.chained);
             cur = Some((loc.segment, rd, loc.position));
         }
         let Some((_, rd, next)) = cur.as_mut() else {

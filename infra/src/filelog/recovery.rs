@@ -23,10 +23,17 @@
 //! the append in flight and the one before it, is judged by the rules above. Format-1
 //! segments prove none of this: in them, damage to the last acknowledged append with
 //! nothing after it is still taken for a torn tail.
+//!
+//! Format-3 segments (chained frames) also give each record's chain hash: the open takes the
+//! stored hashes as they are (the last one is where the next append continues the chain; the
+//! checksums already vouch for the bytes), `verify` recomputes every one (`crate::chain`) and
+//! names the first record whose hash does not follow. A format-2 segment after a format-3
+//! one is corruption: the chain, once begun, never stops.
 
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::chain::{ChainCheck, Hash};
 use crate::codec::{decode_record, decode_record_head};
 use crate::StoreError;
 
@@ -65,6 +72,9 @@ pub(crate) struct Scan {
     /// A format-2 segment before the last one that was never sealed (a crash while
     /// rolling): its name, end and the position where its successor starts.
     pub unsealed: Option<(String, u64, u64)>,
+    /// The hash chain over the committed records: where it starts and its last hash, and
+    /// with `full` (verify) the first record whose stored hash does not follow.
+    pub chain: ChainCheck,
 }
 
 /// Scans `files` (in log order). With `full`, every payload is decoded too (for `verify`);
@@ -98,6 +108,7 @@ pub(crate) fn scan(
         first_v2: None,
         unsealed: None,
         last_slots: None,
+        chain: ChainCheck::default(),
     };
     for (i, seg) in files.iter().enumerate() {
         scan_segment(
@@ -118,6 +129,7 @@ pub(crate) fn scan(
         first_v2: ctx.first_v2,
         last_slots: ctx.last_slots,
         unsealed: ctx.unsealed,
+        chain: ctx.chain,
     })
 }
 
@@ -131,6 +143,7 @@ struct Context {
     first_v2: Option<u64>,
     unsealed: Option<(String, u64, u64)>,
     last_slots: Option<Slots>,
+    chain: ChainCheck,
 }
 
 /// Records read since the last COMMIT: they enter the index only when their commit does.
@@ -139,6 +152,8 @@ struct Context {
 struct Pending {
     names: String,
     records: Vec<PendingRecord>,
+    /// The records' bytes, kept only when the chain is verified (`full`).
+    bodies: Vec<u8>,
 }
 
 struct PendingRecord {
@@ -146,6 +161,10 @@ struct PendingRecord {
     version: u64,
     offset: u64,
     end: u64,
+    /// The stored chain hash (format 3).
+    hash: Option<Hash>,
+    /// The record's bytes in `Pending::bodies` (empty unless `full`).
+    body: Range<usize>,
 }
 
 fn corrupt(seg: &SegmentFile, offset: u64, reason: impl Into<String>) -> StoreError {
@@ -165,6 +184,8 @@ struct SegmentScan<'a> {
     /// Bytes the segment's synced-end slot proves were synced: damage before this offset
     /// hit an append that may have been acknowledged, whatever follows it.
     proven: u64,
+    /// A format-3 segment: its frames carry chain hashes.
+    chained: bool,
 }
 
 /// How a segment begins, and whether a missing header can be a crash's doing.
@@ -178,7 +199,11 @@ fn check_layout(
     let layout = header::read_layout(file, len, seg.start)?;
     let must_be_v2 = ctx.marker.is_some_and(|first| seg.start >= first);
     let reason = match &layout {
-        Layout::V2(_) => return Ok(Ok(layout)),
+        Layout::V2 { chained: false, .. } if ctx.chain.chained_from.is_some() => {
+            let reason = "a format-2 segment (no chain hashes) after the hash chain began";
+            return Err(corrupt(seg, 0, reason));
+        }
+        Layout::V2 { .. } => return Ok(Ok(layout)),
         Layout::V1 if !must_be_v2 => return Ok(Ok(layout)),
         Layout::V1 => "no segment header (empty, or format 1 where format 2 began)".to_string(),
         Layout::BadHeader(reason) => reason.clone(),
@@ -241,14 +266,14 @@ fn scan_segment(
             return Ok(());
         }
     };
-    let (data_start, proof) = match layout {
-        Layout::V2(slots) => {
+    let (data_start, proof, chained) = match layout {
+        Layout::V2 { slots, chained } => {
             let best = slots
                 .best()
                 .ok_or_else(|| corrupt(seg, 0, "no synced-end record"))?;
-            (header::HEADER_LEN, Some((slots, best)))
+            (header::HEADER_LEN, Some((slots, best)), chained)
         }
-        _ => (0, None),
+        _ => (0, None, false),
     };
     let len = file.size()?;
     if let Some((_, best)) = &proof {
@@ -262,20 +287,18 @@ fn scan_segment(
         }
         ctx.first_v2.get_or_insert(seg.start);
     }
-    index.segments.push(SegmentIndex::new(
-        seg.start,
-        &seg.name,
-        file.clone(),
-        data_start,
-    ));
+    index
+        .segments
+        .push(SegmentIndex::new(seg.start, &seg.name, file.clone(), data_start).chained(chained));
     let at = SegmentScan {
         seg,
         file: &*file,
         len,
         is_last,
         proven: proof.map_or(0, |(_, best)| best.end),
+        chained,
     };
-    ctx.torn = scan_frames(index, &at, data_start, full)?;
+    ctx.torn = scan_frames(index, &at, data_start, full, &mut ctx.chain)?;
     let committed = index.segments.last().map_or(0, |s| s.len);
     if committed < at.proven {
         let reason = format!(
@@ -296,9 +319,11 @@ fn scan_frames(
     at: &SegmentScan<'_>,
     data_start: u64,
     full: bool,
+    chain: &mut ChainCheck,
 ) -> Result<Option<TornTail>, StoreError> {
     let seg = at.seg;
-    let mut rd = FrameReader::new(at.file, data_start, at.len, 1 << 20, 8 << 20);
+    let mut rd =
+        FrameReader::new(at.file, data_start, at.len, 1 << 20, 8 << 20).chained(at.chained);
     let mut pending = Pending::default();
     loop {
         let position = index.head + pending.records.len() as u64;
@@ -307,9 +332,17 @@ fn scan_frames(
             Ok(None) => break,
             Err(e) => return damaged(index, at, position, e),
         };
-        pending.add(seg, &frame, &bytes[frame.body.clone()], position, full)?;
+        let hash = frame.hash.clone().map(|h| &bytes[h]);
+        pending.add(
+            seg,
+            &frame,
+            &bytes[frame.body.clone()],
+            hash,
+            position,
+            full,
+        )?;
         if frame.flags & FLAG_COMMIT != 0 {
-            pending.commit(index, seg)?;
+            pending.commit(index, seg, chain, full)?;
         }
     }
     match pending.records.first() {
@@ -387,7 +420,7 @@ fn later_append_after(
         let stop = if last { n } else { n - (HEADER_LEN + MAX_BODY) };
         let mut i = 0;
         while i < stop {
-            let Some((flags, body)) = complete_frame(&buf[i..]) else {
+            let Some((flags, body, frame_len)) = complete_frame(&buf[i..], at.chained) else {
                 i += 1;
                 continue;
             };
@@ -404,7 +437,7 @@ fn later_append_after(
             if flags & FLAG_COMMIT != 0 {
                 committed = Some(found);
             }
-            i += HEADER_LEN + body.len();
+            i += frame_len;
         }
         base += i as u64;
     }
@@ -427,6 +460,7 @@ impl Pending {
         seg: &SegmentFile,
         frame: &FrameRef,
         body: &[u8],
+        hash: Option<&[u8]>,
         position: u64,
         full: bool,
     ) -> Result<(), StoreError> {
@@ -443,18 +477,43 @@ impl Pending {
         }
         let start = self.names.len();
         self.names.push_str(head.stream);
+        let at = self.bodies.len();
+        if full {
+            self.bodies.extend_from_slice(body);
+        }
         self.records.push(PendingRecord {
             name: start..self.names.len(),
             version: head.version,
             offset: frame.offset,
             end: frame.end(),
+            hash: hash.and_then(|h| h.try_into().ok()),
+            body: at..self.bodies.len(),
         });
         Ok(())
     }
 
-    /// Moves the committed records into the index, checking stream versions run on.
-    fn commit(&mut self, index: &mut Index, seg: &SegmentFile) -> Result<(), StoreError> {
+    /// Moves the committed records into the index, checking stream versions run on, and
+    /// follows the chain over them (recomputing each hash with `full`, else taking the
+    /// stored ones).
+    fn commit(
+        &mut self,
+        index: &mut Index,
+        seg: &SegmentFile,
+        chain: &mut ChainCheck,
+        full: bool,
+    ) -> Result<(), StoreError> {
         for r in &self.records {
+            let position = index.head;
+            let hash = r.hash.as_ref().map(|h| &h[..]);
+            if full {
+                let before = chain.broken.is_some();
+                chain.record(position, &self.bodies[r.body.clone()], hash);
+                if let (false, Some((_, why))) = (before, chain.broken.as_mut()) {
+                    why.push_str(&format!(" ({} at offset {})", seg.name, r.offset));
+                }
+            } else {
+                chain.trust(position, r.hash);
+            }
             let stream = &self.names[r.name.clone()];
             let expected = index.stream_version(stream).map_or(0, |v| v + 1);
             if r.version != expected {
@@ -468,6 +527,7 @@ impl Pending {
         }
         self.records.clear();
         self.names.clear();
+        self.bodies.clear();
         Ok(())
     }
 }

@@ -1,7 +1,8 @@
 //! The append path. One append call is one group commit: check every stream's expected
 //! version, number the records, encode them all into one buffer (BEGIN on the first record,
 //! COMMIT on the last), one positioned write, one `fdatasync`, then publish to the index and
-//! the head watch. Any write or sync failure leaves the writer failed for good
+//! the head watch. Every record is chained (format 3): the batch's encoding carries each
+//! record's hash from the previous one, one SHA-256 per record. Any write or sync failure leaves the writer failed for good
 //! (fail-stop): after a failed fsync the kernel may have dropped the dirty pages, so
 //! retrying could report durable data that is not.
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use ipledger_domain::Envelope;
 
+use crate::chain::Hash;
 use crate::codec::encode_record_into;
 use crate::{AppendError, StoreError, StreamAppend};
 
@@ -40,10 +42,18 @@ pub(crate) struct Writer {
     /// Reused batch buffer and each frame's `(start, end)` within it.
     buf: Vec<u8>,
     frames: Vec<(u64, u64)>,
+    /// The last durable record's chain hash (`chain::GENESIS` before the first chained
+    /// one): the next record's "previous hash".
+    chain: Hash,
 }
 
 impl Writer {
-    pub fn new(file: Option<Box<dyn StorageFile>>, len: u64, next_slot: usize) -> Self {
+    pub fn new(
+        file: Option<Box<dyn StorageFile>>,
+        len: u64,
+        next_slot: usize,
+        chain: Hash,
+    ) -> Self {
         Writer {
             file,
             len,
@@ -52,6 +62,7 @@ impl Writer {
             slot_unsynced: false,
             buf: Vec::new(),
             frames: Vec::new(),
+            chain,
         }
     }
 
@@ -106,7 +117,9 @@ impl Shared {
         if envelopes.is_empty() {
             return Ok(envelopes);
         }
-        encode_batch(&envelopes, &mut w.buf, &mut w.frames)?;
+        // The chain moves on only once the batch is durable: a failed append leaves it.
+        let mut chain = w.chain;
+        encode_batch(&envelopes, &mut w.buf, &mut w.frames, &mut chain)?;
         w.failed = true;
         self.roll_if_full(w, envelopes[0].position)?;
         let file = w.file.as_ref().ok_or(StoreError::Closed)?;
@@ -116,7 +129,7 @@ impl Shared {
         let end = w.len + w.buf.len() as u64;
         let head = envelopes[envelopes.len() - 1].position + 1;
         w.record_synced_end(end, head, 0).map_err(StoreError::Io)?;
-        self.publish(w, &envelopes);
+        self.publish(w, &envelopes, chain);
         w.failed = false;
         if w.buf.capacity() > KEEP_BUFFER {
             // One huge batch should not pin its buffer for the life of the process.
@@ -145,7 +158,7 @@ impl Shared {
         self.index
             .write()
             .segments
-            .push(SegmentIndex::new(head, &seg.name, reader, HEADER_LEN));
+            .push(SegmentIndex::new(head, &seg.name, reader, HEADER_LEN).chained(true));
         w.file = Some(file);
         w.len = HEADER_LEN;
         w.next_slot = Slots::fresh(head).next();
@@ -153,9 +166,16 @@ impl Shared {
         Ok(())
     }
 
-    /// Makes a durable batch visible: index, head, then the watch (in that order, so a
-    /// follower woken by the watch can read what it was told about).
-    fn publish(&self, w: &mut Writer, envelopes: &[Envelope]) {
+    /// Makes a durable batch visible: chain head, index, head, then the watch (in that
+    /// order, so a follower woken by the watch can read what it was told about, and the
+    /// chain head never names a record beyond the head).
+    fn publish(&self, w: &mut Writer, envelopes: &[Envelope], chain: Hash) {
+        w.chain = chain;
+        if let (Some(first), Some(last)) = (envelopes.first(), envelopes.last()) {
+            let mut head = self.chain.lock();
+            head.chained_from.get_or_insert(first.position);
+            head.last = Some((last.position, chain));
+        }
         let mut index = self.index.write();
         for (env, &(start, end)) in envelopes.iter().zip(&w.frames) {
             debug_assert_eq!(env.position, index.head);
@@ -180,11 +200,13 @@ impl Shared {
     }
 }
 
-/// Encodes the whole batch into `buf` as frames, BEGIN on the first, COMMIT on the last.
+/// Encodes the whole batch into `buf` as chained frames, BEGIN on the first, COMMIT on the
+/// last; `chain` goes from the hash before the batch to its last record's.
 fn encode_batch(
     envelopes: &[Envelope],
     buf: &mut Vec<u8>,
     frames: &mut Vec<(u64, u64)>,
+    chain: &mut Hash,
 ) -> Result<(), StoreError> {
     buf.clear();
     frames.clear();
@@ -193,7 +215,10 @@ fn encode_batch(
         let begin = if i == 0 { FLAG_BEGIN } else { 0 };
         let flags = begin | if i == last { FLAG_COMMIT } else { 0 };
         let start = buf.len() as u64;
-        push_frame(buf, flags, |b| encode_record_into(env, b)).map_err(|len| {
+        push_frame(buf, flags, Some(&mut *chain), |b| {
+            encode_record_into(env, b)
+        })
+        .map_err(|len| {
             let msg = format!(
                 "event at position {} is too large ({len} bytes)",
                 env.position

@@ -3,8 +3,11 @@
 //!
 //! One row per event (`schema.rs`): global position, stream, stream version, the payload's
 //! type and schema version, the payload as the file log's codec writes it
-//! (`codec::encode_event`), the envelope fields, and a nullable chain hash for when the
-//! envelope carries one; `UNIQUE (stream, version)`.
+//! (`codec::encode_event`), the envelope fields, and the chain hash (`crate::chain`: SHA-256
+//! of the previous row's hash and the record's stored bytes, rebuilt from these columns;
+//! null in rows written before the chain existed); `UNIQUE (stream, version)`. The appender
+//! reads the previous row's hash under the log's advisory lock, so the chain follows the
+//! positions exactly.
 //!
 //! Ordering (why followers never skip): every append transaction first takes one
 //! transaction-scoped advisory lock per log (`pg_advisory_xact_lock(key)`), then reads the
@@ -38,8 +41,9 @@ use tokio::sync::watch;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
-use crate::codec::{decode_event, encode_event, record_len};
-use crate::{AppendError, EventStore, RecordRefused, StoreError, StreamAppend};
+use crate::chain::{self, ChainCheck, Hash, GENESIS};
+use crate::codec::{decode_event, encode_event, encode_parts_into, record_len, RecordParts};
+use crate::{AppendError, ChainHead, EventStore, RecordRefused, StoreError, StreamAppend};
 use ipledger_commands::store::number;
 
 /// Tuning of the PostgreSQL store.
@@ -150,6 +154,12 @@ pub(crate) struct Shared {
 /// The statements, with the schema spliced in once.
 struct Sql {
     head: String,
+    /// The last row's position and chain hash (the appender's head and previous hash).
+    last: String,
+    /// Where the chain begins: after the last row without a hash.
+    chained_from: String,
+    /// Rows as stored, hashes included, for `check_chain`.
+    chain_rows: String,
     versions: String,
     insert: String,
     read_all: String,
@@ -164,13 +174,21 @@ impl Sql {
                     recorded_at, actor, correlation_id, idempotency_key";
         Sql {
             head: format!("SELECT coalesce(max(position) + 1, 0) FROM {t}"),
+            last: format!("SELECT position, chain_hash FROM {t} ORDER BY position DESC LIMIT 1"),
+            chained_from: format!(
+                "SELECT coalesce(max(position) + 1, 0) FROM {t} WHERE chain_hash IS NULL"
+            ),
+            chain_rows: format!(
+                "SELECT {cols}, chain_hash FROM {t} WHERE position >= $1 ORDER BY position \
+                 LIMIT $2"
+            ),
             versions: format!(
                 "SELECT stream, max(version) FROM {t} WHERE stream = ANY($1) GROUP BY stream"
             ),
             insert: format!(
-                "INSERT INTO {t} ({cols}) SELECT * FROM unnest($1::bigint[], $2::text[], \
-                 $3::bigint[], $4::text[], $5::int[], $6::bytea[], $7::uuid[], \
-                 $8::timestamptz[], $9::text[], $10::text[], $11::text[])"
+                "INSERT INTO {t} ({cols}, chain_hash) SELECT * FROM unnest($1::bigint[], \
+                 $2::text[], $3::bigint[], $4::text[], $5::int[], $6::bytea[], $7::uuid[], \
+                 $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::bytea[])"
             ),
             read_all: format!(
                 "SELECT {cols} FROM {t} WHERE position >= $1 ORDER BY position LIMIT $2"
@@ -263,6 +281,46 @@ impl PostgresStore {
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
     }
+
+    /// Follows the hash chain over every row, recomputing each hash from the row's columns
+    /// (`ipledger verify`). Read it while no node appends, or the last rows may be missed.
+    pub async fn check_chain(&self) -> Result<ChainCheck, StoreError> {
+        let client = self.shared.pool.get().await.map_err(db)?;
+        let stmt = client
+            .prepare_cached(&self.shared.sql.chain_rows)
+            .await
+            .map_err(db)?;
+        let mut check = ChainCheck::default();
+        let mut record = Vec::with_capacity(512);
+        let mut next = 0i64;
+        loop {
+            let rows = client.query(&stmt, &[&next, &8192i64]).await.map_err(db)?;
+            let Some(last) = rows.last() else {
+                return Ok(check);
+            };
+            next = last.get::<_, i64>(0) + 1;
+            for row in &rows {
+                let position = row.get::<_, i64>(0) as u64;
+                let recorded_at: chrono::DateTime<chrono::Utc> = row.get(7);
+                let parts = RecordParts {
+                    position,
+                    stream: row.get(1),
+                    version: row.get::<_, i64>(2) as u64,
+                    event_type: row.get(3),
+                    event_version: u16::try_from(row.get::<_, i32>(4)).unwrap_or(u16::MAX),
+                    data: row.get(5),
+                    event_id: row.get(6),
+                    recorded_at_micros: recorded_at.timestamp_micros(),
+                    actor: row.get(8),
+                    correlation_id: row.get(9),
+                    idempotency_key: row.get(10),
+                };
+                record.clear();
+                encode_parts_into(&parts, &mut record);
+                check.record(position, &record, row.get::<_, Option<&[u8]>>(11));
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -334,9 +392,19 @@ impl Shared {
         ))
         .await?;
         // Read after the lock, in a new statement (READ COMMITTED: a fresh snapshot), so
-        // the previous holder's commit is seen.
-        let head_sql = tx.prepare_cached(&self.sql.head).await?;
-        let head = tx.query_one(&head_sql, &[]).await?.get::<_, i64>(0) as u64;
+        // the previous holder's commit is seen: the head, and the hash the chain goes on
+        // from (a row without one, written before the chain existed, starts it anew).
+        let last_sql = tx.prepare_cached(&self.sql.last).await?;
+        let (head, prev) = match tx.query_opt(&last_sql, &[]).await? {
+            Some(row) => {
+                let prev = row
+                    .get::<_, Option<&[u8]>>(1)
+                    .and_then(|h| Hash::try_from(h).ok())
+                    .unwrap_or(GENESIS);
+                (row.get::<_, i64>(0) as u64 + 1, prev)
+            }
+            None => (0, GENESIS),
+        };
         let mut names: Vec<&str> = batch.iter().map(|a| a.stream.as_str()).collect();
         names.sort_unstable();
         names.dedup();
@@ -347,7 +415,7 @@ impl Shared {
         }
         let stored = number(head, |s| versions.get(s).copied(), batch)?;
         if !stored.is_empty() {
-            let rows = Columns::of(&stored);
+            let rows = Columns::of(&stored, prev);
             let insert = tx.prepare_cached(&self.sql.insert).await?;
             tx.execute(
                 &insert,
@@ -363,6 +431,7 @@ impl Shared {
                     &rows.actor,
                     &rows.correlation_id,
                     &rows.idempotency_key,
+                    &rows.chain_hash,
                 ],
             )
             .await?;
@@ -408,10 +477,12 @@ struct Columns {
     actor: Vec<String>,
     correlation_id: Vec<Option<String>>,
     idempotency_key: Vec<Option<String>>,
+    chain_hash: Vec<Vec<u8>>,
 }
 
 impl Columns {
-    fn of(stored: &[Envelope]) -> Columns {
+    /// The rows of `stored`, chained on from `prev` (the previous row's hash).
+    fn of(stored: &[Envelope], mut prev: Hash) -> Columns {
         let mut c = Columns {
             position: Vec::with_capacity(stored.len()),
             stream: Vec::with_capacity(stored.len()),
@@ -424,9 +495,15 @@ impl Columns {
             actor: Vec::with_capacity(stored.len()),
             correlation_id: Vec::with_capacity(stored.len()),
             idempotency_key: Vec::with_capacity(stored.len()),
+            chain_hash: Vec::with_capacity(stored.len()),
         };
+        let mut record = Vec::with_capacity(512);
         for env in stored {
             let (event_type, event_version, payload) = encode_event(&env.event);
+            record.clear();
+            encode_parts_into(&RecordParts::of(env, &payload), &mut record);
+            prev = chain::link(&prev, &record);
+            c.chain_hash.push(prev.to_vec());
             c.position.push(env.position as i64);
             c.stream.push(env.stream.clone());
             c.version.push(env.version as i64);
@@ -532,6 +609,27 @@ impl EventStore for PostgresStore {
 
     fn head(&self) -> u64 {
         self.shared.head.load(Ordering::Acquire)
+    }
+
+    async fn chain_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        let client = self.shared.pool.get().await.map_err(db)?;
+        let from = client
+            .query_one(&self.shared.sql.chained_from, &[])
+            .await
+            .map_err(db)?
+            .get::<_, i64>(0) as u64;
+        let last = client
+            .query_opt(&self.shared.sql.last, &[])
+            .await
+            .map_err(db)?
+            .and_then(|row| {
+                let hash = Hash::try_from(row.get::<_, Option<&[u8]>>(1)?).ok()?;
+                Some((row.get::<_, i64>(0) as u64, hash))
+            });
+        Ok(Some(ChainHead {
+            chained_from: from,
+            last: last.filter(|(p, _)| *p >= from),
+        }))
     }
 
     fn follow(&self) -> watch::Receiver<u64> {

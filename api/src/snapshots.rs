@@ -1,0 +1,230 @@
+//! Snapshots of the projections (issue 11 item 5): the folded [`State`] written to disk so
+//! that a start-up folds only the log's tail after it. A snapshot is never the truth — the
+//! log is — so any doubt about one (another schema version, a bad checksum, a position the
+//! log does not reach, an unreadable file) means it is skipped with a warning and the next
+//! older one, or a full replay, is used instead.
+//!
+//! File `<dir>/<position, 20 digits>.snap`: a 32-byte header — magic `IPLSNAP1`, the
+//! projection schema version (`ipledger_projections::SNAPSHOT_SCHEMA_VERSION`, u32 LE), the
+//! position (the events folded, u64 LE), the payload's length (u64 LE), CRC32C of the payload
+//! (u32 LE) — then the payload: the `State` as MessagePack (`rmp-serde`). Written atomically:
+//! a temporary file, fsync, rename, fsync of the directory; the newest [`KEEP`] are kept.
+//!
+//! Taking one from a running service (`ops.rs`) serializes the published views under their
+//! read lock (the writer's next publish waits for it: that is the pause, logged and in
+//! BENCHMARKS.md) and writes the file after letting go.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ipledger_projections::{State, SNAPSHOT_SCHEMA_VERSION};
+
+/// Snapshots kept in the directory (older ones are deleted after a new one is durable).
+pub const KEEP: usize = 3;
+
+const MAGIC: &[u8; 8] = b"IPLSNAP1";
+const HEADER_LEN: usize = 32;
+const EXTENSION: &str = "snap";
+
+/// A serialized state, ready to be written (made under the views' lock, written after).
+pub struct Encoded {
+    pub position: u64,
+    payload: Vec<u8>,
+}
+
+impl Encoded {
+    /// The size of the snapshot file it makes.
+    pub fn file_bytes(&self) -> usize {
+        HEADER_LEN + self.payload.len()
+    }
+}
+
+/// Serializes `state` (the costly part: call it under the lock, write after).
+pub fn encode(state: &State) -> anyhow::Result<Encoded> {
+    let payload = rmp_serde::to_vec(state)?;
+    Ok(Encoded {
+        position: state.position(),
+        payload,
+    })
+}
+
+fn file_name(position: u64) -> String {
+    format!("{position:020}.{EXTENSION}")
+}
+
+fn header(schema: u32, position: u64, payload: &[u8]) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..12].copy_from_slice(&schema.to_le_bytes());
+    h[12..20].copy_from_slice(&position.to_le_bytes());
+    h[20..28].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    h[28..32].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    h
+}
+
+/// Writes `snap` into `dir` atomically and durably, then deletes all but the newest [`KEEP`].
+/// Returns the file written.
+pub fn write(dir: &Path, snap: &Encoded) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let name = file_name(snap.position);
+    let path = dir.join(&name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&header(
+            SNAPSHOT_SCHEMA_VERSION,
+            snap.position,
+            &snap.payload,
+        ))?;
+        f.write_all(&snap.payload)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    for (_, old) in listed(dir)?.into_iter().skip(KEEP) {
+        if let Err(e) = std::fs::remove_file(&old) {
+            tracing::warn!(path = %old.display(), error = %e, "could not delete an old snapshot");
+        }
+    }
+    Ok(path)
+}
+
+/// The snapshot files in `dir`, newest (highest position) first.
+fn listed(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut found: Vec<(u64, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let position = name.strip_suffix(&format!(".{EXTENSION}"))?.parse().ok()?;
+            (name == file_name(position)).then(|| (position, e.path()))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(found)
+}
+
+/// Reads and checks one snapshot file: the state, or why it is not usable.
+fn load(path: &Path, named: u64) -> Result<State, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("unreadable: {e}"))?;
+    let h = bytes.get(..HEADER_LEN).ok_or("shorter than its header")?;
+    let field = |r: std::ops::Range<usize>| h[r].to_vec();
+    let u32_at = |r| u32::from_le_bytes(field(r).try_into().unwrap_or_default());
+    let u64_at = |r| u64::from_le_bytes(field(r).try_into().unwrap_or_default());
+    if &h[..8] != MAGIC {
+        return Err("not a snapshot (bad magic)".into());
+    }
+    let schema = u32_at(8..12);
+    if schema != SNAPSHOT_SCHEMA_VERSION {
+        return Err(format!(
+            "projection schema version {schema}, this binary's is {SNAPSHOT_SCHEMA_VERSION}"
+        ));
+    }
+    let position = u64_at(12..20);
+    if position != named {
+        return Err(format!("holds position {position}, named {named}"));
+    }
+    let payload = &bytes[HEADER_LEN..];
+    if u64_at(20..28) != payload.len() as u64 {
+        return Err("length does not match its header (cut short?)".into());
+    }
+    if crc32c::crc32c(payload) != u32_at(28..32) {
+        return Err("checksum mismatch".into());
+    }
+    let state: State = rmp_serde::from_slice(payload).map_err(|e| format!("undecodable: {e}"))?;
+    if state.position() != position {
+        return Err(format!("its state is at position {}", state.position()));
+    }
+    Ok(state)
+}
+
+/// The as-of reads' starting states (`asof.rs`): the snapshots in a directory, so a read of
+/// the past folds from the newest snapshot at or below it, not from the log's start.
+pub struct SnapshotDir(pub std::path::PathBuf);
+
+impl crate::asof::StartingStates for SnapshotDir {
+    fn newest_at_or_below(&self, position: u64) -> Option<State> {
+        newest_at_or_below(&self.0, position, false)
+    }
+}
+
+/// The newest valid snapshot in `dir` at or below `position` (a log's head, or an as-of
+/// read's position), with the state it holds. Invalid ones are skipped with a warning; ones
+/// beyond `position` are skipped with a warning too when `beyond_is_odd` (at start-up a
+/// snapshot past the log's head means the log lost events or belongs to another log),
+/// silently otherwise (an as-of read of the past).
+pub fn newest_at_or_below(dir: &Path, position: u64, beyond_is_odd: bool) -> Option<State> {
+    let listed = match listed(dir) {
+        Ok(listed) => listed,
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "snapshots unreadable: full replay");
+            return None;
+        }
+    };
+    for (named, path) in listed {
+        if named > position {
+            if beyond_is_odd {
+                tracing::warn!(
+                    path = %path.display(),
+                    snapshot = named,
+                    head = position,
+                    "ignoring a snapshot beyond the log's head"
+                );
+            }
+            continue;
+        }
+        match load(&path, named) {
+            Ok(state) => return Some(state),
+            Err(why) => {
+                tracing::warn!(path = %path.display(), reason = %why, "ignoring a snapshot")
+            }
+        }
+    }
+    None
+}
+
+/// Deletes every snapshot in `dir` (`ipledger rebuild`). Returns how many.
+pub fn drop_all(dir: &Path) -> anyhow::Result<usize> {
+    let listed = listed(dir)?;
+    for (_, path) in &listed {
+        std::fs::remove_file(path)?;
+    }
+    Ok(listed.len())
+}
+
+/// The position of the newest snapshot file in `dir` (not checked), if any.
+pub fn newest_position(dir: &Path) -> Option<u64> {
+    listed(dir).ok()?.first().map(|(p, _)| *p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_round_trips_and_a_damaged_or_foreign_one_is_skipped() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        let empty = State::default();
+        assert!(newest_at_or_below(dir, 10, true).is_none());
+        let path = write(dir, &encode(&empty).expect("encode")).expect("write");
+        assert_eq!(newest_at_or_below(dir, 0, true), Some(State::default()));
+        // Damage: a flipped payload byte.
+        let mut bytes = std::fs::read(&path).expect("read");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).expect("write");
+        assert!(newest_at_or_below(dir, 0, true).is_none());
+        // Another schema version.
+        bytes[last] ^= 1;
+        bytes[8..12].copy_from_slice(&(SNAPSHOT_SCHEMA_VERSION + 1).to_le_bytes());
+        std::fs::write(&path, &bytes).expect("write");
+        assert!(newest_at_or_below(dir, 0, true).is_none());
+        assert_eq!(drop_all(dir).expect("drop"), 1);
+        assert_eq!(newest_position(dir), None);
+    }
+}
