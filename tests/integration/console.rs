@@ -2,7 +2,9 @@
 //! in with the admin token, it shows a submitted request, approves it (the badge turns
 //! APPROVED, the address is allocated), refreshes without a reload, and rejects another with
 //! a reason. Driven over WebDriver (`chromedriver`, Debian's `chromium-driver`) with
-//! fantoccini; a screenshot is saved to `tests/artifacts/console.png`.
+//! fantoccini; a screenshot is saved to `tests/artifacts/console.png`. Issue 14: the blocks
+//! page and a block's heat map (screenshots `console-blocks.png`, `console-heatmap.png`), the
+//! cells' states and computed colours for a known pattern, and the holder timeline.
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -147,15 +149,7 @@ async fn console_approves_and_rejects_requests_in_chromium() {
     let profile = tempfile::tempdir().unwrap();
     let b = browser(&driver, profile.path()).await;
 
-    b.goto(&format!("{}/console/", s.base)).await.expect("open");
-    let token = b
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("token"))
-        .await
-        .expect("sign-in form");
-    token.send_keys(ADMIN_TOKEN).await.expect("type token");
-    click(&b, "#sign-in-button").await;
+    sign_in(&b, &s.base).await;
     assert_eq!(badge(&b, &first, "PENDING").await, "PENDING");
     let heading = b.find(Locator::Css("nav.crumbs")).await.unwrap();
     assert!(heading.text().await.unwrap().contains("IP Requests"));
@@ -196,11 +190,7 @@ async fn console_approves_and_rejects_requests_in_chromium() {
     assert_eq!(rejected["status"], "REJECTED");
     assert_eq!(rejected["reason"], "not in this rack");
 
-    let png = b.screenshot().await.expect("screenshot");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("console.png"), &png).unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    screenshot(&b, "console.png").await;
     b.close().await.expect("close the session");
 }
 
