@@ -4,8 +4,8 @@
 // - #blocks/{tenant}: a tenant's Melange blocks with utilization bars;
 // - #block/{tenant}/{id}: a heat map of the block's address space, coloured by state;
 // - #address/{ip}: the holder timeline of an address (the audit API).
-// Everything is read from the JSON API the other clients use: no endpoint exists for the
-// console alone. The admin token lives in sessionStorage only (gone when the tab closes) and
+// Everything is read from the JSON API the other clients use (the heat map and utilization
+// from Melange's .../ip_blocks/{id}/heatmap). The admin token lives in sessionStorage only (gone when the tab closes) and
 // is sent as a bearer token; nothing else is stored.
 (function () {
   "use strict";
@@ -167,13 +167,6 @@
     return { bits: 128, n: groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n) };
   }
 
-  function formatIp(bits, n) {
-    if (bits === 32) return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 255n)).join(".");
-    const groups = [];
-    for (let s = 112n; s >= 0n; s -= 16n) groups.push(((n >> s) & 0xffffn).toString(16));
-    return groups.join(":");
-  }
-
   function parseCidr(cidr) {
     const [addr, len] = cidr.split("/");
     const ip = parseIp(addr);
@@ -194,11 +187,11 @@
     try {
       const blocks = await every(blockPath(tenant), "ip_blocks");
       const rows = await Promise.all(blocks.map(async (b) => {
-        // Used: every address held in the block (allocations and request holds), not the
-        // soft-deallocated ones, which are free to allocate again.
-        const addresses = await every(blockPath(tenant, b.id) + "/ip_addresses", "ip_addresses");
-        const used = BigInt(addresses.filter((a) => !a.deallocated_at).length);
-        return blockRow(tenant, b, used, parseCidr(b.cidr).size);
+        // One cell of the heat map is the whole block: its counts are the utilization.
+        // Used: allocations and pending request holds.
+        const h = (await api("GET", blockPath(tenant, b.id) + "/heatmap?cells=1")).heatmap;
+        const used = h.cells.reduce((n, c) => n + BigInt(c.allocated) + BigInt(c.held), 0n);
+        return blockRow(tenant, b, used, BigInt(h.size));
       }));
       $("block-rows").replaceChildren(...rows);
       $("blocks-empty").hidden = rows.length > 0;
@@ -238,8 +231,11 @@
     return tr;
   }
 
-  // ---- Heat map --------------------------------------------------------------------------
+  // ---- Heat map ------------------------------------------------------------------------
 
+  // The server counts the block's states per cell (GET .../heatmap?cells=N, a power of two):
+  // one cell per address up to 1024 addresses; above, one per /24 for IPv4 (at most 1024
+  // cells, coarser on a /13 or larger) and 1024 cells for IPv6.
   const MAX_CELLS = 1024n;
   const STATES = ["allocated", "held", "deallocated", "reserved"];
 
@@ -248,78 +244,44 @@
     $("heatmap").replaceChildren();
     try {
       const block = (await api("GET", blockPath(tenant, id))).ip_block;
-      const addresses = await every(blockPath(tenant, id) + "/ip_addresses", "ip_addresses");
-      // A pending request's hold is listed in the block under the request's id.
-      const pending = await every("/v1/ipam/requests?status=PENDING", "requests");
-      const holds = new Set(pending.filter((r) => r.block_id === block.id).map((r) => r.id));
       const c = parseCidr(block.cidr);
-      const state = new Map();
-      const reserve = (text) => { if (text) state.set(parseIp(text).n, "reserved"); };
-      // IPv4 blocks lose their network and broadcast addresses (not /31 and /32), and every
-      // block its gateway; the server refuses to allocate them.
-      if (c.bits === 32 && c.prefix < 31) { state.set(c.base, "reserved"); reserve(block.broadcast); }
-      reserve(block.gateway);
-      for (const a of addresses) {
-        state.set(parseIp(a.address).n, holds.has(a.id) ? "held" : a.deallocated_at ? "deallocated" : "allocated");
-      }
+      let cells = c.size <= MAX_CELLS ? c.size : MAX_CELLS;
+      if (c.size > MAX_CELLS && c.bits === 32 && c.size / 256n < MAX_CELLS) cells = c.size / 256n;
+      const h = (await api("GET", blockPath(tenant, id) + "/heatmap?cells=" + cells)).heatmap;
+      const used = h.cells.reduce((n, x) => n + BigInt(x.allocated) + BigInt(x.held), 0n);
       $("block-title").textContent = block.cidr;
-      const used = addresses.filter((a) => !a.deallocated_at).length;
-      $("block-summary").textContent = "tenant " + tenant + " · " + used + " of " + c.size + " addresses held";
-      if (c.size <= MAX_CELLS) heatmapPerAddress(c, state); else heatmapAggregated(c, state);
+      $("block-summary").textContent = "tenant " + tenant + " · " + used + " of " + h.size + " addresses in use";
+      const perAddress = BigInt(h.cell_size) === 1n;
+      $("heatmap-scale").textContent = perAddress ? "One cell per address."
+        : "One cell per /" + h.cell_prefix + " (" + h.cell_size + " addresses).";
+      $("heatmap").classList.toggle("wide", h.cells.length > 256);
+      $("heatmap").replaceChildren(...h.cells.map((x) => heatCell(x, h, perAddress)));
     } catch (e) {
       if (!refused(e)) $("block-error").textContent = e.message;
     }
   }
 
-  function heatmapPerAddress(c, state) {
-    $("heatmap-scale").textContent = "One cell per address.";
-    $("heatmap").classList.toggle("wide", c.size > 256n);
-    const cells = [];
-    for (let i = 0n; i < c.size; i++) {
-      const n = c.base + i;
-      const address = formatIp(c.bits, n);
-      const el = document.createElement("span");
-      el.className = "cell";
-      el.dataset.state = state.get(n) || "free";
-      el.dataset.address = address;
-      el.title = address + ": " + el.dataset.state;
-      el.setAttribute("role", "gridcell");
-      el.addEventListener("click", () => { location.hash = "#address/" + encodeURIComponent(address); });
-      cells.push(el);
-    }
-    $("heatmap").replaceChildren(...cells);
-  }
-
-  // Large blocks: one cell per /24 (IPv4) or per 1/1024th of the block, counting the states
-  // of the addresses listed in it; the colour is the commonest non-free state, its strength
-  // the share of the cell not free.
-  function heatmapAggregated(c, state) {
-    const cellPrefix = c.bits === 32 ? Math.min(24, c.prefix + 10) : c.prefix + 10;
-    const shift = BigInt(c.bits - cellPrefix);
-    const cellSize = 1n << shift;
-    const count = Number(c.size >> shift);
-    const counts = Array.from({ length: count }, () => ({}));
-    for (const [n, s] of state) {
-      const k = counts[Number((n - c.base) >> shift)];
-      k[s] = (k[s] || 0) + 1;
-    }
-    $("heatmap-scale").textContent = "One cell per /" + cellPrefix + " (" + cellSize + " addresses).";
-    $("heatmap").classList.toggle("wide", count > 256);
-    const cells = counts.map((k, i) => {
-      const start = formatIp(c.bits, c.base + (BigInt(i) << shift));
-      const busy = STATES.reduce((sum, s) => sum + (k[s] || 0), 0);
-      const top = STATES.filter((s) => k[s]).sort((a, b) => k[b] - k[a])[0];
-      const el = document.createElement("span");
-      el.className = "cell aggregate";
-      el.dataset.state = top || "free";
-      el.dataset.address = start + "/" + cellPrefix;
-      el.dataset.busy = String(busy);
-      if (top) el.style.opacity = String(0.35 + 0.65 * Math.min(1, busy / Number(cellSize)));
-      el.title = start + "/" + cellPrefix + ": " + (STATES.filter((s) => k[s]).map((s) => k[s] + " " + s).join(", ") || "all free");
-      el.setAttribute("role", "gridcell");
+  // A cell's colour is its commonest non-free state (a single address: its state); an
+  // aggregate is more opaque the less of it is free, and its tooltip gives the counts.
+  function heatCell(x, h, perAddress) {
+    const top = STATES.filter((s) => x[s] > 0).sort((a, b) => x[b] - x[a])[0];
+    const el = document.createElement("span");
+    el.className = perAddress ? "cell" : "cell aggregate";
+    el.dataset.state = top || "free";
+    el.setAttribute("role", "gridcell");
+    if (perAddress) {
+      el.dataset.address = x.start;
+      el.title = x.start + ": " + el.dataset.state;
+      el.addEventListener("click", () => { location.hash = "#address/" + encodeURIComponent(x.start); });
       return el;
-    });
-    $("heatmap").replaceChildren(...cells);
+    }
+    const name = x.start + "/" + h.cell_prefix;
+    el.dataset.address = name;
+    const size = BigInt(h.cell_size);
+    const busy = STATES.reduce((n, s) => n + BigInt(x[s]), 0n);
+    if (top) el.style.opacity = String(0.35 + 0.65 * Math.min(1, percent(busy, size) / 100));
+    el.title = name + ": " + (STATES.filter((s) => x[s] > 0).map((s) => x[s] + " " + s).join(", ") || "all free");
+    return el;
   }
 
   // ---- Holder timeline -------------------------------------------------------------------
