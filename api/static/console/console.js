@@ -153,25 +153,12 @@
     }
   }
 
-  // ---- Address arithmetic (BigInt: the same code for IPv4 and IPv6) ----------------------
-
-  function parseIp(text) {
-    if (text.includes(".") && !text.includes(":")) {
-      const o = text.split(".").map(Number);
-      return { bits: 32, n: o.reduce((acc, x) => (acc << 8n) | BigInt(x), 0n) };
-    }
-    let [head, tail] = text.split("::");
-    const h = head ? head.split(":") : [];
-    const t = tail !== undefined && tail ? tail.split(":") : [];
-    const groups = tail === undefined ? h : h.concat(Array(8 - h.length - t.length).fill("0"), t);
-    return { bits: 128, n: groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n) };
-  }
+  // ---- Sizes (BigInt: an IPv6 block's size is no JavaScript number) --------------------
 
   function parseCidr(cidr) {
-    const [addr, len] = cidr.split("/");
-    const ip = parseIp(addr);
-    const prefix = Number(len);
-    return { bits: ip.bits, base: ip.n, prefix, size: 1n << BigInt(ip.bits - prefix) };
+    const bits = cidr.includes(":") ? 128 : 32;
+    const prefix = Number(cidr.split("/")[1]);
+    return { bits, size: 1n << BigInt(bits - prefix) };
   }
 
   function percent(used, size) { return size === 0n ? 0 : Number((used * 10000n) / size) / 100; }
