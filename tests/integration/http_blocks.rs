@@ -1119,6 +1119,20 @@ async fn http_block_heatmap_counts_states_per_cell() {
     assert_eq!(r.json["heatmap"]["cell_prefix"], 66);
     assert_eq!(r.json["heatmap"]["cells"][1]["start"], "fd00:1:0:0:4000::");
 
+    // The whole IPv6 space: one cell, or 4096, and nothing overflows.
+    let all = id(&private_block(&srv, "wide", "::/0").await);
+    for (cells, prefix) in [(1, 0), (4096, 12)] {
+        let r = srv
+            .get(&format!(
+                "{}/heatmap?cells={cells}",
+                block_path("wide", &all)
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["heatmap"]["cell_prefix"], prefix, "{}", r.text);
+        assert_eq!(r.json["heatmap"]["cells"].as_array().unwrap().len(), cells);
+    }
+
     for bad in ["0", "4097", "x", "-1", ""] {
         let r = srv.get(&format!("{heatmap}?cells={bad}")).await;
         fault(&r, 400);
