@@ -8,6 +8,7 @@
 mod address_index;
 pub mod bitmap;
 mod blockindex;
+pub mod heatmap;
 pub mod history;
 pub mod idempotency;
 pub mod interfaces;

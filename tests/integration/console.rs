@@ -2,7 +2,9 @@
 //! in with the admin token, it shows a submitted request, approves it (the badge turns
 //! APPROVED, the address is allocated), refreshes without a reload, and rejects another with
 //! a reason. Driven over WebDriver (`chromedriver`, Debian's `chromium-driver`) with
-//! fantoccini; a screenshot is saved to `tests/artifacts/console.png`.
+//! fantoccini; a screenshot is saved to `tests/artifacts/console.png`. Issue 14: the blocks
+//! page and a block's heat map (screenshots `console-blocks.png`, `console-heatmap.png`), the
+//! cells' states and computed colours for a known pattern, and the holder timeline.
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -147,15 +149,7 @@ async fn console_approves_and_rejects_requests_in_chromium() {
     let profile = tempfile::tempdir().unwrap();
     let b = browser(&driver, profile.path()).await;
 
-    b.goto(&format!("{}/console/", s.base)).await.expect("open");
-    let token = b
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("token"))
-        .await
-        .expect("sign-in form");
-    token.send_keys(ADMIN_TOKEN).await.expect("type token");
-    click(&b, "#sign-in-button").await;
+    sign_in(&b, &s.base).await;
     assert_eq!(badge(&b, &first, "PENDING").await, "PENDING");
     let heading = b.find(Locator::Css("nav.crumbs")).await.unwrap();
     assert!(heading.text().await.unwrap().contains("IP Requests"));
@@ -196,11 +190,7 @@ async fn console_approves_and_rejects_requests_in_chromium() {
     assert_eq!(rejected["status"], "REJECTED");
     assert_eq!(rejected["reason"], "not in this rack");
 
-    let png = b.screenshot().await.expect("screenshot");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("console.png"), &png).unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    screenshot(&b, "console.png").await;
     b.close().await.expect("close the session");
 }
 
@@ -232,4 +222,181 @@ async fn every_console_file_forbids_framing_and_sniffing() {
         assert_eq!(header("x-frame-options"), "DENY", "{path}");
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
     }
+}
+
+/// Saves a screenshot of the current page as `tests/artifacts/{name}`.
+async fn screenshot(b: &Browser, name: &str) {
+    let png = b.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), &png).unwrap();
+}
+
+/// The heat map cell of `address` (an address, or `start/prefix` of an aggregate): its
+/// `data-state` and its computed background colour.
+async fn heat_cell(b: &Browser, address: &str) -> (String, String) {
+    let css = format!(".heatmap [data-address=\"{address}\"]");
+    b.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&css))
+        .await
+        .unwrap_or_else(|e| panic!("no cell {address}: {e}"));
+    let got = b
+        .execute(
+            "const e = document.querySelector(arguments[0]);
+             return [e.dataset.state, getComputedStyle(e).backgroundColor];",
+            vec![json!(css)],
+        )
+        .await
+        .expect("read the cell");
+    (
+        got[0].as_str().unwrap_or_default().to_string(),
+        got[1].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+async fn sign_in(b: &Browser, base: &str) {
+    b.goto(&format!("{base}/console/")).await.expect("open");
+    b.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("token"))
+        .await
+        .expect("sign-in form")
+        .send_keys(ADMIN_TOKEN)
+        .await
+        .expect("type token");
+    click(b, "#sign-in-button").await;
+}
+
+#[tokio::test]
+async fn console_shows_blocks_a_heat_map_by_state_and_an_address_timeline() {
+    let s = TestServer::start().await;
+    let blocks = "/v0.1/ipam/tenants/acme/ip_blocks";
+    let create = |cidr: &'static str| {
+        let s = &s;
+        async move {
+            let r = s
+                .post(
+                    blocks,
+                    json!({"ip_block": {"type": "private", "cidr": cidr, "network_id": "net-1"}}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            r.json["ip_block"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    // The known pattern: a /28 (gateway .1 by default) with .2 allocated, .3 deallocated,
+    // .4 held by a pending request, the rest free.
+    let small = create("10.9.0.0/28").await;
+    let allocate = |block: String, address: &'static str| {
+        let s = &s;
+        async move {
+            let r = s
+                .post(
+                    &format!("{blocks}/{block}/ip_addresses"),
+                    json!({"ip_address": {"address": address}}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+    };
+    allocate(small.clone(), "10.9.0.2").await;
+    allocate(small.clone(), "10.9.0.3").await;
+    let r = s
+        .delete(&format!("{blocks}/{small}/ip_addresses/10.9.0.3"))
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    submit(&s, "ip=10.9.0.4&description=held").await;
+    // A /20 is drawn one cell per /24.
+    let large = create("10.10.0.0/20").await;
+    allocate(large.clone(), "10.10.3.5").await;
+
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let b = browser(&driver, profile.path()).await;
+    sign_in(&b, &s.base).await;
+
+    // The blocks page: both blocks, with utilization (.2 and the hold of .4 are used; the
+    // deallocated .3 is free again).
+    click(&b, "#nav-blocks").await;
+    let tenant = b
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("tenant"))
+        .await
+        .expect("tenant field");
+    tenant.send_keys("acme").await.expect("type tenant");
+    click(&b, "#load-blocks").await;
+    let used = b
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!(
+            "[data-testid=\"utilization-{small}\"]"
+        )))
+        .await
+        .expect("utilization of the /28");
+    assert_eq!(used.text().await.unwrap(), "2 / 16 (12.5%)");
+    let used = b
+        .find(Locator::Css(&format!(
+            "[data-testid=\"utilization-{large}\"]"
+        )))
+        .await
+        .expect("utilization of the /20");
+    assert_eq!(used.text().await.unwrap(), "1 / 4096 (0.02%)");
+    screenshot(&b, "console-blocks.png").await;
+
+    // The /28's heat map: one cell per address, state and colour per the pattern.
+    click(&b, &format!("[data-testid=\"block-{small}\"]")).await;
+    let free = ("free", "rgb(233, 237, 243)");
+    let reserved = ("reserved", "rgb(91, 98, 117)");
+    let mut want = vec![
+        ("10.9.0.0", reserved),
+        ("10.9.0.1", reserved),
+        ("10.9.0.2", ("allocated", "rgb(47, 91, 234)")),
+        ("10.9.0.3", ("deallocated", "rgb(185, 143, 217)")),
+        ("10.9.0.4", ("held", "rgb(240, 160, 32)")),
+    ];
+    for host in 5..15 {
+        want.push((Box::leak(format!("10.9.0.{host}").into_boxed_str()), free));
+    }
+    want.push(("10.9.0.15", reserved));
+    for (address, (state, colour)) in want {
+        let (got_state, got_colour) = heat_cell(&b, address).await;
+        assert_eq!(
+            (got_state.as_str(), got_colour.as_str()),
+            (state, colour),
+            "{address}"
+        );
+    }
+    let cells = b.find_all(Locator::Css(".heatmap .cell")).await.unwrap();
+    assert_eq!(cells.len(), 16, "one cell per address");
+    screenshot(&b, "console-heatmap.png").await;
+
+    // A cell opens the address's holder timeline.
+    click(&b, ".heatmap [data-address=\"10.9.0.2\"]").await;
+    let holding = b
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#holding-rows tr.holding"))
+        .await
+        .expect("a holding");
+    let text = holding.text().await.unwrap();
+    assert!(
+        text.contains("allocation") && text.contains("10.9.0.0/28"),
+        "{text}"
+    );
+
+    // The /20: sixteen /24 cells; the one with the allocation is coloured allocated, the
+    // first and last hold the reserved network, gateway and broadcast.
+    b.goto(&format!("{}/console/#block/acme/{large}", s.base))
+        .await
+        .expect("open the /20");
+    assert_eq!(heat_cell(&b, "10.10.3.0/24").await.0, "allocated");
+    assert_eq!(heat_cell(&b, "10.10.0.0/24").await.0, "reserved");
+    assert_eq!(heat_cell(&b, "10.10.15.0/24").await.0, "reserved");
+    assert_eq!(heat_cell(&b, "10.10.7.0/24").await.0, "free");
+    let cells = b.find_all(Locator::Css(".heatmap .cell")).await.unwrap();
+    assert_eq!(cells.len(), 16, "one cell per /24");
+    b.close().await.expect("close the session");
 }

@@ -1045,3 +1045,101 @@ async fn http_another_tenants_block_is_not_found() {
         json!([])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_block_heatmap_counts_states_per_cell() {
+    // Issue 14: the console's heat map of a large block, counted by the server.
+    let srv = TestServer::start().await;
+    let b = id(&private_block(&srv, "acme", "10.10.0.0/20").await);
+    let addresses = format!("{}/ip_addresses", block_path("acme", &b));
+    for address in ["10.10.3.5", "10.10.3.6", "10.10.5.1"] {
+        let r = srv
+            .post(&addresses, json!({"ip_address": {"address": address}}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let r = srv.delete(&format!("{addresses}/10.10.5.1")).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let r = srv
+        .post("/v1/agent/ipam/request", json!({"ip": "10.10.7.9"}))
+        .await;
+    assert_eq!(r.json["valid"], true, "{}", r.text);
+
+    let heatmap = format!("{}/heatmap", block_path("acme", &b));
+    let r = srv.get(&format!("{heatmap}?cells=16")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let h = &r.json["heatmap"];
+    assert_eq!(h["cidr"], "10.10.0.0/20");
+    assert_eq!(h["size"], 4096);
+    assert_eq!(h["cell_prefix"], 24);
+    assert_eq!(h["cell_size"], 256);
+    let cells = h["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 16);
+    let counts = |i: usize| {
+        let c = &cells[i];
+        [
+            c["allocated"].as_u64().unwrap(),
+            c["deallocated"].as_u64().unwrap(),
+            c["held"].as_u64().unwrap(),
+            c["reserved"].as_u64().unwrap(),
+            c["free"].as_u64().unwrap(),
+        ]
+    };
+    assert_eq!(cells[3]["start"], "10.10.3.0");
+    // [allocated, deallocated, held, reserved, free]
+    assert_eq!(counts(0), [0, 0, 0, 2, 254], "network and gateway");
+    assert_eq!(counts(3), [2, 0, 0, 0, 254]);
+    assert_eq!(counts(5), [0, 1, 0, 0, 255]);
+    assert_eq!(counts(7), [0, 0, 1, 0, 255]);
+    assert_eq!(counts(15), [0, 0, 0, 1, 255], "broadcast");
+    assert_eq!(counts(9), [0, 0, 0, 0, 256]);
+
+    // Cells are a power of two, never more than the addresses; the default is 1024.
+    let r = srv.get(&format!("{heatmap}?cells=20")).await;
+    assert_eq!(r.json["heatmap"]["cells"].as_array().unwrap().len(), 16);
+    let r = srv.get(&heatmap).await;
+    assert_eq!(r.json["heatmap"]["cells"].as_array().unwrap().len(), 1024);
+    assert_eq!(r.json["heatmap"]["cell_prefix"], 30);
+    let small = id(&private_block(&srv, "acme", "10.11.0.0/28").await);
+    let r = srv
+        .get(&format!(
+            "{}/heatmap?cells=4096",
+            block_path("acme", &small)
+        ))
+        .await;
+    assert_eq!(r.json["heatmap"]["cells"].as_array().unwrap().len(), 16);
+    assert_eq!(r.json["heatmap"]["cell_prefix"], 32);
+    // An IPv6 block's size does not fit a JSON number: a decimal string.
+    let v6 = id(&private_block(&srv, "acme", "fd00:1::/64").await);
+    let r = srv
+        .get(&format!("{}/heatmap?cells=4", block_path("acme", &v6)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["heatmap"]["size"], "18446744073709551616");
+    assert_eq!(r.json["heatmap"]["cell_prefix"], 66);
+    assert_eq!(r.json["heatmap"]["cells"][1]["start"], "fd00:1:0:0:4000::");
+
+    // The whole IPv6 space: one cell, or 4096, and nothing overflows.
+    let all = id(&private_block(&srv, "wide", "::/0").await);
+    for (cells, prefix) in [(1, 0), (4096, 12)] {
+        let r = srv
+            .get(&format!(
+                "{}/heatmap?cells={cells}",
+                block_path("wide", &all)
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["heatmap"]["cell_prefix"], prefix, "{}", r.text);
+        assert_eq!(r.json["heatmap"]["cells"].as_array().unwrap().len(), cells);
+    }
+
+    for bad in ["0", "4097", "x", "-1", ""] {
+        let r = srv.get(&format!("{heatmap}?cells={bad}")).await;
+        fault(&r, 400);
+    }
+    fault(
+        &srv.get(&format!("{}/heatmap", block_path("globex", &b)))
+            .await,
+        404,
+    );
+}

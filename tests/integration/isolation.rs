@@ -107,6 +107,7 @@ fn cases() -> Vec<Case> {
             .body(json!({"ip_block": {"network_id": "net-{n}"}})),
         case("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}").bind("block", "empty_block"),
         case("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/subnets"),
+        case("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/heatmap"),
         case("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/subnets")
             .bind("block", "empty_block")
             .body(json!({"subnet": {"cidr": "10.{n}.1.0/26"}})),

@@ -26,3 +26,12 @@ pub fn collection<T>(
     }
     out
 }
+
+/// A count of addresses: a JSON number while it fits in u64, else a decimal string (an IPv6
+/// block's size does not fit).
+pub fn count(n: u128) -> Value {
+    match u64::try_from(n) {
+        Ok(small) => json!(small),
+        Err(_) => json!(n.to_string()),
+    }
+}

@@ -111,3 +111,30 @@ pub async fn delete(c: Call<'_>) -> Answer {
     };
     exec(c.app, c.req, command, "ip_block", StatusCode::OK).await
 }
+
+/// The most cells a heat map may ask for; the default when `cells` is not given.
+const HEATMAP_CELLS_MAX: u32 = 4096;
+const HEATMAP_CELLS_DEFAULT: u32 = 1024;
+
+/// `GET .../ip_blocks/{block}/heatmap?cells=N`: the block's address space in at most N cells
+/// (a power of two), each with its counts by state (issue 14: the console's heat map of a
+/// large block). O(cells + occupied addresses): it never walks free ones.
+pub async fn heatmap(c: Call<'_>) -> Answer {
+    let cells = match c.req.query.get("cells") {
+        None => HEATMAP_CELLS_DEFAULT,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=HEATMAP_CELLS_MAX).contains(n))
+            .ok_or_else(|| {
+                Fault::invalid_field(
+                    "cells",
+                    format!("cells should be an integer from 1 to {HEATMAP_CELLS_MAX}"),
+                )
+            })?,
+    };
+    let v = c.views();
+    let b = block_in(&v, c.param("tenant"), c.param("block"))?;
+    let map = v.block_heatmap(b, cells);
+    Ok(Resp::ok(json!({"heatmap": wire::heatmap(&b.record, &map)})))
+}

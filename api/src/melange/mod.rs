@@ -36,6 +36,7 @@ pub static ROUTES: &[Route] = &[
     row!("DELETE", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}", Tenant, blocks::delete),
     row!("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/subnets", Tenant, blocks::list_subnets),
     row!("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/subnets", Tenant, blocks::create_subnet),
+    row!("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/heatmap", Tenant, blocks::heatmap),
     // Addresses (addresses.rs).
     row!("GET", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses", Tenant, addresses::list),
     row!("POST", "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses", Tenant, addresses::allocate),

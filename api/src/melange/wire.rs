@@ -7,10 +7,11 @@ use ipledger_domain::records::{
     AddressRecord, BlockRecord, OctetRecord, PolicyRecord, RangeRecord,
 };
 use ipledger_domain::Timestamp;
+use ipledger_projections::heatmap::Heatmap;
 use serde_json::{json, Value};
 
 /// The shared helpers, so Melange's handlers find every wire function here.
-pub use crate::kit::wire::{collection, timestamp};
+pub use crate::kit::wire::{collection, count, timestamp};
 
 fn opt_ts(t: &Option<Timestamp>) -> Value {
     t.as_ref().map_or(Value::Null, |t| json!(timestamp(t)))
@@ -99,5 +100,39 @@ pub fn route(r: &ipledger_domain::routing::RouteRecord) -> Value {
         "netmask": r.netmask,
         "created_at": timestamp(&r.created_at),
         "updated_at": timestamp(&r.updated_at),
+    })
+}
+
+/// A block's heat map: per cell its first address and its counts by state (the rest free).
+pub fn heatmap(b: &BlockRecord, map: &Heatmap) -> Value {
+    let cell_size = 1u128
+        .checked_shl(map.cell_host_bits.into())
+        .unwrap_or(u128::MAX);
+    let cells: Vec<Value> = map
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let offset = (i as u128)
+                .checked_shl(map.cell_host_bits.into())
+                .unwrap_or(0);
+            let busy = c.allocated + c.deallocated + c.held + c.reserved;
+            json!({
+                "start": block::address_at(&b.cidr, offset).to_string(),
+                "allocated": c.allocated,
+                "deallocated": c.deallocated,
+                "held": c.held,
+                "reserved": c.reserved,
+                "free": count(cell_size.saturating_sub(busy.into())),
+            })
+        })
+        .collect();
+    json!({
+        "ip_block_id": b.id,
+        "cidr": b.cidr.to_string(),
+        "size": count(block::size(&b.cidr)),
+        "cell_prefix": b.cidr.max_prefix_len() - map.cell_host_bits,
+        "cell_size": count(cell_size),
+        "cells": cells,
     })
 }

@@ -7,7 +7,7 @@ use ipledger_domain::pools::{PoolAllocationRecord, PoolRecord};
 use ipledger_projections::Utilization;
 use serde_json::{json, Value};
 
-use crate::kit::wire::timestamp;
+use crate::kit::wire::{count, timestamp};
 
 pub fn pool(p: &PoolRecord) -> Value {
     json!({
@@ -44,13 +44,6 @@ pub fn allocation(a: &PoolAllocationRecord) -> Value {
         (None, None) => {}
     }
     out
-}
-
-fn count(n: u128) -> Value {
-    match u64::try_from(n) {
-        Ok(small) => json!(small),
-        Err(_) => json!(n.to_string()),
-    }
 }
 
 /// Allocated over total, in percent with two decimals.

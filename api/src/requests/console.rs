@@ -1,6 +1,7 @@
-//! The review console "IPAM › IP Requests" (issue 4): three static files compiled into the
+//! The console (issue 4: "IPAM › IP Requests"; issue 14: blocks with utilization, a block's
+//! heat map, an address's holder timeline): three static files compiled into the
 //! binary (`api/static/console/`), served at `/console/`. No build toolchain: plain HTML, CSS
-//! and JavaScript that talk to the review API with an admin token kept in the browser tab's
+//! and JavaScript that talk to the JSON API with an admin token kept in the browser tab's
 //! `sessionStorage`. The files are public; every API call they make is authenticated.
 
 use warp::http::StatusCode;
