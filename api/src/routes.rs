@@ -2,7 +2,7 @@
 //! may call it, the handler), one line per surface. The server finds a request's row here
 //! (404/405 when none fits), authorization reads its scope, the dispatcher calls its handler,
 //! and the tenant-isolation test walks the same table (a row without a test case fails the
-//! suite). A new route is a row in its surface's `mod.rs`; a new surface is one line below.
+//! suite). A new route is a row in its surface's `mod.rs`; a new surface is one line in each list below.
 
 use std::sync::LazyLock;
 
@@ -16,6 +16,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     [
         crate::admin::ROUTES,
         crate::auth::ROUTES,
+        crate::docs::ROUTES,
         crate::melange::ROUTES,
         crate::pools::ROUTES,
         crate::registrations::ROUTES,
@@ -24,6 +25,20 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     ]
     .concat()
 });
+
+/// Every surface's operations (its `Api`, declared beside its rows in its `mod.rs`), in the
+/// order of [`ROUTES`]: the OpenAPI document merges them (`docs::spec`), and a test holds
+/// them to the rows, method and path.
+pub static DOCS: &[fn() -> utoipa::openapi::OpenApi] = &[
+    <crate::admin::Api as utoipa::OpenApi>::openapi,
+    <crate::auth::Api as utoipa::OpenApi>::openapi,
+    <crate::docs::Api as utoipa::OpenApi>::openapi,
+    <crate::melange::Api as utoipa::OpenApi>::openapi,
+    <crate::pools::Api as utoipa::OpenApi>::openapi,
+    <crate::registrations::Api as utoipa::OpenApi>::openapi,
+    <crate::requests::Api as utoipa::OpenApi>::openapi,
+    <crate::scaleway::Api as utoipa::OpenApi>::openapi,
+];
 
 pub use ipledger_domain::limits::SEGMENT_BYTES_MAX;
 

@@ -282,6 +282,16 @@ pub fn encode_in(format: Format, dialect: Dialect, answer: Answer) -> Reply {
                 .insert("content-type", HeaderValue::from_static(content_type));
             r
         }
+        Body::Owned {
+            content_type,
+            bytes,
+        } => {
+            let mut r = Reply::new(Bytes::from(bytes).into());
+            if let Ok(value) = HeaderValue::from_str(&content_type) {
+                r.headers_mut().insert("content-type", value);
+            }
+            r
+        }
         Body::Stream(chunks) => {
             use warp::Reply as _;
             let mut r = warp::reply::stream(chunks.chunks).into_response();
