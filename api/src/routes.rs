@@ -49,6 +49,19 @@ pub fn find(method: &str, segments: &[&str]) -> Option<&'static Route> {
         .find(|route| route.method == method && route.matches(segments))
 }
 
+/// The methods with a row for this path: what a 405's `Allow` header lists (RFC 9110
+/// §15.5.6: a 405 must name them).
+pub fn allowed_methods(segments: &[&str]) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = ROUTES
+        .iter()
+        .filter(|r| r.matches(segments))
+        .map(|r| r.method)
+        .collect();
+    methods.sort_unstable();
+    methods.dedup();
+    methods
+}
+
 /// Whether a path id (a tenant, a block's id, an address, a vif, ... after percent-decoding)
 /// is in the documented safe set (README, "Limits"): 1 to [`SEGMENT_BYTES_MAX`] bytes of
 /// ASCII letters, digits and `. _ ~ : -` (RFC 3986's unreserved characters, and `:` for IPv6

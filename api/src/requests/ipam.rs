@@ -98,10 +98,10 @@ fn intake_body(req: &Request) -> Result<IntakeBody, Fault> {
     request_body(content((IntakeBody = "application/json"), (IntakeBody = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "Created (`valid: true`), or the seed's duplicate pending request (`valid: false`)", body = wire::Verdict),
-        (status = 400, description = "Refused: malformed", body = wire::Verdict),
+        (status = 400, description = "Refused: malformed (before the handler: a fault)", body = wire::Refusal),
         (status = 404, description = "Refused: no block holds the address", body = wire::Verdict),
         (status = 409, description = "Refused: the address is taken", body = wire::Verdict),
-        (status = 413, description = "Refused: too large", body = wire::Verdict),
+        (status = 413, description = "Refused: too large (before the handler: a fault)", body = wire::Refusal),
         (status = 415, description = "Refused: not JSON, XML or a form", body = wire::Verdict),
         (status = 422, description = "Refused by the rules", body = wire::Verdict)))]
 pub async fn intake(c: Call<'_>) -> Answer {

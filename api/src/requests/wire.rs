@@ -111,3 +111,13 @@ pub struct Verdict {
     pub valid: bool,
     pub message: String,
 }
+
+/// A refusal of the intake: the seed's verdict from the handler, or the service's fault when
+/// the request was refused before it (a malformed path or auth header, a body too large).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // a schema: either answer above
+pub enum Refusal {
+    Verdict(Verdict),
+    Fault(crate::fault::MelangeFault),
+}
