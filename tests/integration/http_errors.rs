@@ -482,10 +482,17 @@ async fn http_wrong_methods_are_405() {
         );
     }
     let r = srv.send(Method::PUT, "/v0.1/extensions/x", None, &[]).await;
-    assert_eq!(r.headers.get("allow").map(|v| v.to_str().unwrap_or_default()), Some("GET"));
+    assert_eq!(
+        r.headers
+            .get("allow")
+            .map(|v| v.to_str().unwrap_or_default()),
+        Some("GET")
+    );
     let r = srv.send(Method::PATCH, &w.block, None, &[]).await;
     assert_eq!(
-        r.headers.get("allow").map(|v| v.to_str().unwrap_or_default()),
+        r.headers
+            .get("allow")
+            .map(|v| v.to_str().unwrap_or_default()),
         Some("DELETE, GET, PUT")
     );
     assert_eq!(

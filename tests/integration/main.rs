@@ -31,6 +31,7 @@ mod limits;
 mod log_damage;
 mod nodes;
 mod old_log;
+mod openapi;
 mod ops;
 mod pools;
 mod postgres;
