@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use fantoccini::Locator;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::console::{browser_with, Driver, WAIT};
 use crate::scaleway::venv_python;
@@ -126,9 +126,102 @@ const EXCLUDED_CHECKS: &str = "positive_data_acceptance,negative_data_rejection"
 /// for its answer.
 const EXCLUDED_PATH: &str = "/v1/events/stream";
 
+/// A little of everything, so that generated requests reach real objects and their answers
+/// (not only 404s) are checked against the document: the path parameters' values, by name.
+async fn seed(s: &TestServer) -> Vec<(&'static str, String)> {
+    // POSTs `body` to `path` and answers the new object's `id` under `key` (`""`: top level).
+    let made = |path: String, body: Value, key: &'static str| async move {
+        let r = s.post(&path, body).await;
+        assert!(
+            r.status.is_success(),
+            "seeding {path}: {} {}",
+            r.status,
+            r.text
+        );
+        let object = if key.is_empty() {
+            &r.json
+        } else {
+            &r.json[key]
+        };
+        object["id"].as_str().unwrap_or_default().to_string()
+    };
+    let t = "/v0.1/ipam/tenants/acme";
+    let block_body =
+        json!({"ip_block": {"cidr": "10.20.0.0/24", "type": "private", "network_id": "net-1"}});
+    let block = made(format!("{t}/ip_blocks"), block_body, "ip_block").await;
+    let r = s
+        .post(&format!("{t}/ip_blocks/{block}/ip_addresses"), json!({}))
+        .await;
+    let address = r.json["ip_address"]["address"]
+        .as_str()
+        .unwrap_or_else(|| panic!("seeding an address: {}", r.text))
+        .to_string();
+    let policy = made(
+        format!("{t}/policies"),
+        json!({"policy": {"name": "p"}}),
+        "policy",
+    )
+    .await;
+    let p = format!("{t}/policies/{policy}");
+    let range_body = json!({"ip_range": {"offset": 1, "length": 2}});
+    let range = made(format!("{p}/unusable_ip_ranges"), range_body, "ip_range").await;
+    let octet_body = json!({"ip_octet": {"octet": 7}});
+    let octet = made(format!("{p}/unusable_ip_octets"), octet_body, "ip_octet").await;
+    let route_body = json!({"ip_route": {"destination": "192.168.9.0", "gateway": "10.20.0.1", "netmask": "255.255.255.0"}});
+    let route = made(
+        format!("{t}/ip_blocks/{block}/ip_routes"),
+        route_body,
+        "ip_route",
+    )
+    .await;
+    let interface = json!({"interface": {"id": "vif-1", "tenant_id": "acme", "device_id": "dev-1",
+                                         "network": {"id": "net-1", "tenant_id": "acme"}}});
+    made("/v0.1/ipam/interfaces".into(), interface, "interface").await;
+    let pool_body =
+        json!({"name": "pool-1", "kind": "address", "tenant_id": "acme", "resources": [block]});
+    let pool = made("/v1/pools".into(), pool_body, "pool").await;
+    let allocation = json!({"identifier": "vm-1"});
+    made(
+        format!("/v1/pools/{pool}/allocations"),
+        allocation,
+        "allocation",
+    )
+    .await;
+    let token_body = json!({"name": "agent-1", "role": "agent"});
+    let token = made("/v1/auth/tokens".into(), token_body, "token").await;
+    let intake = json!({"ip": "10.20.0.50"});
+    made("/v1/agent/ipam/request".into(), intake, "").await;
+    let requests = s.get("/v1/ipam/requests").await;
+    let request = requests.json["requests"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("seeding a request: {}", requests.text))
+        .to_string();
+    let ip_body = json!({"source": {"subnet_id": block}, "is_ipv6": false, "project_id": "acme"});
+    let ip = made("/ipam/v1/regions/fr-par/ips".into(), ip_body, "").await;
+    vec![
+        ("tenant", "acme".into()),
+        ("block", block),
+        ("address", address),
+        ("policy", policy),
+        ("range", range),
+        ("octet", octet),
+        ("route", route),
+        ("vif", "vif-1".into()),
+        ("device", "dev-1".into()),
+        ("network", "net-1".into()),
+        ("pool", pool),
+        ("identifier", "vm-1".into()),
+        ("token", token),
+        ("request", request),
+        ("region", "fr-par".into()),
+        ("ip", ip),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let s = TestServer::start().await;
+    let seeded = seed(&s).await;
     let st = venv_python().with_file_name("st");
     assert!(
         st.exists(),
@@ -136,9 +229,18 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         st.display()
     );
     let base = s.base.clone();
-    // Per-operation settings (one check off on one operation, and why: see the file).
-    let config =
+    // Per-operation settings (one check off on one operation, and why: see the file), and
+    // the seeded objects' ids as the path parameters' values.
+    let settings =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemathesis/schemathesis.toml");
+    let mut toml = std::fs::read_to_string(settings).expect("schemathesis.toml");
+    toml.push_str("\n[parameters]\n");
+    for (name, value) in &seeded {
+        toml.push_str(&format!("\"path.{name}\" = \"{value}\"\n"));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("schemathesis.toml");
+    std::fs::write(&config, toml).expect("write the config");
     let out = tokio::task::spawn_blocking(move || {
         Command::new(st)
             .arg("--config-file")

@@ -75,7 +75,7 @@ pub async fn deallocate(c: Call<'_>) -> Answer {
 }
 
 #[utoipa::path(put, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/restore", tag = "melange", 
-    responses((status = 200, description = "Restored", body = wire::IpAddressOne)))]
+    responses((status = 200, description = "Restored (or already live): no body")))]
 pub async fn restore(c: Call<'_>) -> Answer {
     address_command(c, true).await
 }
