@@ -241,8 +241,11 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("schemathesis.toml");
     std::fs::write(&config, toml).expect("write the config");
+    let cwd = dir.path().to_path_buf();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(st)
+            // Its cache (`.schemathesis/`) goes there, not into the source tree.
+            .current_dir(&cwd)
             .arg("--config-file")
             .arg(config)
             .args(["run", &format!("{base}/openapi.json")])
