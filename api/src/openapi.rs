@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document (served by the `docs` surface). Each surface declares its
 //! operations beside its rows (its `Api`: `#[utoipa::path]` on the handlers, with their
-//! bodies and success answers derived from the wire types); `routes::DOCS` lists the surfaces' `Api`s beside `routes::ROUTES`.
-//! What every operation shares is added here, once, from the operation's route row, so it
+//! bodies and success answers derived from the wire types); `routes::DOCS` lists the
+//! surfaces' `Api`s beside `routes::ROUTES`. What every operation shares is added here, once, from the operation's route row, so it
 //! cannot drift from what the server does: the path parameters (the safe set `routes::resolve`
 //! checks), the auth schemes by the row's scope (none on `Public`, optional on
 //! `RegistrarOpen`), the error answer in the path's dialect (`fault::Dialect`), the
@@ -27,7 +27,9 @@ use crate::fault::{Dialect, MelangeFault, ScalewayError};
 use crate::kit::{Route, Scope};
 use crate::routes::{DOCS, ROUTES, SEGMENT_BYTES_MAX};
 
-/// The document as served: built once, on first request.
+/// The document as served: built once, on first request. Serializing a document of plain
+/// strings, maps and numbers cannot fail; were it to, the answer names why rather than
+/// taking the server down.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     build()
         .to_pretty_json()
