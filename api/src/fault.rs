@@ -13,6 +13,7 @@ use ipledger_commands::store::RecordRefused;
 use ipledger_commands::CommandError;
 use ipledger_domain::records::Reply;
 use ipledger_domain::Rejection;
+use serde::Serialize;
 use serde_json::{json, Value};
 use warp::http::StatusCode;
 
@@ -119,12 +120,15 @@ impl Fault {
     /// The fault as a JSON value: `{Name: {code, message, detail[, errors]}}`.
     pub fn body(&self) -> Value {
         let (name, message) = self.name_and_message();
-        let mut inner =
-            json!({"code": self.status.as_u16(), "message": message, "detail": self.detail});
-        if let Some(errors) = &self.errors {
-            inner["errors"] = json!(errors);
-        }
-        json!({ name: inner })
+        let inner = FaultBody {
+            code: self.status.as_u16(),
+            message: message.to_string(),
+            detail: self.detail.clone(),
+            errors: self.errors.clone(),
+        };
+        json!(MelangeFault(
+            [(name.to_string(), inner)].into_iter().collect()
+        ))
     }
 
     pub fn name(&self) -> &'static str {
@@ -151,40 +155,116 @@ impl Fault {
     /// `type` (`invalid_arguments`, `not_found` with `resource`/`resource_id`,
     /// `permissions_denied`, `denied_authentication`, ...).
     pub fn scaleway_body(&self) -> Value {
-        if let Some(errors) = &self.errors {
-            return json!({"message": "Validation Error", "fields": errors, "help_message": self.detail});
-        }
-        let detail = self.detail.as_str();
-        match self.status.as_u16() {
-            400 | 413 | 415 => json!({
-                "message": detail,
-                "type": "invalid_arguments",
-                "details": [{"argument_name": "", "reason": "constraint", "help_message": detail}],
-            }),
-            401 => {
-                json!({"message": detail, "type": "denied_authentication", "method": "api_key", "reason": "invalid_argument"})
+        let detail = self.detail.clone();
+        let said = |kind: &str| ScalewayError {
+            message: detail.clone(),
+            kind: Some(kind.to_string()),
+            ..ScalewayError::default()
+        };
+        let constraint = || ScalewayError {
+            details: Some(vec![ScalewayErrorDetail {
+                argument_name: String::new(),
+                reason: "constraint".into(),
+                help_message: detail.clone(),
+            }]),
+            ..said("invalid_arguments")
+        };
+        let error = if let Some(errors) = &self.errors {
+            ScalewayError {
+                message: "Validation Error".into(),
+                fields: Some(errors.clone()),
+                help_message: Some(detail.clone()),
+                ..ScalewayError::default()
             }
-            403 => json!({"message": detail, "type": "permissions_denied", "details": []}),
-            404 => {
-                let (resource, id) = self.resource.clone().unwrap_or_default();
-                json!({"message": "resource is not found", "type": "not_found", "resource": resource, "resource_id": id, "help_message": detail})
+        } else {
+            match self.status.as_u16() {
+                400 | 413 | 415 => constraint(),
+                401 => ScalewayError {
+                    method: Some("api_key".into()),
+                    reason: Some("invalid_argument".into()),
+                    ..said("denied_authentication")
+                },
+                403 => ScalewayError {
+                    details: Some(Vec::new()),
+                    ..said("permissions_denied")
+                },
+                404 => {
+                    let (resource, id) = self.resource.clone().unwrap_or_default();
+                    ScalewayError {
+                        message: "resource is not found".into(),
+                        resource: Some(resource),
+                        resource_id: Some(id),
+                        help_message: Some(detail.clone()),
+                        ..said("not_found")
+                    }
+                }
+                409 => said("conflict"),
+                // An exhausted source is Scaleway's `out_of_stock`; other 422s (a policy
+                // refusal, a subnetted block) are arguments the rules refuse.
+                422 if detail.contains("no free address") => ScalewayError {
+                    resource: Some("ip".into()),
+                    ..said("out_of_stock")
+                },
+                422 => constraint(),
+                503 => said("transient_state"),
+                s if s >= 500 => said("internal_error"),
+                _ => said("invalid_request_error"),
             }
-            409 => json!({"message": detail, "type": "conflict"}),
-            // An exhausted source is Scaleway's `out_of_stock`; other 422s (a policy refusal,
-            // a subnetted block) are arguments the rules refuse.
-            422 if detail.contains("no free address") => {
-                json!({"message": detail, "type": "out_of_stock", "resource": "ip"})
-            }
-            422 => json!({
-                "message": detail,
-                "type": "invalid_arguments",
-                "details": [{"argument_name": "", "reason": "constraint", "help_message": detail}],
-            }),
-            503 => json!({"message": detail, "type": "transient_state"}),
-            s if s >= 500 => json!({"message": detail, "type": "internal_error"}),
-            _ => json!({"message": detail, "type": "invalid_request_error"}),
-        }
+        };
+        json!(error)
     }
+}
+
+/// Melange's fault (decision 22): one key, the webob class name of the status
+/// (`NotFound`, `BadRequest`, ...), holding the fault.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"NotFound": {"code": 404, "message": "The resource could not be found.", "detail": "IpBlock Not Found"}}))]
+pub struct MelangeFault(BTreeMap<String, FaultBody>);
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FaultBody {
+    /// The HTTP status.
+    pub code: u16,
+    /// The status's generic message.
+    pub message: String,
+    /// What went wrong.
+    pub detail: String,
+    /// On validation failures: the messages by field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// Scaleway's error (`{"message", "type", ...}`) under `/ipam/v1/`: what the official SDKs
+/// turn into their exceptions. A validation failure has `message: "Validation Error"` and
+/// `fields` instead of a `type`.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct ScalewayError {
+    pub message: String,
+    /// `invalid_arguments`, `not_found`, `permissions_denied`, `denied_authentication`,
+    /// `conflict`, `out_of_stock`, `transient_state`, `internal_error`, ...
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Vec<ScalewayErrorDetail>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ScalewayErrorDetail {
+    pub argument_name: String,
+    pub reason: String,
+    pub help_message: String,
 }
 
 /// The error shapes the service speaks: Melange's faults everywhere, Scaleway's under

@@ -121,7 +121,8 @@ impl Request {
         })
     }
 
-    /// `limit` (default 200, capped at 1000) and `marker`; a bad limit is a 400, not a 500.
+    /// `limit` (default 200, capped at 1000) and `marker` ([`PageQuery`]); a bad limit is a
+    /// 400, not a 500.
     pub fn page(&self) -> Result<PageRequest, Fault> {
         let limit = match self.query.get("limit") {
             None => PAGE_LIMIT_DEFAULT,
@@ -170,4 +171,15 @@ fn accept_format(headers: &HeaderMap) -> Format {
     } else {
         Format::Json
     }
+}
+
+/// The paging query [`Request::page`] reads, as the OpenAPI document shows it.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page: 1 to 1000 (larger is taken as 1000), 200 when absent.
+    #[param(minimum = 1)]
+    pub limit: Option<u64>,
+    /// The id of the last item of the previous page (its `next` link carries it).
+    pub marker: Option<String>,
 }

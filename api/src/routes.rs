@@ -2,7 +2,7 @@
 //! may call it, the handler), one line per surface. The server finds a request's row here
 //! (404/405 when none fits), authorization reads its scope, the dispatcher calls its handler,
 //! and the tenant-isolation test walks the same table (a row without a test case fails the
-//! suite). A new route is a row in its surface's `mod.rs`; a new surface is one line below.
+//! suite). A new route is a row in its surface's `mod.rs`; a new surface is one line in each list below.
 
 use std::sync::LazyLock;
 
@@ -18,6 +18,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         crate::audit::ROUTES,
         crate::auth::ROUTES,
         crate::history::ROUTES,
+        crate::docs::ROUTES,
         crate::melange::ROUTES,
         crate::pools::ROUTES,
         crate::registrations::ROUTES,
@@ -28,6 +29,23 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     .concat()
 });
 
+/// Every surface's operations (its `Api`, declared beside its rows in its `mod.rs`), in the
+/// order of [`ROUTES`]: the OpenAPI document merges them (`docs::spec`), and a test holds
+/// them to the rows, method and path.
+pub static DOCS: &[fn() -> utoipa::openapi::OpenApi] = &[
+    <crate::admin::Api as utoipa::OpenApi>::openapi,
+    <crate::audit::Api as utoipa::OpenApi>::openapi,
+    <crate::auth::Api as utoipa::OpenApi>::openapi,
+    <crate::docs::Api as utoipa::OpenApi>::openapi,
+    <crate::history::Api as utoipa::OpenApi>::openapi,
+    <crate::melange::Api as utoipa::OpenApi>::openapi,
+    <crate::pools::Api as utoipa::OpenApi>::openapi,
+    <crate::registrations::Api as utoipa::OpenApi>::openapi,
+    <crate::requests::Api as utoipa::OpenApi>::openapi,
+    <crate::scaleway::Api as utoipa::OpenApi>::openapi,
+    <crate::webhooks::Api as utoipa::OpenApi>::openapi,
+];
+
 pub use ipledger_domain::limits::SEGMENT_BYTES_MAX;
 
 /// The table row for a request, if any (see [`Route::matches`]).
@@ -35,6 +53,19 @@ pub fn find(method: &str, segments: &[&str]) -> Option<&'static Route> {
     ROUTES
         .iter()
         .find(|route| route.method == method && route.matches(segments))
+}
+
+/// The methods with a row for this path: what a 405's `Allow` header lists (RFC 9110
+/// §15.5.6: a 405 must name them).
+pub fn allowed_methods(segments: &[&str]) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = ROUTES
+        .iter()
+        .filter(|r| r.matches(segments))
+        .map(|r| r.method)
+        .collect();
+    methods.sort_unstable();
+    methods.dedup();
+    methods
 }
 
 /// Whether a path id (a tenant, a block's id, an address, a vif, ... after percent-decoding)

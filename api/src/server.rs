@@ -193,6 +193,13 @@ async fn handle_in_span(
         .observe_request(req.route, status.as_u16(), took);
     tracing::debug!(method = %req.method, path = %req.path, status = status.as_u16(), micros = took.as_micros() as u64, "request");
     let mut reply = encode_in(req.format, Dialect::of_path(&req.path), answer);
+    if reply.status() == StatusCode::METHOD_NOT_ALLOWED {
+        // RFC 9110: a 405 lists the methods the resource has.
+        let allow = routes::allowed_methods(&req.seg()).join(", ");
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            reply.headers_mut().insert("allow", value);
+        }
+    }
     if reply.status() == StatusCode::UNAUTHORIZED {
         // RFC 6750: a 401 names the scheme the client should use.
         reply.headers_mut().insert(
@@ -328,6 +335,16 @@ pub fn encode_in(format: Format, dialect: Dialect, answer: Answer) -> Reply {
             let mut r = Reply::new(Bytes::from(text).into());
             r.headers_mut()
                 .insert("content-type", HeaderValue::from_static(content_type));
+            r
+        }
+        Body::Owned {
+            content_type,
+            bytes,
+        } => {
+            let mut r = Reply::new(Bytes::from(bytes).into());
+            if let Ok(value) = HeaderValue::from_str(&content_type) {
+                r.headers_mut().insert("content-type", value);
+            }
             r
         }
         Body::Stream(chunks) => {

@@ -17,16 +17,16 @@ use serde_json::{json, Value};
 use crate::smtp_support::free_port;
 use crate::support::{Client, TestServer, ADMIN_TOKEN};
 
-const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
 /// chromedriver on a free loopback port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         let port = free_port();
         let child = Command::new("/usr/bin/chromedriver")
             .arg(format!("--port={port}"))
@@ -55,6 +55,15 @@ impl Drop for Driver {
 }
 
 async fn browser(driver: &Driver, profile: &std::path::Path) -> Browser {
+    browser_with(driver, profile, &[]).await
+}
+
+/// A headless Chromium session with `extra` command-line flags.
+pub(crate) async fn browser_with(
+    driver: &Driver,
+    profile: &std::path::Path,
+    extra: &[&str],
+) -> Browser {
     let args = [
         "--headless",
         "--no-sandbox",
@@ -69,6 +78,7 @@ async fn browser(driver: &Driver, profile: &std::path::Path) -> Browser {
     ];
     let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     args.push(format!("--user-data-dir={}", profile.display()));
+    args.extend(extra.iter().map(|a| a.to_string()));
     let caps = json!({"goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}});
     let serde_json::Value::Object(caps) = caps else {
         unreachable!()

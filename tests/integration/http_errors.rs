@@ -474,7 +474,27 @@ async fn http_wrong_methods_are_405() {
         assert_eq!(r.status, 405, "{method} {path}: {}", r.text);
         fault_4xx(&r, &format!("{method} {path}"));
         assert!(r.json.get("MethodNotAllowed").is_some(), "{}", r.text);
+        // RFC 9110: a 405 names the methods the resource has (Schemathesis found none).
+        let allow = r.headers.get("allow").and_then(|v| v.to_str().ok());
+        assert!(
+            allow.is_some_and(|a| !a.is_empty() && !a.contains(method.as_str())),
+            "{method} {path}: Allow {allow:?}"
+        );
     }
+    let r = srv.send(Method::PUT, "/v0.1/extensions/x", None, &[]).await;
+    assert_eq!(
+        r.headers
+            .get("allow")
+            .map(|v| v.to_str().unwrap_or_default()),
+        Some("GET")
+    );
+    let r = srv.send(Method::PATCH, &w.block, None, &[]).await;
+    assert_eq!(
+        r.headers
+            .get("allow")
+            .map(|v| v.to_str().unwrap_or_default()),
+        Some("DELETE, GET, PUT")
+    );
     assert_eq!(
         srv.get(&format!("{}/ip_addresses/10.0.0.2", w.block))
             .await

@@ -252,6 +252,10 @@ fn cases() -> Vec<Case> {
         case("GET", "/v1/history/interfaces/{vif}"),
         case("GET", "/console"),
         case("GET", "/console/{asset}"),
+        // The API described (docs/): public.
+        case("GET", "/openapi"),
+        case("GET", "/docs"),
+        case("GET", "/docs/{file}"),
         // The Scaleway IPAM v1 surface (fixture: `scaleway_fixture`; `Owned` rows).
         case("POST", "/ipam/v1/regions/{region}/ips")
             .body(json!({"source": {"subnet_id": "{block}"}, "is_ipv6": false, "project_id": "{tenant}"})),
@@ -284,6 +288,7 @@ async fn request_fixture(admin: &Client, n: usize, ids: &mut Ids) -> Result<(), 
         .ok_or_else(|| format!("fixture request for {ip} not listed: {}", r.text))?;
     ids.insert("request".into(), id.to_string());
     ids.insert("asset".into(), "console.js".into());
+    ids.insert("file".into(), "swagger-ui.css".into());
     Ok(())
 }
 

@@ -34,6 +34,7 @@ mod log_damage;
 mod logs;
 mod nodes;
 mod old_log;
+mod openapi;
 mod ops;
 mod pools;
 mod postgres;

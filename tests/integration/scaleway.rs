@@ -688,7 +688,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 }
 
 /// The venv `scripts/install-test-deps` makes: `target/test-venv` (or `IPLEDGER_TEST_VENV`).
-fn venv_python() -> PathBuf {
+pub(crate) fn venv_python() -> PathBuf {
     if let Some(dir) = std::env::var_os("IPLEDGER_TEST_VENV") {
         return PathBuf::from(dir).join("bin/python");
     }

@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::json;
 
 use crate::app::App;
@@ -31,6 +32,22 @@ pub(crate) fn progress(app: &App) -> (u64, u64, u64) {
     (position, head, head - position)
 }
 
+/// What `/healthz` and `/readyz` answer when all is well.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` (`/healthz`) or `ready` (`/readyz`).
+    pub status: &'static str,
+    /// The log position this node has applied.
+    pub events: u64,
+    /// The log's head.
+    pub head: u64,
+    /// `head - events`.
+    pub lag: u64,
+}
+
+/// `GET /healthz`: liveness (503 while the writer is stopped and reopening the log).
+#[utoipa::path(get, path = "/healthz", tag = "admin",
+    responses((status = 200, description = "The writer takes commands", body = Health)))]
 pub async fn health(c: Call<'_>) -> Answer {
     let app = c.app;
     if let Some(why) = app.writer.stopped_because() {
@@ -39,14 +56,17 @@ pub async fn health(c: Call<'_>) -> Answer {
         )));
     }
     let (position, head, lag) = progress(app);
-    Ok(Resp::ok(json!({
-        "status": "ok",
-        "events": position,
-        "head": head,
-        "lag": lag,
+    Ok(Resp::ok(json!(Health {
+        status: "ok",
+        events: position,
+        head,
+        lag,
     })))
 }
 
+/// `GET /readyz`: readiness (503 naming every failed check).
+#[utoipa::path(get, path = "/readyz", tag = "admin",
+    responses((status = 200, description = "Ready for traffic", body = Health)))]
 pub async fn ready(c: Call<'_>) -> Answer {
     let app = c.app;
     let mut reasons = Vec::new();
@@ -75,10 +95,10 @@ pub async fn ready(c: Call<'_>) -> Answer {
         fault.errors = Some([("readiness".to_string(), reasons)].into_iter().collect());
         return Err(fault);
     }
-    Ok(Resp::ok(json!({
-        "status": "ready",
-        "events": position,
-        "head": head,
-        "lag": lag,
+    Ok(Resp::ok(json!(Health {
+        status: "ready",
+        events: position,
+        head,
+        lag,
     })))
 }

@@ -50,6 +50,9 @@ fn render(app: &App) -> String {
 }
 
 /// `GET /metrics` on the main address (an Admin row).
+/// `GET /metrics`: the Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "admin",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn scrape(c: Call<'_>) -> Answer {
     Ok(Resp {
         status: warp::http::StatusCode::OK,

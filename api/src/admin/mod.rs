@@ -22,3 +22,17 @@ pub static ROUTES: &[Route] = &[
     row!("POST", "/v1/admin/purge", Admin, retention::purge),
     row!("POST", "/v1/admin/registrations/cleanup", Admin, retention::cleanup),
 ];
+
+/// The operations of the rows above.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    health::health,
+    health::ready,
+    metrics::scrape,
+    events::list,
+    stream::stream,
+    stream::export,
+    retention::purge,
+    retention::cleanup,
+))]
+pub struct Api;

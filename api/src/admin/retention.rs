@@ -156,6 +156,20 @@ fn every(writer: &Writer, every_seconds: u64, job: Job) -> JoinHandle<()> {
 
 /// `POST /v1/admin/purge`. An Idempotency-Key is ignored: purging is idempotent by nature,
 /// and a recorded reply would make every later batch of the same run look full.
+/// `{"purged": n}`: addresses purged.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Purged {
+    pub purged: u64,
+}
+
+/// `{"removed": n}`: expired services removed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Removed {
+    pub removed: u64,
+}
+
+#[utoipa::path(post, path = "/v1/admin/purge", tag = "admin",
+    responses((status = 200, description = "The retention purge, run now", body = Purged)))]
 pub async fn purge(c: Call<'_>) -> Answer {
     let meta = Meta {
         actor: c.req.actor.clone(),
@@ -165,11 +179,13 @@ pub async fn purge(c: Call<'_>) -> Answer {
     let purged = purge_expired(&c.app.writer, meta).await?;
     // An operator's action: in the application log with its request id (the span's).
     tracing::info!(purged, actor = %c.req.actor, "retention purge run on request");
-    Ok(Resp::ok(json!({ "purged": purged })))
+    Ok(Resp::ok(json!(Purged { purged })))
 }
 
 /// `POST /v1/admin/registrations/cleanup`: the registration cleanup now, `{"removed": n}`
 /// (the expired services removed). Its own route so the purge's answer keeps its shape.
+#[utoipa::path(post, path = "/v1/admin/registrations/cleanup", tag = "admin",
+    responses((status = 200, description = "The registration cleanup, run now", body = Removed)))]
 pub async fn cleanup(c: Call<'_>) -> Answer {
     let meta = Meta {
         actor: c.req.actor.clone(),
@@ -178,5 +194,5 @@ pub async fn cleanup(c: Call<'_>) -> Answer {
     };
     let removed = clean_registrations(&c.app.writer, meta).await?;
     tracing::info!(removed, actor = %c.req.actor, "registration cleanup run on request");
-    Ok(Resp::ok(json!({ "removed": removed })))
+    Ok(Resp::ok(json!(Removed { removed })))
 }

@@ -37,6 +37,20 @@ use crate::request::Request;
 const PAGE: usize = 256;
 
 /// Which events a consumer asked for: one stream, and/or some event types.
+/// The query of the stream and the export.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// The first log position (the stream's default: the head; the export's: 0).
+    #[param(minimum = 0)]
+    pub from: Option<u64>,
+    /// Only this stream's events.
+    pub stream: Option<String>,
+    /// Only these event types (a comma list); an unknown type is 400.
+    #[serde(rename = "type")]
+    pub types: Option<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     stream: Option<String>,
@@ -100,6 +114,9 @@ fn position(app_head: u64, req: &Request, name: &str) -> Result<Option<u64>, Fau
 
 /// `GET /v1/events/stream?from=P&stream=S&type=T`: the log from P (default: the head, i.e.
 /// only new events), then live. `Last-Event-ID: P` (a reconnect) resumes after P.
+#[utoipa::path(get, path = "/v1/events/stream", tag = "admin", params(StreamQuery,
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this log position")),
+    responses((status = 200, description = "Server-Sent Events, one per log event (`id:` its position), then live", content_type = "text/event-stream", body = String)))]
 pub async fn stream(c: Call<'_>) -> Answer {
     let (app, req) = (c.app, c.req);
     let head = app.store.head();
@@ -153,6 +170,8 @@ pub async fn stream(c: Call<'_>) -> Answer {
 
 /// `GET /v1/events/export?from=P&to=Q`: events P..Q (Q exclusive, default the head at the
 /// request) as JSON lines.
+#[utoipa::path(get, path = "/v1/events/export", tag = "admin", params(StreamQuery),
+    responses((status = 200, description = "The log from `from` to the head, one JSON envelope per line", content_type = "application/x-ndjson", body = String)))]
 pub async fn export(c: Call<'_>) -> Answer {
     let (app, req) = (c.app, c.req);
     let head = app.store.head();

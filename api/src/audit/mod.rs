@@ -9,3 +9,8 @@ use crate::kit::{row, Route};
 pub static ROUTES: &[Route] = &[
     row!("GET", "/v1/audit/head", Admin, head::head),
 ];
+
+/// The operations of the rows above.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(head::head))]
+pub struct Api;

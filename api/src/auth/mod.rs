@@ -16,3 +16,8 @@ pub static ROUTES: &[Route] = &[
     row!("GET", "/v1/auth/tokens", Admin, tokens::list),
     row!("DELETE", "/v1/auth/tokens/{token}", Admin, tokens::revoke),
 ];
+
+/// The operations of the rows above.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(tokens::issue, tokens::list, tokens::revoke))]
+pub struct Api;

@@ -16,8 +16,9 @@ use crate::fault::Fault;
 use crate::kit::body::{self, string_like};
 use crate::kit::wire::collection;
 use crate::kit::{parse_id, submit, Answer, Call, Resp};
+use crate::request::PageQuery;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -26,6 +27,8 @@ struct TokenBody {
     role: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/auth/tokens", tag = "auth", request_body = TokenBody,
+    responses((status = 201, description = "Issued; the secret is shown here only", body = wire::TokenOne)))]
 pub async fn issue(c: Call<'_>) -> Answer {
     let body: TokenBody = body::required(c.req, "name, role")?;
     let secret = generate_secret()?;
@@ -47,6 +50,8 @@ pub async fn issue(c: Call<'_>) -> Answer {
     ))
 }
 
+#[utoipa::path(get, path = "/v1/auth/tokens", tag = "auth", params(PageQuery),
+    responses((status = 200, description = "Live tokens (no secrets)", body = wire::Tokens)))]
 pub async fn list(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
     let views = c.views();
@@ -56,6 +61,8 @@ pub async fn list(c: Call<'_>) -> Answer {
     })))
 }
 
+#[utoipa::path(delete, path = "/v1/auth/tokens/{token}", tag = "auth",
+    responses((status = 200, description = "Revoked")))]
 pub async fn revoke(c: Call<'_>) -> Answer {
     let token_id = parse_id(c.param("token"), "Token")?;
     let command = Command::RevokeToken { token_id };

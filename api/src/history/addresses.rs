@@ -83,6 +83,8 @@ fn address_param(text: &str) -> Result<IpAddr, Fault> {
     crate::registrations::handlers::address_of(text)
 }
 
+#[utoipa::path(get, path = "/v1/history/addresses/{address}", tag = "history",
+    responses((status = 200, description = "The address's holder timeline", body = crate::history::wire::AddressTimeline)))]
 pub async fn timeline(c: Call<'_>) -> Answer {
     let address = address_param(c.param("address"))?;
     let end = end_of(&c);

@@ -7,6 +7,7 @@
 
 pub mod addresses;
 pub mod objects;
+pub mod wire;
 
 use crate::kit::{row, Route};
 
@@ -20,3 +21,16 @@ pub static ROUTES: &[Route] = &[
     row!("GET", "/v1/history/registrations/{zone}/{address}", Owned, objects::registration),
     row!("GET", "/v1/history/interfaces/{vif}", Owned, objects::interface),
 ];
+
+/// The operations of the rows above.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    addresses::timeline,
+    objects::block,
+    objects::request,
+    objects::ip,
+    objects::pool,
+    objects::registration,
+    objects::interface,
+))]
+pub struct Api;

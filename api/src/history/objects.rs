@@ -202,6 +202,8 @@ async fn pool_tenant(c: &Call<'_>, pool_id: Uuid, end: u64) -> Result<String, Fa
 
 /// `GET /v1/history/blocks/{block}`: the block's stream — its creation, updates, subnets,
 /// every allocation, deallocation, purge, route, NAT pair and IP request in it, its deletion.
+#[utoipa::path(get, path = "/v1/history/blocks/{block}", tag = "history", params(crate::history::wire::HistoryQuery),
+    responses((status = 200, description = "A block's events, oldest first", body = crate::history::wire::ObjectHistory)))]
 pub async fn block(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("block"), "IpBlock")?;
     let tenant = block_tenant(&c, id, end_of(&c)).await?;
@@ -218,6 +220,8 @@ pub async fn block(c: Call<'_>) -> Answer {
 
 /// `GET /v1/history/requests/{request}`: the IP request's events (they live in its block's
 /// stream): submission, approval with the allocation it made, rejection or expiry.
+#[utoipa::path(get, path = "/v1/history/requests/{request}", tag = "history", params(crate::history::wire::HistoryQuery),
+    responses((status = 200, description = "An IP request's events, oldest first", body = crate::history::wire::ObjectHistory)))]
 pub async fn request(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("request"), "Request")?;
     let block_id = c
@@ -253,6 +257,8 @@ pub async fn request(c: Call<'_>) -> Answer {
 
 /// `GET /v1/history/ips/{ip}`: a Scaleway IP's stream (booking, updates, attach, detach,
 /// release).
+#[utoipa::path(get, path = "/v1/history/ips/{ip}", tag = "history", params(crate::history::wire::HistoryQuery),
+    responses((status = 200, description = "A Scaleway IP's events, oldest first", body = crate::history::wire::ObjectHistory)))]
 pub async fn ip(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("ip"), "ip")?;
     let stream = scaleway_ip_stream(id);
@@ -268,6 +274,8 @@ pub async fn ip(c: Call<'_>) -> Answer {
 
 /// `GET /v1/history/pools/{pool}`: a pool's stream (creation, updates, every allocation and
 /// release, deletion).
+#[utoipa::path(get, path = "/v1/history/pools/{pool}", tag = "history", params(crate::history::wire::HistoryQuery),
+    responses((status = 200, description = "A pool's events, oldest first", body = crate::history::wire::ObjectHistory)))]
 pub async fn pool(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("pool"), "Pool")?;
     let tenant = pool_tenant(&c, id, end_of(&c)).await?;
@@ -279,6 +287,8 @@ pub async fn pool(c: Call<'_>) -> Answer {
 
 /// `GET /v1/history/registrations/{zone}/{address}`: a zone registration's stream (its whole
 /// history across releases and re-registrations); its tenant is its pool's.
+#[utoipa::path(get, path = "/v1/history/registrations/{zone}/{address}", tag = "history", params(crate::history::wire::HistoryQuery),
+    responses((status = 200, description = "A registration's events, oldest first", body = crate::history::wire::ObjectHistory)))]
 pub async fn registration(c: Call<'_>) -> Answer {
     let zone = c.param("zone");
     let address = crate::registrations::handlers::address_of(c.param("address"))?;
@@ -300,6 +310,8 @@ pub async fn registration(c: Call<'_>) -> Answer {
 /// deletion). A vif is unique across tenants only while it lives, so its stream may hold
 /// several lives of different tenants: a tenant token sees its own lives only, and the
 /// answer names the tenant of the latest life it may see.
+#[utoipa::path(get, path = "/v1/history/interfaces/{vif}", tag = "history", params(crate::history::wire::HistoryQuery),
+    responses((status = 200, description = "An interface's events, oldest first", body = crate::history::wire::ObjectHistory)))]
 pub async fn interface(c: Call<'_>) -> Answer {
     let vif = c.param("vif");
     let stream = interface_stream(vif);

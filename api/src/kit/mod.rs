@@ -45,6 +45,12 @@ pub enum Body {
         content_type: &'static str,
         text: String,
     },
+    /// Bytes made or looked up for this answer, with their type (the OpenAPI document,
+    /// Swagger UI's assets), sent as they are.
+    Owned {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
     /// A body written as it is produced (the event stream, the export): never buffered whole.
     Stream(Chunks),
 }

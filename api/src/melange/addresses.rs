@@ -10,7 +10,10 @@ use crate::kit::{body, parse_id, Answer, Call, Resp};
 use crate::melange::body::AddressEnvelope;
 use crate::melange::common::{address_param, block_in, exec};
 use crate::melange::wire;
+use crate::request::PageQuery;
 
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses", tag = "melange", params(PageQuery), 
+    responses((status = 200, description = "The block's addresses", body = wire::IpAddresses)))]
 pub async fn list(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
     // The page is copied out and the views let go before rendering: the writer waits for
@@ -28,6 +31,8 @@ pub async fn list(c: Call<'_>) -> Answer {
     )))
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}", tag = "melange", 
+    responses((status = 200, description = "The address", body = wire::IpAddressOne)))]
 pub async fn show(c: Call<'_>) -> Answer {
     let v = c.views();
     let b = block_in(&v, c.param("tenant"), c.param("block"))?;
@@ -38,6 +43,8 @@ pub async fn show(c: Call<'_>) -> Answer {
     Ok(Resp::ok(json!({"ip_address": wire::address(a)})))
 }
 
+#[utoipa::path(post, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses", tag = "melange", request_body = Option<AddressEnvelope>, 
+    responses((status = 201, description = "Allocated", body = wire::IpAddressOne)))]
 pub async fn allocate(c: Call<'_>) -> Answer {
     let block_id = parse_id(c.param("block"), "IpBlock")?;
     let body = body::parse::<AddressEnvelope>(c.req)?
@@ -61,10 +68,14 @@ pub async fn allocate(c: Call<'_>) -> Answer {
     exec(c.app, c.req, command, "ip_address", StatusCode::CREATED).await
 }
 
+#[utoipa::path(delete, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}", tag = "melange", 
+    responses((status = 200, description = "Deallocated (restorable until purged)")))]
 pub async fn deallocate(c: Call<'_>) -> Answer {
     address_command(c, false).await
 }
 
+#[utoipa::path(put, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/restore", tag = "melange", 
+    responses((status = 200, description = "Restored (or already live): no body")))]
 pub async fn restore(c: Call<'_>) -> Answer {
     address_command(c, true).await
 }
@@ -90,6 +101,8 @@ async fn address_command(c: Call<'_>, restore: bool) -> Answer {
 }
 
 /// `/ipam/tenants/{tenant}/allocated_ip_addresses` and, for admins, every tenant's.
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/allocated_ip_addresses", tag = "melange", params(PageQuery, ("used_by_device" = Option<String>, Query)), 
+    responses((status = 200, description = "The tenant's live addresses", body = wire::IpAddresses)))]
 pub async fn allocated(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
     let device = c.req.query.get("used_by_device").map(String::as_str);
@@ -104,4 +117,11 @@ pub async fn allocated(c: Call<'_>) -> Answer {
         listed,
         wire::address,
     )))
+}
+
+/// `GET /v0.1/ipam/allocated_ip_addresses`: every tenant's (admins).
+#[utoipa::path(get, path = "/v0.1/ipam/allocated_ip_addresses", tag = "melange", params(PageQuery, ("used_by_device" = Option<String>, Query)),
+    responses((status = 200, description = "Live addresses", body = wire::IpAddresses)))]
+pub async fn allocated_all(c: Call<'_>) -> Answer {
+    allocated(c).await
 }

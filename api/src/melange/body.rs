@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::kit::body::{double, string_like};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -35,21 +35,21 @@ pub struct BlockBody {
     pub ipv6_generator: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockEnvelope {
     pub ip_block: BlockBody,
 }
 
 /// Decision 4: a subnet body under `"subnet"` (what Melange read) or `"ip_block"` (the spec).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubnetEnvelope {
     pub subnet: Option<BlockBody>,
     pub ip_block: Option<BlockBody>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockUpdateBody {
     #[serde(default, rename = "type", deserialize_with = "string_like")]
@@ -76,13 +76,13 @@ pub struct BlockUpdateBody {
     pub parent_id: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockUpdateEnvelope {
     pub ip_block: BlockUpdateBody,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -97,14 +97,14 @@ pub struct AddressBody {
     pub mac_address: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressEnvelope {
     #[serde(default)]
     pub ip_address: Option<AddressBody>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -116,13 +116,13 @@ pub struct PolicyBody {
     pub tenant_id: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyEnvelope {
     pub policy: PolicyBody,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RangeBody {
     #[serde(default)]
@@ -134,13 +134,13 @@ pub struct RangeBody {
     pub policy_id: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RangeEnvelope {
     pub ip_range: RangeBody,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OctetBody {
     #[serde(default)]
@@ -149,7 +149,7 @@ pub struct OctetBody {
     pub policy_id: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OctetEnvelope {
     pub ip_octet: OctetBody,

@@ -14,7 +14,7 @@ use crate::fault::Fault;
 use crate::kit::body::string_like;
 
 /// `network` inside an interface or instance body: which network, whose, which addresses.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -59,7 +59,7 @@ pub fn addresses(v: Option<Value>) -> Result<Vec<IpAddr>, Fault> {
 
 /// One interface: `POST /ipam/interfaces` (`id`), an instance PUT entry or
 /// `POST /ipam/instances/{d}/interfaces` (`virtual_interface_id`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterfaceBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -90,13 +90,13 @@ impl InterfaceBody {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterfaceEnvelope {
     pub interface: InterfaceBody,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -105,21 +105,21 @@ pub struct InstanceBody {
     pub interfaces: Vec<InterfaceBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceEnvelope {
     pub instance: InstanceBody,
 }
 
 /// `POST .../instances/{d}/interfaces/{vif}/ip_addresses`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterfaceNetworkEnvelope {
     pub network: NetworkBody,
 }
 
 /// `POST .../networks/{n}/interfaces/{vif}/ip_allocations`: every field optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationBody {
     #[serde(default)]
@@ -133,14 +133,14 @@ pub struct AllocationBody {
     pub mac_address: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationEnvelope {
     #[serde(default)]
     pub network: Option<AllocationBody>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllowedIpBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -149,13 +149,13 @@ pub struct AllowedIpBody {
     pub ip_address: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllowedIpEnvelope {
     pub allowed_ip: AllowedIpBody,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MacRangeBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -165,7 +165,7 @@ pub struct MacRangeBody {
     pub tenant_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MacRangeEnvelope {
     pub mac_address_range: MacRangeBody,

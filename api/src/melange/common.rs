@@ -36,18 +36,18 @@ pub async fn exec(
 pub fn reply(key: &str, reply: &Reply) -> Result<Option<Value>, Fault> {
     let v = match reply {
         Reply::Done => return Ok(None),
-        Reply::Block(b) => wire::block(b),
-        Reply::Address(a) => wire::address(a),
-        Reply::Policy(p) => wire::policy(p),
-        Reply::Range(r) => wire::range(r),
-        Reply::Octet(o) => wire::octet(o),
-        Reply::Route(r) => wire::route(r),
-        Reply::Interface(v) => wire_interfaces::interface(v),
+        Reply::Block(b) => json!(wire::block(b)),
+        Reply::Address(a) => json!(wire::address(a)),
+        Reply::Policy(p) => json!(wire::policy(p)),
+        Reply::Range(r) => json!(wire::range(r)),
+        Reply::Octet(o) => json!(wire::octet(o)),
+        Reply::Route(r) => json!(wire::route(r)),
+        Reply::Interface(v) => json!(wire_interfaces::interface(v)),
         Reply::Interfaces(vs) => json!({
             "interfaces": vs.iter().map(wire_interfaces::interface).collect::<Vec<_>>()
         }),
-        Reply::IpConfigurations(cs) => wire_interfaces::ip_configurations(cs),
-        Reply::MacRange(r) => wire_interfaces::mac_range(r),
+        Reply::IpConfigurations(cs) => json!(wire_interfaces::ip_configurations(cs)),
+        Reply::MacRange(r) => json!(wire_interfaces::mac_range(r)),
         Reply::Token(_)
         | Reply::Purged(_)
         | Reply::Request(_)

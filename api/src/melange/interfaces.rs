@@ -17,6 +17,8 @@ use crate::melange::common::{exec, interface_not_found};
 use crate::melange::{wire, wire_interfaces};
 
 /// `POST /ipam/interfaces` (admin).
+#[utoipa::path(post, path = "/v0.1/ipam/interfaces", tag = "melange", request_body = InterfaceEnvelope, 
+    responses((status = 201, description = "Created", body = crate::melange::wire_interfaces::InterfaceOne)))]
 pub async fn create(c: Call<'_>) -> Answer {
     let body = body::required::<InterfaceEnvelope>(c.req, "interface")?.interface;
     let command = Command::CreateInterface(body.spec(None)?);
@@ -24,6 +26,8 @@ pub async fn create(c: Call<'_>) -> Answer {
 }
 
 /// `DELETE /ipam/interfaces/{vif}` (admin).
+#[utoipa::path(delete, path = "/v0.1/ipam/interfaces/{vif}", tag = "melange", 
+    responses((status = 200, description = "Deleted")))]
 pub async fn delete(c: Call<'_>) -> Answer {
     let command = Command::DeleteInterface {
         vif: c.param("vif").to_string(),
@@ -33,6 +37,8 @@ pub async fn delete(c: Call<'_>) -> Answer {
 }
 
 /// `GET /ipam/tenants/{tenant}/interfaces/{vif}` (the lessee's).
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}", tag = "melange", 
+    responses((status = 200, description = "The interface", body = crate::melange::wire_interfaces::InterfaceOne)))]
 pub async fn show(c: Call<'_>) -> Answer {
     let v = c.views();
     let i = v
@@ -51,6 +57,8 @@ fn lessee_interface<'a>(
     v.interface_of(tenant, vif).ok_or_else(interface_not_found)
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}/allowed_ips", tag = "melange", 
+    responses((status = 200, description = "The interface's allowed IPs", body = crate::melange::wire_interfaces::IpAddressList)))]
 pub async fn list_allowed(c: Call<'_>) -> Answer {
     let v = c.views();
     let i = lessee_interface(&v, c.param("tenant"), c.param("vif"))?;
@@ -58,6 +66,8 @@ pub async fn list_allowed(c: Call<'_>) -> Answer {
     Ok(Resp::ok(json!({ "ip_addresses": items })))
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}/allowed_ips/{address}", tag = "melange", 
+    responses((status = 200, description = "The allowed IP", body = wire::IpAddressOne)))]
 pub async fn show_allowed(c: Call<'_>) -> Answer {
     let (vif, address) = (c.param("vif"), c.param("address"));
     let v = c.views();
@@ -76,6 +86,8 @@ pub async fn show_allowed(c: Call<'_>) -> Answer {
     Ok(Resp::ok(json!({ "ip_address": wire::address(a) })))
 }
 
+#[utoipa::path(post, path = "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}/allowed_ips", tag = "melange", request_body = AllowedIpEnvelope, 
+    responses((status = 201, description = "Allowed", body = wire::IpAddressOne)))]
 pub async fn allow(c: Call<'_>) -> Answer {
     let body = body::required::<AllowedIpEnvelope>(c.req, "allowed_ip")?.allowed_ip;
     let command = Command::AllowIp(AllowIp {
@@ -87,6 +99,8 @@ pub async fn allow(c: Call<'_>) -> Answer {
     exec(c.app, c.req, command, "ip_address", StatusCode::CREATED).await
 }
 
+#[utoipa::path(delete, path = "/v0.1/ipam/tenants/{tenant}/interfaces/{vif}/allowed_ips/{address}", tag = "melange", 
+    responses((status = 200, description = "No longer allowed")))]
 pub async fn disallow(c: Call<'_>) -> Answer {
     let address = c.param("address");
     let address = parse_address(address).ok_or_else(|| {

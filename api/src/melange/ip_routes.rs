@@ -14,8 +14,9 @@ use crate::kit::body::{self, double, string_like};
 use crate::kit::{parse_id, Answer, Call, Resp};
 use crate::melange::common::exec;
 use crate::melange::wire;
+use crate::request::PageQuery;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RouteBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -29,12 +30,14 @@ struct RouteBody {
     source_block_id: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RouteEnvelope {
     ip_route: RouteBody,
 }
 
+#[utoipa::path(delete, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes/{route}", tag = "melange", 
+    responses((status = 200, description = "Deleted")))]
 pub async fn delete(c: Call<'_>) -> Answer {
     let command = Command::DeleteRoute {
         tenant: c.param("tenant").to_string(),
@@ -51,6 +54,8 @@ fn block_id(v: &State, tenant: &str, block: &str) -> Result<Uuid, Fault> {
         .ok_or_else(|| Fault::not_found("IpBlock Not Found"))
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes", tag = "melange", params(PageQuery), 
+    responses((status = 200, description = "The block's static routes", body = wire::IpRoutes)))]
 pub async fn list(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
     let v = c.views();
@@ -63,6 +68,8 @@ pub async fn list(c: Call<'_>) -> Answer {
     )))
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes/{route}", tag = "melange", 
+    responses((status = 200, description = "The route", body = wire::IpRouteOne)))]
 pub async fn show(c: Call<'_>) -> Answer {
     let v = c.views();
     let id = block_id(&v, c.param("tenant"), c.param("block"))?;
@@ -73,10 +80,15 @@ pub async fn show(c: Call<'_>) -> Answer {
     Ok(Resp::ok(json!({ "ip_route": wire::route(r) })))
 }
 
+#[utoipa::path(post, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes", tag = "melange", request_body = RouteEnvelope, 
+    responses((status = 201, description = "Created", body = wire::IpRouteOne)))]
 pub async fn create(c: Call<'_>) -> Answer {
     change(c, None).await
 }
 
+#[utoipa::path(put, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_routes/{route}", tag = "melange", request_body = RouteEnvelope, 
+    responses((status = 200, description = "Updated", body = wire::IpRouteOne),
+              (status = 201, description = "Created (PUT of a new id)", body = wire::IpRouteOne)))]
 pub async fn update(c: Call<'_>) -> Answer {
     change(c, Some(c.param("route"))).await
 }

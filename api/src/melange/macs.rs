@@ -21,6 +21,8 @@ fn range_id(c: Call<'_>) -> Result<Uuid, Fault> {
     Uuid::parse_str(c.param("range")).map_err(|_| range_not_found())
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/mac_address_ranges", tag = "melange", 
+    responses((status = 200, description = "MAC ranges", body = wire_interfaces::MacAddressRanges)))]
 pub async fn list(c: Call<'_>) -> Answer {
     let v = c.views();
     let items: Vec<_> = v
@@ -31,6 +33,8 @@ pub async fn list(c: Call<'_>) -> Answer {
     Ok(Resp::ok(json!({ "mac_address_ranges": items })))
 }
 
+#[utoipa::path(post, path = "/v0.1/ipam/mac_address_ranges", tag = "melange", request_body = MacRangeEnvelope, 
+    responses((status = 201, description = "Created", body = wire_interfaces::MacAddressRangeOne)))]
 pub async fn create(c: Call<'_>) -> Answer {
     let body = body::required::<MacRangeEnvelope>(c.req, "mac_address_range")?.mac_address_range;
     let command = Command::CreateMacRange {
@@ -47,6 +51,8 @@ pub async fn create(c: Call<'_>) -> Answer {
     .await
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/mac_address_ranges/{range}", tag = "melange", 
+    responses((status = 200, description = "The range", body = wire_interfaces::MacAddressRangeOne)))]
 pub async fn show(c: Call<'_>) -> Answer {
     let range_id = range_id(c)?;
     let v = c.views();
@@ -56,6 +62,8 @@ pub async fn show(c: Call<'_>) -> Answer {
     ))
 }
 
+#[utoipa::path(delete, path = "/v0.1/ipam/mac_address_ranges/{range}", tag = "melange", 
+    responses((status = 200, description = "Deleted")))]
 pub async fn delete(c: Call<'_>) -> Answer {
     let command = Command::DeleteMacRange {
         range_id: range_id(c)?,

@@ -22,9 +22,10 @@ use crate::kit::body::{self, string_like};
 use crate::kit::{parse_id, Answer, Call, Resp};
 use crate::melange::common::exec;
 use crate::melange::wire;
+use crate::request::PageQuery;
 use crate::request::Request;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NatItem {
     #[serde(default, deserialize_with = "string_like")]
@@ -33,11 +34,12 @@ struct NatItem {
     ip_address: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NatEnvelope {
     #[serde(default)]
     /// Items are checked one by one: serde would read a list item by position.
+    #[schema(value_type = Option<Vec<NatItem>>)]
     ip_addresses: Option<Vec<serde_json::Value>>,
 }
 
@@ -57,38 +59,54 @@ fn at(c: Call<'_>, side: NatSide) -> Result<NatAt, Fault> {
     })
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_globals", tag = "melange", params(PageQuery), 
+    responses((status = 200, description = "The address's inside globals", body = wire::IpAddresses)))]
 pub async fn list_globals(c: Call<'_>) -> Answer {
     list(c, &at(c, NatSide::Globals)?)
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_locals", tag = "melange", params(PageQuery), 
+    responses((status = 200, description = "The address's inside locals", body = wire::IpAddresses)))]
 pub async fn list_locals(c: Call<'_>) -> Answer {
     list(c, &at(c, NatSide::Locals)?)
 }
 
+#[utoipa::path(post, path = "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_globals", tag = "melange", request_body = NatEnvelope, 
+    responses((status = 200, description = "Assigned")))]
 pub async fn assign_globals(c: Call<'_>) -> Answer {
     assign(c, at(c, NatSide::Globals)?).await
 }
 
+#[utoipa::path(post, path = "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_locals", tag = "melange", request_body = NatEnvelope, 
+    responses((status = 200, description = "Assigned")))]
 pub async fn assign_locals(c: Call<'_>) -> Answer {
     assign(c, at(c, NatSide::Locals)?).await
 }
 
 /// `DELETE .../inside_globals`: every partner.
+#[utoipa::path(delete, path = "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_globals", tag = "melange", 
+    responses((status = 200, description = "Removed")))]
 pub async fn remove_globals(c: Call<'_>) -> Answer {
     remove(c, at(c, NatSide::Globals)?, None).await
 }
 
+#[utoipa::path(delete, path = "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_locals", tag = "melange", 
+    responses((status = 200, description = "Removed")))]
 pub async fn remove_locals(c: Call<'_>) -> Answer {
     remove(c, at(c, NatSide::Locals)?, None).await
 }
 
 /// `DELETE .../inside_globals/{global}`: one partner.
+#[utoipa::path(delete, path = "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_globals/{global}", tag = "melange", 
+    responses((status = 200, description = "Removed")))]
 pub async fn remove_global(c: Call<'_>) -> Answer {
     let at = at(c, NatSide::Globals)?;
     let partner = address_param(c.param("global"), "inside_global")?;
     remove(c, at, Some(partner)).await
 }
 
+#[utoipa::path(delete, path = "/v0.1/ipam/ip_blocks/{block}/ip_addresses/{address}/inside_locals/{local}", tag = "melange", 
+    responses((status = 200, description = "Removed")))]
 pub async fn remove_local(c: Call<'_>) -> Answer {
     let at = at(c, NatSide::Locals)?;
     let partner = address_param(c.param("local"), "inside_local")?;
@@ -161,4 +179,54 @@ async fn assign(c: Call<'_>, at: NatAt) -> Answer {
 async fn remove(c: Call<'_>, at: NatAt, partner: Option<IpAddr>) -> Answer {
     let command = Command::RemoveNat(RemoveNat { at, partner });
     exec(c.app, c.req, command, "ip_addresses", StatusCode::OK).await
+}
+
+// The original's tenant-scoped doors to the same handlers, one operation each.
+
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_globals", tag = "melange", params(PageQuery), 
+    responses((status = 200, description = "The address's inside globals", body = wire::IpAddresses)))]
+pub async fn list_globals_of_tenant(c: Call<'_>) -> Answer {
+    list_globals(c).await
+}
+
+#[utoipa::path(post, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_globals", tag = "melange", request_body = NatEnvelope, 
+    responses((status = 200, description = "Assigned")))]
+pub async fn assign_globals_of_tenant(c: Call<'_>) -> Answer {
+    assign_globals(c).await
+}
+
+#[utoipa::path(delete, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_globals", tag = "melange", 
+    responses((status = 200, description = "Removed")))]
+pub async fn remove_globals_of_tenant(c: Call<'_>) -> Answer {
+    remove_globals(c).await
+}
+
+#[utoipa::path(delete, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_globals/{global}", tag = "melange", 
+    responses((status = 200, description = "Removed")))]
+pub async fn remove_global_of_tenant(c: Call<'_>) -> Answer {
+    remove_global(c).await
+}
+
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_locals", tag = "melange", params(PageQuery), 
+    responses((status = 200, description = "The address's inside locals", body = wire::IpAddresses)))]
+pub async fn list_locals_of_tenant(c: Call<'_>) -> Answer {
+    list_locals(c).await
+}
+
+#[utoipa::path(post, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_locals", tag = "melange", request_body = NatEnvelope, 
+    responses((status = 200, description = "Assigned")))]
+pub async fn assign_locals_of_tenant(c: Call<'_>) -> Answer {
+    assign_locals(c).await
+}
+
+#[utoipa::path(delete, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_locals", tag = "melange", 
+    responses((status = 200, description = "Removed")))]
+pub async fn remove_locals_of_tenant(c: Call<'_>) -> Answer {
+    remove_locals(c).await
+}
+
+#[utoipa::path(delete, path = "/v0.1/ipam/tenants/{tenant}/ip_blocks/{block}/ip_addresses/{address}/inside_locals/{local}", tag = "melange", 
+    responses((status = 200, description = "Removed")))]
+pub async fn remove_local_of_tenant(c: Call<'_>) -> Answer {
+    remove_local(c).await
 }

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use ipledger_commands::{
     Command, InterfaceScope, NetworkAllocation, NetworkRequest, ReleaseAddresses,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 use warp::http::StatusCode;
 
 use crate::fault::Fault;
@@ -19,6 +19,8 @@ use crate::melange::common::{exec, interface_not_found};
 use crate::melange::wire_interfaces;
 
 /// `DELETE /ipam/tenants/{owner}/networks/{network}/interfaces/{vif}`.
+#[utoipa::path(delete, path = "/v0.1/ipam/tenants/{tenant}/networks/{network}/interfaces/{vif}", tag = "melange", 
+    responses((status = 200, description = "Deleted")))]
 pub async fn delete_interface(c: Call<'_>) -> Answer {
     let command = Command::DeleteInterface {
         vif: c.param("vif").to_string(),
@@ -31,6 +33,8 @@ pub async fn delete_interface(c: Call<'_>) -> Answer {
 }
 
 /// The interface's live addresses in the owner's network, as ip-configuration views.
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/networks/{network}/interfaces/{vif}/ip_allocations", tag = "melange", 
+    responses((status = 200, description = "The interface's addresses in the network", body = wire_interfaces::IpConfigurations)))]
 pub async fn list(c: Call<'_>) -> Answer {
     let (owner, network, vif) = (c.param("tenant"), c.param("network"), c.param("vif"));
     let v = c.views();
@@ -45,7 +49,7 @@ pub async fn list(c: Call<'_>) -> Answer {
     if v.interface(vif).is_none() {
         return Err(interface_not_found());
     }
-    let items: Vec<Value> = v
+    let items: Vec<wire_interfaces::IpConfigurationOut> = v
         .interface_addresses(vif)
         .into_iter()
         .filter(|a| blocks.contains(&a.block_id))
@@ -56,6 +60,8 @@ pub async fn list(c: Call<'_>) -> Answer {
 }
 
 /// POST: every body field optional, an empty body accepted; 201.
+#[utoipa::path(post, path = "/v0.1/ipam/tenants/{tenant}/networks/{network}/interfaces/{vif}/ip_allocations", tag = "melange", request_body = Option<AllocationEnvelope>, 
+    responses((status = 201, description = "Allocated", body = wire_interfaces::IpConfigurations)))]
 pub async fn allocate(c: Call<'_>) -> Answer {
     let body = body::parse::<AllocationEnvelope>(c.req)?
         .and_then(|e| e.network)
@@ -75,6 +81,8 @@ pub async fn allocate(c: Call<'_>) -> Answer {
     exec(c.app, c.req, command, "ip_addresses", StatusCode::CREATED).await
 }
 
+#[utoipa::path(delete, path = "/v0.1/ipam/tenants/{tenant}/networks/{network}/interfaces/{vif}/ip_allocations", tag = "melange", 
+    responses((status = 200, description = "Released")))]
 pub async fn release(c: Call<'_>) -> Answer {
     let command = Command::ReleaseAddresses(ReleaseAddresses {
         vif: c.param("vif").to_string(),

@@ -10,7 +10,10 @@ use crate::kit::{body, parse_id, Answer, Call, Resp};
 use crate::melange::body::{OctetBody, OctetEnvelope, PolicyEnvelope, RangeBody, RangeEnvelope};
 use crate::melange::common::{exec, int_field, policy_scope};
 use crate::melange::wire;
+use crate::request::PageQuery;
 
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/policies", tag = "melange", params(PageQuery), 
+    responses((status = 200, description = "The tenant's policies", body = wire::Policies)))]
 pub async fn list(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
     let v = c.views();
@@ -20,12 +23,16 @@ pub async fn list(c: Call<'_>) -> Answer {
     })))
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}", tag = "melange", 
+    responses((status = 200, description = "The policy", body = wire::PolicyOne)))]
 pub async fn show(c: Call<'_>) -> Answer {
     let v = c.views();
     let p = policy_scope(&v, c.param("tenant"), c.param("policy"))?;
     Ok(Resp::ok(json!({"policy": wire::policy(&p.record)})))
 }
 
+#[utoipa::path(post, path = "/v0.1/ipam/tenants/{tenant}/policies", tag = "melange", request_body = PolicyEnvelope, 
+    responses((status = 201, description = "Created", body = wire::PolicyOne)))]
 pub async fn create(c: Call<'_>) -> Answer {
     let body = body::required::<PolicyEnvelope>(c.req, "policy")?.policy;
     let command = Command::CreatePolicy {
@@ -36,6 +43,8 @@ pub async fn create(c: Call<'_>) -> Answer {
     exec(c.app, c.req, command, "policy", StatusCode::CREATED).await
 }
 
+#[utoipa::path(put, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}", tag = "melange", request_body = PolicyEnvelope, 
+    responses((status = 200, description = "Updated", body = wire::PolicyOne)))]
 pub async fn update(c: Call<'_>) -> Answer {
     let policy_id = parse_id(c.param("policy"), "Policy")?;
     let body = body::required::<PolicyEnvelope>(c.req, "policy")?.policy;
@@ -48,6 +57,8 @@ pub async fn update(c: Call<'_>) -> Answer {
     exec(c.app, c.req, command, "policy", StatusCode::OK).await
 }
 
+#[utoipa::path(delete, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}", tag = "melange", 
+    responses((status = 200, description = "Deleted")))]
 pub async fn delete(c: Call<'_>) -> Answer {
     let policy_id = parse_id(c.param("policy"), "Policy")?;
     let command = Command::DeletePolicy {
@@ -69,6 +80,8 @@ fn range_values(body: &RangeBody) -> Result<(Option<i64>, Option<u64>), Fault> {
     Ok((offset, length))
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_ranges", tag = "melange", params(PageQuery), 
+    responses((status = 200, description = "The policy's unusable ranges", body = wire::IpRanges)))]
 pub async fn list_ranges(c: Call<'_>) -> Answer {
     let policy = c.param("policy");
     parse_id(policy, "Policy")?;
@@ -83,6 +96,8 @@ pub async fn list_ranges(c: Call<'_>) -> Answer {
     )))
 }
 
+#[utoipa::path(post, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_ranges", tag = "melange", request_body = RangeEnvelope, 
+    responses((status = 201, description = "Created", body = wire::IpRangeOne)))]
 pub async fn create_range(c: Call<'_>) -> Answer {
     let policy_id = parse_id(c.param("policy"), "Policy")?;
     let body = body::required::<RangeEnvelope>(c.req, "ip_range")?.ip_range;
@@ -98,6 +113,8 @@ pub async fn create_range(c: Call<'_>) -> Answer {
     exec(c.app, c.req, command, "ip_range", StatusCode::CREATED).await
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_ranges/{range}", tag = "melange", 
+    responses((status = 200, description = "The range", body = wire::IpRangeOne)))]
 pub async fn show_range(c: Call<'_>) -> Answer {
     let policy = c.param("policy");
     parse_id(policy, "Policy")?;
@@ -111,6 +128,8 @@ pub async fn show_range(c: Call<'_>) -> Answer {
     Ok(Resp::ok(json!({"ip_range": wire::range(r)})))
 }
 
+#[utoipa::path(put, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_ranges/{range}", tag = "melange", request_body = RangeEnvelope, 
+    responses((status = 200, description = "Updated", body = wire::IpRangeOne)))]
 pub async fn update_range(c: Call<'_>) -> Answer {
     let policy_id = parse_id(c.param("policy"), "Policy")?;
     let range_id = parse_id(c.param("range"), "IpRange")?;
@@ -126,6 +145,8 @@ pub async fn update_range(c: Call<'_>) -> Answer {
     exec(c.app, c.req, command, "ip_range", StatusCode::OK).await
 }
 
+#[utoipa::path(delete, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_ranges/{range}", tag = "melange", 
+    responses((status = 200, description = "Deleted")))]
 pub async fn delete_range(c: Call<'_>) -> Answer {
     let policy_id = parse_id(c.param("policy"), "Policy")?;
     let range_id = parse_id(c.param("range"), "IpRange")?;
@@ -148,6 +169,8 @@ fn octet_value(body: &OctetBody) -> Result<Option<u8>, Fault> {
     }
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets", tag = "melange", params(PageQuery), 
+    responses((status = 200, description = "The policy's unusable octets", body = wire::IpOctets)))]
 pub async fn list_octets(c: Call<'_>) -> Answer {
     let policy = c.param("policy");
     parse_id(policy, "Policy")?;
@@ -162,6 +185,8 @@ pub async fn list_octets(c: Call<'_>) -> Answer {
     )))
 }
 
+#[utoipa::path(post, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets", tag = "melange", request_body = OctetEnvelope, 
+    responses((status = 201, description = "Created", body = wire::IpOctetOne)))]
 pub async fn create_octet(c: Call<'_>) -> Answer {
     let policy_id = parse_id(c.param("policy"), "Policy")?;
     let body = body::required::<OctetEnvelope>(c.req, "ip_octet")?.ip_octet;
@@ -174,6 +199,8 @@ pub async fn create_octet(c: Call<'_>) -> Answer {
     exec(c.app, c.req, command, "ip_octet", StatusCode::CREATED).await
 }
 
+#[utoipa::path(get, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets/{octet}", tag = "melange", 
+    responses((status = 200, description = "The octet", body = wire::IpOctetOne)))]
 pub async fn show_octet(c: Call<'_>) -> Answer {
     let policy = c.param("policy");
     parse_id(policy, "Policy")?;
@@ -188,6 +215,8 @@ pub async fn show_octet(c: Call<'_>) -> Answer {
 }
 
 /// PUT or POST (decision 18).
+#[utoipa::path(put, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets/{octet}", tag = "melange", request_body = OctetEnvelope, 
+    responses((status = 200, description = "Updated", body = wire::IpOctetOne)))]
 pub async fn update_octet(c: Call<'_>) -> Answer {
     let policy_id = parse_id(c.param("policy"), "Policy")?;
     let octet_id = parse_id(c.param("octet"), "IpOctet")?;
@@ -202,6 +231,8 @@ pub async fn update_octet(c: Call<'_>) -> Answer {
     exec(c.app, c.req, command, "ip_octet", StatusCode::OK).await
 }
 
+#[utoipa::path(delete, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets/{octet}", tag = "melange", 
+    responses((status = 200, description = "Deleted")))]
 pub async fn delete_octet(c: Call<'_>) -> Answer {
     let policy_id = parse_id(c.param("policy"), "Policy")?;
     let octet_id = parse_id(c.param("octet"), "IpOctet")?;
@@ -211,4 +242,11 @@ pub async fn delete_octet(c: Call<'_>) -> Answer {
         octet_id,
     };
     exec(c.app, c.req, command, "ip_octet", StatusCode::OK).await
+}
+
+/// `POST` on an octet: the original's update verb, served as `PUT`.
+#[utoipa::path(post, path = "/v0.1/ipam/tenants/{tenant}/policies/{policy}/unusable_ip_octets/{octet}", tag = "melange", request_body = OctetEnvelope,
+    responses((status = 200, description = "Updated", body = wire::IpOctetOne)))]
+pub async fn update_octet_by_post(c: Call<'_>) -> Answer {
+    update_octet(c).await
 }

@@ -13,8 +13,10 @@ use crate::kit::body::{self, string_like};
 use crate::kit::wire::collection;
 use crate::kit::{parse_id, submit, Answer, Call, Resp};
 use crate::pools::wire;
+use crate::request::PageQuery;
 
-#[derive(Debug, Default, Deserialize)]
+/// One allocation's request, flat or under `"allocation"`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AllocationBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -23,12 +25,13 @@ struct AllocationBody {
     prefix_length: Option<Option<i64>>,
     /// Any JSON, kept with the allocation (null: none).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     data: Option<Value>,
     #[serde(default, deserialize_with = "string_like")]
     strategy: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BatchBody {
     allocations: Vec<AllocationBody>,
@@ -72,6 +75,9 @@ fn status(made: &[(PoolAllocationRecord, bool)]) -> StatusCode {
 }
 
 /// `POST /v1/pools/{pool}/allocations`.
+#[utoipa::path(post, path = "/v1/pools/{pool}/allocations", tag = "pools", request_body = AllocationBody,
+    responses((status = 201, description = "Allocated", body = wire::AllocationOne),
+              (status = 200, description = "The identifier already had it", body = wire::AllocationOne)))]
 pub async fn allocate(c: Call<'_>) -> Answer {
     let b: AllocationBody = body::parse_unwrapped(c.req, "allocation")?.unwrap_or_default();
     let made = run(&c, vec![b.request()]).await?;
@@ -83,6 +89,9 @@ pub async fn allocate(c: Call<'_>) -> Answer {
 }
 
 /// `POST /v1/pools/{pool}/allocations/batch`: all or nothing.
+#[utoipa::path(post, path = "/v1/pools/{pool}/allocations/batch", tag = "pools", request_body = BatchBody,
+    responses((status = 201, description = "Allocated (all or nothing)", body = wire::AllocationBatch),
+              (status = 200, description = "The identifiers already had them all", body = wire::AllocationBatch)))]
 pub async fn batch(c: Call<'_>) -> Answer {
     let b: BatchBody = body::required(c.req, "allocations")?;
     let made = run(
@@ -93,7 +102,7 @@ pub async fn batch(c: Call<'_>) -> Answer {
             .collect(),
     )
     .await?;
-    let list: Vec<Value> = made.iter().map(|(a, _)| wire::allocation(a)).collect();
+    let list: Vec<wire::Allocation> = made.iter().map(|(a, _)| wire::allocation(a)).collect();
     Ok(Resp::new(
         status(&made),
         Some(json!({ "allocations": list })),
@@ -101,6 +110,8 @@ pub async fn batch(c: Call<'_>) -> Answer {
 }
 
 /// `GET /v1/pools/{pool}/allocations`, in id order, paginated.
+#[utoipa::path(get, path = "/v1/pools/{pool}/allocations", tag = "pools", params(PageQuery),
+    responses((status = 200, description = "The pool's allocations", body = wire::Allocations)))]
 pub async fn list(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("pool"), "Pool")?;
     let page = c.req.page()?;
@@ -120,6 +131,8 @@ pub async fn list(c: Call<'_>) -> Answer {
 }
 
 /// `GET /v1/pools/{pool}/allocations/{identifier}`.
+#[utoipa::path(get, path = "/v1/pools/{pool}/allocations/{identifier}", tag = "pools",
+    responses((status = 200, description = "The allocation", body = wire::AllocationOne)))]
 pub async fn show(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("pool"), "Pool")?;
     let views = c.views();
@@ -134,6 +147,8 @@ pub async fn show(c: Call<'_>) -> Answer {
 
 /// `DELETE /v1/pools/{pool}/allocations/{identifier}`: the address is free at once, or the
 /// prefix's block deleted (409 while it has allocations or subnets of its own).
+#[utoipa::path(delete, path = "/v1/pools/{pool}/allocations/{identifier}", tag = "pools",
+    responses((status = 204, description = "Released")))]
 pub async fn release(c: Call<'_>) -> Answer {
     let command = Command::ReleasePoolAllocation {
         owner: c.owner().map(str::to_string),
@@ -145,6 +160,8 @@ pub async fn release(c: Call<'_>) -> Answer {
 }
 
 /// `GET /v1/pools/{pool}/utilization`.
+#[utoipa::path(get, path = "/v1/pools/{pool}/utilization", tag = "pools",
+    responses((status = 200, description = "Allocated and free, per resource and in all", body = wire::PoolUseOne)))]
 pub async fn utilization(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("pool"), "Pool")?;
     let views = c.views();

@@ -24,3 +24,20 @@ pub static ROUTES: &[Route] = &[
     row!("DELETE", "/v1/pools/{pool}/allocations/{identifier}", Owned, allocations::release),
     row!("GET", "/v1/pools/{pool}/utilization", Owned, allocations::utilization),
 ];
+
+/// The operations of the rows above.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    pool::create,
+    pool::list,
+    pool::show,
+    pool::update,
+    pool::delete,
+    allocations::allocate,
+    allocations::list,
+    allocations::batch,
+    allocations::show,
+    allocations::release,
+    allocations::utilization,
+))]
+pub struct Api;

@@ -12,10 +12,11 @@ use crate::kit::body::{self, double, string_like};
 use crate::kit::wire::collection;
 use crate::kit::{parse_id, submit, Answer, Call, Resp};
 use crate::pools::wire;
+use crate::request::PageQuery;
 
 /// The pool body of `POST` and `PUT` (`PUT` leaves absent fields as they are), flat or
 /// under `"pool"` (XML's `<pool>`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PoolBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -42,6 +43,8 @@ fn pool_answer(status: StatusCode, reply: ipledger_domain::records::Reply) -> An
 }
 
 /// `POST /v1/pools`.
+#[utoipa::path(post, path = "/v1/pools", tag = "pools", request_body = PoolBody,
+    responses((status = 201, description = "Created", body = wire::PoolOne)))]
 pub async fn create(c: Call<'_>) -> Answer {
     let b: PoolBody = body::parse_unwrapped(c.req, "pool")?.ok_or_else(|| body::missing("name"))?;
     let owner = c.owner();
@@ -68,6 +71,9 @@ pub async fn create(c: Call<'_>) -> Answer {
 }
 
 /// `GET /v1/pools`, optionally `?tenant_id=` (a tenant token lists its own only).
+#[utoipa::path(get, path = "/v1/pools", tag = "pools", params(PageQuery,
+        ("tenant_id" = Option<String>, Query, description = "Only this tenant's pools")),
+    responses((status = 200, description = "Pools", body = wire::Pools)))]
 pub async fn list(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
     let tenant = c.req.query.get("tenant_id").filter(|t| !t.is_empty());
@@ -81,6 +87,8 @@ pub async fn list(c: Call<'_>) -> Answer {
 }
 
 /// `GET /v1/pools/{pool}`.
+#[utoipa::path(get, path = "/v1/pools/{pool}", tag = "pools",
+    responses((status = 200, description = "The pool", body = wire::PoolOne)))]
 pub async fn show(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("pool"), "Pool")?;
     let views = c.views();
@@ -91,6 +99,8 @@ pub async fn show(c: Call<'_>) -> Answer {
 }
 
 /// `PUT /v1/pools/{pool}`: name, resources, defaults, zone, strategy.
+#[utoipa::path(put, path = "/v1/pools/{pool}", tag = "pools", request_body = PoolBody,
+    responses((status = 200, description = "Updated", body = wire::PoolOne)))]
 pub async fn update(c: Call<'_>) -> Answer {
     let pool_id = parse_id(c.param("pool"), "Pool")?;
     let b: PoolBody = body::parse_unwrapped(c.req, "pool")?.unwrap_or_default();
@@ -109,6 +119,8 @@ pub async fn update(c: Call<'_>) -> Answer {
 }
 
 /// `DELETE /v1/pools/{pool}`: 409 while it has allocations.
+#[utoipa::path(delete, path = "/v1/pools/{pool}", tag = "pools",
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete(c: Call<'_>) -> Answer {
     let pool_id = parse_id(c.param("pool"), "Pool")?;
     let command = Command::DeletePool {

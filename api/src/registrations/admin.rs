@@ -14,8 +14,9 @@ use crate::auth::secret::same_digest;
 use crate::fault::Fault;
 use crate::kit::{body as kit_body, Answer, Call, Resp};
 use crate::registrations::handlers::{address_of, host, submit, sweep_answer};
+use crate::registrations::wire;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ServiceNamed {
     service_name: String,
@@ -24,7 +25,7 @@ struct ServiceNamed {
 }
 
 /// Never `Debug`: it holds a secret.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SecretBody {
     #[serde(alias = "new_secret")]
@@ -32,6 +33,8 @@ struct SecretBody {
 }
 
 /// `POST /v1/registrations/{zone}/{address}/services/expire`: the service expires now.
+#[utoipa::path(post, path = "/v1/registrations/{zone}/{address}/services/expire", tag = "registrations", request_body = ServiceNamed,
+    responses((status = 200, description = "The service given an expiry (or skipped)", body = wire::Sweep)))]
 pub async fn expire_service(c: Call<'_>) -> Answer {
     let address = address_of(c.param("address"))?;
     let b: ServiceNamed =
@@ -57,6 +60,8 @@ fn secret_of(c: &Call<'_>) -> Result<String, Fault> {
 }
 
 /// `PUT /v1/registrations/{zone}/{address}/secret` `{"new_secret"}`.
+#[utoipa::path(put, path = "/v1/registrations/{zone}/{address}/secret", tag = "registrations", request_body = SecretBody,
+    responses((status = 200, description = "Replaced", body = wire::SecretReplaced)))]
 pub async fn replace_secret(c: Call<'_>) -> Answer {
     let address = address_of(c.param("address"))?;
     let secret = secret_of(&c)?;
@@ -67,14 +72,17 @@ pub async fn replace_secret(c: Call<'_>) -> Answer {
             .digest(&secret),
     });
     match submit(&c, command).await? {
-        Reply::Registration { record, .. } => Ok(Resp::ok(
-            json!({"message": "secret replaced", "address": host(record.address)}),
-        )),
+        Reply::Registration { record, .. } => Ok(Resp::ok(json!(wire::SecretReplaced {
+            message: "secret replaced",
+            address: host(record.address),
+        }))),
         other => Err(Fault::unexpected_reply("a secret replacement", &other)),
     }
 }
 
 /// `POST /v1/registrations/{zone}/{address}/check-secret` `{"secret"}` → `{"opens": bool}`.
+#[utoipa::path(post, path = "/v1/registrations/{zone}/{address}/check-secret", tag = "registrations", request_body = SecretBody,
+    responses((status = 200, description = "Whether the secret opens the registration", body = wire::SecretCheck)))]
 pub async fn check_secret(c: Call<'_>) -> Answer {
     let (zone, address) = (c.param("zone"), address_of(c.param("address"))?);
     let secret = secret_of(&c)?;
@@ -88,9 +96,11 @@ pub async fn check_secret(c: Call<'_>) -> Answer {
         hex_bytes(&r.secret_digest)
     };
     let opens = same_digest(&presented, &stored);
-    Ok(Resp::ok(
-        json!({"zone": zone, "address": host(address), "opens": opens}),
-    ))
+    Ok(Resp::ok(json!(wire::SecretCheck {
+        zone: zone.to_string(),
+        address: host(address),
+        opens,
+    })))
 }
 
 fn hex_bytes(text: &str) -> [u8; 32] {

@@ -14,7 +14,7 @@ use crate::fault::Fault;
 use crate::kit::body as kit_body;
 use crate::request::Request;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceBody {
     pub service_name: Option<String>,
@@ -25,7 +25,7 @@ pub struct ServiceBody {
 }
 
 /// Never `Debug`: it holds secrets.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationBody {
     pub address: Option<String>,

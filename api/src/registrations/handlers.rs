@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::fault::Fault;
 use crate::kit::wire::timestamp;
 use crate::kit::{Answer, Call, Resp};
-use crate::registrations::body;
+use crate::registrations::{body, wire};
 use ipledger_commands::Meta;
 
 /// Sends a registration command without an idempotency record: an `Idempotency-Key`'s
@@ -39,15 +39,17 @@ pub(crate) fn host(address: IpAddr) -> String {
     format!("{address}/{bits}")
 }
 
-fn answer(message: &str, address: IpAddr, cluster: Uuid) -> Answer {
-    Ok(Resp::ok(json!({
-        "message": message,
-        "address": host(address),
-        "cluster_id": cluster,
+fn answer(message: &'static str, address: IpAddr, cluster: Uuid) -> Answer {
+    Ok(Resp::ok(json!(wire::Registered {
+        message,
+        address: host(address),
+        cluster_id: cluster,
     })))
 }
 
 /// `POST /` and `POST /v2/address`: register or update (appendix A cases 1–4).
+#[utoipa::path(post, path = "/", tag = "registrations", request_body = body::RegistrationBody,
+    responses((status = 200, description = "`address registered` or `address updated`", body = wire::Registered)))]
 pub async fn register(c: Call<'_>) -> Answer {
     let b = body::check(body::parse(c.req)?, false)?;
     let key = crate::registrations::key::of(&c.app.auth.registration_key)?;
@@ -74,6 +76,20 @@ pub async fn register(c: Call<'_>) -> Answer {
 }
 
 /// `DELETE /` and `DELETE /v2/service`: the service expires after its retention.
+#[utoipa::path(post, path = "/v2/address", tag = "registrations", request_body = body::RegistrationBody,
+    responses((status = 200, description = "`address registered` or `address updated`", body = wire::Registered)))]
+pub async fn register_v2(c: Call<'_>) -> Answer {
+    register(c).await
+}
+
+#[utoipa::path(delete, path = "/v2/service", tag = "registrations", request_body = body::RegistrationBody,
+    responses((status = 200, description = "`service expiry set`", body = wire::Registered)))]
+pub async fn expire_v2(c: Call<'_>) -> Answer {
+    expire(c).await
+}
+
+#[utoipa::path(delete, path = "/", tag = "registrations", request_body = body::RegistrationBody,
+    responses((status = 200, description = "`service expiry set`", body = wire::Registered)))]
 pub async fn expire(c: Call<'_>) -> Answer {
     let b = body::check(body::parse(c.req)?, true)?;
     let Some(address) = b.address else {
@@ -96,6 +112,8 @@ pub async fn expire(c: Call<'_>) -> Answer {
 
 /// `POST /v1/registrations/clusters/{cluster}/expire` (admins): every service of the cluster
 /// expires now, except `deny_external_cleanup` ones, which are listed as skipped.
+#[utoipa::path(post, path = "/v1/registrations/clusters/{cluster}/expire", tag = "registrations",
+    responses((status = 200, description = "The cluster's services given an expiry, and those skipped", body = wire::Sweep)))]
 pub async fn expire_cluster(c: Call<'_>) -> Answer {
     let cluster = Uuid::parse_str(c.param("cluster"))
         .map_err(|_| Fault::invalid_field("cluster", "cluster should be a UUID"))?;
@@ -110,61 +128,86 @@ pub(crate) fn sweep_answer(reply: Reply) -> Answer {
     let Reply::ClusterExpired { expired, skipped } = reply else {
         return Err(Fault::unexpected_reply("a registration sweep", &reply));
     };
-    let show = |list: &[(String, IpAddr, ServiceKey)]| -> Vec<Value> {
+    let show = |list: &[(String, IpAddr, ServiceKey)]| -> Vec<wire::SweptService> {
         list.iter()
-            .map(|(zone, address, k)| {
-                json!({"zone": zone, "address": host(*address), "service_name": k.service_name,
-                       "namespace_id": k.namespace_id, "cluster_id": k.cluster_id})
+            .map(|(zone, address, k)| wire::SweptService {
+                zone: zone.clone(),
+                address: host(*address),
+                service_name: k.service_name.clone(),
+                namespace_id: k.namespace_id,
+                cluster_id: k.cluster_id,
             })
             .collect()
     };
-    Ok(Resp::ok(
-        json!({"expired": show(&expired), "skipped": show(&skipped)}),
-    ))
+    Ok(Resp::ok(json!(wire::Sweep {
+        expired: show(&expired),
+        skipped: show(&skipped),
+    })))
 }
 
-fn service_json(s: &RegisteredService) -> Value {
-    json!({
-        "service_name": s.service_name,
-        "namespace_id": s.namespace_id,
-        "cluster_id": s.cluster_id,
-        "retention_period_days": s.retention_period_days,
-        "deny_external_cleanup": s.deny_external_cleanup,
-        "expires_at": s.expires_at.as_ref().map(timestamp),
-    })
+fn service_json(s: &RegisteredService) -> wire::Service {
+    wire::Service {
+        service_name: s.service_name.clone(),
+        namespace_id: s.namespace_id,
+        cluster_id: s.cluster_id,
+        retention_period_days: s.retention_period_days,
+        deny_external_cleanup: s.deny_external_cleanup,
+        expires_at: s.expires_at.as_ref().map(timestamp),
+    }
 }
 
 /// A registration as the views show it: everything but the secret's digest.
-fn registration_json(r: &RegistrationRecord) -> Value {
-    json!({
-        "zone": r.zone,
-        "address": host(r.address),
-        "ip_family": r.family(),
-        "block_id": r.block_id,
-        "pool_id": r.pool_id,
-        "services": r.services.iter().map(service_json).collect::<Vec<_>>(),
-        "created_at": timestamp(&r.created_at),
-        "updated_at": timestamp(&r.updated_at),
-    })
+fn registration_json(r: &RegistrationRecord) -> wire::Registration {
+    wire::Registration {
+        zone: r.zone.clone(),
+        address: host(r.address),
+        ip_family: r.family(),
+        block_id: r.block_id,
+        pool_id: r.pool_id,
+        services: r.services.iter().map(service_json).collect(),
+        created_at: timestamp(&r.created_at),
+        updated_at: timestamp(&r.updated_at),
+    }
 }
 
 /// `GET /v1/zones`: zone names with, per family, the addresses and how many are free.
+#[utoipa::path(get, path = "/v1/zones", tag = "registrations",
+    responses((status = 200, description = "Zones of the address pools, per family", body = wire::Zones)))]
 pub async fn zones(c: Call<'_>) -> Answer {
     let zones = c.views().zones();
-    let list: Vec<Value> = zones
+    let zones = zones
         .iter()
-        .map(|(name, families)| {
-            let fams: Vec<Value> = families
+        .map(|(name, families)| wire::Zone {
+            zone: name.clone(),
+            families: families
                 .iter()
-                .map(|f| json!({"ip_family": f.family, "total": f.total.to_string(), "free": f.free.to_string()}))
-                .collect();
-            json!({"zone": name, "families": fams})
+                .map(|f| wire::ZoneFamily {
+                    ip_family: f.family,
+                    total: f.total.to_string(),
+                    free: f.free.to_string(),
+                })
+                .collect(),
         })
         .collect();
-    Ok(Resp::ok(json!({ "zones": list })))
+    Ok(Resp::ok(json!(wire::Zones { zones })))
 }
 
 /// An address from a query or path: bare, or a CIDR of one host.
+/// The registrations list's filters ([`list`] reads them; `limit` as every page's).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a schema: what `list` reads
+pub struct ListParams {
+    zone: Option<String>,
+    /// An address, bare or as a host prefix.
+    address: Option<String>,
+    /// A UUID.
+    cluster_id: Option<String>,
+    /// At most this many (1 to 1000).
+    #[param(minimum = 1)]
+    limit: Option<u64>,
+}
+
 pub(crate) fn address_of(text: &str) -> Result<IpAddr, Fault> {
     let bare = text
         .strip_suffix("/32")
@@ -175,6 +218,8 @@ pub(crate) fn address_of(text: &str) -> Result<IpAddr, Fault> {
 }
 
 /// `GET /v1/registrations?zone=&address=&cluster_id=&limit=`.
+#[utoipa::path(get, path = "/v1/registrations", tag = "registrations", params(ListParams),
+    responses((status = 200, description = "Registrations", body = wire::Registrations)))]
 pub async fn list(c: Call<'_>) -> Answer {
     let q = &c.req.query;
     let zone = q.get("zone").map(String::as_str).filter(|z| !z.is_empty());
@@ -193,12 +238,12 @@ pub async fn list(c: Call<'_>) -> Answer {
         .transpose()?;
     let limit = c.req.page()?.limit;
     let views = c.views();
-    let list: Vec<Value> = views
+    let registrations = views
         .registrations_where(zone, address, cluster, limit)
         .into_iter()
         .map(registration_json)
         .collect();
-    Ok(Resp::ok(json!({ "registrations": list })))
+    Ok(Resp::ok(json!(wire::Registrations { registrations })))
 }
 
 /// What one event of a registration's stream says, without secrets or digests.
@@ -227,6 +272,8 @@ fn history_entry(event: &Event) -> Value {
 
 /// `GET /v1/registrations/{zone}/{address}/history?from=&limit=`: every event of the
 /// (zone, address) stream, oldest first, with its time and actor.
+#[utoipa::path(get, path = "/v1/registrations/{zone}/{address}/history", tag = "registrations", params(("from" = Option<u64>, Query, minimum = 0, description = "The first version"), ("limit" = Option<u64>, Query, minimum = 0)),
+    responses((status = 200, description = "The registration's events, oldest first", body = wire::History)))]
 pub async fn history(c: Call<'_>) -> Answer {
     let zone = c.param("zone");
     let address = address_of(c.param("address"))?;
@@ -248,7 +295,9 @@ pub async fn history(c: Call<'_>) -> Answer {
             entry
         })
         .collect();
-    Ok(Resp::ok(
-        json!({"zone": zone, "address": host(address), "history": list}),
-    ))
+    Ok(Resp::ok(json!(wire::History {
+        zone: zone.to_string(),
+        address: host(address),
+        history: list,
+    })))
 }

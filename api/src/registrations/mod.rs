@@ -8,15 +8,16 @@ pub mod admin;
 pub mod body;
 pub mod handlers;
 pub mod key;
+pub mod wire;
 
 use crate::kit::{row, Route};
 
 #[rustfmt::skip]
 pub static ROUTES: &[Route] = &[
     row!("POST", "/", RegistrarOpen, handlers::register),
-    row!("POST", "/v2/address", RegistrarOpen, handlers::register),
+    row!("POST", "/v2/address", RegistrarOpen, handlers::register_v2),
     row!("DELETE", "/", RegistrarOpen, handlers::expire),
-    row!("DELETE", "/v2/service", RegistrarOpen, handlers::expire),
+    row!("DELETE", "/v2/service", RegistrarOpen, handlers::expire_v2),
     row!("GET", "/v1/zones", Registrar, handlers::zones),
     row!("GET", "/v1/registrations", Registrar, handlers::list),
     row!("GET", "/v1/registrations/{zone}/{address}/history", Registrar, handlers::history),
@@ -25,3 +26,20 @@ pub static ROUTES: &[Route] = &[
     row!("PUT", "/v1/registrations/{zone}/{address}/secret", Admin, admin::replace_secret),
     row!("POST", "/v1/registrations/{zone}/{address}/check-secret", Admin, admin::check_secret),
 ];
+
+/// The operations of the rows above.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    handlers::register,
+    handlers::register_v2,
+    handlers::expire,
+    handlers::expire_v2,
+    handlers::zones,
+    handlers::list,
+    handlers::history,
+    handlers::expire_cluster,
+    admin::expire_service,
+    admin::replace_secret,
+    admin::check_secret,
+))]
+pub struct Api;

@@ -25,7 +25,17 @@ const HEADERS: &[(&str, &str)] = &[
     ),
 ];
 
-/// `GET /console` and `GET /console/{asset}`: the file, or 404 for any other name.
+/// `GET /console`: the page.
+#[utoipa::path(get, path = "/console", tag = "requests",
+    responses((status = 200, description = "The review console", content_type = "text/html", body = String)))]
+pub async fn index(c: Call<'_>) -> Answer {
+    asset(c).await
+}
+
+/// `GET /console/{asset}`: the file, or 404 for any other name.
+#[utoipa::path(get, path = "/console/{asset}", tag = "requests",
+    responses((status = 200, description = "A console file (`index.html`, `console.css`, `console.js`)",
+        content(("text/html"), ("text/css"), ("text/javascript")))))]
 pub async fn asset(c: Call<'_>) -> Answer {
     let (body, content_type) = match c.param_opt("asset") {
         None | Some("index.html") => (INDEX_HTML, "text/html; charset=utf-8"),

@@ -25,13 +25,13 @@ use crate::fault::Fault;
 use crate::kit::body::{self, string_like};
 use crate::kit::wire::collection;
 use crate::kit::{meta, parse_id, submit, Answer, Call, Resp};
-use crate::request::Request;
+use crate::request::{PageQuery, Request};
 use crate::requests::wire;
 
 /// The seed's answer to an accepted request.
 pub const CREATED_MESSAGE: &str = "IP request created";
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct IntakeBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -46,7 +46,7 @@ struct IntakeBody {
     description: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RejectBody {
     #[serde(default, deserialize_with = "string_like")]
@@ -54,7 +54,11 @@ struct RejectBody {
 }
 
 fn verdict(status: StatusCode, valid: bool, message: &str) -> Resp {
-    Resp::new(status, Some(json!({"valid": valid, "message": message})))
+    let verdict = wire::Verdict {
+        valid,
+        message: message.to_string(),
+    };
+    Resp::new(status, Some(json!(verdict)))
 }
 
 /// A refusal in the seed's shape, with the status `fault.rs` gives it — except the seed's
@@ -90,6 +94,16 @@ fn intake_body(req: &Request) -> Result<IntakeBody, Fault> {
 }
 
 /// `POST /v1/agent/ipam/request`.
+#[utoipa::path(post, path = "/v1/agent/ipam/request", tag = "requests",
+    request_body(content((IntakeBody = "application/json"), (IntakeBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "Created (`valid: true`), or the seed's duplicate pending request (`valid: false`)", body = wire::Verdict),
+        (status = 400, description = "Refused: malformed (before the handler: a fault)", body = wire::Refusal),
+        (status = 404, description = "Refused: no block holds the address", body = wire::Verdict),
+        (status = 409, description = "Refused: the address is taken", body = wire::Verdict),
+        (status = 413, description = "Refused: too large (before the handler: a fault)", body = wire::Refusal),
+        (status = 415, description = "Refused: not JSON, XML or a form", body = wire::Verdict),
+        (status = 422, description = "Refused by the rules", body = wire::Verdict)))]
 pub async fn intake(c: Call<'_>) -> Answer {
     let (app, req) = (c.app, c.req);
     let b = match intake_body(req) {
@@ -116,7 +130,11 @@ pub async fn intake(c: Call<'_>) -> Answer {
         region: b.region,
         description: b.description,
     });
-    let meta = meta(req, &req.actor)?;
+    // A bad Idempotency-Key is a refusal like any other: in the seed's shape.
+    let meta = match meta(req, &req.actor) {
+        Ok(meta) => meta,
+        Err(f) => return refused(f),
+    };
     match app.writer.submit(command, meta).await {
         Ok(_) => Ok(verdict(StatusCode::OK, true, CREATED_MESSAGE)),
         Err(e @ CommandError::Rejected(_)) => refused(Fault::from(e)),
@@ -125,6 +143,8 @@ pub async fn intake(c: Call<'_>) -> Answer {
 }
 
 /// `GET /v1/ipam/requests/{request}`.
+#[utoipa::path(get, path = "/v1/ipam/requests/{request}", tag = "requests",
+    responses((status = 200, description = "The request", body = wire::RequestOne)))]
 pub async fn show(c: Call<'_>) -> Answer {
     let id = parse_id(c.param("request"), "IpRequest")?;
     let views = c.views();
@@ -133,6 +153,19 @@ pub async fn show(c: Call<'_>) -> Answer {
         .ok_or_else(|| Fault::not_found("IpRequest Not Found"))?;
     let body = wire::request(r, c.app.deliveries.as_deref());
     Ok(Resp::ok(json!({ "request": body })))
+}
+
+/// The list's filters as the OpenAPI document shows them ([`filter`] reads them).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `PENDING`, `APPROVED`, `REJECTED` or `EXPIRED`.
+    pub status: Option<String>,
+    pub network_id: Option<String>,
+    /// An IP address.
+    pub ip: Option<String>,
+    /// Requested at or after: RFC 3339, or `YYYY-MM-DDTHH:MM:SS` UTC.
+    pub since: Option<String>,
 }
 
 /// The list's filters, parsed up front so that a bad one is a 400.
@@ -203,6 +236,8 @@ impl Filter {
 }
 
 /// `GET /v1/ipam/requests`, filtered by `status`, `network_id`, `ip` and `since`.
+#[utoipa::path(get, path = "/v1/ipam/requests", tag = "requests", params(PageQuery, ListQuery),
+    responses((status = 200, description = "Requests in id order", body = wire::Requests)))]
 pub async fn list(c: Call<'_>) -> Answer {
     let (app, req) = (c.app, c.req);
     let page = req.page()?;
@@ -229,11 +264,15 @@ pub async fn list(c: Call<'_>) -> Answer {
 }
 
 /// `POST /v1/ipam/requests/{request}/approve`.
+#[utoipa::path(post, path = "/v1/ipam/requests/{request}/approve", tag = "requests",
+    responses((status = 200, description = "Approved: the address is allocated", body = wire::RequestOne)))]
 pub async fn approve(c: Call<'_>) -> Answer {
     decide(c, None).await
 }
 
 /// `POST /v1/ipam/requests/{request}/reject`, with an optional `reason`.
+#[utoipa::path(post, path = "/v1/ipam/requests/{request}/reject", tag = "requests", request_body = Option<RejectBody>,
+    responses((status = 200, description = "Rejected: the hold is released", body = wire::RequestOne)))]
 pub async fn reject(c: Call<'_>) -> Answer {
     let body: RejectBody = body::parse(c.req)?.unwrap_or_default();
     decide(c, Some(body.reason)).await

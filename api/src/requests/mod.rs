@@ -19,6 +19,19 @@ pub static ROUTES: &[Route] = &[
     row!("POST", "/v1/ipam/requests/{request}/approve", Admin, ipam::approve),
     row!("POST", "/v1/ipam/requests/{request}/reject", Admin, ipam::reject),
     // The review console's static files (console.rs): public, the page signs in itself.
-    row!("GET", "/console", Public, console::asset),
+    row!("GET", "/console", Public, console::index),
     row!("GET", "/console/{asset}", Public, console::asset),
 ];
+
+/// The operations of the rows above.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    ipam::intake,
+    ipam::list,
+    ipam::show,
+    ipam::approve,
+    ipam::reject,
+    console::index,
+    console::asset,
+))]
+pub struct Api;

@@ -4,57 +4,120 @@
 //! and last SMTP error of one still owed).
 
 use ipledger_domain::requests::{NotificationKind, RequestRecord, RequestStatus};
-use serde_json::{json, Value};
+use serde::Serialize;
+use uuid::Uuid;
 
-use crate::kit::wire::timestamp;
+use crate::kit::wire::{collection_schema, envelope_schema, timestamp};
 use crate::requests::outbox::DeliveryLog;
 
 /// The request as the review API and the console show it.
-pub fn request(r: &RequestRecord, deliveries: Option<&DeliveryLog>) -> Value {
-    let mut out = json!({
-        "id": r.id,
-        "ip": r.ip.to_string(),
-        "network_id": r.network_id,
-        "block_id": r.block_id,
-        "status": r.status.as_str(),
-        "assignType": r.assign_type,
-        "assignedTo": r.assigned_to,
-        "requestedBy": r.requested_by,
-        "email": r.email,
-        "ipRange": r.ip_range,
-        "region": r.region,
-        "description": r.description,
-        "requestedAt": timestamp(&r.requested_at),
-        "decidedAt": r.decided_at.as_ref().map(timestamp),
-        "decidedBy": r.decided_by,
-        "reason": r.reason,
-        "address_id": r.address_id,
-        "notifications": notifications(r, deliveries),
-    });
-    // Only when known, so requests from before agents were recorded answer as they did.
-    if let Some(agent) = &r.agent {
-        out["agent"] = json!(agent);
-    }
-    // The expiry run released the hold; `reason` says why.
-    if let Some(at) = r.decided_at.filter(|_| r.status == RequestStatus::Expired) {
-        out["expiredAt"] = json!(timestamp(&at));
-    }
-    out
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IpRequest {
+    pub id: Uuid,
+    pub ip: String,
+    pub network_id: Option<String>,
+    pub block_id: Uuid,
+    /// `PENDING`, `APPROVED`, `REJECTED` or `EXPIRED`.
+    pub status: &'static str,
+    #[serde(rename = "assignType")]
+    pub assign_type: String,
+    #[serde(rename = "assignedTo")]
+    pub assigned_to: String,
+    #[serde(rename = "requestedBy")]
+    pub requested_by: String,
+    pub email: Option<String>,
+    #[serde(rename = "ipRange")]
+    pub ip_range: Option<String>,
+    pub region: Option<String>,
+    pub description: Option<String>,
+    #[serde(rename = "requestedAt")]
+    pub requested_at: String,
+    #[serde(rename = "decidedAt")]
+    pub decided_at: Option<String>,
+    #[serde(rename = "decidedBy")]
+    pub decided_by: Option<String>,
+    pub reason: Option<String>,
+    pub address_id: Option<Uuid>,
+    pub notifications: Vec<Notification>,
+    /// The agent that submitted it; only when known, so requests from before agents were
+    /// recorded answer as they did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// When the expiry run released the hold (`reason` says why).
+    #[serde(rename = "expiredAt", skip_serializing_if = "Option::is_none")]
+    pub expired_at: Option<String>,
 }
 
-fn notifications(r: &RequestRecord, deliveries: Option<&DeliveryLog>) -> Vec<Value> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Notification {
+    pub kind: String,
+    pub delivered: bool,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+pub fn request(r: &RequestRecord, deliveries: Option<&DeliveryLog>) -> IpRequest {
+    IpRequest {
+        id: r.id,
+        ip: r.ip.to_string(),
+        network_id: r.network_id.clone(),
+        block_id: r.block_id,
+        status: r.status.as_str(),
+        assign_type: r.assign_type.clone(),
+        assigned_to: r.assigned_to.clone(),
+        requested_by: r.requested_by.clone(),
+        email: r.email.clone(),
+        ip_range: r.ip_range.clone(),
+        region: r.region.clone(),
+        description: r.description.clone(),
+        requested_at: timestamp(&r.requested_at),
+        decided_at: r.decided_at.as_ref().map(timestamp),
+        decided_by: r.decided_by.clone(),
+        reason: r.reason.clone(),
+        address_id: r.address_id,
+        notifications: notifications(r, deliveries),
+        agent: r.agent.clone(),
+        expired_at: r
+            .decided_at
+            .filter(|_| r.status == RequestStatus::Expired)
+            .map(|at| timestamp(&at)),
+    }
+}
+
+fn notifications(r: &RequestRecord, deliveries: Option<&DeliveryLog>) -> Vec<Notification> {
     let mut owed = vec![NotificationKind::Submitted];
     owed.extend(r.decision_notice());
     owed.iter()
         .map(|kind| {
             let delivered = r.delivered.contains(kind);
             let attempt = deliveries.and_then(|d| d.attempt(r.id, *kind));
-            json!({
-                "kind": kind.to_string(),
-                "delivered": delivered,
-                "attempts": attempt.as_ref().map_or(0, |a| a.attempts),
-                "last_error": attempt.map(|a| a.last_error),
-            })
+            Notification {
+                kind: kind.to_string(),
+                delivered,
+                attempts: attempt.as_ref().map_or(0, |a| a.attempts),
+                last_error: attempt.map(|a| a.last_error),
+            }
         })
         .collect()
+}
+
+envelope_schema!(RequestOne, request, IpRequest);
+collection_schema!(Requests, requests, requests_links, IpRequest);
+
+/// The intake's answer (the seed's): `valid` and a message, with 200 on success and on the
+/// seed's "duplicate pending request", else the refusal's status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Verdict {
+    pub valid: bool,
+    pub message: String,
+}
+
+/// A refusal of the intake: the seed's verdict from the handler, or the service's fault when
+/// the request was refused before it (a malformed path or auth header, a body too large).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // a schema: either answer above
+pub enum Refusal {
+    Verdict(Verdict),
+    Fault(crate::fault::MelangeFault),
 }

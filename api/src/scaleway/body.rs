@@ -20,7 +20,7 @@ pub const PAGE_SIZE_DEFAULT: usize = 20;
 /// not a silent cap, because the SDK's list-all stops at the first short page.
 pub const PAGE_SIZE_MAX: usize = 100;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceBody {
     pub zonal: Option<String>,
@@ -30,14 +30,14 @@ pub struct SourceBody {
     pub regional: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceBody {
     pub mac_address: Option<String>,
     pub name: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookBody {
     pub source: Option<SourceBody>,
@@ -48,34 +48,34 @@ pub struct BookBody {
     pub resource: Option<ResourceBody>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReverseBody {
     pub hostname: Option<String>,
     pub address: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBody {
     pub tags: Option<Vec<String>>,
     pub reverses: Option<Vec<ReverseBody>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachBody {
     pub resource: Option<ResourceBody>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveBody {
     pub from_resource: Option<ResourceBody>,
     pub to_resource: Option<ResourceBody>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseSetBody {
     pub ip_ids: Option<Vec<String>>,
@@ -147,6 +147,38 @@ pub enum OrderKey {
     Attached,
     Address,
     Mac,
+}
+
+/// The list query as the OpenAPI document shows it ([`ListQuery::parse`] reads it; lists
+/// are repeated keys).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a schema: what `ListQuery::parse` reads
+pub struct ListParams {
+    project_id: Option<String>,
+    organization_id: Option<String>,
+    private_network_id: Option<String>,
+    subnet_id: Option<String>,
+    zonal: Option<String>,
+    regional: Option<bool>,
+    vpc_id: Option<String>,
+    attached: Option<bool>,
+    is_ipv6: Option<bool>,
+    mac_address: Option<String>,
+    resource_id: Option<String>,
+    resource_type: Option<String>,
+    resource_name: Option<String>,
+    tags: Option<Vec<String>>,
+    ip_ids: Option<Vec<String>>,
+    /// `created_at_asc`, `created_at_desc`, `updated_at_*`, `attached_at_*`,
+    /// `ip_address_*`, `mac_address_*`.
+    order_by: Option<String>,
+    /// From 1.
+    #[param(minimum = 1)]
+    page: Option<u64>,
+    /// 1 to 100 (20 when absent).
+    #[param(minimum = 1, maximum = 100)]
+    page_size: Option<u64>,
 }
 
 /// The list query, parsed whole so that a bad value is a 400 before anything is read.

@@ -6,7 +6,7 @@
 
 use ipledger_commands::{BookScalewayIp, Command, ScalewayCommand, UpdateScalewayIp};
 use ipledger_domain::records::Reply;
-use serde_json::Value;
+use serde_json::json;
 use uuid::Uuid;
 use warp::http::StatusCode;
 
@@ -82,12 +82,14 @@ async fn run(c: &Call<'_>, command: Command) -> Answer {
                 .into_scaleway_ip()
                 .map_err(|r| Fault::unexpected_reply("a Scaleway IP command", &r))?;
             let views = c.views();
-            Ok(Resp::ok(wire::ip(&views, &ip, &c.app.region)))
+            Ok(Resp::ok(json!(wire::ip(&views, &ip, &c.app.region))))
         }
     }
 }
 
 /// `POST /ips`: book an IP.
+#[utoipa::path(post, path = "/ipam/v1/regions/{region}/ips", tag = "scaleway", request_body = body::BookBody, 
+    responses((status = 200, description = "Booked", body = wire::ScalewayIp)))]
 pub async fn book(c: Call<'_>) -> Answer {
     region(&c)?;
     let b: body::BookBody = kit_body::required(c.req, "source")?;
@@ -119,6 +121,8 @@ pub async fn book(c: Call<'_>) -> Answer {
 }
 
 /// `GET /ips/{ip}`.
+#[utoipa::path(get, path = "/ipam/v1/regions/{region}/ips/{ip}", tag = "scaleway", 
+    responses((status = 200, description = "The IP", body = wire::ScalewayIp)))]
 pub async fn show(c: Call<'_>) -> Answer {
     region(&c)?;
     body::nothing(c.req)?;
@@ -128,11 +132,13 @@ pub async fn show(c: Call<'_>) -> Answer {
         .scaleway_ip(id)
         .filter(|ip| c.owner().is_none_or(|o| o == ip.project_id))
         .ok_or_else(|| not_found_ip(c.param("ip")))?;
-    Ok(Resp::ok(wire::ip(&views, ip, &c.app.region)))
+    Ok(Resp::ok(json!(wire::ip(&views, ip, &c.app.region))))
 }
 
 /// `GET /ips`: the caller's project's IPs (every project's for admins and agents unless
 /// `project_id` names one), filtered, ordered, one page with the total count.
+#[utoipa::path(get, path = "/ipam/v1/regions/{region}/ips", tag = "scaleway", params(body::ListParams), 
+    responses((status = 200, description = "IPs, a page of them", body = wire::ListIpsResponse)))]
 pub async fn list(c: Call<'_>) -> Answer {
     region(&c)?;
     body::nothing(c.req)?;
@@ -160,16 +166,21 @@ pub async fn list(c: Call<'_>) -> Answer {
     let total = matches.len();
     let start = (q.page - 1).saturating_mul(q.page_size);
     let views = c.views();
-    let ips: Vec<Value> = matches
+    let ips: Vec<wire::ScalewayIp> = matches
         .iter()
         .skip(start)
         .take(q.page_size)
         .map(|ip| wire::ip(&views, ip, &c.app.region))
         .collect();
-    Ok(Resp::ok(wire::list(total, ips)))
+    Ok(Resp::ok(json!(wire::ListIpsResponse {
+        total_count: total,
+        ips
+    })))
 }
 
 /// `PATCH /ips/{ip}`: tags and reverses, each replaced whole when given.
+#[utoipa::path(patch, path = "/ipam/v1/regions/{region}/ips/{ip}", tag = "scaleway", request_body = body::UpdateBody, 
+    responses((status = 200, description = "Updated", body = wire::ScalewayIp)))]
 pub async fn update(c: Call<'_>) -> Answer {
     region(&c)?;
     let ip_id = ip_id(&c)?;
@@ -185,6 +196,8 @@ pub async fn update(c: Call<'_>) -> Answer {
 }
 
 /// `DELETE /ips/{ip}`: 204; 409 while attached.
+#[utoipa::path(delete, path = "/ipam/v1/regions/{region}/ips/{ip}", tag = "scaleway", 
+    responses((status = 204, description = "Released")))]
 pub async fn release(c: Call<'_>) -> Answer {
     region(&c)?;
     body::nothing(c.req)?;
@@ -197,6 +210,8 @@ pub async fn release(c: Call<'_>) -> Answer {
 }
 
 /// `POST /ip-sets/release`: all or nothing (one unknown or attached IP refuses the set).
+#[utoipa::path(post, path = "/ipam/v1/regions/{region}/ip-sets/release", tag = "scaleway", request_body = body::ReleaseSetBody, 
+    responses((status = 204, description = "Released, all or none")))]
 pub async fn release_set(c: Call<'_>) -> Answer {
     region(&c)?;
     let b: body::ReleaseSetBody = kit_body::parse(c.req)?.unwrap_or_default();
@@ -214,6 +229,8 @@ pub async fn release_set(c: Call<'_>) -> Answer {
 }
 
 /// `POST /ips/{ip}/attach` `{resource}`: 409 if it has one already.
+#[utoipa::path(post, path = "/ipam/v1/regions/{region}/ips/{ip}/attach", tag = "scaleway", request_body = body::AttachBody, 
+    responses((status = 200, description = "Attached", body = wire::ScalewayIp)))]
 pub async fn attach(c: Call<'_>) -> Answer {
     region(&c)?;
     let ip_id = ip_id(&c)?;
@@ -227,6 +244,8 @@ pub async fn attach(c: Call<'_>) -> Answer {
 }
 
 /// `POST /ips/{ip}/detach` `{resource}`: the resource it is attached to.
+#[utoipa::path(post, path = "/ipam/v1/regions/{region}/ips/{ip}/detach", tag = "scaleway", request_body = body::AttachBody, 
+    responses((status = 200, description = "Detached", body = wire::ScalewayIp)))]
 pub async fn detach(c: Call<'_>) -> Answer {
     region(&c)?;
     let ip_id = ip_id(&c)?;
@@ -241,6 +260,8 @@ pub async fn detach(c: Call<'_>) -> Answer {
 
 /// `POST /ips/{ip}/move` `{from_resource, to_resource?}`: detached from the first and
 /// attached to the second in one decision (no `to_resource`: just detached).
+#[utoipa::path(post, path = "/ipam/v1/regions/{region}/ips/{ip}/move", tag = "scaleway", request_body = body::MoveBody, 
+    responses((status = 200, description = "Moved", body = wire::ScalewayIp)))]
 pub async fn move_ip(c: Call<'_>) -> Answer {
     region(&c)?;
     let ip_id = ip_id(&c)?;

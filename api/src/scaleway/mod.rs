@@ -25,3 +25,18 @@ pub static ROUTES: &[Route] = &[
     row!("POST", "/ipam/v1/regions/{region}/ips/{ip}/detach", Owned, ips::detach),
     row!("POST", "/ipam/v1/regions/{region}/ips/{ip}/move", Owned, ips::move_ip),
 ];
+
+/// The operations of the rows above.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    ips::book,
+    ips::list,
+    ips::show,
+    ips::update,
+    ips::release,
+    ips::release_set,
+    ips::attach,
+    ips::detach,
+    ips::move_ip,
+))]
+pub struct Api;

@@ -17,3 +17,8 @@ pub static ROUTES: &[Route] = &[
     row!("GET", "/v1/webhooks/{webhook}", Admin, handlers::show),
     row!("DELETE", "/v1/webhooks/{webhook}", Admin, handlers::delete),
 ];
+
+/// The operations of the rows above.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(handlers::create, handlers::list, handlers::show, handlers::delete))]
+pub struct Api;
