@@ -31,7 +31,7 @@ pub const AS_OF_CACHE_STATES: usize = 4;
 pub const AS_OF_REBUILDS_MAX: usize = 1;
 
 /// Events read from the store per call while rebuilding.
-const REBUILD_CHUNK: usize = 16384;
+const REBUILD_CHUNK: usize = 4096;
 
 /// Where a rebuild may start instead of position 0: a state already folded up to some
 /// position at or below the one asked for (its `position()` = events folded). The snapshot
@@ -201,10 +201,8 @@ async fn rebuild(store: &dyn EventStore, base: Base, upto: u64) -> Result<State,
             )));
         }
         state = tokio::task::spawn_blocking(move || {
-            // By value, as at start-up: the strings move into the records instead of being
-            // copied (`State::apply_owned`, the same fold).
-            for e in events.into_iter().filter(|e| e.position < upto) {
-                state.apply_owned(e);
+            for e in events.iter().filter(|e| e.position < upto) {
+                state.apply(e);
             }
             state
         })
