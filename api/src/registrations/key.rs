@@ -87,11 +87,20 @@ impl RegistrationKey {
 
 /// The deployment's key, or the 503 of a shared log started without one.
 pub fn of(key: &Option<RegistrationKey>) -> Result<&RegistrationKey, crate::fault::Fault> {
+    needed_by(key, "registrations")
+}
+
+/// The deployment's key for `what` (registrations hash their secrets with it, webhooks seal
+/// theirs), or the 503 saying `what` is off on a shared log started without one.
+pub fn needed_by<'a>(
+    key: &'a Option<RegistrationKey>,
+    what: &str,
+) -> Result<&'a RegistrationKey, crate::fault::Fault> {
     key.as_ref().ok_or_else(|| {
-        crate::fault::Fault::unavailable(
-            "registrations are off: this node shares its log (PostgreSQL) and has no \
-             registration_secret_key (IPLEDGER_REGISTRATION_SECRET_KEY); every node needs the same one",
-        )
+        crate::fault::Fault::unavailable(format!(
+            "{what} are off: this node shares its log (PostgreSQL) and has no \
+             registration_secret_key (IPLEDGER_REGISTRATION_SECRET_KEY); every node needs the same one"
+        ))
     })
 }
 

@@ -72,17 +72,6 @@ pub struct Webhooks {
     pub webhooks: Vec<Webhook>,
 }
 
-/// The deployment's key, or the 503 of a shared log started without one.
-fn key<'a>(c: &Call<'a>) -> Result<&'a crate::registrations::key::RegistrationKey, Fault> {
-    c.app.auth.registration_key.as_ref().ok_or_else(|| {
-        Fault::unavailable(
-            "webhooks are off: this node shares its log (PostgreSQL) and has no \
-             registration_secret_key (IPLEDGER_REGISTRATION_SECRET_KEY), which seals webhook \
-             secrets; every node needs the same one",
-        )
-    })
-}
-
 /// `POST /v1/webhooks` `{"url", "event_types"?, "secret"?}`.
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = WebhookBody,
     responses((status = 201, description = "Registered; a drawn secret is shown here only", body = WebhookOne)))]
@@ -99,7 +88,8 @@ pub async fn create(c: Call<'_>) -> Answer {
         }
         None => (seal::draw()?, true),
     };
-    let sealed = seal::seal(key(&c)?, &secret)?;
+    let key = crate::registrations::key::needed_by(&c.app.auth.registration_key, "webhooks")?;
+    let sealed = seal::seal(key, &secret)?;
     let command = Command::Webhook(WebhookCommand::Register {
         url,
         event_types: b.event_types,
