@@ -12,6 +12,12 @@
 //! starts from the nearest state at or below its position: a cached one, or one the
 //! [`StartingStates`] seam gives (the snapshot loader, `newest_at_or_below`), else an empty
 //! state at position 0 — and folds only the events after it.
+//!
+//! The nearest state is usually a checkpoint ([`Checkpoints`]): a past version of the state
+//! kept every [`CHECKPOINT_EVENTS`] events, by the start-up fold and from the published
+//! versions while the service runs. The state's collections are persistent, so a checkpoint
+//! costs only the nodes later versions changed, and a cold as-of read folds at most one
+//! spacing of events instead of the log from the last snapshot.
 
 use std::sync::Arc;
 
@@ -23,9 +29,16 @@ use tokio::sync::Semaphore;
 
 use crate::fault::Fault;
 
-/// How many rebuilt states are kept (each is a whole copy of the projections: memory, not
-/// time, is what this bounds).
+/// How many rebuilt states are kept (each shares its nodes with the checkpoint it started
+/// from, but holds the nodes it changed: memory is what this bounds).
 pub const AS_OF_CACHE_STATES: usize = 4;
+
+/// The first spacing of checkpoints, in events; doubled whenever more than
+/// [`CHECKPOINTS_MAX`] would be kept, so that any log is covered by a bounded number.
+pub const CHECKPOINT_EVENTS: u64 = 32_768;
+
+/// Checkpoints kept at most (after thinning: every other one goes and the spacing doubles).
+pub const CHECKPOINTS_MAX: usize = 128;
 
 /// How many as-of states may be rebuilt at once (a rebuild takes a core while it folds).
 pub const AS_OF_REBUILDS_MAX: usize = 1;
@@ -68,10 +81,74 @@ impl At {
     }
 }
 
-/// The as-of states: the cache, the rebuild permits and the snapshot seam.
+/// Past versions of the state, one per spacing of events: where as-of rebuilds start.
+#[derive(Debug)]
+pub struct Checkpoints {
+    spacing: u64,
+    max: usize,
+    by_position: std::collections::BTreeMap<u64, Arc<State>>,
+}
+
+impl Default for Checkpoints {
+    fn default() -> Self {
+        Checkpoints::new(CHECKPOINT_EVENTS, CHECKPOINTS_MAX)
+    }
+}
+
+impl Checkpoints {
+    /// One checkpoint every `spacing` events (at least 1), at most `max` (at least 2) kept.
+    pub fn new(spacing: u64, max: usize) -> Checkpoints {
+        Checkpoints {
+            spacing: spacing.max(1),
+            max: max.max(2),
+            by_position: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Whether a version at `position` would be kept (at least one spacing past the newest
+    /// checkpoint): asked before cloning a state to offer it.
+    pub fn wants(&self, position: u64) -> bool {
+        let newest = self.by_position.keys().next_back().copied().unwrap_or(0);
+        position >= newest.saturating_add(self.spacing)
+    }
+
+    /// Keeps `state` if [`Checkpoints::wants`] its position; thins out when over the bound.
+    pub fn offer(&mut self, state: Arc<State>) {
+        if !self.wants(state.position()) {
+            return;
+        }
+        self.by_position.insert(state.position(), state);
+        if self.by_position.len() > self.max {
+            let mut keep = false;
+            self.by_position.retain(|_, _| {
+                keep = !keep;
+                keep
+            });
+            self.spacing = self.spacing.saturating_mul(2);
+        }
+    }
+
+    fn at_or_below(&self, position: u64) -> Option<Arc<State>> {
+        self.by_position
+            .range(..=position)
+            .next_back()
+            .map(|(_, s)| s.clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_position.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_position.is_empty()
+    }
+}
+
+/// The as-of states: the cache, the checkpoints, the rebuild permits and the snapshot seam.
 pub struct AsOf {
     /// Most recently used last.
     cache: Mutex<Vec<Arc<State>>>,
+    checkpoints: Mutex<Checkpoints>,
     rebuilds: Semaphore,
     starting: Option<Arc<dyn StartingStates>>,
 }
@@ -84,11 +161,30 @@ impl Default for AsOf {
 
 impl AsOf {
     pub fn new(starting: Option<Arc<dyn StartingStates>>) -> Self {
+        AsOf::with_checkpoints(starting, Checkpoints::default())
+    }
+
+    /// Starts with the checkpoints the start-up fold kept.
+    pub fn with_checkpoints(
+        starting: Option<Arc<dyn StartingStates>>,
+        checkpoints: Checkpoints,
+    ) -> Self {
         AsOf {
             cache: Mutex::new(Vec::new()),
+            checkpoints: Mutex::new(checkpoints),
             rebuilds: Semaphore::new(AS_OF_REBUILDS_MAX),
             starting,
         }
+    }
+
+    /// Offers a published version as a checkpoint (kept one spacing after the newest).
+    pub fn offer(&self, state: Arc<State>) {
+        self.checkpoints.lock().offer(state);
+    }
+
+    /// Checkpoints held (a metric).
+    pub fn checkpoints(&self) -> usize {
+        self.checkpoints.lock().len()
     }
 
     /// The state `raw` names. `applied` is what the published views hold (their position:
@@ -151,7 +247,8 @@ impl AsOf {
         Some(hit)
     }
 
-    /// Where a rebuild to `upto` starts: the cached or snapshot state nearest below it.
+    /// Where a rebuild to `upto` starts: the cached, checkpoint or snapshot state nearest
+    /// below it.
     fn nearest_below(&self, upto: u64) -> Base {
         let cached = self
             .cache
@@ -160,6 +257,19 @@ impl AsOf {
             .filter(|s| s.position() <= upto)
             .max_by_key(|s| s.position())
             .cloned();
+        let (checkpoint, spacing) = {
+            let k = self.checkpoints.lock();
+            (k.at_or_below(upto), k.spacing)
+        };
+        let cached = match (cached, checkpoint) {
+            (Some(c), Some(k)) => Some(if k.position() > c.position() { k } else { c }),
+            (c, k) => c.or(k),
+        };
+        // A snapshot is read and decoded from disk: not worth it when a state in memory is
+        // within one checkpoint spacing.
+        if let Some(c) = cached.as_ref().filter(|c| upto - c.position() <= spacing) {
+            return Base::Shared(c.clone());
+        }
         let snapshot = self
             .starting
             .as_ref()
@@ -179,14 +289,13 @@ enum Base {
     Owned(State),
 }
 
-/// Folds the log's events from `base`'s position up to `upto` (exclusive) into a copy of it.
-/// The copy and the fold run on the blocking pool, a chunk at a time.
+/// Folds the log's events from `base`'s position up to `upto` (exclusive) into a copy of it
+/// (a persistent copy: it shares every node the fold does not change). The fold runs on the
+/// blocking pool, a chunk at a time.
 async fn rebuild(store: &dyn EventStore, base: Base, upto: u64) -> Result<State, Fault> {
     let mut state = match base {
         Base::Owned(s) => s,
-        Base::Shared(s) => tokio::task::spawn_blocking(move || (*s).clone())
-            .await
-            .map_err(|_| Fault::unavailable("rebuilding an as-of state failed"))?,
+        Base::Shared(s) => State::clone(&s),
     };
     while state.position() < upto {
         let from = state.position();
@@ -353,32 +462,118 @@ mod tests {
             asks in proptest::collection::vec(any::<u16>(), 1..24),
         ) {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            let store = MemoryStore::default();
-            for event in log(&ops) {
-                let new = NewEvent {
-                    event_id: Uuid::now_v7(),
-                    recorded_at: chrono::Utc::now(),
-                    actor: "prop".into(),
-                    correlation_id: None,
-                    idempotency_key: None,
-                    event,
-                };
-                let batch = vec![StreamAppend { stream: new.event.stream(), expected: ExpectedVersion::Any, events: vec![new] }];
-                rt.block_on(store.append(batch)).unwrap();
-            }
-            let all = store.events();
+            let store = stored(&rt, log(&ops));
             let as_of = AsOf::default();
-            for ask in asks {
-                let upto = ask as u64 % (all.len() as u64 + 1);
-                let got = rt.block_on(as_of.state(&store, upto)).unwrap();
-                let mut fresh = State::default();
-                for e in &all[..upto as usize] {
-                    fresh.apply(e);
+            asks_equal_replays(&rt, &store, &as_of, &asks)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// The same through checkpoints kept by a fold (as at start-up) with a small spacing
+        /// and bound, so that thinning happens: every answer still equals a fresh replay, and
+        /// the bound holds.
+        #[test]
+        fn the_state_as_of_a_position_from_checkpoints_equals_a_fresh_replay(
+            ops in proptest::collection::vec((0u8..4, any::<u8>()), 1..120),
+            asks in proptest::collection::vec(any::<u16>(), 1..24),
+            spacing in 1u64..8,
+            max in 2usize..6,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let store = stored(&rt, log(&ops));
+            let all = store.events();
+            let mut checkpoints = Checkpoints::new(spacing, max);
+            let mut folding = State::default();
+            for e in &all {
+                folding.apply(e);
+                if checkpoints.wants(folding.position()) {
+                    checkpoints.offer(Arc::new(folding.clone()));
                 }
-                prop_assert_eq!(got.position(), upto);
-                prop_assert!(*got == fresh, "the state as of {} differs from a fresh replay", upto);
+            }
+            prop_assert!(checkpoints.len() <= max);
+            let as_of = AsOf::with_checkpoints(None, checkpoints);
+            asks_equal_replays(&rt, &store, &as_of, &asks)?;
+            // The folded state was not changed by the versions kept along the way.
+            let mut fresh = State::default();
+            for e in &all {
+                fresh.apply(e);
+            }
+            prop_assert!(folding == fresh);
+        }
+    }
+
+    /// Asks `as_of` for the state at each position `asks` names (modulo the log's length + 1)
+    /// and compares it with a fresh replay up to there.
+    fn asks_equal_replays(
+        rt: &tokio::runtime::Runtime,
+        store: &MemoryStore,
+        as_of: &AsOf,
+        asks: &[u16],
+    ) -> Result<(), TestCaseError> {
+        let all = store.events();
+        for &ask in asks {
+            let upto = ask as u64 % (all.len() as u64 + 1);
+            let got = rt.block_on(as_of.state(store, upto)).unwrap();
+            let mut fresh = State::default();
+            for e in &all[..upto as usize] {
+                fresh.apply(e);
+            }
+            prop_assert_eq!(got.position(), upto);
+            prop_assert!(
+                *got == fresh,
+                "the state as of {} differs from a fresh replay",
+                upto
+            );
+        }
+        Ok(())
+    }
+
+    fn stored(rt: &tokio::runtime::Runtime, events: Vec<Event>) -> MemoryStore {
+        let store = MemoryStore::default();
+        for event in events {
+            let new = NewEvent {
+                event_id: Uuid::now_v7(),
+                recorded_at: chrono::Utc::now(),
+                actor: "prop".into(),
+                correlation_id: None,
+                idempotency_key: None,
+                event,
+            };
+            let batch = vec![StreamAppend {
+                stream: new.event.stream(),
+                expected: ExpectedVersion::Any,
+                events: vec![new],
+            }];
+            rt.block_on(store.append(batch)).unwrap();
+        }
+        store
+    }
+
+    #[test]
+    fn checkpoints_thin_out_and_double_their_spacing_beyond_the_bound() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        // 100 events: one block created per op 0.
+        let store = stored(&rt, log(&[(0u8, 0u8); 100]));
+        let mut k = Checkpoints::new(10, 4);
+        let mut state = State::default();
+        for e in &store.events() {
+            state.apply(e);
+            if k.wants(state.position()) {
+                k.offer(Arc::new(state.clone()));
             }
         }
+        // Kept 10..40; at 50 every other went (10, 30, 50) and the spacing became 20; at 90
+        // again (10, 50, 90), spacing 40.
+        let kept: Vec<u64> = k.by_position.keys().copied().collect();
+        assert_eq!(kept, vec![10, 50, 90]);
+        assert_eq!(k.spacing, 40);
+        assert_eq!(k.at_or_below(79).map(|s| s.position()), Some(50));
+        assert_eq!(k.at_or_below(9).map(|s| s.position()), None);
+        assert!(!k.wants(129) && k.wants(130));
     }
 
     #[test]

@@ -13,15 +13,15 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use ipledger_commands::decide::Settings;
 use ipledger_commands::store::{EventStore, StreamAppend};
-use ipledger_commands::{Clock, SystemClock, Writer, WriterConfig};
+use ipledger_commands::{Clock, Published, SystemClock, Writer, WriterConfig};
 use ipledger_domain::{Envelope, Event, ExpectedVersion, NewEvent};
 use ipledger_infra::filelog::{FileLog, FileLogOptions};
 use ipledger_infra::postgres::{PostgresLocation, PostgresOptions, PostgresStore};
 use ipledger_projections::State;
-use parking_lot::RwLock;
 use tokio::sync::oneshot;
 
 use crate::app::App;
+use crate::asof::Checkpoints;
 use crate::config::{Config, StoreSpec};
 
 /// The process's tracing subscriber: the stderr log as configured (`IPLEDGER_LOG`,
@@ -65,6 +65,8 @@ pub struct Running {
     purge: Option<tokio::task::JoinHandle<()>>,
     /// The scheduled registration cleanup (`retention.rs`), stopped with the server.
     cleanup: Option<tokio::task::JoinHandle<()>>,
+    /// Keeps published versions as as-of checkpoints (`asof.rs`), stopped with the server.
+    checkpoints: Option<tokio::task::JoinHandle<()>>,
     /// The notification outbox (`outbox.rs`) and its stop, stopped after the server.
     outbox: Stoppable,
     /// The public metrics listener (`metrics_listen`) and its stop.
@@ -107,9 +109,13 @@ impl Running {
                 let _ = task.await;
             }
         }
-        for task in [self.purge.take(), self.cleanup.take()]
-            .into_iter()
-            .flatten()
+        for task in [
+            self.purge.take(),
+            self.cleanup.take(),
+            self.checkpoints.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             // Wait for the cancellation: the task holds a writer handle, and the log stays
             // locked until every handle is gone.
@@ -187,23 +193,23 @@ impl Snapshots {
     }
 }
 
-/// Snapshots the published views into `dir`: serialized under their read lock (the writer's
-/// next publish, and reads queued behind it, wait that long: the pause, logged), written and
-/// synced after letting go. Returns the snapshot's position.
+/// Snapshots the published views into `dir`: serialized from one published version (an
+/// immutable `Arc`, so nobody waits: the writer goes on publishing newer versions), written
+/// and synced. Returns the snapshot's position.
 fn snapshot_views(
-    views: &RwLock<State>,
+    views: &Published,
     dir: &Path,
     metrics: &crate::metrics::Metrics,
 ) -> anyhow::Result<u64> {
     let started = Instant::now();
     let encoded = crate::snapshots::encode(&views.read())?;
-    let paused = started.elapsed();
+    let encoding = started.elapsed();
     crate::snapshots::write(dir, &encoded)?;
     metrics.snapshot_written();
     tracing::info!(
         position = encoded.position,
         bytes = encoded.file_bytes(),
-        lock_pause_ms = paused.as_millis() as u64,
+        encode_ms = encoding.as_millis() as u64,
         total_ms = started.elapsed().as_millis() as u64,
         "snapshot written"
     );
@@ -229,7 +235,12 @@ async fn start_logging_to(
     logs: Arc<crate::logs::Logs>,
 ) -> anyhow::Result<Running> {
     let started = Instant::now();
-    let (store, state, snapshot_loaded) = open_and_fold(config).await?;
+    let Folded {
+        store,
+        state,
+        snapshot_loaded,
+        checkpoints,
+    } = open_and_fold(config).await?;
     let log_dir = match config.store_spec()? {
         StoreSpec::File(dir) => Some(dir),
         StoreSpec::Postgres(_) => None,
@@ -305,9 +316,12 @@ async fn start_logging_to(
         metrics,
         webhooks: Arc::default(),
         // Past states start from the snapshots (those present, even when none are written).
-        as_of: Arc::new(crate::asof::AsOf::new(config.snapshot_dir()?.map(|dir| {
-            Arc::new(crate::snapshots::SnapshotDir(dir)) as Arc<dyn crate::asof::StartingStates>
-        }))),
+        as_of: Arc::new(crate::asof::AsOf::with_checkpoints(
+            config.snapshot_dir()?.map(|dir| {
+                Arc::new(crate::snapshots::SnapshotDir(dir)) as Arc<dyn crate::asof::StartingStates>
+            }),
+            checkpoints,
+        )),
         logs,
     };
     let bootstrap_secret = crate::auth::admit::bootstrap(&app)
@@ -328,6 +342,7 @@ async fn start_logging_to(
         },
     ));
     let purge = crate::admin::retention::schedule(&app.writer, config.purge_interval_seconds);
+    let checkpoints = Some(keep_checkpoints(&app));
     let cleanup = crate::admin::retention::schedule_cleanup(
         &app.writer,
         config.registration_cleanup_interval_seconds,
@@ -370,6 +385,7 @@ async fn start_logging_to(
         task,
         purge,
         cleanup,
+        checkpoints,
         outbox,
         metrics,
         webhooks,
@@ -380,9 +396,16 @@ async fn start_logging_to(
 /// Opens the configured log (the only place naming the backends) and folds it into a state:
 /// from the newest valid snapshot at or below the log's head, if there is one (its position
 /// is returned), folding only the events after it; else from the start.
-async fn open_and_fold(
-    config: &Config,
-) -> anyhow::Result<(Arc<dyn EventStore>, State, Option<u64>)> {
+/// What the start-up fold gives: the opened log, the state at its head, the position of the
+/// snapshot it started from (None: a full replay) and the past versions kept on the way.
+struct Folded {
+    store: Arc<dyn EventStore>,
+    state: State,
+    snapshot_loaded: Option<u64>,
+    checkpoints: Checkpoints,
+}
+
+async fn open_and_fold(config: &Config) -> anyhow::Result<Folded> {
     let snapshots = config.snapshot_dir()?;
     let newest = move |head: u64| {
         let state = snapshots
@@ -407,18 +430,32 @@ async fn open_and_fold(
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let log = FileLog::open(&dir, opts)
                     .with_context(|| format!("opening the event log in {}", dir.display()))?;
-                let (mut state, loaded) = newest(log.head());
-                log.replay(state.position(), |env| state.apply_owned(env))?;
-                let store: Arc<dyn EventStore> = Arc::new(log);
-                Ok((store, state, loaded))
+                let (mut state, snapshot_loaded) = newest(log.head());
+                let mut checkpoints = Checkpoints::default();
+                log.replay(state.position(), |env| {
+                    state.apply_owned(env);
+                    keep_checkpoint(&mut checkpoints, &state);
+                })?;
+                Ok(Folded {
+                    store: Arc::new(log),
+                    state,
+                    snapshot_loaded,
+                    checkpoints,
+                })
             })
             .await?
         }
         StoreSpec::Postgres(url) => {
             let store = open_postgres(&url).await?;
-            let (state, loaded) = newest(store.head());
-            let state = fold(&store, state).await?;
-            Ok((Arc::new(store), state, loaded))
+            let (state, snapshot_loaded) = newest(store.head());
+            let mut checkpoints = Checkpoints::default();
+            let state = fold(&store, state, &mut checkpoints).await?;
+            Ok(Folded {
+                store: Arc::new(store),
+                state,
+                snapshot_loaded,
+                checkpoints,
+            })
         }
     }
 }
@@ -437,8 +474,12 @@ async fn open_postgres(url: &str) -> anyhow::Result<PostgresStore> {
 const CHUNK_EVENTS: usize = 8192;
 
 /// Folds a log through the port into `state`, from its position on (the file log has a
-/// faster replay of its own).
-async fn fold(store: &dyn EventStore, mut state: State) -> anyhow::Result<State> {
+/// faster replay of its own), keeping checkpoints on the way.
+async fn fold(
+    store: &dyn EventStore,
+    mut state: State,
+    checkpoints: &mut Checkpoints,
+) -> anyhow::Result<State> {
     loop {
         let chunk = store.read_all(state.position(), CHUNK_EVENTS).await?;
         if chunk.is_empty() {
@@ -446,7 +487,28 @@ async fn fold(store: &dyn EventStore, mut state: State) -> anyhow::Result<State>
         }
         for env in chunk {
             state.apply_owned(env);
+            keep_checkpoint(checkpoints, &state);
         }
+    }
+}
+
+/// Offers the newest published version as a checkpoint once a second until aborted (kept
+/// only once a spacing of events has passed since the last one: an `Arc` copy otherwise).
+fn keep_checkpoints(app: &App) -> tokio::task::JoinHandle<()> {
+    let (writer, as_of) = (app.writer.clone(), app.as_of.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            as_of.offer(writer.views().read());
+        }
+    })
+}
+
+/// Keeps the state as an as-of checkpoint when one is due (a cheap persistent clone).
+fn keep_checkpoint(checkpoints: &mut Checkpoints, state: &State) {
+    if checkpoints.wants(state.position()) {
+        checkpoints.offer(Arc::new(state.clone()));
     }
 }
 
@@ -569,7 +631,11 @@ pub fn snapshot(
         println!("dropped {dropped} snapshots from {}", dir.display());
     }
     let started = Instant::now();
-    let (_store, state, loaded) = runtime()?.block_on(open_and_fold(&config))?;
+    let Folded {
+        state,
+        snapshot_loaded: loaded,
+        ..
+    } = runtime()?.block_on(open_and_fold(&config))?;
     let folded = started.elapsed();
     let encoded = crate::snapshots::encode(&state)?;
     let path = crate::snapshots::write(&dir, &encoded)?;
@@ -590,8 +656,10 @@ pub fn replay(spec: &StoreSpec) -> anyhow::Result<ExitCode> {
         StoreSpec::File(dir) => dir,
         StoreSpec::Postgres(url) => {
             let started = Instant::now();
-            let state = runtime()?
-                .block_on(async { fold(&open_postgres(url).await?, State::default()).await })?;
+            let state = runtime()?.block_on(async {
+                let store = open_postgres(url).await?;
+                fold(&store, State::default(), &mut Checkpoints::default()).await
+            })?;
             let n = state.position();
             print_replay(n, &state, started.elapsed().as_secs_f64());
             return Ok(ExitCode::SUCCESS);

@@ -10,9 +10,8 @@
 //! (u32 LE) — then the payload: the `State` as MessagePack (`rmp-serde`). Written atomically:
 //! a temporary file, fsync, rename, fsync of the directory; the newest [`KEEP`] are kept.
 //!
-//! Taking one from a running service (`ops.rs`) serializes the published views under their
-//! read lock (the writer's next publish waits for it: that is the pause, logged and in
-//! BENCHMARKS.md) and writes the file after letting go.
+//! Taking one from a running service (`ops.rs`) serializes one published version of the
+//! state (immutable: nobody waits for it) and writes the file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,7 +25,7 @@ const MAGIC: &[u8; 8] = b"IPLSNAP1";
 const HEADER_LEN: usize = 32;
 const EXTENSION: &str = "snap";
 
-/// A serialized state, ready to be written (made under the views' lock, written after).
+/// A serialized state, ready to be written.
 pub struct Encoded {
     pub position: u64,
     payload: Vec<u8>,

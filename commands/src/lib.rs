@@ -55,4 +55,4 @@ pub use decide_nat::address_at as nat_address;
 pub use decide_requests::DUPLICATE_MESSAGE;
 pub use decide_scaleway::{SUPPORTED_SOURCES, ZONAL_SOURCE};
 pub use decide_webhooks::WebhookCommand;
-pub use writer::{CommandError, Meta, Writer, WriterConfig};
+pub use writer::{CommandError, Meta, Published, Writer, WriterConfig};

@@ -1,8 +1,14 @@
 //! The single writer. Commands arrive on a bounded channel; the writer takes every command
 //! waiting (up to `batch_commands_max`), decides each in order against its working state,
 //! applies the events at once so the next command sees them, appends the whole batch with
-//! one write and one fdatasync, then publishes the events to the read views and answers each
-//! caller. Nobody is answered before the batch is durable.
+//! one write and one fdatasync, then publishes the working state as the new read version and
+//! answers each caller. Nobody is answered before the batch is durable.
+//!
+//! Readers and the writer share one state, not two copies: the state's collections are
+//! persistent (`imbl`), so a version is a cheap clone that shares every node the next batch
+//! does not touch. A reader takes the current version (an `Arc`, under a lock held only for
+//! that pointer copy) and works on it as long as it likes; the writer never waits for a
+//! reader, and a reader never sees an event before it is durable.
 //!
 //! Faults are classified, because only one kind may stop the service:
 //! * a rejection by the rules, an event the store refuses (too large, unencodable) or a
@@ -102,8 +108,36 @@ struct Submission {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Submission>,
-    views: Arc<RwLock<State>>,
+    views: Arc<Published>,
     health: Arc<Health>,
+}
+
+/// The newest durable version of the state. Readers take it with [`Published::read`] and
+/// keep it as long as they need; the writer replaces it after each durable batch.
+pub struct Published {
+    /// Held only to copy or swap the pointer: no read can make the writer wait longer.
+    current: RwLock<Arc<State>>,
+}
+
+impl Published {
+    fn new(state: State) -> Published {
+        Published {
+            current: RwLock::new(Arc::new(state)),
+        }
+    }
+
+    /// The newest durable version, immutable: later batches publish new versions.
+    pub fn read(&self) -> Arc<State> {
+        self.current.read().clone()
+    }
+
+    /// Makes `state` the version readers get. The old version lives on until its last
+    /// reader drops it; whoever lets go last frees the few nodes it does not share with
+    /// newer versions, outside the lock.
+    fn publish(&self, state: State) {
+        let old = std::mem::replace(&mut *self.current.write(), Arc::new(state));
+        drop(old);
+    }
 }
 
 /// Whether the writer takes commands, and if not, why (for readiness).
@@ -137,7 +171,7 @@ impl Writer {
         config: WriterConfig,
     ) -> Writer {
         let (tx, rx) = mpsc::channel(config.queue_commands_max);
-        let views = Arc::new(RwLock::new(state.clone()));
+        let views = Arc::new(Published::new(state.clone()));
         let health = Arc::new(Health::default());
         let task = Task {
             store,
@@ -172,7 +206,7 @@ impl Writer {
         self.tx.max_capacity() - self.tx.capacity()
     }
 
-    pub fn views(&self) -> &Arc<RwLock<State>> {
+    pub fn views(&self) -> &Arc<Published> {
         &self.views
     }
 
@@ -190,7 +224,7 @@ impl Writer {
 struct Task {
     store: Arc<dyn EventStore>,
     state: State,
-    views: Arc<RwLock<State>>,
+    views: Arc<Published>,
     clock: Arc<dyn Clock>,
     ids: Box<dyn IdSource + Send>,
     config: WriterConfig,
@@ -305,7 +339,7 @@ impl Task {
     /// state only) and folds in whatever the reopened log holds beyond them.
     async fn reopen(&mut self) -> Result<(), StoreError> {
         self.store.recover().await?;
-        self.state = self.views.read().clone();
+        self.state = State::clone(&self.views.read());
         self.catch_up().await
     }
 
@@ -327,7 +361,7 @@ impl Task {
                     // log: start again from the published views (the log as last seen)
                     // plus whatever other writers appended since.
                     tracing::warn!(%stream, ?expected, ?actual, attempt, "append conflict; catching up and deciding again");
-                    self.state = self.views.read().clone();
+                    self.state = State::clone(&self.views.read());
                     self.catch_up().await?;
                     attempt += 1;
                     if attempt > self.config.conflict_retries_max {
@@ -343,7 +377,7 @@ impl Task {
     }
 
     /// Folds every event appended to the store since the working state's position into
-    /// both the working state and the published views.
+    /// the working state, and publishes it.
     async fn catch_up(&mut self) -> Result<(), StoreError> {
         loop {
             let events = self
@@ -353,11 +387,10 @@ impl Task {
             if events.is_empty() {
                 return Ok(());
             }
-            let mut views = self.views.write();
             for env in &events {
                 self.state.apply(env);
-                views.apply(env);
             }
+            self.views.publish(self.state.clone());
         }
     }
 
@@ -433,9 +466,8 @@ impl Task {
         let stored: Vec<Envelope> = self.store.append(batch.appends).await?;
         // Other nodes may have appended (to other streams: every expected version held)
         // between this writer's last catch-up and its append, which then lands past their
-        // events. Read them: the views fold the log in its order, theirs then this batch;
-        // the working state, which already holds this batch, takes theirs after it (the
-        // streams differ, and decisions never rest on the order across streams).
+        // events. Read them, and fold the log in its order, theirs then this batch, from the
+        // published version (the working state holds this batch before theirs).
         let foreign = match stored.first() {
             Some(first) if first.position > self.state.position() => {
                 read_range(&*self.store, self.state.position(), first.position)
@@ -444,16 +476,18 @@ impl Task {
             }
             _ => Vec::new(),
         };
-        for env in &foreign {
-            self.state.apply(env);
+        if foreign.is_empty() {
+            for env in &stored {
+                self.state.stored(env);
+            }
+        } else {
+            let mut next = State::clone(&self.views.read());
+            for env in foreign.iter().chain(&stored) {
+                next.apply(env);
+            }
+            self.state = next;
         }
-        for env in &stored {
-            self.state.stored(env);
-        }
-        let mut views = self.views.write();
-        for env in foreign.iter().chain(&stored) {
-            views.apply(env);
-        }
+        self.views.publish(self.state.clone());
         Ok(())
     }
 }

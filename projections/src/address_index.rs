@@ -6,7 +6,7 @@
 //! and the device and lessee strings are stored once per device (and lessee), not once per
 //! address as a flat `(tenant, device, id)` set would (most allocations name a device).
 
-use std::collections::{BTreeMap, BTreeSet};
+use imbl::{OrdMap, OrdSet};
 
 use ipledger_domain::records::AddressRecord;
 use uuid::Uuid;
@@ -15,15 +15,15 @@ use crate::page::after;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DeviceIndex {
-    by_device: BTreeMap<String, Device>,
+    by_device: OrdMap<String, Device>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Device {
     /// Every live address used by the device, in id order (the provider-wide list).
-    all: BTreeSet<Uuid>,
+    all: OrdSet<Uuid>,
     /// The same by lessee tenant.
-    by_lessee: BTreeMap<String, BTreeSet<Uuid>>,
+    by_lessee: OrdMap<String, OrdSet<Uuid>>,
 }
 
 impl DeviceIndex {
@@ -43,7 +43,7 @@ impl DeviceIndex {
             }
             None => {
                 d.by_lessee
-                    .insert(rec.used_by_tenant.clone(), BTreeSet::from([rec.id]));
+                    .insert(rec.used_by_tenant.clone(), OrdSet::unit(rec.id));
             }
         }
     }

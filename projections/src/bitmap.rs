@@ -9,7 +9,7 @@
 //!   bit per address plus summary levels of "this word is full" bits, so a
 //!   search costs O(levels) word operations however full the block is.
 //! * [`SparseMap`] (larger blocks, e.g. IPv6 /64): used offsets as merged
-//!   intervals in a `BTreeMap`, so memory grows with what is allocated, not
+//!   intervals in a `OrdMap`, so memory grows with what is allocated, not
 //!   with the block size.
 //!
 //! Both keep a canonical form for a given set of used offsets, so derived
@@ -19,7 +19,7 @@
 //! `set_used`/`set_free` with an offset outside the block. Callers check
 //! bounds first; everything else is total.
 
-use std::collections::BTreeMap;
+use imbl::{OrdMap, Vector};
 
 /// Largest block (in addresses) stored as a [`DenseBitmap`]: 2^26 addresses
 /// cost 8 MiB of bits, beyond that the sparse form is used.
@@ -170,7 +170,10 @@ impl FreeMap {
 pub struct DenseBitmap {
     size: usize,
     used: usize,
-    levels: Vec<Vec<u64>>,
+    /// Persistent vectors (chunks of 64 words shared between versions): the published
+    /// views and the writer's working state share every chunk a batch did not touch, so
+    /// publishing a version never copies a block's bits.
+    levels: Vec<Vector<u64>>,
 }
 
 impl DenseBitmap {
@@ -188,7 +191,7 @@ impl DenseBitmap {
             }
             // No word starts full (each last word has a real, free bit), so
             // zeroed summaries are already correct.
-            levels.push(level);
+            levels.push(Vector::from(level));
             if words == 1 {
                 return Self {
                     size,
@@ -325,8 +328,12 @@ impl DenseBitmap {
     }
 
     fn heap_bytes(&self) -> usize {
-        let words: usize = self.levels.iter().map(Vec::capacity).sum();
-        self.levels.capacity() * size_of::<Vec<u64>>() + words * size_of::<u64>()
+        // Words in chunks of 64 plus, per chunk, the vector's node pointer (an estimate:
+        // `Vector` does not expose its allocation).
+        let words: usize = self.levels.iter().map(Vector::len).sum();
+        self.levels.capacity() * size_of::<Vector<u64>>()
+            + words * size_of::<u64>()
+            + words.div_ceil(64) * 2 * size_of::<usize>()
     }
 }
 
@@ -334,10 +341,10 @@ impl DenseBitmap {
 /// `start -> end`; everything else in `0..=last` is free.
 ///
 /// Keeping intervals maximal (merged with neighbours) makes the form
-/// canonical and lets `next_free` answer from a single `BTreeMap` lookup:
+/// canonical and lets `next_free` answer from a single `OrdMap` lookup:
 /// the free offset after an interval is always `end + 1`.
 ///
-/// [`FreeMap::heap_bytes`] for this form is an estimate: std's `BTreeMap`
+/// [`FreeMap::heap_bytes`] for this form is an estimate: std's `OrdMap`
 /// does not expose its allocation, so it assumes nodes of 11 slots that are
 /// on average 8/11 full (measured within about 20 % of the real allocation
 /// for ascending and random insertions).
@@ -345,7 +352,7 @@ impl DenseBitmap {
 pub struct SparseMap {
     /// Highest offset of the block (size - 1; `u128::MAX` for 2^128).
     last: u128,
-    used: BTreeMap<u128, u128>,
+    used: OrdMap<u128, u128>,
     /// Used offsets modulo 2^128: it only wraps (to 0) when all 2^128
     /// offsets are used, a case `used_count` recognises from the intervals.
     count: u128,
@@ -363,7 +370,7 @@ impl SparseMap {
         };
         Self {
             last,
-            used: BTreeMap::new(),
+            used: OrdMap::new(),
             count: 0,
         }
     }
@@ -461,7 +468,7 @@ impl SparseMap {
     }
 
     fn heap_bytes(&self) -> usize {
-        const SLOTS: usize = 11; // std BTreeMap: B = 6, 2B - 1 entries per node
+        const SLOTS: usize = 11; // std OrdMap: B = 6, 2B - 1 entries per node
         const AVERAGE_FILL: usize = 8;
         const HEADER: usize = 16; // parent pointer, parent index, length
         let leaf = HEADER + SLOTS * 2 * size_of::<u128>();
@@ -486,7 +493,7 @@ impl SparseMap {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::collections::BTreeSet;
+    use std::collections::BTreeSet as OrdSet;
 
     /// Fixed-seed LCG so large tests are reproducible without a dependency.
     struct Lcg(u64);
@@ -510,7 +517,7 @@ mod tests {
     }
 
     /// The model's answer: lowest offset >= from, <= last, not in `used`.
-    fn model_next_free(used: &BTreeSet<u128>, from: u128, last: u128) -> Option<u128> {
+    fn model_next_free(used: &OrdSet<u128>, from: u128, last: u128) -> Option<u128> {
         let mut candidate = from;
         while candidate <= last {
             if !used.contains(&candidate) {
@@ -713,7 +720,7 @@ mod tests {
         fill(&mut map);
         assert_eq!(map.next_free(0), None);
         let mut rng = Lcg(0x5eed);
-        let mut freed = BTreeSet::new();
+        let mut freed = OrdSet::new();
         while freed.len() < 16_777 {
             let offset = u128::from(rng.next_u64()) % size;
             assert_eq!(map.set_free(offset), freed.insert(offset));
@@ -792,12 +799,12 @@ mod tests {
         prop::collection::vec(op, 0..400)
     }
 
-    /// Applies `ops` to `map` and a `BTreeSet` model, comparing every answer,
+    /// Applies `ops` to `map` and a `OrdSet` model, comparing every answer,
     /// then checks the result equals a map rebuilt from the model.
     fn run_against_model(mut map: FreeMap, ops: &[Op]) -> Result<(), TestCaseError> {
         let size = map.size();
         let last = last_of(size);
-        let mut model = BTreeSet::new();
+        let mut model = OrdSet::new();
         for op in ops {
             match *op {
                 Op::Use(o) => prop_assert_eq!(map.set_used(o), model.insert(o), "use {}", o),
@@ -837,7 +844,7 @@ mod tests {
         let size = map.size();
         fill(&mut map);
         prop_assert_eq!(map.next_free(0), None);
-        let mut free = BTreeSet::new();
+        let mut free = OrdSet::new();
         for &raw in frees {
             let o = raw % size;
             prop_assert_eq!(map.set_free(o), free.insert(o));
@@ -907,9 +914,9 @@ mod tests {
 mod prev_free_tests {
     use super::*;
     use proptest::prelude::*;
-    use std::collections::BTreeSet;
+    use std::collections::BTreeSet as OrdSet;
 
-    fn model_prev_free(used: &BTreeSet<u128>, at: u128) -> Option<u128> {
+    fn model_prev_free(used: &OrdSet<u128>, at: u128) -> Option<u128> {
         (0..=at).rev().find(|o| !used.contains(o))
     }
 
@@ -923,7 +930,7 @@ mod prev_free_tests {
         ) {
             let mut dense = FreeMap::new(size);
             let mut sparse = FreeMap::Sparse(SparseMap::new(size));
-            let mut model = BTreeSet::new();
+            let mut model = OrdSet::new();
             for o in used.into_iter().filter(|o| *o < size) {
                 dense.set_used(o);
                 sparse.set_used(o);

@@ -11,7 +11,7 @@
 //! The index is derived from the block records alone, so folding stays total and an
 //! incremental fold equals a rebuild.
 
-use std::collections::{BTreeMap, BTreeSet};
+use imbl::{OrdMap, OrdSet};
 use std::net::IpAddr;
 use std::ops::Bound;
 
@@ -44,19 +44,19 @@ fn truncate(start: u128, len: u8, width: u8) -> u128 {
 
 /// Blocks by prefix under a scope: nothing (all blocks), a parent, a network.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Prefixes<S: Ord> {
-    set: BTreeSet<(S, Key)>,
+pub(crate) struct Prefixes<S: Ord + Clone> {
+    set: OrdSet<(S, Key)>,
     /// How many keys have each (family, prefix length), over all scopes: the lookups for
     /// blocks containing a prefix try only the lengths present (usually a handful), so a
     /// creation does not pay one search per shorter length.
-    lengths: BTreeMap<(bool, u8), usize>,
+    lengths: OrdMap<(bool, u8), usize>,
 }
 
-impl<S: Ord> Default for Prefixes<S> {
+impl<S: Ord + Clone> Default for Prefixes<S> {
     fn default() -> Self {
         Prefixes {
-            set: BTreeSet::new(),
-            lengths: BTreeMap::new(),
+            set: OrdSet::new(),
+            lengths: OrdMap::new(),
         }
     }
 }
@@ -64,14 +64,14 @@ impl<S: Ord> Default for Prefixes<S> {
 impl<S: Ord + Clone> Prefixes<S> {
     fn insert(&mut self, scope: S, cidr: &IpNet, id: Uuid) {
         let k = key(cidr, id);
-        if self.set.insert((scope, k)) {
+        if self.set.insert((scope, k)).is_none() {
             *self.lengths.entry((k.0, k.2)).or_default() += 1;
         }
     }
 
     fn remove(&mut self, scope: S, cidr: &IpNet, id: Uuid) {
         let k = key(cidr, id);
-        if self.set.remove(&(scope, k)) {
+        if self.set.remove(&(scope, k)).is_some() {
             if let Some(n) = self.lengths.get_mut(&(k.0, k.2)) {
                 *n -= 1;
                 if *n == 0 {
@@ -100,7 +100,7 @@ impl<S: Ord + Clone> Prefixes<S> {
         high.1 = (v6, start, len, Uuid::max());
         let found: Vec<Uuid> = self
             .set
-            .range::<(S, Key), _>((Bound::Included(&*low), Bound::Included(&*high)))
+            .range::<_, (S, Key)>((Bound::Included(&*low), Bound::Included(&*high)))
             .map(|(_, k)| k.3)
             .collect();
         count_blocks(found.len() as u64);
@@ -122,7 +122,7 @@ impl<S: Ord + Clone> Prefixes<S> {
         high.1 = (v6, block::to_u128(cidr.broadcast()), u8::MAX, Uuid::max());
         let inside = self
             .set
-            .range::<(S, Key), _>((Bound::Included(&low), Bound::Included(&high)))
+            .range::<_, (S, Key)>((Bound::Included(&low), Bound::Included(&high)))
             .map(|(_, k)| k.3);
         let before = out.len();
         out.extend(inside);
@@ -170,11 +170,11 @@ pub(crate) struct BlockIndex {
     /// Blocks with a network id, by network (network ids span tenants).
     networks: Prefixes<String>,
     /// Blocks of each network by type: [private, public].
-    network_types: BTreeMap<String, [usize; 2]>,
+    network_types: OrdMap<String, [usize; 2]>,
     /// (network, owner tenant, created at, id): a network's blocks in creation order.
-    network_order: BTreeSet<(String, String, Timestamp, Uuid)>,
+    network_order: OrdSet<(String, String, Timestamp, Uuid)>,
     /// (policy, block): the blocks a policy's deletion detaches.
-    by_policy: BTreeSet<(Uuid, Uuid)>,
+    by_policy: OrdSet<(Uuid, Uuid)>,
 }
 
 fn type_slot(t: BlockType) -> usize {

@@ -942,7 +942,7 @@ fn check_against_model(state: &State, model: &Model) -> Result<(), TestCaseError
         prop_assert_eq!(b.record.cidr, m.cidr);
         prop_assert_eq!(b.record.parent_id, m.parent);
         prop_assert_eq!(b.record.policy_id, m.policy);
-        prop_assert_eq!(&b.children, &m.children);
+        prop_assert_eq!(&b.children, &imbl::OrdSet::from(&m.children));
         prop_assert_eq!(
             b.by_offset.keys().copied().collect::<Vec<_>>(),
             m.used.keys().copied().collect::<Vec<_>>()
@@ -950,7 +950,7 @@ fn check_against_model(state: &State, model: &Model) -> Result<(), TestCaseError
         prop_assert_eq!(b.free.used_count(), (m.used.len() + m.held.len()) as u128);
         prop_assert_eq!(
             &b.ids,
-            &b.by_offset.values().copied().collect::<BTreeSet<_>>()
+            &b.by_offset.values().copied().collect::<imbl::OrdSet<_>>()
         );
         for (offset, deallocated) in &m.used {
             prop_assert!(b.free.is_used(*offset));

@@ -5,7 +5,7 @@
 //! cost is per block (a CIDR and an id, ~60 bytes), nothing per address, so a provider with
 //! 10M addresses in a few thousand blocks pays kilobytes.
 
-use std::collections::BTreeMap;
+use imbl::OrdMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlocksEver {
     /// Each CIDR's blocks, in creation order.
-    by_cidr: BTreeMap<IpNet, Vec<Uuid>>,
+    by_cidr: OrdMap<IpNet, Vec<Uuid>>,
 }
 
 impl BlocksEver {

@@ -1,7 +1,7 @@
 //! The outcomes recorded under idempotency keys, with an index by age so that forgetting
 //! the expired ones is a range walk from the oldest, never a scan of every key.
 
-use std::collections::{BTreeMap, BTreeSet};
+use imbl::{OrdMap, OrdSet};
 
 use ipledger_domain::events::{CommandForgotten, CommandRecorded};
 use ipledger_domain::records::Receipt;
@@ -19,8 +19,8 @@ pub struct RecordedCommand {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Recorded {
-    by_key: BTreeMap<String, RecordedCommand>,
-    by_age: BTreeSet<(Timestamp, String)>,
+    by_key: OrdMap<String, RecordedCommand>,
+    by_age: OrdSet<(Timestamp, String)>,
 }
 
 impl Recorded {

@@ -7,7 +7,7 @@
 //! the queries keep only those still live and still naming the vif, so deallocation,
 //! restore and purge need no hook of their own.
 
-use std::collections::{BTreeMap, BTreeSet};
+use imbl::{OrdMap, OrdSet};
 use std::net::IpAddr;
 
 use ipledger_domain::events::*;
@@ -16,7 +16,7 @@ use ipledger_domain::interfaces::{
 };
 use ipledger_domain::mac::MAC_BITS;
 use ipledger_domain::records::AddressRecord;
-use rustc_hash::FxHashMap as HashMap;
+
 use uuid::Uuid;
 
 use crate::bitmap::FreeMap;
@@ -26,40 +26,40 @@ use crate::state::State;
 pub struct InterfaceState {
     pub record: InterfaceRecord,
     /// Explicitly allowed addresses (decision 19), as (block, address).
-    pub allowed: BTreeSet<(Uuid, IpAddr)>,
+    pub allowed: OrdSet<(Uuid, IpAddr)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Nics {
     /// Interfaces by vif (unique across tenants, decision 15).
-    pub interfaces: HashMap<String, InterfaceState>,
+    pub interfaces: OrdMap<String, InterfaceState>,
     /// (device, interface id) → vif: a device's interfaces in creation order.
-    pub by_device: BTreeMap<(String, Uuid), String>,
+    pub by_device: OrdMap<(String, Uuid), String>,
     /// Ids of every address allocated naming a vif; readers filter out the ones that are
     /// gone, deallocated or re-linked. Pruned when the interface is deleted.
-    pub addresses_by_vif: HashMap<String, BTreeSet<Uuid>>,
+    pub addresses_by_vif: OrdMap<String, OrdSet<Uuid>>,
     /// The subset of `addresses_by_vif` allocated in a block that had a network: what the
     /// plugged-network check (asked on every allocation onto an interface) walks, so an
     /// interface with many addresses outside networks does not make each allocation O(n).
-    pub networked_by_vif: HashMap<String, BTreeSet<Uuid>>,
+    pub networked_by_vif: OrdMap<String, OrdSet<Uuid>>,
     /// MACs in use, over the whole 48-bit space (sparse: memory grows with allocations).
     pub macs: FreeMap,
-    pub mac_ranges: HashMap<Uuid, MacRangeRecord>,
+    pub mac_ranges: OrdMap<Uuid, MacRangeRecord>,
     /// (block, address) → the vifs it is explicitly allowed on: what a purge asks, so that
     /// dropping a purged address's allowances is a lookup, not a walk over every interface.
-    pub allowed_on: BTreeMap<(Uuid, IpAddr), BTreeSet<String>>,
+    pub allowed_on: OrdMap<(Uuid, IpAddr), OrdSet<String>>,
 }
 
 impl Default for Nics {
     fn default() -> Self {
         Nics {
-            interfaces: HashMap::default(),
-            by_device: BTreeMap::new(),
-            addresses_by_vif: HashMap::default(),
-            networked_by_vif: HashMap::default(),
+            interfaces: OrdMap::default(),
+            by_device: OrdMap::new(),
+            addresses_by_vif: OrdMap::default(),
+            networked_by_vif: OrdMap::default(),
             macs: FreeMap::new(1u128 << MAC_BITS),
-            mac_ranges: HashMap::default(),
-            allowed_on: BTreeMap::new(),
+            mac_ranges: OrdMap::default(),
+            allowed_on: OrdMap::new(),
         }
     }
 }
@@ -144,7 +144,7 @@ impl Nics {
         }
         let state = InterfaceState {
             record,
-            allowed: BTreeSet::new(),
+            allowed: OrdSet::new(),
         };
         self.interfaces.insert(e.vif.clone(), state);
     }
@@ -292,7 +292,7 @@ impl State {
     /// What is allowed on the interface: its live addresses plus the explicitly allowed
     /// ones that still exist, without duplicates, in id order.
     pub fn allowed_ips(&self, i: &InterfaceState) -> Vec<&AddressRecord> {
-        let mut out: BTreeMap<Uuid, &AddressRecord> = self
+        let mut out: std::collections::BTreeMap<Uuid, &AddressRecord> = self
             .interface_addresses(&i.record.vif)
             .into_iter()
             .map(|a| (a.id, a))
@@ -316,13 +316,13 @@ fn live_on(a: &AddressRecord, vif: &str) -> bool {
     a.deallocated_at.is_none() && a.interface_id.as_deref() == Some(vif)
 }
 
-fn insert_id(index: &mut HashMap<String, BTreeSet<Uuid>>, vif: &str, id: Uuid) {
+fn insert_id(index: &mut OrdMap<String, OrdSet<Uuid>>, vif: &str, id: Uuid) {
     match index.get_mut(vif) {
         Some(ids) => {
             ids.insert(id);
         }
         None => {
-            index.insert(vif.to_string(), BTreeSet::from([id]));
+            index.insert(vif.to_string(), OrdSet::unit(id));
         }
     }
 }

@@ -6,7 +6,7 @@
 //! Utilization is computed here from the blocks' free maps and child lists (see
 //! [`State::pool_utilization`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use imbl::{OrdMap, OrdSet};
 use std::ops::Bound;
 
 use ipledger_domain::block;
@@ -23,12 +23,12 @@ use crate::State;
 pub struct PoolState {
     pub record: PoolRecord,
     /// Allocations by id (the listing's order and marker).
-    pub allocations: BTreeMap<Uuid, PoolAllocationRecord>,
+    pub allocations: OrdMap<Uuid, PoolAllocationRecord>,
     /// Allocation ids by identifier: one identifier, one allocation.
-    pub by_identifier: BTreeMap<String, Uuid>,
+    pub by_identifier: OrdMap<String, Uuid>,
     /// How many allocations each resource block holds (a resource holding some cannot be
     /// taken out of the pool).
-    pub per_resource: BTreeMap<Uuid, usize>,
+    pub per_resource: OrdMap<Uuid, usize>,
 }
 
 impl PoolState {
@@ -39,16 +39,16 @@ impl PoolState {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pools {
-    pub(crate) by_id: BTreeMap<Uuid, PoolState>,
-    by_tenant: BTreeSet<(String, Uuid)>,
+    pub(crate) by_id: OrdMap<Uuid, PoolState>,
+    by_tenant: OrdSet<(String, Uuid)>,
     /// (zone, created at, id): a zone's pools in creation order.
-    pub(crate) by_zone: BTreeSet<(String, Timestamp, Uuid)>,
+    pub(crate) by_zone: OrdSet<(String, Timestamp, Uuid)>,
     /// (resource block, pool): the pools a block serves.
-    by_resource: BTreeSet<(Uuid, Uuid)>,
+    by_resource: OrdSet<(Uuid, Uuid)>,
     /// Address id → (pool, allocation) for the addresses address pools hold.
-    addresses: BTreeMap<Uuid, (Uuid, Uuid)>,
+    addresses: OrdMap<Uuid, (Uuid, Uuid)>,
     /// Block id → (pool, allocation) for the blocks prefix pools made.
-    blocks: BTreeMap<Uuid, (Uuid, Uuid)>,
+    blocks: OrdMap<Uuid, (Uuid, Uuid)>,
 }
 
 impl Pools {
@@ -85,9 +85,9 @@ impl Pools {
             e.pool_id,
             PoolState {
                 record,
-                allocations: BTreeMap::new(),
-                by_identifier: BTreeMap::new(),
-                per_resource: BTreeMap::new(),
+                allocations: OrdMap::new(),
+                by_identifier: OrdMap::new(),
+                per_resource: OrdMap::new(),
             },
         );
     }

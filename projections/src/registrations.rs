@@ -5,7 +5,7 @@
 //! is an ordinary allocation in its block; a released registration is removed (its history
 //! stays in its stream).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use imbl::{OrdMap, OrdSet};
 use std::net::IpAddr;
 
 use ipledger_domain::records::Holder;
@@ -19,17 +19,17 @@ type Key = (String, IpAddr);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Registrations {
-    pub(crate) by_key: BTreeMap<Key, RegistrationRecord>,
+    pub(crate) by_key: OrdMap<Key, RegistrationRecord>,
     /// (zone, secret digest, address).
-    by_secret: BTreeSet<(String, String, IpAddr)>,
+    by_secret: OrdSet<(String, String, IpAddr)>,
     /// (expires_at, zone, address, service) of every service with an expiry.
-    expiring: BTreeSet<(Timestamp, String, IpAddr, ServiceKey)>,
+    expiring: OrdSet<(Timestamp, String, IpAddr, ServiceKey)>,
     /// (cluster, zone, address) of every registration with a service of that cluster.
-    by_cluster: BTreeSet<(Uuid, String, IpAddr)>,
+    by_cluster: OrdSet<(Uuid, String, IpAddr)>,
     /// (pool, zone, address) of every registration: a pool holding registered addresses
     /// cannot be deleted.
-    by_pool: BTreeSet<(Uuid, String, IpAddr)>,
-    by_address_id: HashMap<Uuid, Key>,
+    by_pool: OrdSet<(Uuid, String, IpAddr)>,
+    by_address_id: OrdMap<Uuid, Key>,
 }
 
 impl Registrations {

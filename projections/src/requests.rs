@@ -7,7 +7,7 @@
 //! scan), by submission time (the expiry run takes the oldest first, a range) and every
 //! request by status (the review list filtered by status seeks instead of scanning).
 
-use std::collections::{BTreeMap, BTreeSet};
+use imbl::{OrdMap, OrdSet};
 
 use ipledger_domain::requests::{
     NotificationDelivered, NotificationKind, RequestApproved, RequestExpired, RequestRecord,
@@ -18,16 +18,16 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Requests {
-    pub by_id: BTreeMap<Uuid, RequestRecord>,
+    pub by_id: OrdMap<Uuid, RequestRecord>,
     /// Notifications not yet delivered: arrival (to support) for every request, the decision
     /// (to the requester) when an e-mail was given.
-    pub owed: BTreeSet<(Uuid, NotificationKind)>,
+    pub owed: OrdSet<(Uuid, NotificationKind)>,
     /// (status, id) of every request.
-    by_status: BTreeSet<(RequestStatus, Uuid)>,
+    by_status: OrdSet<(RequestStatus, Uuid)>,
     /// Pending holds per agent (requests written before agents were recorded have none).
-    pending_by_agent: BTreeMap<String, usize>,
+    pending_by_agent: OrdMap<String, usize>,
     /// (submitted at, id) of pending requests.
-    pending_by_age: BTreeSet<(Timestamp, Uuid)>,
+    pending_by_age: OrdSet<(Timestamp, Uuid)>,
 }
 
 impl Requests {

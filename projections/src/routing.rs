@@ -11,13 +11,13 @@
 //! events (it needs the address record as it was); a purge or a block deletion also drops
 //! whatever still refers to the addresses that go, so no row ever points at a missing address.
 
-use std::collections::BTreeSet;
+use imbl::{OrdMap, OrdSet};
 use std::ops::Bound;
 
 use ipledger_domain::records::AddressRecord;
 use ipledger_domain::routing::RouteRecord;
 use ipledger_domain::{Event, Timestamp};
-use rustc_hash::FxHashMap as HashMap;
+
 use uuid::Uuid;
 
 use crate::page::{Page, PageRequest};
@@ -25,17 +25,17 @@ use crate::state::State;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RouteTable {
-    pub by_id: HashMap<Uuid, RouteRecord>,
+    pub by_id: OrdMap<Uuid, RouteRecord>,
     /// (block id, route id): a block's routes in creation order.
-    pub by_block: BTreeSet<(Uuid, Uuid)>,
+    pub by_block: OrdSet<(Uuid, Uuid)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NatTable {
     /// (local address id, global address id).
-    pub globals_of: BTreeSet<(Uuid, Uuid)>,
+    pub globals_of: OrdSet<(Uuid, Uuid)>,
     /// (global address id, local address id): the same pairs seen from the global side.
-    pub locals_of: BTreeSet<(Uuid, Uuid)>,
+    pub locals_of: OrdSet<(Uuid, Uuid)>,
 }
 
 /// Which side of a NAT pair the address in the URL is on, and so what a request lists.
@@ -50,7 +50,7 @@ pub enum NatSide {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RetentionIndex {
     /// (deallocated_at, address id) of every soft-deallocated address, oldest first.
-    pub by_time: BTreeSet<(Timestamp, Uuid)>,
+    pub by_time: OrdSet<(Timestamp, Uuid)>,
 }
 
 fn of(id: Uuid) -> (Bound<(Uuid, Uuid)>, Bound<(Uuid, Uuid)>) {
@@ -187,14 +187,14 @@ impl State {
         }
     }
 
-    fn nat_set(&self, side: NatSide) -> &BTreeSet<(Uuid, Uuid)> {
+    fn nat_set(&self, side: NatSide) -> &OrdSet<(Uuid, Uuid)> {
         match side {
             NatSide::Globals => &self.nat.globals_of,
             NatSide::Locals => &self.nat.locals_of,
         }
     }
 
-    fn nat_set_mut(&mut self, side: NatSide) -> &mut BTreeSet<(Uuid, Uuid)> {
+    fn nat_set_mut(&mut self, side: NatSide) -> &mut OrdSet<(Uuid, Uuid)> {
         match side {
             NatSide::Globals => &mut self.nat.globals_of,
             NatSide::Locals => &mut self.nat.locals_of,

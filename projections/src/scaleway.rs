@@ -4,7 +4,7 @@
 //! block like every other (`State::address_allocated`); this view holds what only the
 //! Scaleway surface knows (source, tags, reverses, resource).
 
-use std::collections::{BTreeMap, BTreeSet};
+use imbl::{OrdMap, OrdSet};
 
 use ipledger_domain::records::Holder;
 use ipledger_domain::scaleway::ScalewayIpRecord;
@@ -15,9 +15,9 @@ use crate::State;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScalewayIps {
-    pub(crate) by_id: BTreeMap<Uuid, ScalewayIpRecord>,
+    pub(crate) by_id: OrdMap<Uuid, ScalewayIpRecord>,
     /// (project, ip id) of every live IP.
-    pub(crate) by_project: BTreeSet<(String, Uuid)>,
+    pub(crate) by_project: OrdSet<(String, Uuid)>,
 }
 
 impl ScalewayIps {

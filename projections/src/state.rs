@@ -2,9 +2,7 @@
 //! with their rules, idempotency outcomes and stream versions. `apply` is total: it never
 //! fails and never looks at anything but the event, so replay is deterministic.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use rustc_hash::FxHashMap as HashMap;
+use imbl::{OrdMap, OrdSet};
 
 use ipledger_domain::block;
 use ipledger_domain::events::*;
@@ -19,20 +17,20 @@ use crate::bitmap::FreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlockState {
     pub record: BlockRecord,
-    pub children: BTreeSet<Uuid>,
+    pub children: OrdSet<Uuid>,
     /// Occupied offsets: allocated or soft-deallocated addresses.
     pub free: FreeMap,
     /// Address records by offset in the block.
-    pub by_offset: BTreeMap<u128, Uuid>,
+    pub by_offset: OrdMap<u128, Uuid>,
     /// The same records' ids, in id order: the block's address listing seeks here.
-    pub ids: BTreeSet<Uuid>,
+    pub ids: OrdSet<Uuid>,
     /// Soft-deallocated addresses still holding their place.
     pub deallocated: usize,
     /// Offsets held by pending IP requests (also marked used in `free`), with the request.
-    pub holds: BTreeMap<u128, Uuid>,
+    pub holds: OrdMap<u128, Uuid>,
     /// The same holds' request ids, in id order: the block's address listing merges them
     /// with `ids` (issue 9: a listing shows every address held, whatever surface holds it).
-    pub hold_ids: BTreeSet<Uuid>,
+    pub hold_ids: OrdSet<Uuid>,
 }
 
 impl BlockState {
@@ -44,8 +42,8 @@ impl BlockState {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PolicyState {
     pub record: PolicyRecord,
-    pub ranges: BTreeMap<Uuid, RangeRecord>,
-    pub octets: BTreeMap<Uuid, OctetRecord>,
+    pub ranges: OrdMap<Uuid, RangeRecord>,
+    pub octets: OrdMap<Uuid, OctetRecord>,
 }
 
 impl PolicyState {
@@ -63,24 +61,24 @@ pub struct State {
     /// Blocks by id: a B-tree like the other maps that grow without bound (a hash map of
     /// 1M blocks moves them all when it doubles, and creation at 1M blocks ran 2.6x slower
     /// than at 1k in `commands/benches/blocks.rs`).
-    pub(crate) blocks: BTreeMap<Uuid, BlockState>,
+    pub(crate) blocks: OrdMap<Uuid, BlockState>,
     /// (owner tenant, block id): the tenant's block list in id order.
-    pub(crate) blocks_by_tenant: BTreeSet<(String, Uuid)>,
+    pub(crate) blocks_by_tenant: OrdSet<(String, Uuid)>,
     /// Blocks by prefix: overall, public roots, by parent, by network (`blockindex.rs`).
     pub(crate) block_index: crate::blockindex::BlockIndex,
     /// Address records by id. The maps that grow without bound (addresses, recorded
     /// commands, stream versions) are B-trees, not hash maps: a hash map doubles all at once,
     /// and moving ~460k records stalled the writer ~0.5 s (p99 497 ms at half load in
     /// BENCHMARKS.md); a B-tree grows a node at a time, and UUID v7 ids append at its edge.
-    pub(crate) addresses: BTreeMap<Uuid, AddressRecord>,
+    pub(crate) addresses: OrdMap<Uuid, AddressRecord>,
     /// Live (not soft-deallocated) addresses in id order, for the provider-wide list.
-    pub(crate) live_addresses: BTreeSet<Uuid>,
+    pub(crate) live_addresses: OrdSet<Uuid>,
     /// (lessee tenant, address id) of live addresses.
-    pub(crate) live_by_tenant: BTreeSet<(String, Uuid)>,
+    pub(crate) live_by_tenant: OrdSet<(String, Uuid)>,
     /// Live addresses by the device using them (`address_index.rs`).
     pub(crate) live_by_device: crate::address_index::DeviceIndex,
-    pub(crate) policies: HashMap<Uuid, PolicyState>,
-    pub(crate) policies_by_tenant: BTreeSet<(String, Uuid)>,
+    pub(crate) policies: OrdMap<Uuid, PolicyState>,
+    pub(crate) policies_by_tenant: OrdSet<(String, Uuid)>,
     /// Static routes, NAT pairs, and deallocated addresses by age (`routing.rs`).
     pub(crate) routes: crate::routing::RouteTable,
     pub(crate) nat: crate::routing::NatTable,
@@ -102,7 +100,7 @@ pub struct State {
     /// Webhook endpoints and their delivery progress (`webhooks.rs`).
     pub(crate) webhooks: crate::webhooks::Webhooks,
     /// Last version of every stream (the writer's expected versions).
-    pub(crate) stream_versions: BTreeMap<String, u64>,
+    pub(crate) stream_versions: OrdMap<String, u64>,
     /// Every block ever created, by CIDR (the address timelines' way into the log).
     pub(crate) blocks_ever: crate::history::BlocksEver,
     /// The position the next event will get: events folded so far.
@@ -275,13 +273,13 @@ impl State {
         self.block_index.insert(&record);
         let state = BlockState {
             record,
-            children: BTreeSet::new(),
+            children: OrdSet::new(),
             free: FreeMap::new(block::size(&e.cidr)),
-            by_offset: BTreeMap::new(),
-            ids: BTreeSet::new(),
+            by_offset: OrdMap::new(),
+            ids: OrdSet::new(),
             deallocated: 0,
-            holds: BTreeMap::new(),
-            hold_ids: BTreeSet::new(),
+            holds: OrdMap::new(),
+            hold_ids: OrdSet::new(),
         };
         self.blocks.insert(e.block_id, state);
     }
@@ -485,8 +483,8 @@ impl State {
             .insert((e.tenant_id.clone(), e.policy_id));
         let state = PolicyState {
             record,
-            ranges: BTreeMap::new(),
-            octets: BTreeMap::new(),
+            ranges: OrdMap::new(),
+            octets: OrdMap::new(),
         };
         self.policies.insert(e.policy_id, state);
     }

@@ -2,7 +2,7 @@
 //! paginated list) and by secret digest (authentication on every request), and every name
 //! ever issued (names stay taken after revocation, because they name actors in the log).
 
-use std::collections::{BTreeMap, BTreeSet};
+use imbl::{OrdMap, OrdSet};
 
 use ipledger_domain::auth::{Role, TokenIssued, TokenRecord, TokenRevoked};
 use uuid::Uuid;
@@ -12,11 +12,11 @@ use crate::page::{Page, PageRequest};
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tokens {
     /// Live tokens in id order (UUID v7: issue order).
-    pub live: BTreeMap<Uuid, TokenRecord>,
+    pub live: OrdMap<Uuid, TokenRecord>,
     /// Live token ids by the SHA-256 digest (hex) of their secret.
-    pub by_digest: BTreeMap<String, Uuid>,
+    pub by_digest: OrdMap<String, Uuid>,
     /// Every name ever issued, revoked or not.
-    pub names: BTreeSet<String>,
+    pub names: OrdSet<String>,
 }
 
 impl Tokens {

@@ -1,7 +1,7 @@
 //! Webhook endpoints (issue 11 §4) folded from their events: every live endpoint with where
 //! its deliveries stand. A deleted endpoint is removed (its history stays in its stream).
 
-use std::collections::BTreeMap;
+use imbl::OrdMap;
 
 use ipledger_domain::webhooks::WebhookRecord;
 use ipledger_domain::Event;
@@ -11,7 +11,7 @@ use crate::State;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Webhooks {
-    by_id: BTreeMap<Uuid, WebhookRecord>,
+    by_id: OrdMap<Uuid, WebhookRecord>,
 }
 
 impl Webhooks {

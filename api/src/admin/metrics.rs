@@ -10,8 +10,8 @@ use crate::kit::{Answer, Body, Call, Resp};
 use crate::metrics::{BlockUse, Gauges, CONTENT_TYPE, TOP_BLOCKS};
 
 /// The gauges as the service stands: the log's progress, the writer's queue, the outbox's
-/// backlog and the [`TOP_BLOCKS`] largest blocks' utilization (one pass over the blocks,
-/// under the views' read lock).
+/// backlog and the [`TOP_BLOCKS`] largest blocks' utilization (one pass over the blocks of
+/// one published version).
 fn gauges(app: &App) -> Gauges {
     let (position, head, _) = crate::admin::health::progress(app);
     let views = app.writer.views().read();

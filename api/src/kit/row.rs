@@ -6,7 +6,6 @@
 
 use futures::future::BoxFuture;
 use ipledger_projections::State;
-use parking_lot::RwLockReadGuard;
 
 use crate::app::App;
 use crate::kit::Answer;
@@ -136,10 +135,10 @@ impl<'a> Call<'a> {
     }
 }
 
-/// The state a handler reads ([`Call::views`]): a read guard on the live views, or a past
-/// state shared with the as-of cache.
+/// The state a handler reads ([`Call::views`]): the newest published version (immutable:
+/// holding it never makes the writer wait), or a past state shared with the as-of cache.
 pub enum Views<'a> {
-    Live(RwLockReadGuard<'a, State>),
+    Live(std::sync::Arc<State>),
     AsOf(&'a State),
 }
 

@@ -153,7 +153,7 @@ pub async fn list(c: Call<'_>) -> Answer {
         (Some(own), _) => Some(own.to_string()),
         (None, p) => p.map(str::to_string),
     };
-    // The matches are copied out under the read lock and sorted after it is let go.
+    // The matches are copied out of one published version, then sorted.
     let mut matches: Vec<_> = {
         let views = c.views();
         views

@@ -433,3 +433,31 @@ async fn after_a_failure_whose_events_were_stored_the_resumed_writer_catches_up(
         .collect();
     assert_eq!(addresses, ["10.0.0.2", "10.0.0.3"]);
 }
+
+/// Issue 8: no read may make the writer wait. A reader holding a published version for as
+/// long as it likes (here: across several commands) does not hold the writer back, and what
+/// it holds never changes under it: a version is immutable. (Before, the views were one state
+/// behind a lock that a read held: the writer's publish waited for it, and this test hung.)
+#[tokio::test]
+async fn a_reader_holding_a_version_never_makes_the_writer_wait() {
+    let store = Arc::new(MemoryStore::default());
+    let writer = start(store);
+    let block = new_block(&writer, "10.0.0.0/24").await;
+    let held = writer.views().read();
+    assert_eq!(held.address_count(), 0);
+    let more = async {
+        for _ in 0..3 {
+            allocated(&writer, block).await;
+        }
+    };
+    // A bound on liveness only (a hang fails the test instead of the whole run).
+    tokio::time::timeout(std::time::Duration::from_secs(30), more)
+        .await
+        .expect("the writer waited for a reader");
+    assert_eq!(
+        held.address_count(),
+        0,
+        "a held version changed under its reader"
+    );
+    assert_eq!(writer.views().read().address_count(), 3);
+}

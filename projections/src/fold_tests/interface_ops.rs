@@ -284,7 +284,7 @@ pub(super) fn check(state: &State, model: &Model) -> Result<(), TestCaseError> {
         let i = &state.nics.interfaces[vif];
         prop_assert_eq!(i.record.id, nic.id);
         prop_assert_eq!(i.record.mac_address, nic.mac);
-        prop_assert_eq!(&i.allowed, &nic.allowed);
+        prop_assert_eq!(&i.allowed, &imbl::OrdSet::from(&nic.allowed));
         let live: BTreeSet<Uuid> = state
             .interface_addresses(vif)
             .iter()

@@ -205,7 +205,7 @@ pub(super) fn check(state: &State, model: &Model) -> Result<(), TestCaseError> {
         .map(|(id, rec)| (*id, rec.status))
         .collect();
     prop_assert_eq!(&statuses, &r.statuses);
-    prop_assert_eq!(&state.requests.owed, &r.owed);
+    prop_assert_eq!(&state.requests.owed, &imbl::OrdSet::from(&r.owed));
     // The indexes agree with the records: statuses, and pending holds by agent and age.
     let q = &state.requests;
     for status in [

@@ -257,14 +257,14 @@ pub(super) fn check(state: &State, model: &Model) -> Result<(), TestCaseError> {
     prop_assert_eq!(&routes, &r.routes);
     prop_assert_eq!(state.routes.by_id.len(), r.routes.len());
     let pairs: BTreeSet<(Uuid, Uuid)> = r.pairs.iter().map(|(l, g)| (l.id, g.id)).collect();
-    prop_assert_eq!(&state.nat.globals_of, &pairs);
+    prop_assert_eq!(&state.nat.globals_of, &imbl::OrdSet::from(&pairs));
     let mirrored: BTreeSet<(Uuid, Uuid)> = pairs.iter().map(|(l, g)| (*g, *l)).collect();
-    prop_assert_eq!(&state.nat.locals_of, &mirrored);
+    prop_assert_eq!(&state.nat.locals_of, &imbl::OrdSet::from(&mirrored));
     let deallocated: BTreeSet<_> = state
         .addresses
         .values()
         .filter_map(|a| a.deallocated_at.map(|t| (t, a.id)))
         .collect();
-    prop_assert_eq!(&state.retention.by_time, &deallocated);
+    prop_assert_eq!(&state.retention.by_time, &imbl::OrdSet::from(&deallocated));
     Ok(())
 }
