@@ -126,7 +126,7 @@ fn pick(
         .unwrap_or(ctx.settings.ipv6_generator);
     if cidr.network().is_ipv4() || h.sequential || !generator.needs_mac() {
         return ex
-            .next_allocatable(0, |from| plan.next_free(b, from))
+            .next_allocatable(0, |from| plan.next_free(b, from, ex.refused_octets()))
             .ok_or(Refusal::Full);
     }
     let mut mac = match h.mac.as_deref() {

@@ -257,9 +257,9 @@ impl<'s> Batch<'s> {
         }
     }
 
-    fn next_free(&self, b: &BlockState, mut from: u128) -> Option<u128> {
+    fn next_free(&self, b: &BlockState, mut from: u128, octets: Option<&[u64; 4]>) -> Option<u128> {
         loop {
-            let o = b.free.next_free(from)?;
+            let o = b.free.next_free_allowed(from, octets)?;
             if !self.taken.contains(&(b.record.id, o)) {
                 return Some(o);
             }
@@ -267,9 +267,9 @@ impl<'s> Batch<'s> {
         }
     }
 
-    fn prev_free(&self, b: &BlockState, mut at: u128) -> Option<u128> {
+    fn prev_free(&self, b: &BlockState, mut at: u128, octets: Option<&[u64; 4]>) -> Option<u128> {
         loop {
-            let o = b.free.prev_free(at)?;
+            let o = b.free.prev_free_allowed(at, octets)?;
             if !self.taken.contains(&(b.record.id, o)) {
                 return Some(o);
             }
@@ -290,9 +290,11 @@ impl<'s> Batch<'s> {
             let cidr = b.record.cidr;
             let ex = exclusions(self.state, b, true);
             let offset = if strategy == PoolStrategy::Last {
-                ex.prev_allocatable(block::last_offset(&cidr), |at| self.prev_free(b, at))
+                ex.prev_allocatable(block::last_offset(&cidr), |at| {
+                    self.prev_free(b, at, ex.refused_octets())
+                })
             } else {
-                ex.next_allocatable(0, |from| self.next_free(b, from))
+                ex.next_allocatable(0, |from| self.next_free(b, from, ex.refused_octets()))
             };
             let Some(offset) = offset else {
                 continue;

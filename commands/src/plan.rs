@@ -101,10 +101,16 @@ impl<'s> Plan<'s> {
         b.free.is_used(offset) || self.taken.contains(&(b.record.id, offset))
     }
 
-    /// The lowest offset at or after `from` free in the state and not taken by this plan.
-    pub fn next_free(&self, b: &BlockState, mut from: u128) -> Option<u128> {
+    /// The lowest offset at or after `from` free in the state and not taken by this plan,
+    /// and whose octet `octets` does not refuse (`Exclusions::refused_octets`).
+    pub fn next_free(
+        &self,
+        b: &BlockState,
+        mut from: u128,
+        octets: Option<&[u64; 4]>,
+    ) -> Option<u128> {
         loop {
-            let o = b.free.next_free(from)?;
+            let o = b.free.next_free_allowed(from, octets)?;
             if !self.taken.contains(&(b.record.id, o)) {
                 return Some(o);
             }

@@ -146,6 +146,12 @@ impl Exclusions {
         }
     }
 
+    /// The refused octet values (bit `v` of word `v / 64`) when they decide by the last octet
+    /// of an IPv4 address and refuse any: what a free map searched by octet needs.
+    pub fn refused_octets(&self) -> Option<&[u64; 4]> {
+        (self.period == 256 && self.octets != [0; 4]).then_some(&self.octets)
+    }
+
     /// Whether the policy (ranges and octets only) refuses the address at `offset`.
     pub fn policy_refuses(&self, offset: u128) -> bool {
         self.range_end(offset).is_some() || self.octet_refused(offset)

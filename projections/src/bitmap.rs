@@ -62,6 +62,13 @@ impl FreeMap {
         }
     }
 
+    /// A map with every address free, in the sparse form whatever the size (memory grows
+    /// with what is used): for the octet columns of a sparse block (`octets.rs`).
+    #[must_use]
+    pub fn new_sparse(size: u128) -> FreeMap {
+        FreeMap::Sparse(SparseMap::new(size))
+    }
+
     /// Number of addresses in the block; `u128::MAX` stands for 2^128 (see
     /// [`FreeMap::new`]).
     #[must_use]

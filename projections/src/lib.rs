@@ -12,6 +12,7 @@ pub mod heatmap;
 pub mod history;
 pub mod idempotency;
 pub mod interfaces;
+pub mod octets;
 pub mod page;
 pub mod pools;
 mod receipts;
@@ -35,7 +36,7 @@ mod fold_tests;
 /// a field of `State` or of a type it holds (added, removed, renamed, retyped, or a changed
 /// meaning): a snapshot of another version is ignored and the state rebuilt from the log,
 /// which is always right, only slower.
-pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 2;
 
 pub use page::Page;
 pub use pools::{PoolState, ResourceUse, Utilization};

@@ -12,14 +12,15 @@ use ipledger_domain::records::{
 use ipledger_domain::{Envelope, Event};
 use uuid::Uuid;
 
-use crate::bitmap::FreeMap;
+use crate::octets::BlockFree;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlockState {
     pub record: BlockRecord,
     pub children: OrdSet<Uuid>,
-    /// Occupied offsets: allocated or soft-deallocated addresses.
-    pub free: FreeMap,
+    /// Occupied offsets: allocated or soft-deallocated addresses (and holds), with the view
+    /// by last octet that bounds a search under a policy's octet rules.
+    pub free: BlockFree,
     /// Address records by offset in the block.
     pub by_offset: OrdMap<u128, Uuid>,
     /// The same records' ids, in id order: the block's address listing seeks here.
@@ -274,7 +275,7 @@ impl State {
         let state = BlockState {
             record,
             children: OrdSet::new(),
-            free: FreeMap::new(block::size(&e.cidr)),
+            free: BlockFree::new(&e.cidr, block::size(&e.cidr)),
             by_offset: OrdMap::new(),
             ids: OrdSet::new(),
             deallocated: 0,

@@ -117,3 +117,21 @@ fn rules_added_and_removed_after_the_block_exists_apply_at_once() {
     let (next, _) = scenario.allocate_until_refused(T1, block, 1);
     assert_eq!(next, ["0.0.0.9"]);
 }
+
+#[test]
+fn the_next_allocation_in_a_nearly_full_octet_policy_block_costs_no_walk() {
+    // Octet 7 alone allowed in a /10 (16,384 rows of 256), the .7 of every row but the last
+    // taken, every other address free: the search used to pass the rows one at a time
+    // (next allowed, then next free lands on the refused .8: ~32,768 probes), so the k-th
+    // allocation cost ~k probes. The free map's octet columns answer in one probe per
+    // allowed octet value.
+    let all_but_seven: Vec<u8> = (0..=255).filter(|o| *o != 7).collect();
+    let (scenario, block) = block_with_policy("10.0.0.0/10", &all_but_seven, &[]);
+    let taken: Vec<_> = (0..(1u32 << 14) - 1)
+        .map(|r| allocate_at(T1, block, &format!("10.{}.{}.7", r >> 8, r & 255)))
+        .collect();
+    let scenario = scenario.and(&taken);
+    let (then, n) = probes(|| scenario.when(allocate(T1, block)));
+    then.then_allocated("10.63.255.7");
+    assert!(n < PROBES_MAX, "{n} free-map probes for one allocation");
+}
