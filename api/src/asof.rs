@@ -105,11 +105,18 @@ impl Checkpoints {
         }
     }
 
-    /// Whether a version at `position` would be kept (at least one spacing past the newest
-    /// checkpoint): asked before cloning a state to offer it.
+    /// Whether a version at `position` would be kept (at least one spacing from the
+    /// checkpoints on either side; position 0 is the empty state, never kept): asked before
+    /// cloning a state to offer it.
     pub fn wants(&self, position: u64) -> bool {
-        let newest = self.by_position.keys().next_back().copied().unwrap_or(0);
-        position >= newest.saturating_add(self.spacing)
+        let below = self
+            .by_position
+            .range(..=position)
+            .next_back()
+            .map_or(0, |(p, _)| *p);
+        let above = self.by_position.range(position..).next().map(|(p, _)| *p);
+        position >= below.saturating_add(self.spacing)
+            && above.is_none_or(|a| a >= position.saturating_add(self.spacing))
     }
 
     /// Keeps `state` if [`Checkpoints::wants`] its position; thins out when over the bound.
@@ -229,7 +236,14 @@ impl AsOf {
             return Ok(hit);
         }
         let base = self.nearest_below(upto);
-        let state = rebuild(store, base, upto).await?;
+        let spacing = self.checkpoints.lock().spacing;
+        let (state, passed) = rebuild(store, base, upto, spacing).await?;
+        // The versions passed on the way become checkpoints: after a start from a recent
+        // snapshot (no checkpoints below it), the first read far back pays for the fold
+        // once, and later ones near it do not.
+        for version in passed {
+            self.offer(version);
+        }
         let state = Arc::new(state);
         let mut cache = self.cache.lock();
         cache.push(state.clone());
@@ -291,8 +305,15 @@ enum Base {
 
 /// Folds the log's events from `base`'s position up to `upto` (exclusive) into a copy of it
 /// (a persistent copy: it shares every node the fold does not change). The fold runs on the
-/// blocking pool, a chunk at a time.
-async fn rebuild(store: &dyn EventStore, base: Base, upto: u64) -> Result<State, Fault> {
+/// blocking pool, a chunk at a time. Also returns the versions it passed at multiples of
+/// `spacing` (candidate checkpoints).
+async fn rebuild(
+    store: &dyn EventStore,
+    base: Base,
+    upto: u64,
+    spacing: u64,
+) -> Result<(State, Vec<Arc<State>>), Fault> {
+    let mut passed = Vec::new();
     let mut state = match base {
         Base::Owned(s) => s,
         Base::Shared(s) => State::clone(&s),
@@ -309,16 +330,22 @@ async fn rebuild(store: &dyn EventStore, base: Base, upto: u64) -> Result<State,
                 "the log has no event at position {from}"
             )));
         }
-        state = tokio::task::spawn_blocking(move || {
+        let kept;
+        (state, kept) = tokio::task::spawn_blocking(move || {
+            let mut kept = Vec::new();
             for e in events.iter().filter(|e| e.position < upto) {
                 state.apply(e);
+                if state.position() % spacing == 0 {
+                    kept.push(Arc::new(state.clone()));
+                }
             }
-            state
+            (state, kept)
         })
         .await
         .map_err(|_| Fault::unavailable("rebuilding an as-of state failed"))?;
+        passed.extend(kept);
     }
-    Ok(state)
+    Ok((state, passed))
 }
 
 /// How many events were recorded at or before `t`: a binary search over positions by the
@@ -574,6 +601,24 @@ mod tests {
         assert_eq!(k.at_or_below(79).map(|s| s.position()), Some(50));
         assert_eq!(k.at_or_below(9).map(|s| s.position()), None);
         assert!(!k.wants(129) && k.wants(130));
+    }
+
+    #[test]
+    fn a_rebuild_leaves_checkpoints_behind_for_the_next_reads() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let store = stored(&rt, log(&[(0u8, 0u8); 100]));
+        let as_of = AsOf::with_checkpoints(None, Checkpoints::new(10, 100));
+        assert_eq!(as_of.checkpoints(), 0);
+        rt.block_on(as_of.state(&store, 95)).unwrap();
+        // 10, 20, ..., 90 passed on the way.
+        assert_eq!(as_of.checkpoints(), 9);
+        // A read between two of them starts from the one below, not from position 0; one
+        // far back fills in nothing new (each position is a spacing from its neighbours).
+        assert!(matches!(as_of.nearest_below(47), Base::Shared(s) if s.position() == 40));
+        rt.block_on(as_of.state(&store, 47)).unwrap();
+        assert_eq!(as_of.checkpoints(), 9);
     }
 
     #[test]
