@@ -183,7 +183,14 @@ async fn handle_in_span(
     };
     let mut req = Request::new(method, &path, query, headers, body);
     req.request_id = request_id;
-    let answer = dispatch(&app, &mut req).await;
+    let heavy = is_large_page(&req) && on_many_workers();
+    let answer = if heavy {
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(dispatch(&app, &mut req))
+        })
+    } else {
+        dispatch(&app, &mut req).await
+    };
     let status = match &answer {
         Ok(r) => r.status,
         Err(f) => f.status,
@@ -192,7 +199,11 @@ async fn handle_in_span(
     app.metrics
         .observe_request(req.route, status.as_u16(), took);
     tracing::debug!(method = %req.method, path = %req.path, status = status.as_u16(), micros = took.as_micros() as u64, "request");
-    let mut reply = encode_in(req.format, Dialect::of_path(&req.path), answer);
+    let mut reply = if heavy {
+        tokio::task::block_in_place(|| encode_in(req.format, Dialect::of_path(&req.path), answer))
+    } else {
+        encode_in(req.format, Dialect::of_path(&req.path), answer)
+    };
     if reply.status() == StatusCode::METHOD_NOT_ALLOWED {
         // RFC 9110: a 405 lists the methods the resource has.
         let allow = routes::allowed_methods(&req.seg()).join(", ");
@@ -269,6 +280,27 @@ async fn read_as_of(app: &App, req: &mut Request) -> Result<(), Fault> {
     let applied = app.writer.views().read().position();
     req.as_of = Some(app.as_of.resolve(app.store.as_ref(), applied, &raw).await?);
     Ok(())
+}
+
+/// A GET asking for a page larger than the default (`limit` > `PAGE_LIMIT_DEFAULT`, up to
+/// `PAGE_LIMIT_MAX` rows): milliseconds of copying and encoding.
+fn is_large_page(req: &Request) -> bool {
+    req.method == Method::GET
+        && req
+            .query
+            .get("limit")
+            .and_then(|l| l.parse::<usize>().ok())
+            .is_some_and(|l| l > ipledger_projections::page::PAGE_LIMIT_DEFAULT)
+}
+
+/// Whether a large page may run with its worker thread handed over to the runtime
+/// (`block_in_place`, which only a multi-threaded runtime has; some tests serve from a
+/// single-threaded one). Then the other requests queued on that worker move to another
+/// thread meanwhile: the page's milliseconds of CPU share the cores with them through the
+/// OS scheduler instead of holding them up behind it (issue 8: one client paging a
+/// 1M-address block stretched another tenant's allocations).
+fn on_many_workers() -> bool {
+    tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
 }
 
 /// Finds the request's row, admits the request against it (`auth::admit`: no handler runs

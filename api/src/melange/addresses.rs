@@ -16,8 +16,7 @@ use crate::request::PageQuery;
     responses((status = 200, description = "The block's addresses", body = wire::IpAddresses)))]
 pub async fn list(c: Call<'_>) -> Answer {
     let page = c.req.page()?;
-    // The page is copied out and the views let go before rendering: the writer waits for
-    // readers to publish, so a read holds them only for the seek and the copy.
+    // The page is copied out of the published version (a seek and at most `limit` rows).
     let listed = {
         let v = c.views();
         let b = block_in(&v, c.param("tenant"), c.param("block"))?;

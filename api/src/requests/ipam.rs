@@ -243,7 +243,7 @@ pub async fn list(c: Call<'_>) -> Answer {
     let page = req.page()?;
     let filter = filter(req)?;
     // A seek by status (indexed) or id, the other filters over at most `PAGE_SCAN_MAX`
-    // requests; the page is copied out so the views are let go before rendering.
+    // requests; the page is copied out of the published version before rendering.
     let listed = {
         let views = c.views();
         let q = views.request_queue();
