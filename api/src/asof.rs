@@ -146,6 +146,11 @@ impl Checkpoints {
         self.by_position.len()
     }
 
+    /// The current spacing in events (doubled by each thinning).
+    pub fn spacing(&self) -> u64 {
+        self.spacing
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_position.is_empty()
     }

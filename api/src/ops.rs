@@ -505,9 +505,12 @@ fn keep_checkpoints(app: &App) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Keeps the state as an as-of checkpoint when one is due (a cheap persistent clone).
+/// Keeps the state as an as-of checkpoint when one is due (a cheap persistent clone). Asked
+/// after every event of the start-up fold, so the common answer is one division: only
+/// multiples of the spacing are kept, as the as-of rebuilds do.
 fn keep_checkpoint(checkpoints: &mut Checkpoints, state: &State) {
-    if checkpoints.wants(state.position()) {
+    let position = state.position();
+    if position % checkpoints.spacing() == 0 && checkpoints.wants(position) {
         checkpoints.offer(Arc::new(state.clone()));
     }
 }
