@@ -5,6 +5,11 @@
 //! the loop publishes as the writer does — a clone every `BATCH` commands, the previous
 //! version dropped — and the figure is everything both hold. It also keeps a version every
 //! 32,768 events, as the as-of checkpoints do, and reports what those cost on top.
+//!
+//! `SHAPE=shared` (default) names one device and one interface in every allocation;
+//! `SHAPE=unique` gives each allocation its own (one VM, one NIC per address: the common
+//! case of a cloud), which is what the per-key indexes pay for. At the end the state is
+//! dropped part by part and each part's bytes per address are printed.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,6 +47,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    let unique = std::env::var("SHAPE").as_deref() == Ok("unique");
     let now = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let settings = Settings::default();
     let mut ids = SequentialIds::default();
@@ -65,13 +71,16 @@ fn main() {
     d.events.iter().for_each(|e| state.apply_event(e));
     let block_id = state.all_blocks().next().unwrap().record.id;
     let before = LIVE.load(Ordering::Relaxed);
-    let command = Command::AllocateAddress(AllocateAddress {
-        tenant: "bench".into(),
-        block_id,
-        interface_id: Some("vif-0001".into()),
-        used_by_device: Some("vm-0001".into()),
-        ..Default::default()
-    });
+    let command = |i: usize| {
+        let n = if unique { i } else { 1 };
+        Command::AllocateAddress(AllocateAddress {
+            tenant: "bench".into(),
+            block_id,
+            interface_id: Some(format!("vif-{n:07}")),
+            used_by_device: Some(format!("vm-{n:07}")),
+            ..Default::default()
+        })
+    };
     const BATCH: usize = 256;
     const CHECKPOINT_EVENTS: usize = 32_768;
     let mut published = std::sync::Arc::new(state.clone());
@@ -88,7 +97,7 @@ fn main() {
         }
         let d = decide(
             &state,
-            &command,
+            &command(i),
             &mut Context {
                 now,
                 ids: &mut ids,
@@ -104,7 +113,14 @@ fn main() {
     drop(published);
     let after = LIVE.load(Ordering::Relaxed);
     let per = (after - before) as f64 / n as f64;
-    println!("allocations: {n}");
+    println!(
+        "allocations: {n} (shape: {})",
+        if unique {
+            "unique device and interface per address"
+        } else {
+            "one device and interface"
+        }
+    );
     println!("heap_bytes_before: {before}");
     println!("heap_bytes_after: {after}");
     println!("bytes_per_allocated_address_writer_and_views: {per:.1}");
@@ -113,4 +129,13 @@ fn main() {
         "bytes_per_allocated_address_with_as_of_checkpoints: {:.1}",
         (with_checkpoints - before) as f64 / n as f64
     );
+    println!("bytes per allocated address by component:");
+    let mut last = LIVE.load(Ordering::Relaxed);
+    state.release_by_component(|part| {
+        let now = LIVE.load(Ordering::Relaxed);
+        if part != "start" {
+            println!("  {part}: {:.1}", (last - now) as f64 / n as f64);
+        }
+        last = now;
+    });
 }

@@ -1,10 +1,16 @@
-//! The index of live addresses by the device using them, so that
-//! `allocated_ip_addresses?used_by_device=…` is a seek to the device and a range from the
-//! marker (O(log n + page)) instead of a scan of every live address of the lessee.
+//! Indexes of address ids under a key: the live addresses by the device using them (so
+//! that `allocated_ip_addresses?used_by_device=…` is a seek to the device and a range from
+//! the marker, O(log n + page), instead of a scan of every live address of the lessee) and
+//! the addresses naming an interface.
 //!
-//! Nested by device, then lessee, each holding address ids: an address costs two ids here,
-//! and the device and lessee strings are stored once per device (and lessee), not once per
-//! address as a flat `(tenant, device, id)` set would (most allocations name a device).
+//! Most devices and interfaces hold one or two addresses, and a set of its own costs a whole
+//! B-tree node (16 slots, ~300 bytes) per key: that made these indexes the largest part of an
+//! address's memory when every address named its own device and interface (3.2 KB per
+//! address in all; BENCHMARKS.md, "Memory per address by component"). A key's first id is
+//! kept inline, a set only from the second. A flat `(key, id)` set would cost the key's
+//! string once per id instead, which is worse when one device holds many addresses.
+
+use std::borrow::Borrow;
 
 use imbl::{OrdMap, OrdSet};
 
@@ -13,60 +19,152 @@ use uuid::Uuid;
 
 use crate::page::after;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct DeviceIndex {
-    by_device: OrdMap<String, Device>,
+/// The ids under one key, in id order; never empty.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+enum Ids {
+    One(Uuid),
+    Many(OrdSet<Uuid>),
+}
+
+impl Ids {
+    fn insert(&mut self, id: Uuid) {
+        match self {
+            Ids::One(first) if *first == id => {}
+            Ids::One(first) => *self = Ids::Many(OrdSet::from(vec![*first, id])),
+            Ids::Many(ids) => {
+                ids.insert(id);
+            }
+        }
+    }
+
+    /// Removes `id`; false when nothing is left.
+    fn remove(&mut self, id: Uuid) -> bool {
+        match self {
+            Ids::One(first) => *first != id,
+            Ids::Many(ids) => {
+                ids.remove(&id);
+                match ids.len() {
+                    0 => false,
+                    1 => {
+                        let last = *ids.iter().next().expect("one id");
+                        *self = Ids::One(last);
+                        true
+                    }
+                    _ => true,
+                }
+            }
+        }
+    }
+
+    /// The ids after `marker`.
+    fn after(&self, marker: Option<Uuid>) -> Box<dyn Iterator<Item = Uuid> + '_> {
+        match self {
+            Ids::One(id) => Box::new(
+                Some(*id)
+                    .filter(|id| marker.is_none_or(|m| *id > m))
+                    .into_iter(),
+            ),
+            Ids::Many(ids) => Box::new(ids.range(after(marker)).copied()),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        match self {
+            Ids::One(_) => 1,
+            Ids::Many(ids) => ids.len(),
+        }
+    }
+}
+
+/// Ids under keys: the ids of one key in id order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct KeyedIds<K: Ord + Clone>(OrdMap<K, Ids>);
+
+impl<K: Ord + Clone> Default for KeyedIds<K> {
+    fn default() -> Self {
+        KeyedIds(OrdMap::new())
+    }
+}
+
+impl<K: Ord + Clone> KeyedIds<K> {
+    pub(crate) fn insert(&mut self, key: K, id: Uuid) {
+        match self.0.get_mut(&key) {
+            Some(ids) => ids.insert(id),
+            None => {
+                self.0.insert(key, Ids::One(id));
+            }
+        }
+    }
+
+    pub(crate) fn remove<Q: Ord + ?Sized>(&mut self, key: &Q, id: Uuid)
+    where
+        K: Borrow<Q>,
+    {
+        if let Some(ids) = self.0.get_mut(key) {
+            if !ids.remove(id) {
+                self.0.remove(key);
+            }
+        }
+    }
+
+    /// The ids under `key` after `marker`, in id order.
+    pub(crate) fn ids<'a, Q: Ord + ?Sized>(
+        &'a self,
+        key: &Q,
+        marker: Option<Uuid>,
+    ) -> impl Iterator<Item = Uuid> + 'a
+    where
+        K: Borrow<Q>,
+    {
+        self.0
+            .get(key)
+            .into_iter()
+            .flat_map(move |ids| ids.after(marker))
+    }
+
+    /// Drops every id under `key`.
+    pub(crate) fn remove_key<Q: Ord + ?Sized>(&mut self, key: &Q)
+    where
+        K: Borrow<Q>,
+    {
+        self.0.remove(key);
+    }
+
+    /// How many ids the index holds (for the fold tests).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.0.values().map(Ids::len).sum()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-struct Device {
-    /// Every live address used by the device, in id order (the provider-wide list).
-    all: OrdSet<Uuid>,
-    /// The same by lessee tenant.
-    by_lessee: OrdMap<String, OrdSet<Uuid>>,
+pub(crate) struct DeviceIndex {
+    /// Every live address used by a device, in id order (the provider-wide list).
+    all: KeyedIds<String>,
+    /// The same by (device, lessee tenant).
+    by_lessee: KeyedIds<(String, String)>,
 }
 
 impl DeviceIndex {
     /// Notes a live address (allocated or restored).
     pub(crate) fn insert(&mut self, rec: &AddressRecord) {
-        let Some(device) = rec.used_by_device.as_deref() else {
+        let Some(device) = &rec.used_by_device else {
             return;
         };
-        let d = match self.by_device.get_mut(device) {
-            Some(d) => d,
-            None => self.by_device.entry(device.to_string()).or_default(),
-        };
-        d.all.insert(rec.id);
-        match d.by_lessee.get_mut(&rec.used_by_tenant) {
-            Some(ids) => {
-                ids.insert(rec.id);
-            }
-            None => {
-                d.by_lessee
-                    .insert(rec.used_by_tenant.clone(), OrdSet::unit(rec.id));
-            }
-        }
+        self.all.insert(device.clone(), rec.id);
+        self.by_lessee
+            .insert((device.clone(), rec.used_by_tenant.clone()), rec.id);
     }
 
-    /// Forgets an address that is no longer live; empty entries go too, so the index holds
-    /// only what is live.
+    /// Forgets an address that is no longer live.
     pub(crate) fn remove(&mut self, rec: &AddressRecord) {
-        let Some(device) = rec.used_by_device.as_deref() else {
+        let Some(device) = &rec.used_by_device else {
             return;
         };
-        let Some(d) = self.by_device.get_mut(device) else {
-            return;
-        };
-        d.all.remove(&rec.id);
-        if let Some(ids) = d.by_lessee.get_mut(&rec.used_by_tenant) {
-            ids.remove(&rec.id);
-            if ids.is_empty() {
-                d.by_lessee.remove(&rec.used_by_tenant);
-            }
-        }
-        if d.all.is_empty() {
-            self.by_device.remove(device);
-        }
+        self.all.remove(device, rec.id);
+        self.by_lessee
+            .remove(&(device.clone(), rec.used_by_tenant.clone()), rec.id);
     }
 
     /// Ids of the live addresses used by `device` (leased to `lessee` when given), after
@@ -76,19 +174,19 @@ impl DeviceIndex {
         lessee: Option<&str>,
         device: &str,
         marker: Option<Uuid>,
-    ) -> impl Iterator<Item = Uuid> + 'a {
-        let d = self.by_device.get(device);
-        let ids = match lessee {
-            Some(t) => d.and_then(|d| d.by_lessee.get(t)),
-            None => d.map(|d| &d.all),
-        };
-        ids.into_iter()
-            .flat_map(move |ids| ids.range(after(marker)).copied())
+    ) -> Box<dyn Iterator<Item = Uuid> + 'a> {
+        match lessee {
+            Some(t) => Box::new(
+                self.by_lessee
+                    .ids(&(device.to_string(), t.to_string()), marker),
+            ),
+            None => Box::new(self.all.ids(device, marker)),
+        }
     }
 
     /// How many live addresses the index holds (for the fold tests).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.by_device.values().map(|d| d.all.len()).sum()
+        self.all.len()
     }
 }

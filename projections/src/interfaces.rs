@@ -19,6 +19,7 @@ use ipledger_domain::records::AddressRecord;
 
 use uuid::Uuid;
 
+use crate::address_index::KeyedIds;
 use crate::bitmap::FreeMap;
 use crate::state::State;
 
@@ -37,11 +38,11 @@ pub struct Nics {
     pub by_device: OrdMap<(String, Uuid), String>,
     /// Ids of every address allocated naming a vif; readers filter out the ones that are
     /// gone, deallocated or re-linked. Pruned when the interface is deleted.
-    pub addresses_by_vif: OrdMap<String, OrdSet<Uuid>>,
+    pub(crate) addresses_by_vif: KeyedIds<String>,
     /// The subset of `addresses_by_vif` allocated in a block that had a network: what the
     /// plugged-network check (asked on every allocation onto an interface) walks, so an
     /// interface with many addresses outside networks does not make each allocation O(n).
-    pub networked_by_vif: OrdMap<String, OrdSet<Uuid>>,
+    pub(crate) networked_by_vif: KeyedIds<String>,
     /// MACs in use, over the whole 48-bit space (sparse: memory grows with allocations).
     pub macs: FreeMap,
     pub mac_ranges: OrdMap<Uuid, MacRangeRecord>,
@@ -55,8 +56,8 @@ impl Default for Nics {
         Nics {
             interfaces: OrdMap::default(),
             by_device: OrdMap::new(),
-            addresses_by_vif: OrdMap::default(),
-            networked_by_vif: OrdMap::default(),
+            addresses_by_vif: KeyedIds::default(),
+            networked_by_vif: KeyedIds::default(),
             macs: FreeMap::new(1u128 << MAC_BITS),
             mac_ranges: OrdMap::default(),
             allowed_on: OrdMap::new(),
@@ -67,9 +68,9 @@ impl Default for Nics {
 impl Nics {
     /// Called for every allocation that names an interface.
     pub fn index_address(&mut self, vif: &str, address_id: Uuid, networked: bool) {
-        insert_id(&mut self.addresses_by_vif, vif, address_id);
+        self.addresses_by_vif.insert(vif.to_string(), address_id);
         if networked {
-            insert_id(&mut self.networked_by_vif, vif, address_id);
+            self.networked_by_vif.insert(vif.to_string(), address_id);
         }
     }
 
@@ -162,8 +163,8 @@ impl Nics {
                 self.disallow(block_id, address, &e.vif);
             }
         }
-        self.addresses_by_vif.remove(&e.vif);
-        self.networked_by_vif.remove(&e.vif);
+        self.addresses_by_vif.remove_key(&e.vif);
+        self.networked_by_vif.remove_key(&e.vif);
     }
 }
 
@@ -200,11 +201,10 @@ impl State {
 
     /// The live addresses linked to `vif`, in id (creation) order.
     pub fn interface_addresses(&self, vif: &str) -> Vec<&AddressRecord> {
-        let Some(ids) = self.nics.addresses_by_vif.get(vif) else {
-            return Vec::new();
-        };
-        ids.iter()
-            .filter_map(|id| self.addresses.get(id))
+        self.nics
+            .addresses_by_vif
+            .ids(vif, None)
+            .filter_map(|id| self.addresses.get(&id))
             .filter(|a| live_on(a, vif))
             .collect()
     }
@@ -229,10 +229,8 @@ impl State {
     ) -> impl Iterator<Item = &'a AddressRecord> + 'a {
         self.nics
             .networked_by_vif
-            .get(vif)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.addresses.get(id))
+            .ids(vif, None)
+            .filter_map(|id| self.addresses.get(&id))
             .filter(move |a| live_on(a, vif))
     }
 
@@ -314,15 +312,4 @@ impl State {
 /// deallocated, purged or moved; queries filter them out here).
 fn live_on(a: &AddressRecord, vif: &str) -> bool {
     a.deallocated_at.is_none() && a.interface_id.as_deref() == Some(vif)
-}
-
-fn insert_id(index: &mut OrdMap<String, OrdSet<Uuid>>, vif: &str, id: Uuid) {
-    match index.get_mut(vif) {
-        Some(ids) => {
-            ids.insert(id);
-        }
-        None => {
-            index.insert(vif.to_string(), OrdSet::unit(id));
-        }
-    }
 }

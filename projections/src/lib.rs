@@ -8,6 +8,7 @@
 mod address_index;
 pub mod bitmap;
 mod blockindex;
+mod footprint;
 pub mod heatmap;
 pub mod history;
 pub mod idempotency;
@@ -36,7 +37,7 @@ mod fold_tests;
 /// a field of `State` or of a type it holds (added, removed, renamed, retyped, or a changed
 /// meaning): a snapshot of another version is ignored and the state rebuilt from the log,
 /// which is always right, only slower.
-pub const SNAPSHOT_SCHEMA_VERSION: u32 = 2;
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 3;
 
 pub use page::Page;
 pub use pools::{PoolState, ResourceUse, Utilization};

@@ -28,7 +28,13 @@ const HEC_TOKEN: &str = "hec-token-5d18f757-66c1";
 fn lines_of(dir: &Path, name: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for path in files_of(dir, name) {
-        let text = std::fs::read_to_string(&path).expect("a log file");
+        // A file listed a moment ago may have been rotated (renamed) since: the writer
+        // thread rotates while the test reads, and the next look finds its lines again.
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => panic!("a log file {}: {e}", path.display()),
+        };
         // Only whole lines: the writer thread may be half-way through the last one.
         let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
         for line in whole.lines() {
@@ -66,7 +72,12 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 fn every_file_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).expect("log dir").flatten() {
-        out.push((e.path(), std::fs::read(e.path()).expect("readable")));
+        // Rotation may rename or drop a file between the listing and the read.
+        match std::fs::read(e.path()) {
+            Ok(bytes) => out.push((e.path(), bytes)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => panic!("{}: {err}", e.path().display()),
+        }
     }
     out
 }
