@@ -9,11 +9,11 @@ use crate::kit::wire::{collection_schema, envelope_schema, timestamp};
 /// A token as the API shows it; `secret` only in the answer that issued it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Token {
+    pub created_at: String,
     pub id: Uuid,
     pub name: String,
     /// `admin`, `agent`, `registrar` or `tenant:<id>`.
     pub role: String,
-    pub created_at: String,
     /// The secret, shown once: in the answer that issued the token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,

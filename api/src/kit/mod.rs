@@ -35,6 +35,10 @@ pub struct Resp {
 pub enum Body {
     Empty,
     Json(Value),
+    /// JSON already encoded from typed values (a collection's page: no `Value` tree per
+    /// item, which cost most of a large page's CPU); the XML dialect parses it back into
+    /// the same `Value` the other answers carry.
+    Encoded(Encoded),
     File {
         content_type: &'static str,
         bytes: &'static [u8],
@@ -79,8 +83,27 @@ impl Resp {
         }
     }
 
-    pub fn ok(body: Value) -> Self {
-        Resp::new(StatusCode::OK, Some(body))
+    pub fn ok(body: impl Into<Body>) -> Self {
+        Resp {
+            status: StatusCode::OK,
+            body: body.into(),
+        }
+    }
+}
+
+/// JSON bytes encoded exactly as `serde_json` encodes the equivalent `Value` (keys in order).
+#[derive(Debug)]
+pub struct Encoded(pub Vec<u8>);
+
+impl From<Value> for Body {
+    fn from(v: Value) -> Body {
+        Body::Json(v)
+    }
+}
+
+impl From<Encoded> for Body {
+    fn from(e: Encoded) -> Body {
+        Body::Encoded(e)
     }
 }
 

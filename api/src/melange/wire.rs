@@ -22,23 +22,23 @@ pub(crate) fn opt_str<T: ToString>(v: &Option<T>) -> Option<String> {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IpBlock {
-    pub id: Uuid,
+    pub broadcast: String,
     pub cidr: String,
+    pub created_at: String,
+    pub dns1: Option<String>,
+    pub dns2: Option<String>,
+    pub gateway: Option<String>,
+    pub id: Uuid,
+    /// `tenant_based`, `eui64` or `sequential`; null: the deployment's.
+    pub ipv6_generator: Option<&'static str>,
+    pub netmask: String,
     pub network_id: Option<String>,
+    pub parent_id: Option<Uuid>,
     pub policy_id: Option<Uuid>,
     pub tenant_id: String,
-    pub gateway: Option<String>,
-    pub parent_id: Option<Uuid>,
     /// `private` or `public`.
     #[serde(rename = "type")]
     pub block_type: &'static str,
-    pub dns1: Option<String>,
-    pub dns2: Option<String>,
-    pub broadcast: String,
-    pub netmask: String,
-    /// `tenant_based`, `eui64` or `sequential`; null: the deployment's.
-    pub ipv6_generator: Option<&'static str>,
-    pub created_at: String,
     pub updated_at: String,
 }
 
@@ -66,17 +66,17 @@ pub fn block(b: &BlockRecord) -> IpBlock {
 /// (decision 14); restore brings the interface link back.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IpAddress {
-    pub id: Uuid,
-    pub ip_block_id: Uuid,
     pub address: String,
+    pub created_at: String,
+    pub deallocated_at: Option<String>,
+    pub id: Uuid,
+    pub interface_id: Option<String>,
+    pub ip_block_id: Uuid,
+    pub updated_at: String,
+    pub used_by_device: Option<String>,
+    pub used_by_tenant: String,
     /// 4 or 6.
     pub version: u8,
-    pub created_at: String,
-    pub updated_at: String,
-    pub used_by_tenant: String,
-    pub used_by_device: Option<String>,
-    pub interface_id: Option<String>,
-    pub deallocated_at: Option<String>,
 }
 
 pub fn address(a: &AddressRecord) -> IpAddress {
@@ -97,11 +97,11 @@ pub fn address(a: &AddressRecord) -> IpAddress {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Policy {
+    pub created_at: String,
+    pub description: Option<String>,
     pub id: Uuid,
     pub name: String,
-    pub description: Option<String>,
     pub tenant_id: String,
-    pub created_at: String,
     pub updated_at: String,
 }
 
@@ -118,11 +118,11 @@ pub fn policy(p: &PolicyRecord) -> Policy {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IpRange {
-    pub id: Uuid,
-    pub offset: i64,
-    pub length: u64,
-    pub policy_id: Uuid,
     pub created_at: String,
+    pub id: Uuid,
+    pub length: u64,
+    pub offset: i64,
+    pub policy_id: Uuid,
     pub updated_at: String,
 }
 
@@ -139,10 +139,10 @@ pub fn range(r: &RangeRecord) -> IpRange {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IpOctet {
+    pub created_at: String,
     pub id: Uuid,
     pub octet: u8,
     pub policy_id: Uuid,
-    pub created_at: String,
     pub updated_at: String,
 }
 
@@ -159,11 +159,11 @@ pub fn octet(o: &OctetRecord) -> IpOctet {
 /// A static route, as the spec's "Static Routes" examples show it (`block_id` is not shown).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IpRoute {
-    pub id: Uuid,
+    pub created_at: String,
     pub destination: String,
     pub gateway: String,
+    pub id: Uuid,
     pub netmask: Option<String>,
-    pub created_at: String,
     pub updated_at: String,
 }
 

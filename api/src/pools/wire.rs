@@ -13,19 +13,19 @@ use crate::kit::wire::{collection_schema, count, envelope_schema, timestamp, Cou
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Pool {
+    pub created_at: String,
+    pub default_prefix_length: Option<u8>,
     pub id: Uuid,
-    pub name: String,
     /// `address` or `prefix`.
     pub kind: &'static str,
-    pub tenant_id: String,
+    pub name: String,
     /// The tenant's block ids the pool takes from, in the order it tries them.
     pub resources: Vec<Uuid>,
-    pub default_prefix_length: Option<u8>,
-    pub zone: Option<String>,
     /// `first`, `last`, `best_fit`, ...
     pub strategy: &'static str,
-    pub created_at: String,
+    pub tenant_id: String,
     pub updated_at: String,
+    pub zone: Option<String>,
 }
 
 pub fn pool(p: &PoolRecord) -> Pool {
@@ -46,15 +46,15 @@ pub fn pool(p: &PoolRecord) -> Pool {
 /// An allocation: `address` (address pools, CIDR form) or `prefix` (prefix pools).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Allocation {
-    pub id: Uuid,
-    pub pool_id: Uuid,
-    pub identifier: String,
-    pub block_id: Uuid,
-    /// The client's `data`, as given (null: none).
-    pub data: Value,
-    pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    pub block_id: Uuid,
+    pub created_at: String,
+    /// The client's `data`, as given (null: none).
+    pub data: Value,
+    pub id: Uuid,
+    pub identifier: String,
+    pub pool_id: Uuid,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
 }

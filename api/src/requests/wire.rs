@@ -13,46 +13,46 @@ use crate::requests::outbox::DeliveryLog;
 /// The request as the review API and the console show it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IpRequest {
-    pub id: Uuid,
-    pub ip: String,
-    pub network_id: Option<String>,
-    pub block_id: Uuid,
-    /// `PENDING`, `APPROVED`, `REJECTED` or `EXPIRED`.
-    pub status: &'static str,
-    #[serde(rename = "assignType")]
-    pub assign_type: String,
-    #[serde(rename = "assignedTo")]
-    pub assigned_to: String,
-    #[serde(rename = "requestedBy")]
-    pub requested_by: String,
-    pub email: Option<String>,
-    #[serde(rename = "ipRange")]
-    pub ip_range: Option<String>,
-    pub region: Option<String>,
-    pub description: Option<String>,
-    #[serde(rename = "requestedAt")]
-    pub requested_at: String,
-    #[serde(rename = "decidedAt")]
-    pub decided_at: Option<String>,
-    #[serde(rename = "decidedBy")]
-    pub decided_by: Option<String>,
-    pub reason: Option<String>,
     pub address_id: Option<Uuid>,
-    pub notifications: Vec<Notification>,
     /// The agent that submitted it; only when known, so requests from before agents were
     /// recorded answer as they did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    #[serde(rename = "assignType")]
+    pub assign_type: String,
+    #[serde(rename = "assignedTo")]
+    pub assigned_to: String,
+    pub block_id: Uuid,
+    #[serde(rename = "decidedAt")]
+    pub decided_at: Option<String>,
+    #[serde(rename = "decidedBy")]
+    pub decided_by: Option<String>,
+    pub description: Option<String>,
+    pub email: Option<String>,
     /// When the expiry run released the hold (`reason` says why).
     #[serde(rename = "expiredAt", skip_serializing_if = "Option::is_none")]
     pub expired_at: Option<String>,
+    pub id: Uuid,
+    pub ip: String,
+    #[serde(rename = "ipRange")]
+    pub ip_range: Option<String>,
+    pub network_id: Option<String>,
+    pub notifications: Vec<Notification>,
+    pub reason: Option<String>,
+    pub region: Option<String>,
+    #[serde(rename = "requestedAt")]
+    pub requested_at: String,
+    #[serde(rename = "requestedBy")]
+    pub requested_by: String,
+    /// `PENDING`, `APPROVED`, `REJECTED` or `EXPIRED`.
+    pub status: &'static str,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Notification {
-    pub kind: String,
-    pub delivered: bool,
     pub attempts: u32,
+    pub delivered: bool,
+    pub kind: String,
     pub last_error: Option<String>,
 }
 
