@@ -1,4 +1,4 @@
-//! Indexes of address ids under a key: the live addresses by the device using them (so
+//! Indexes of address ids under a key: the live addresses by lessee and by the device using them (so
 //! that `allocated_ip_addresses?used_by_device=…` is a seek to the device and a range from
 //! the marker, O(log n + page), instead of a scan of every live address of the lessee) and
 //! the addresses naming an interface.
@@ -121,6 +121,17 @@ impl<K: Ord + Clone> KeyedIds<K> {
             .get(key)
             .into_iter()
             .flat_map(move |ids| ids.after(marker))
+    }
+
+    pub(crate) fn contains<Q: Ord + ?Sized>(&self, key: &Q, id: Uuid) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        match self.0.get(key) {
+            Some(Ids::One(only)) => *only == id,
+            Some(Ids::Many(ids)) => ids.contains(&id),
+            None => false,
+        }
     }
 
     /// Drops every id under `key`.

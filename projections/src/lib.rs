@@ -38,7 +38,7 @@ mod fold_tests;
 /// a field of `State` or of a type it holds (added, removed, renamed, retyped, or a changed
 /// meaning): a snapshot of another version is ignored and the state rebuilt from the log,
 /// which is always right, only slower.
-pub const SNAPSHOT_SCHEMA_VERSION: u32 = 4;
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 5;
 
 pub use page::Page;
 pub use pools::{PoolState, ResourceUse, Utilization};

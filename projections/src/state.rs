@@ -76,7 +76,7 @@ pub struct State {
     /// Live (not soft-deallocated) addresses in id order, for the provider-wide list.
     pub(crate) live_addresses: OrdSet<Uuid>,
     /// (lessee tenant, address id) of live addresses.
-    pub(crate) live_by_tenant: OrdSet<(String, Uuid)>,
+    pub(crate) live_by_tenant: crate::address_index::KeyedIds<String>,
     /// Live addresses by the device using them (`address_index.rs`).
     pub(crate) live_by_device: crate::address_index::DeviceIndex,
     pub(crate) policies: OrdMap<Uuid, PolicyState>,
@@ -343,7 +343,7 @@ impl State {
         }
         self.live_addresses.insert(e.address_id);
         self.live_by_tenant
-            .insert((e.used_by_tenant.clone(), e.address_id));
+            .insert(e.used_by_tenant.clone(), e.address_id);
         let record = AddressRecord {
             id: e.address_id,
             block_id: e.block_id,
@@ -434,7 +434,7 @@ impl State {
         if rec.deallocated_at.take().is_some() {
             rec.updated_at = e.restored_at;
             self.live_addresses.insert(id);
-            self.live_by_tenant.insert((rec.used_by_tenant.clone(), id));
+            self.live_by_tenant.insert(rec.used_by_tenant.clone(), id);
             self.live_by_device.insert(rec);
             if let Some(b) = self.blocks.get_mut(&e.block_id) {
                 b.deallocated -= 1;
@@ -467,8 +467,7 @@ impl State {
 
     fn forget_live(&mut self, rec: &AddressRecord) {
         self.live_addresses.remove(&rec.id);
-        self.live_by_tenant
-            .remove(&(rec.used_by_tenant.clone(), rec.id));
+        self.live_by_tenant.remove(&rec.used_by_tenant, rec.id);
         self.live_by_device.remove(rec);
     }
 

@@ -97,7 +97,7 @@ impl State {
 
     /// Whether the live address is leased to `tenant`.
     pub fn is_leased_to(&self, tenant: &str, id: Uuid) -> bool {
-        self.live_by_tenant.contains(&(tenant.to_string(), id))
+        self.live_by_tenant.contains(tenant, id)
     }
 
     /// NAT pairs, from both sides.
@@ -217,12 +217,7 @@ impl State {
         };
         match (tenant, device) {
             (_, Some(d)) => records(&mut self.live_by_device.ids(tenant, d, page.marker)),
-            (Some(t), None) => records(
-                &mut self
-                    .live_by_tenant
-                    .range(tenant_range(t, page.marker))
-                    .map(|(_, id)| *id),
-            ),
+            (Some(t), None) => records(&mut self.live_by_tenant.ids(t, page.marker)),
             (None, None) => records(&mut self.live_addresses.range(after(page.marker)).copied()),
         }
     }
