@@ -33,7 +33,7 @@ pub struct InterfaceState {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Nics {
     /// Interfaces by vif (unique across tenants, decision 15).
-    pub interfaces: OrdMap<String, InterfaceState>,
+    pub(crate) interfaces: crate::slots::Slots<String, InterfaceState>,
     /// (device, interface id) → vif: a device's interfaces in creation order.
     pub by_device: OrdMap<(String, Uuid), String>,
     /// Ids of every address allocated naming a vif; readers filter out the ones that are
@@ -54,7 +54,7 @@ pub struct Nics {
 impl Default for Nics {
     fn default() -> Self {
         Nics {
-            interfaces: OrdMap::default(),
+            interfaces: Default::default(),
             by_device: OrdMap::new(),
             addresses_by_vif: KeyedIds::default(),
             networked_by_vif: KeyedIds::default(),

@@ -6,7 +6,6 @@
 //! exactly what a rebuild from position 0 gives.
 
 mod address_index;
-mod address_records;
 pub mod bitmap;
 mod blockindex;
 mod footprint;
@@ -22,6 +21,7 @@ pub mod registrations;
 pub mod requests;
 pub mod routing;
 pub mod scaleway;
+mod slots;
 pub mod state;
 pub mod tokens;
 mod views;
@@ -38,7 +38,7 @@ mod fold_tests;
 /// a field of `State` or of a type it holds (added, removed, renamed, retyped, or a changed
 /// meaning): a snapshot of another version is ignored and the state rebuilt from the log,
 /// which is always right, only slower.
-pub const SNAPSHOT_SCHEMA_VERSION: u32 = 5;
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 6;
 
 pub use page::Page;
 pub use pools::{PoolState, ResourceUse, Utilization};

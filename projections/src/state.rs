@@ -67,12 +67,12 @@ pub struct State {
     pub(crate) blocks_by_tenant: OrdSet<(String, Uuid)>,
     /// Blocks by prefix: overall, public roots, by parent, by network (`blockindex.rs`).
     pub(crate) block_index: crate::blockindex::BlockIndex,
-    /// Address records by id (`address_records.rs`: dense slots, a B-tree of id → slot).
+    /// Address records by id (`slots.rs`: dense slots, a B-tree of id → slot).
     /// The maps that grow without bound (these ids, recorded commands, stream versions) are
     /// B-trees, not hash maps: a hash map doubles all at once, and moving ~460k records
     /// stalled the writer ~0.5 s (p99 497 ms at half load in BENCHMARKS.md); a B-tree grows
     /// a node at a time, and UUID v7 ids append at its edge.
-    pub(crate) addresses: crate::address_records::AddressRecords,
+    pub(crate) addresses: crate::slots::AddressRecords,
     /// Live (not soft-deallocated) addresses in id order, for the provider-wide list.
     pub(crate) live_addresses: OrdSet<Uuid>,
     /// (lessee tenant, address id) of live addresses.
