@@ -88,11 +88,16 @@ impl<K: Ord + Clone> Default for KeyedIds<K> {
 }
 
 impl<K: Ord + Clone> KeyedIds<K> {
-    pub(crate) fn insert(&mut self, key: K, id: Uuid) {
-        match self.0.get_mut(&key) {
+    /// Notes `id` under `key`; the key is copied only when it is new (the write path's
+    /// common case is a key already there: no allocation).
+    pub(crate) fn insert<Q: Ord + ?Sized + ToOwned<Owned = K>>(&mut self, key: &Q, id: Uuid)
+    where
+        K: Borrow<Q>,
+    {
+        match self.0.get_mut(key) {
             Some(ids) => ids.insert(id),
             None => {
-                self.0.insert(key, Ids::One(id));
+                self.0.insert(key.to_owned(), Ids::One(id));
             }
         }
     }
@@ -163,9 +168,9 @@ impl DeviceIndex {
         let Some(device) = &rec.used_by_device else {
             return;
         };
-        self.all.insert(device.clone(), rec.id);
+        self.all.insert(device.as_str(), rec.id);
         self.by_lessee
-            .insert((device.clone(), rec.used_by_tenant.clone()), rec.id);
+            .insert(&(device.clone(), rec.used_by_tenant.clone()), rec.id);
     }
 
     /// Forgets an address that is no longer live.

@@ -68,9 +68,9 @@ impl Default for Nics {
 impl Nics {
     /// Called for every allocation that names an interface.
     pub fn index_address(&mut self, vif: &str, address_id: Uuid, networked: bool) {
-        self.addresses_by_vif.insert(vif.to_string(), address_id);
+        self.addresses_by_vif.insert(vif, address_id);
         if networked {
-            self.networked_by_vif.insert(vif.to_string(), address_id);
+            self.networked_by_vif.insert(vif, address_id);
         }
     }
 

@@ -343,7 +343,7 @@ impl State {
         }
         self.live_addresses.insert(e.address_id);
         self.live_by_tenant
-            .insert(e.used_by_tenant.clone(), e.address_id);
+            .insert(e.used_by_tenant.as_str(), e.address_id);
         let record = AddressRecord {
             id: e.address_id,
             block_id: e.block_id,
@@ -434,7 +434,7 @@ impl State {
         if rec.deallocated_at.take().is_some() {
             rec.updated_at = e.restored_at;
             self.live_addresses.insert(id);
-            self.live_by_tenant.insert(rec.used_by_tenant.clone(), id);
+            self.live_by_tenant.insert(rec.used_by_tenant.as_str(), id);
             self.live_by_device.insert(rec);
             if let Some(b) = self.blocks.get_mut(&e.block_id) {
                 b.deallocated -= 1;
