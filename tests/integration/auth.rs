@@ -4,13 +4,13 @@
 //! Route-by-route isolation lives in `isolation.rs`.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use ipledger_commands::SystemClock;
 use serde_json::{json, Value};
 
-use crate::support::{binary, http_client, Client, Res, TestServer};
+use crate::support::{binary, http_client, Client, KillOnDrop, Res, TestServer};
 
 const TOKENS: &str = "/v1/auth/tokens";
 
@@ -485,18 +485,20 @@ fn the_config_file_can_hold_the_admin_token() {
 
 /// `ipledger serve` over `dir` without any configured admin token; returns the child, the
 /// stdout lines before the listening line, and a client without a token.
-fn serve_unconfigured(dir: &Path, extra: &[&str]) -> (Child, Vec<String>, String) {
-    let mut child = Command::new(binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .args(extra)
-        .env("IPLEDGER_LOG_DIR", crate::support::log_dir_of(dir))
-        .env_remove("IPLEDGER_ADMIN_TOKEN")
-        .env("IPLEDGER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ipledger");
+fn serve_unconfigured(dir: &Path, extra: &[&str]) -> (KillOnDrop, Vec<String>, String) {
+    let mut child = KillOnDrop(
+        Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .args(extra)
+            .env("IPLEDGER_LOG_DIR", crate::support::log_dir_of(dir))
+            .env_remove("IPLEDGER_ADMIN_TOKEN")
+            .env("IPLEDGER_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ipledger"),
+    );
     let stdout = child.stdout.take().expect("stdout");
     let mut before = Vec::new();
     let mut reader = std::io::BufReader::new(stdout);
@@ -518,12 +520,17 @@ fn serve_unconfigured(dir: &Path, extra: &[&str]) -> (Child, Vec<String>, String
 }
 
 /// SIGTERM, wait, and return what the child wrote on stderr.
-fn stop(child: Child) -> String {
+fn stop(mut child: KillOnDrop) -> String {
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
-    let out = child.wait_with_output().expect("wait");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    // Read to the end first (it closes at exit), so a full pipe cannot block the exit.
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut err, &mut stderr).expect("stderr");
+    }
+    child.wait().expect("wait");
+    stderr
 }
 
 fn client(base: &str, token: Option<&str>) -> Client {

@@ -381,17 +381,19 @@ async fn the_request_id_is_on_the_request_s_log_lines() {
     use std::io::Read;
     use std::process::{Command, Stdio};
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(crate::support::binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(tmp.path())
-        .env("IPLEDGER_LOG_DIR", crate::support::log_dir_of(tmp.path()))
-        .env("IPLEDGER_LOG", "ipledger_api=debug")
-        .env("IPLEDGER_LOG_FORMAT", "json")
-        .env("IPLEDGER_ADMIN_TOKEN", crate::support::ADMIN_TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ipledger");
+    let mut child = crate::support::KillOnDrop(
+        Command::new(crate::support::binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(tmp.path())
+            .env("IPLEDGER_LOG_DIR", crate::support::log_dir_of(tmp.path()))
+            .env("IPLEDGER_LOG", "ipledger_api=debug")
+            .env("IPLEDGER_LOG_FORMAT", "json")
+            .env("IPLEDGER_ADMIN_TOKEN", crate::support::ADMIN_TOKEN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ipledger"),
+    );
     let line = crate::support::listening_line(child.stdout.take().expect("stdout"));
     let addr = line
         .split("http://")

@@ -316,6 +316,31 @@ pub fn binary() -> PathBuf {
     bin
 }
 
+/// A child process that is killed and reaped when dropped: a failed assertion (a panic) in
+/// a test must not leave an `ipledger serve` running after the test binary exits.
+pub struct KillOnDrop(pub Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Both fail harmlessly when the test already reaped it.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The real binary as a child process over `dir`, listening on a free loopback port.
 pub struct Process {
     pub child: Child,
