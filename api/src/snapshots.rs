@@ -7,7 +7,9 @@
 //! File `<dir>/<position, 20 digits>.snap`: a 32-byte header — magic `IPLSNAP1`, the
 //! projection schema version (`ipledger_projections::SNAPSHOT_SCHEMA_VERSION`, u32 LE), the
 //! position (the events folded, u64 LE), the payload's length (u64 LE), CRC32C of the payload
-//! (u32 LE) — then the payload: the `State` as MessagePack (`rmp-serde`). Written atomically:
+//! (u32 LE) — then the payload: the `State` as MessagePack (`rmp-serde`), one part per field
+//! (`ipledger_projections::parts`, so that load and encoding use every core): the number of
+//! parts (u32 LE), each part's length (u64 LE), the parts. Written atomically:
 //! a temporary file, fsync, rename, fsync of the directory; the newest [`KEEP`] are kept.
 //!
 //! Taking one from a running service (`ops.rs`) serializes one published version of the
@@ -16,6 +18,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use ipledger_projections::parts::{PartCodec, PART_NAMES};
 use ipledger_projections::{State, SNAPSHOT_SCHEMA_VERSION};
 
 /// Snapshots kept in the directory (older ones are deleted after a new one is durable).
@@ -38,13 +41,72 @@ impl Encoded {
     }
 }
 
-/// Serializes `state` (the costly part: call it under the lock, write after).
+/// The parts' format: MessagePack (`rmp-serde`), structs as arrays.
+struct MessagePack;
+
+impl PartCodec for MessagePack {
+    type Error = String;
+    fn encode<T: serde::Serialize + Sync>(&self, value: &T) -> Result<Vec<u8>, String> {
+        rmp_serde::to_vec(value).map_err(|e| e.to_string())
+    }
+    fn decode<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, String> {
+        rmp_serde::from_slice(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// Serializes `state`, one part per field on threads of their own (the costly part; the
+/// state is an immutable published version, so nobody waits for it).
 pub fn encode(state: &State) -> anyhow::Result<Encoded> {
-    let payload = rmp_serde::to_vec(state)?;
+    let parts = state.to_parts(&MessagePack).map_err(anyhow::Error::msg)?;
+    let mut payload =
+        Vec::with_capacity(4 + 8 * parts.len() + parts.iter().map(Vec::len).sum::<usize>());
+    payload.extend_from_slice(&(parts.len() as u32).to_le_bytes());
+    for part in &parts {
+        payload.extend_from_slice(&(part.len() as u64).to_le_bytes());
+    }
+    for part in parts {
+        payload.extend_from_slice(&part);
+    }
     Ok(Encoded {
         position: state.position(),
         payload,
     })
+}
+
+/// The payload cut into its parts (its framing: the count, u32 LE; each part's length, u64
+/// LE; the parts one after the other), or why it cannot be.
+fn split_parts(payload: &[u8]) -> Result<Vec<&[u8]>, String> {
+    let (count, rest) = payload.split_first_chunk::<4>().ok_or("no part count")?;
+    let count = u32::from_le_bytes(*count) as usize;
+    if count != PART_NAMES.len() {
+        return Err(format!(
+            "{count} parts, this binary's state has {}",
+            PART_NAMES.len()
+        ));
+    }
+    let mut lengths = Vec::with_capacity(count);
+    let mut rest = rest;
+    for _ in 0..count {
+        let (length, after) = rest
+            .split_first_chunk::<8>()
+            .ok_or("part lengths cut short")?;
+        lengths.push(u64::from_le_bytes(*length));
+        rest = after;
+    }
+    let mut parts = Vec::with_capacity(count);
+    for length in lengths {
+        let length = usize::try_from(length)
+            .ok()
+            .filter(|l| *l <= rest.len())
+            .ok_or("a part longer than the payload")?;
+        let (part, after) = rest.split_at(length);
+        parts.push(part);
+        rest = after;
+    }
+    if !rest.is_empty() {
+        return Err(format!("{} bytes after the last part", rest.len()));
+    }
+    Ok(parts)
 }
 
 fn file_name(position: u64) -> String {
@@ -134,7 +196,8 @@ fn load(path: &Path, named: u64) -> Result<State, String> {
     if crc32c::crc32c(payload) != u32_at(28..32) {
         return Err("checksum mismatch".into());
     }
-    let state: State = rmp_serde::from_slice(payload).map_err(|e| format!("undecodable: {e}"))?;
+    let parts = split_parts(payload).map_err(|e| format!("undecodable: {e}"))?;
+    let state = State::from_parts(&MessagePack, &parts).map_err(|e| format!("undecodable: {e}"))?;
     if state.position() != position {
         return Err(format!("its state is at position {}", state.position()));
     }
@@ -225,5 +288,40 @@ mod tests {
         assert!(newest_at_or_below(dir, 0, true).is_none());
         assert_eq!(drop_all(dir).expect("drop"), 1);
         assert_eq!(newest_position(dir), None);
+    }
+
+    #[test]
+    fn a_payload_whose_framing_is_wrong_is_refused_not_a_panic() {
+        let good = encode(&State::default()).expect("encode").payload;
+        let parts = split_parts(&good).expect("framing");
+        assert_eq!(parts.len(), PART_NAMES.len());
+        assert_eq!(
+            State::from_parts(&MessagePack, &parts).expect("decode"),
+            State::default()
+        );
+        // Cut anywhere: every part holds at least one byte, so each cut is refused.
+        for cut in 0..good.len() {
+            assert!(split_parts(&good[..cut]).is_err(), "cut at {cut} accepted");
+        }
+        let mut longer = good.clone();
+        longer.push(0);
+        assert!(split_parts(&longer)
+            .unwrap_err()
+            .contains("after the last part"));
+        let mut count = good.clone();
+        count[..4].copy_from_slice(&(PART_NAMES.len() as u32 + 1).to_le_bytes());
+        assert!(split_parts(&count).unwrap_err().contains("parts"));
+        let mut huge = good.clone();
+        huge[4..12].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(split_parts(&huge)
+            .unwrap_err()
+            .contains("longer than the payload"));
+        // A part that is not its field's encoding names the field.
+        let mut parts = parts;
+        parts[0] = &[0xc1]; // MessagePack's never-used byte
+        let err = State::from_parts(&MessagePack, &parts)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(PART_NAMES[0]), "{err}");
     }
 }

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod interfaces;
 pub mod octets;
 pub mod page;
+pub mod parts;
 pub mod pools;
 mod receipts;
 pub mod registrations;
@@ -38,7 +39,7 @@ mod fold_tests;
 /// a field of `State` or of a type it holds (added, removed, renamed, retyped, or a changed
 /// meaning): a snapshot of another version is ignored and the state rebuilt from the log,
 /// which is always right, only slower.
-pub const SNAPSHOT_SCHEMA_VERSION: u32 = 6;
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 7;
 
 pub use page::Page;
 pub use pools::{PoolState, ResourceUse, Utilization};
