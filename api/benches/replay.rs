@@ -130,7 +130,12 @@ fn main() {
     let encoded = ipledger_api::snapshots::encode(&state).unwrap();
     let snapshot_encode_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    ipledger_api::snapshots::write(&snap_dir, &encoded).unwrap();
+    ipledger_api::snapshots::write(
+        &snap_dir,
+        &encoded,
+        &ipledger_api::snapshots::Pace::unthrottled(),
+    )
+    .unwrap();
     let snapshot_write_secs = t.elapsed().as_secs_f64();
     let snapshot_bytes = encoded.file_bytes();
     drop((log, encoded));

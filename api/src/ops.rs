@@ -136,15 +136,23 @@ struct Snapshots {
     dir: std::path::PathBuf,
     /// The position of the newest snapshot written or loaded.
     last: Arc<AtomicU64>,
+    /// The periodic snapshots' write rate; hurried at shutdown.
+    pace: crate::snapshots::Pace,
     task: Stoppable,
 }
 
 impl Snapshots {
-    fn start(app: &App, dir: std::path::PathBuf, interval: u64, last: u64) -> Snapshots {
+    fn start(
+        app: &App,
+        dir: std::path::PathBuf,
+        interval: u64,
+        last: u64,
+        pace: crate::snapshots::Pace,
+    ) -> Snapshots {
         let last = Arc::new(AtomicU64::new(last));
         let (stop, mut stopped) = oneshot::channel::<()>();
         let (views, metrics) = (app.writer.views().clone(), app.metrics.clone());
-        let (task_dir, task_last) = (dir.clone(), last.clone());
+        let (task_dir, task_last, task_pace) = (dir.clone(), last.clone(), pace.clone());
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
@@ -157,8 +165,11 @@ impl Snapshots {
                     continue;
                 }
                 let (views, dir, metrics) = (views.clone(), task_dir.clone(), metrics.clone());
-                match tokio::task::spawn_blocking(move || snapshot_views(&views, &dir, &metrics))
-                    .await
+                let pace = task_pace.clone();
+                match tokio::task::spawn_blocking(move || {
+                    snapshot_views(&views, &dir, &metrics, &pace)
+                })
+                .await
                 {
                     Ok(Ok(at)) => task_last.store(at, Ordering::Release),
                     Ok(Err(e)) => tracing::warn!(error = %e, "snapshot failed"),
@@ -169,6 +180,7 @@ impl Snapshots {
         Snapshots {
             dir,
             last,
+            pace,
             task: Some((task, stop)),
         }
     }
@@ -177,6 +189,8 @@ impl Snapshots {
     /// already at the views' position.
     async fn stop_and_take_last(mut self, app: &App) {
         if let Some((task, stop)) = self.task.take() {
+            // A periodic snapshot being written finishes at full speed: the shutdown waits.
+            self.pace.hurry.store(true, Ordering::Release);
             let _ = stop.send(());
             let _ = task.await;
         }
@@ -185,7 +199,10 @@ impl Snapshots {
             return;
         }
         let (dir, metrics) = (self.dir.clone(), app.metrics.clone());
-        match tokio::task::spawn_blocking(move || snapshot_views(&views, &dir, &metrics)).await {
+        let pace = crate::snapshots::Pace::unthrottled();
+        match tokio::task::spawn_blocking(move || snapshot_views(&views, &dir, &metrics, &pace))
+            .await
+        {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "the shutdown snapshot failed"),
             Err(e) => tracing::warn!(error = %e, "the shutdown snapshot failed"),
@@ -200,11 +217,12 @@ fn snapshot_views(
     views: &Published,
     dir: &Path,
     metrics: &crate::metrics::Metrics,
+    pace: &crate::snapshots::Pace,
 ) -> anyhow::Result<u64> {
     let started = Instant::now();
     let encoded = crate::snapshots::encode(&views.read())?;
     let encoding = started.elapsed();
-    crate::snapshots::write(dir, &encoded)?;
+    crate::snapshots::write(dir, &encoded, pace)?;
     metrics.snapshot_written();
     tracing::info!(
         position = encoded.position,
@@ -351,7 +369,11 @@ async fn start_logging_to(
     let webhooks = start_webhooks(&app, config)?;
     let snapshots = snapshot_dir.map(|dir| {
         let last = snapshot_loaded.unwrap_or(0);
-        Snapshots::start(&app, dir, config.snapshot_interval_events, last)
+        let pace = crate::snapshots::Pace {
+            bytes_per_second: config.snapshot_write_bytes_per_second,
+            hurry: Arc::default(),
+        };
+        Snapshots::start(&app, dir, config.snapshot_interval_events, last, pace)
     });
     let mut metrics_addr = None;
     let metrics = match config.metrics_listen {
@@ -641,7 +663,7 @@ pub fn snapshot(
     } = runtime()?.block_on(open_and_fold(&config))?;
     let folded = started.elapsed();
     let encoded = crate::snapshots::encode(&state)?;
-    let path = crate::snapshots::write(&dir, &encoded)?;
+    let path = crate::snapshots::write(&dir, &encoded, &crate::snapshots::Pace::unthrottled())?;
     match loaded {
         Some(from) => println!("folded from the snapshot at position {from}"),
         None => println!("folded the whole log"),
