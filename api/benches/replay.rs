@@ -127,7 +127,7 @@ fn main() {
     // A snapshot at the head: the serialization (the service's lock pause), then the write.
     let snap_dir = tmp.path().join("snapshots");
     let t = Instant::now();
-    let encoded = ipledger_api::snapshots::encode(&state).unwrap();
+    let encoded = ipledger_api::snapshots::encode(&state, true).unwrap();
     let snapshot_encode_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
     ipledger_api::snapshots::write(

@@ -167,7 +167,7 @@ impl Snapshots {
                 let (views, dir, metrics) = (views.clone(), task_dir.clone(), metrics.clone());
                 let pace = task_pace.clone();
                 match tokio::task::spawn_blocking(move || {
-                    snapshot_views(&views, &dir, &metrics, &pace)
+                    snapshot_views(&views, &dir, &metrics, &pace, true)
                 })
                 .await
                 {
@@ -200,8 +200,10 @@ impl Snapshots {
         }
         let (dir, metrics) = (self.dir.clone(), app.metrics.clone());
         let pace = crate::snapshots::Pace::unthrottled();
-        match tokio::task::spawn_blocking(move || snapshot_views(&views, &dir, &metrics, &pace))
-            .await
+        match tokio::task::spawn_blocking(move || {
+            snapshot_views(&views, &dir, &metrics, &pace, false)
+        })
+        .await
         {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "the shutdown snapshot failed"),
@@ -218,9 +220,12 @@ fn snapshot_views(
     dir: &Path,
     metrics: &crate::metrics::Metrics,
     pace: &crate::snapshots::Pace,
+    periodic: bool,
 ) -> anyhow::Result<u64> {
     let started = Instant::now();
-    let encoded = crate::snapshots::encode(&views.read())?;
+    // A periodic snapshot encodes on this one thread (the requests keep the other core); a
+    // shutdown's, which the process waits for, on all of them.
+    let encoded = crate::snapshots::encode(&views.read(), !periodic)?;
     let encoding = started.elapsed();
     crate::snapshots::write(dir, &encoded, pace)?;
     metrics.snapshot_written();
@@ -662,7 +667,7 @@ pub fn snapshot(
         ..
     } = runtime()?.block_on(open_and_fold(&config))?;
     let folded = started.elapsed();
-    let encoded = crate::snapshots::encode(&state)?;
+    let encoded = crate::snapshots::encode(&state, true)?;
     let path = crate::snapshots::write(&dir, &encoded, &crate::snapshots::Pace::unthrottled())?;
     match loaded {
         Some(from) => println!("folded from the snapshot at position {from}"),

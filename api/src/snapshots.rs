@@ -57,10 +57,13 @@ impl PartCodec for MessagePack {
     }
 }
 
-/// Serializes `state`, one part per field on threads of their own (the costly part; the
-/// state is an immutable published version, so nobody waits for it).
-pub fn encode(state: &State) -> anyhow::Result<Encoded> {
-    let parts = state.to_parts(&MessagePack).map_err(anyhow::Error::msg)?;
+/// Serializes `state`, one part per field (the costly part; the state is an immutable
+/// published version, so nobody waits for it), the parts on threads of their own when
+/// `parallel` (see `State::to_parts`).
+pub fn encode(state: &State, parallel: bool) -> anyhow::Result<Encoded> {
+    let parts = state
+        .to_parts(&MessagePack, parallel)
+        .map_err(anyhow::Error::msg)?;
     let mut payload =
         Vec::with_capacity(4 + 8 * parts.len() + parts.iter().map(Vec::len).sum::<usize>());
     payload.extend_from_slice(&(parts.len() as u32).to_le_bytes());
@@ -369,7 +372,12 @@ mod tests {
         let dir = tmp.path();
         let empty = State::default();
         assert!(newest_at_or_below(dir, 10, true).is_none());
-        let path = write(dir, &encode(&empty).expect("encode"), &Pace::unthrottled()).expect("write");
+        let path = write(
+            dir,
+            &encode(&empty, false).expect("encode"),
+            &Pace::unthrottled(),
+        )
+        .expect("write");
         assert_eq!(newest_at_or_below(dir, 0, true), Some(State::default()));
         // Damage: a flipped payload byte.
         let mut bytes = std::fs::read(&path).expect("read");
@@ -402,17 +410,20 @@ mod tests {
         assert_eq!(Pace::unthrottled().pause(u64::MAX, at(0)), Duration::ZERO);
         // Written by chunks (more than one), the file is the same snapshot.
         let tmp = tempfile::tempdir().expect("tempdir");
-        let mut snap = encode(&State::default()).expect("encode");
+        let mut snap = encode(&State::default(), true).expect("encode");
         snap.payload.resize(3 * FLUSH_CHUNK + 5, 0);
         let path = write(tmp.path(), &snap, &Pace::unthrottled()).expect("write");
         let bytes = std::fs::read(path).expect("read");
         assert_eq!(&bytes[HEADER_LEN..], &snap.payload[..]);
-        assert_eq!(&bytes[..HEADER_LEN], &header(SNAPSHOT_SCHEMA_VERSION, 0, &snap.payload));
+        assert_eq!(
+            &bytes[..HEADER_LEN],
+            &header(SNAPSHOT_SCHEMA_VERSION, 0, &snap.payload)
+        );
     }
 
     #[test]
     fn a_payload_whose_framing_is_wrong_is_refused_not_a_panic() {
-        let good = encode(&State::default()).expect("encode").payload;
+        let good = encode(&State::default(), true).expect("encode").payload;
         let parts = split_parts(&good).expect("framing");
         assert_eq!(parts.len(), PART_NAMES.len());
         assert_eq!(

@@ -49,8 +49,18 @@ macro_rules! parts {
         pub const PART_NAMES: &[&str] = &[$(stringify!($field)),*];
 
         impl State {
-            /// Each field serialized by `codec`, in [`PART_NAMES`] order, on threads of their own.
-            pub fn to_parts<C: PartCodec>(&self, codec: &C) -> Result<Vec<Vec<u8>>, C::Error> {
+            /// Each field serialized by `codec`, in [`PART_NAMES`] order: on threads of their
+            /// own when `parallel` (a start-up or shutdown, when nothing else needs the cores),
+            /// one after the other on this thread otherwise (a running service's periodic
+            /// snapshot, which must not take every core from the requests).
+            pub fn to_parts<C: PartCodec>(
+                &self,
+                codec: &C,
+                parallel: bool,
+            ) -> Result<Vec<Vec<u8>>, C::Error> {
+                if !parallel {
+                    return Ok(vec![$(codec.encode(&self.$field)?),*]);
+                }
                 std::thread::scope(|s| {
                     let handles = [$(s.spawn(|| codec.encode(&self.$field))),*];
                     // A panic while encoding our own state is a bug: let it surface.
