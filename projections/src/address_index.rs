@@ -94,10 +94,23 @@ impl<K: Ord + Clone> KeyedIds<K> {
     where
         K: Borrow<Q>,
     {
+        self.insert_with(key, || key.to_owned(), id);
+    }
+
+    /// Like [`KeyedIds::insert`], for a borrowed form of the key that cannot make the owned
+    /// one itself (a pair of `&str`): `owned` runs only when the key is new.
+    pub(crate) fn insert_with<Q: Ord + ?Sized>(
+        &mut self,
+        key: &Q,
+        owned: impl FnOnce() -> K,
+        id: Uuid,
+    ) where
+        K: Borrow<Q>,
+    {
         match self.0.get_mut(key) {
             Some(ids) => ids.insert(id),
             None => {
-                self.0.insert(key.to_owned(), Ids::One(id));
+                self.0.insert(owned(), Ids::One(id));
             }
         }
     }
@@ -159,7 +172,57 @@ pub(crate) struct DeviceIndex {
     /// Every live address used by a device, in id order (the provider-wide list).
     all: KeyedIds<String>,
     /// The same by (device, lessee tenant).
-    by_lessee: KeyedIds<(String, String)>,
+    by_lessee: KeyedIds<DeviceLessee>,
+}
+
+/// A (device, lessee tenant) key, found from two borrowed strings ([`StrPair`]) so that a
+/// write for a known pair builds no `String`s (the tuple `(String, String)` it replaces can
+/// only be looked up by another owned tuple: two allocations per allocation or restore).
+/// Ordered and serialized as that tuple was.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub(crate) struct DeviceLessee(String, String);
+
+/// A pair of strings, owned or borrowed, compared as `(first, second)`.
+pub(crate) trait StrPair {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl StrPair for DeviceLessee {
+    fn pair(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+impl StrPair for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        *self
+    }
+}
+
+impl<'a> Borrow<dyn StrPair + 'a> for DeviceLessee {
+    fn borrow(&self) -> &(dyn StrPair + 'a) {
+        self
+    }
+}
+
+impl PartialEq for dyn StrPair + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for dyn StrPair + '_ {}
+
+impl PartialOrd for dyn StrPair + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn StrPair + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.pair().cmp(&other.pair())
+    }
 }
 
 impl DeviceIndex {
@@ -169,8 +232,12 @@ impl DeviceIndex {
             return;
         };
         self.all.insert(device.as_str(), rec.id);
-        self.by_lessee
-            .insert(&(device.clone(), rec.used_by_tenant.clone()), rec.id);
+        let key: &dyn StrPair = &(device.as_str(), rec.used_by_tenant.as_str());
+        self.by_lessee.insert_with(
+            key,
+            || DeviceLessee(device.clone(), rec.used_by_tenant.clone()),
+            rec.id,
+        );
     }
 
     /// Forgets an address that is no longer live.
@@ -179,8 +246,8 @@ impl DeviceIndex {
             return;
         };
         self.all.remove(device, rec.id);
-        self.by_lessee
-            .remove(&(device.clone(), rec.used_by_tenant.clone()), rec.id);
+        let key: &dyn StrPair = &(device.as_str(), rec.used_by_tenant.as_str());
+        self.by_lessee.remove(key, rec.id);
     }
 
     /// Ids of the live addresses used by `device` (leased to `lessee` when given), after
@@ -192,10 +259,10 @@ impl DeviceIndex {
         marker: Option<Uuid>,
     ) -> Box<dyn Iterator<Item = Uuid> + 'a> {
         match lessee {
-            Some(t) => Box::new(
-                self.by_lessee
-                    .ids(&(device.to_string(), t.to_string()), marker),
-            ),
+            Some(t) => {
+                let key: &dyn StrPair = &(device, t);
+                Box::new(self.by_lessee.ids(key, marker))
+            }
             None => Box::new(self.all.ids(device, marker)),
         }
     }
@@ -204,5 +271,44 @@ impl DeviceIndex {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.all.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(a: &str, b: &str) -> DeviceLessee {
+        DeviceLessee(a.to_string(), b.to_string())
+    }
+
+    #[test]
+    fn a_device_lessee_key_is_found_from_borrowed_strings_and_kept_as_the_tuple_was() {
+        let mut index = KeyedIds::<DeviceLessee>::default();
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let made = std::cell::Cell::new(0);
+        for (device, lessee, id) in [("vm-1", "t", a), ("vm-1", "t", b), ("vm-1", "u", c)] {
+            let key: &dyn StrPair = &(device, lessee);
+            index.insert_with(
+                key,
+                || {
+                    made.set(made.get() + 1);
+                    pair(device, lessee)
+                },
+                id,
+            );
+        }
+        assert_eq!(made.get(), 2, "an owned key is made once per new pair");
+        let key: &dyn StrPair = &("vm-1", "t");
+        assert_eq!(index.ids(key, None).collect::<Vec<_>>(), [a, b]);
+        assert!(index.contains(key, b));
+        index.remove(key, a);
+        assert_eq!(index.ids(key, None).collect::<Vec<_>>(), [b]);
+        // The same order and the same bytes as the `(String, String)` key it replaced.
+        assert!(pair("a", "z") < pair("b", "a") && pair("a", "a") < pair("a", "b"));
+        assert_eq!(
+            rmp_serde::to_vec(&pair("vm-1", "t")).unwrap(),
+            rmp_serde::to_vec(&("vm-1".to_string(), "t".to_string())).unwrap()
+        );
     }
 }
