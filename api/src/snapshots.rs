@@ -31,16 +31,29 @@ const MAGIC: &[u8; 8] = b"IPLSNAP1";
 const HEADER_LEN: usize = 32;
 const EXTENSION: &str = "snap";
 
-/// A serialized state, ready to be written.
+/// A serialized state, ready to be written: the payload's framing, then its parts, kept
+/// apart and written one after the other (gathered into one buffer they were a second copy
+/// of the whole state's bytes, 2.2 GB at 10M addresses, on a running service).
 pub struct Encoded {
     pub position: u64,
-    payload: Vec<u8>,
+    /// The framing (part count and lengths) first, then the parts.
+    pieces: Vec<Vec<u8>>,
 }
 
 impl Encoded {
     /// The size of the snapshot file it makes.
     pub fn file_bytes(&self) -> usize {
-        HEADER_LEN + self.payload.len()
+        HEADER_LEN + self.payload_len()
+    }
+
+    fn payload_len(&self) -> usize {
+        self.pieces.iter().map(Vec::len).sum()
+    }
+
+    /// The payload in one buffer (tests).
+    #[cfg(test)]
+    fn payload(&self) -> Vec<u8> {
+        self.pieces.concat()
     }
 }
 
@@ -64,18 +77,17 @@ pub fn encode(state: &State, parallel: bool) -> anyhow::Result<Encoded> {
     let parts = state
         .to_parts(&MessagePack, parallel)
         .map_err(anyhow::Error::msg)?;
-    let mut payload =
-        Vec::with_capacity(4 + 8 * parts.len() + parts.iter().map(Vec::len).sum::<usize>());
-    payload.extend_from_slice(&(parts.len() as u32).to_le_bytes());
+    let mut framing = Vec::with_capacity(4 + 8 * parts.len());
+    framing.extend_from_slice(&(parts.len() as u32).to_le_bytes());
     for part in &parts {
-        payload.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        framing.extend_from_slice(&(part.len() as u64).to_le_bytes());
     }
-    for part in parts {
-        payload.extend_from_slice(&part);
-    }
+    let mut pieces = Vec::with_capacity(1 + parts.len());
+    pieces.push(framing);
+    pieces.extend(parts);
     Ok(Encoded {
         position: state.position(),
-        payload,
+        pieces,
     })
 }
 
@@ -119,13 +131,18 @@ fn file_name(position: u64) -> String {
     format!("{position:020}.{EXTENSION}")
 }
 
-fn header(schema: u32, position: u64, payload: &[u8]) -> [u8; HEADER_LEN] {
+/// The header of a payload made of `pieces` one after the other.
+fn header(schema: u32, position: u64, pieces: &[Vec<u8>]) -> [u8; HEADER_LEN] {
+    let len: usize = pieces.iter().map(Vec::len).sum();
+    let crc = pieces
+        .iter()
+        .fold(0, |crc, piece| crc32c::crc32c_append(crc, piece));
     let mut h = [0u8; HEADER_LEN];
     h[..8].copy_from_slice(MAGIC);
     h[8..12].copy_from_slice(&schema.to_le_bytes());
     h[12..20].copy_from_slice(&position.to_le_bytes());
-    h[20..28].copy_from_slice(&(payload.len() as u64).to_le_bytes());
-    h[28..32].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    h[20..28].copy_from_slice(&(len as u64).to_le_bytes());
+    h[28..32].copy_from_slice(&crc.to_le_bytes());
     h
 }
 
@@ -198,17 +215,18 @@ fn write_back(f: &std::fs::File, offset: u64, len: usize, wait_for: Option<(u64,
 #[cfg(not(target_os = "linux"))]
 fn write_back(_: &std::fs::File, _: u64, _: usize, _: Option<(u64, usize)>) {}
 
-/// Writes `bytes` at the file's current end (`offset`) by chunks, as [`Pace`] says.
+/// Writes `pieces` one after the other at the file's current end (`offset`) by chunks, as
+/// [`Pace`] says.
 fn write_paced(
     f: &mut std::fs::File,
     offset: u64,
-    bytes: &[u8],
+    pieces: &[Vec<u8>],
     pace: &Pace,
 ) -> std::io::Result<()> {
     let started = Instant::now();
     let mut written = 0u64;
     let mut previous = None;
-    for chunk in bytes.chunks(FLUSH_CHUNK) {
+    for chunk in pieces.iter().flat_map(|piece| piece.chunks(FLUSH_CHUNK)) {
         f.write_all(chunk)?;
         let at = offset + written;
         write_back(f, at, chunk.len(), previous);
@@ -234,9 +252,9 @@ pub fn write(dir: &Path, snap: &Encoded, pace: &Pace) -> anyhow::Result<PathBuf>
         f.write_all(&header(
             SNAPSHOT_SCHEMA_VERSION,
             snap.position,
-            &snap.payload,
+            &snap.pieces,
         ))?;
-        write_paced(&mut f, HEADER_LEN as u64, &snap.payload, pace)?;
+        write_paced(&mut f, HEADER_LEN as u64, &snap.pieces, pace)?;
         f.sync_all()?;
     }
     std::fs::rename(&tmp, &path)?;
@@ -411,19 +429,19 @@ mod tests {
         // Written by chunks (more than one), the file is the same snapshot.
         let tmp = tempfile::tempdir().expect("tempdir");
         let mut snap = encode(&State::default(), true).expect("encode");
-        snap.payload.resize(3 * FLUSH_CHUNK + 5, 0);
+        snap.pieces.push(vec![7; 3 * FLUSH_CHUNK + 5]);
         let path = write(tmp.path(), &snap, &Pace::unthrottled()).expect("write");
         let bytes = std::fs::read(path).expect("read");
-        assert_eq!(&bytes[HEADER_LEN..], &snap.payload[..]);
+        assert_eq!(&bytes[HEADER_LEN..], &snap.payload()[..]);
         assert_eq!(
             &bytes[..HEADER_LEN],
-            &header(SNAPSHOT_SCHEMA_VERSION, 0, &snap.payload)
+            &header(SNAPSHOT_SCHEMA_VERSION, 0, &[snap.payload()])
         );
     }
 
     #[test]
     fn a_payload_whose_framing_is_wrong_is_refused_not_a_panic() {
-        let good = encode(&State::default(), true).expect("encode").payload;
+        let good = encode(&State::default(), true).expect("encode").payload();
         let parts = split_parts(&good).expect("framing");
         assert_eq!(parts.len(), PART_NAMES.len());
         assert_eq!(
